@@ -1,0 +1,164 @@
+// The LiteFS Cloud client (DESIGN.md §2): one object per (host, token, cluster), safe to use
+// from many threads (one libcurl easy handle per thread, keep-alive). It speaks the plain
+// JSON API and uses our extensions (pages-binary, sync-wait, interior, history) when /info
+// announces them. Errors come back as ltx::Status:
+//   kUnavailable       network errors, timeouts, 5xx, truncated bodies (retryable)
+//   kPermissionDenied  401
+//   kNotFound          404 (no such database)
+//   kConflict          409; api_code() is "EPOSMISMATCH" or the lease error code
+//   kInvalidArgument   400 / kResourceExhausted 413
+//   kCorruption        a 2xx body that does not parse or is inconsistent (wrong page size,
+//                      pages not asked for, pages out of range)
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ltx/format.h"
+#include "ltx/io.h"
+#include "ltx/status.h"
+
+namespace litevfs {
+
+using ltx::Pos;
+using ltx::Result;
+using ltx::Status;
+
+// ---- transport (swappable in tests) ----
+struct HttpRequest {
+  std::string method;   // GET POST DELETE
+  std::string path;     // "/db/page"
+  std::vector<std::pair<std::string, std::string>> query;   // not yet URL-encoded
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  long timeout_ms = 0;  // 0 = the transport's default
+};
+struct HttpResponse {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-cased names
+  std::string body;
+};
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  // Network failures are kUnavailable; any HTTP status is a successful Do().
+  virtual Result<HttpResponse> Do(const HttpRequest& req) = 0;
+};
+// libcurl transport: keep-alive, one easy handle per thread, connect/overall timeouts.
+std::unique_ptr<Transport> MakeCurlTransport(const std::string& base_url, long connect_timeout_ms,
+                                             long request_timeout_ms);
+
+// ---- API values ----
+struct ClientConfig {
+  std::string host = "http://127.0.0.1:20202";  // LITEFS_CLOUD_HOST
+  std::string token;                             // LITEFS_CLOUD_TOKEN
+  std::string cluster;                           // LITEFS_CLOUD_CLUSTER (may be empty)
+  long connect_timeout_ms = 5000;
+  long request_timeout_ms = 30000;
+  int max_retries = 3;                           // for idempotent requests only (GET)
+  bool use_extensions = true;                    // false: plain LiteFS Cloud API only
+  // Defaults overlaid with LITEFS_CLOUD_HOST / _TOKEN / _CLUSTER from the environment.
+  // Callers (CLI flags, URI parameters) overwrite fields afterwards.
+  static ClientConfig FromEnv();
+};
+
+struct Info {
+  std::string cluster_id;
+  std::vector<std::string> features;
+  bool Has(const std::string& f) const;
+};
+
+struct SyncResult {
+  Pos pos;
+  bool all = false;               // every page may have changed
+  std::vector<uint32_t> pgnos;    // pages changed since the asked position (when !all)
+  uint32_t commit = 0;            // db size in pages at pos, when the server says (0 = unknown)
+};
+
+struct PageBatch {
+  Pos pos;                        // the position the pages are as of
+  uint32_t page_size = 0;
+  std::vector<std::pair<uint32_t, std::string>> pages;  // (pgno, page bytes), ascending
+};
+
+struct Lease {
+  std::string id;
+  std::string expires_at;         // RFC 3339 as the server sent it
+};
+
+struct HistoryEntry {
+  Pos pos;
+  int64_t timestamp_ms = 0;
+  uint32_t commit = 0;            // db size in pages after this txid
+  uint32_t page_count = 0;        // pages the transaction wrote
+};
+
+struct ClientStats {
+  std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> bytes_received{0};
+  std::atomic<uint64_t> bytes_sent{0};
+  std::atomic<uint64_t> pages_fetched{0};
+  std::atomic<uint64_t> retries{0};
+};
+
+class Client {
+ public:
+  static Result<std::unique_ptr<Client>> Create(const ClientConfig& cfg);
+  // For tests: any transport.
+  static std::unique_ptr<Client> CreateWithTransport(const ClientConfig& cfg,
+                                                     std::unique_ptr<Transport> t);
+  virtual ~Client() = default;
+
+  // GET /info (cached after the first success).
+  virtual Result<Info> GetInfo() = 0;
+  // GET /pos: every database of the cluster.
+  virtual Result<std::map<std::string, Pos>> GetPositions() = 0;
+  // GET /db/sync?db=N[&pos=P][&wait=MS]. wait_ms > 0 only when sync-wait is announced
+  // (otherwise it is ignored).
+  virtual Result<SyncResult> Sync(const std::string& db, const Pos& since, long wait_ms = 0) = 0;
+  // POST /sync for several databases.
+  virtual Result<std::map<std::string, SyncResult>> SyncMany(
+      const std::map<std::string, Pos>& since) = 0;
+  // GET /db/page as of `pos`, binary batch (zstd when offered) or JSON+base64. Pages past
+  // commit are absent from the answer.
+  virtual Result<PageBatch> GetPages(const std::string& db, const Pos& pos,
+                                     const std::vector<uint32_t>& pgnos) = 0;
+  // GET /db/interior (extension): page 1 and every b-tree interior page at pos (or at the
+  // current position when pos is zero; the batch says which). kUnsupported without it.
+  virtual Result<PageBatch> GetInterior(const std::string& db, const Pos& pos) = 0;
+  // GET /db/snapshot streamed into `out`; returns the byte count.
+  virtual Result<uint64_t> GetSnapshot(const std::string& db, ltx::Sink* out) = 0;
+  // POST /db/tx: one v1 LTX. Returns the new position (from the LTX + Litefs-Hwm).
+  virtual Result<Pos> UploadTx(const std::string& db, const std::string& ltx_bytes,
+                               const std::string& lease_id) = 0;
+  // POST /lease (acquire when id is empty, refresh otherwise) / DELETE /lease.
+  virtual Result<Lease> AcquireLease(const std::string& db, long duration_ms,
+                                     const std::string& id = {}) = 0;
+  virtual Status ReleaseLease(const std::string& db, const std::string& id) = 0;
+  // GET /db/history (extension).
+  virtual Result<std::vector<HistoryEntry>> GetHistory(const std::string& db) = 0;
+
+  virtual const ClientConfig& config() const = 0;
+  virtual const ClientStats& stats() const = 0;
+};
+
+// Database names the client accepts (same rule as the server): 1..255 bytes of
+// [A-Za-z0-9._-], not starting with '.', no "..".
+Status ValidateDatabaseName(const std::string& name);
+
+// Binary page batch (pages-binary): frames `pgno u32 BE ‖ page`, page size from the header.
+// Exposed for the fuzzer. `want` (may be empty = anything) restricts acceptable pgnos.
+Result<std::vector<std::pair<uint32_t, std::string>>> ParsePageFrames(
+    std::string_view body, uint32_t page_size, const std::vector<uint32_t>& want);
+// JSON response parsers (exposed for the fuzzer and tests).
+Result<SyncResult> ParseSyncJson(std::string_view body);
+Result<PageBatch> ParsePagesJson(std::string_view body, const Pos& pos,
+                                 const std::vector<uint32_t>& want);
+
+}  // namespace litevfs

@@ -1,0 +1,91 @@
+// PageCache: the persistent, per-database local page cache (DESIGN.md §3 "Reads").
+//
+// On disk, in `dir` (one directory per cluster/database):
+//   pages   a sparse file; page N lives at offset (N-1)*page_size
+//   index   a fixed header (magic, page size, the synced position, epoch) followed by one
+//           fixed-size entry per pgno: fetched_txid, valid_until_txid, epoch, crc64 of the page
+//   lock    flock'd exclusively while open: a second process pointing at the same directory
+//           gets kConflict from Open and uses a private directory instead (the VFS decides)
+// A page is written before its index entry and both are checked on read (crc64 over the
+// page), so a torn write is detected and the page dropped and refetched, never served.
+// Invalidations are written before the new position is, so a crash never makes a stale
+// page look current. Eviction is LRU (clock) down to max_pages and min_available_bytes of
+// free disk; evicted pages are hole-punched.
+//
+// Versioning: each pgno holds one version. A version fetched at txid F is usable by a
+// reader pinned at T iff F <= T <= valid_until (valid_until = infinity until a sync says
+// the page changed). Pages fetched for a pin older than the cache's position are not
+// inserted (they may already be stale).
+//
+// Thread-safe: one internal mutex; no I/O besides pread/pwrite on the hot path.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "ltx/format.h"
+#include "ltx/status.h"
+
+namespace litevfs {
+
+struct CacheOptions {
+  std::string dir;                    // created if missing
+  uint32_t page_size = 4096;          // a different stored page size resets the cache
+  uint64_t max_pages = 0;             // 0 = unbounded
+  uint64_t min_available_bytes = 0;   // keep at least this much free on the filesystem
+};
+
+struct CacheStats {
+  std::atomic<uint64_t> hits{0};
+  std::atomic<uint64_t> misses{0};
+  std::atomic<uint64_t> inserts{0};
+  std::atomic<uint64_t> evictions{0};
+  std::atomic<uint64_t> corrupt_dropped{0};
+};
+
+class PageCache {
+ public:
+  // kConflict if another process holds the directory's lock.
+  static ltx::Result<std::unique_ptr<PageCache>> Open(const CacheOptions& opts);
+  ~PageCache();
+  PageCache(const PageCache&) = delete;
+  PageCache& operator=(const PageCache&) = delete;
+
+  // The position the cache's validity information is as of (zero for a new cache).
+  ltx::Pos pos() const;
+  uint32_t page_size() const;
+
+  // Copies page `pgno` into out (page_size bytes) if a version usable at pin_txid is
+  // present and its checksum matches. Returns false on a miss (a corrupt entry is dropped
+  // and counted, and is a miss).
+  ltx::Result<bool> Get(uint32_t pgno, uint64_t pin_txid, std::span<uint8_t> out);
+  // Whether a usable version is present (no I/O, no checksum).
+  bool Contains(uint32_t pgno, uint64_t pin_txid) const;
+  // Inserts a page fetched as of fetched_txid. A no-op when fetched_txid < pos().txid.
+  // Replaces any older version. May evict.
+  ltx::Status Put(uint32_t pgno, uint64_t fetched_txid, std::span<const uint8_t> data);
+  // Records a sync from pos() to new_pos: the listed pages (or all, when `all`) changed
+  // after pos().txid, so their current versions stay valid only up to pos().txid.
+  // Pages at pgno > commit (shrink) are dropped for pins >= new_pos. Persists, in order,
+  // the invalidations and then the position.
+  ltx::Status Advance(const ltx::Pos& new_pos, bool all, std::span<const uint32_t> changed,
+                      uint32_t commit);
+  // Drops versions no pin >= oldest_pin_txid can use (frees disk).
+  void Collect(uint64_t oldest_pin_txid);
+  // Removes every page and resets the position (e.g. `litevfs verify` found corruption).
+  ltx::Status Clear();
+  ltx::Status Flush();  // fdatasync pages, then index
+
+  uint64_t page_count() const;  // pages present (any version)
+  const CacheStats& stats() const;
+
+ private:
+  struct Impl;
+  explicit PageCache(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace litevfs
