@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ltx/format.h"
@@ -38,6 +39,9 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   long timeout_ms = 0;  // 0 = the transport's default
+  // A body longer than this (after any transfer decoding) fails the request with
+  // kCorruption instead of being buffered without bound. 0 = no limit.
+  uint64_t max_response_bytes = 0;
 };
 struct HttpResponse {
   int status = 0;
@@ -49,6 +53,11 @@ class Transport {
   virtual ~Transport() = default;
   // Network failures are kUnavailable; any HTTP status is a successful Do().
   virtual Result<HttpResponse> Do(const HttpRequest& req) = 0;
+  // Like Do(), but a 2xx body is written to `sink` as it arrives instead of being buffered
+  // (HttpResponse::body is then empty); other statuses are buffered as usual so the error
+  // can be read. A failing sink write aborts the transfer with the sink's Status. `sink`
+  // is borrowed for the duration of the call. The default buffers, then writes.
+  virtual Result<HttpResponse> DoStreaming(const HttpRequest& req, ltx::Sink* sink);
 };
 // libcurl transport: keep-alive, one easy handle per thread, connect/overall timeouts.
 std::unique_ptr<Transport> MakeCurlTransport(const std::string& base_url, long connect_timeout_ms,
@@ -63,6 +72,7 @@ struct ClientConfig {
   long request_timeout_ms = 30000;
   int max_retries = 3;                           // for idempotent requests only (GET)
   bool use_extensions = true;                    // false: plain LiteFS Cloud API only
+  bool accept_zstd = true;                       // offer Accept-Encoding: zstd on binary batches
   // Defaults overlaid with LITEFS_CLOUD_HOST / _TOKEN / _CLUSTER from the environment.
   // Callers (CLI flags, URI parameters) overwrite fields afterwards.
   static ClientConfig FromEnv();
@@ -79,12 +89,14 @@ struct SyncResult {
   bool all = false;               // every page may have changed
   std::vector<uint32_t> pgnos;    // pages changed since the asked position (when !all)
   uint32_t commit = 0;            // db size in pages at pos, when the server says (0 = unknown)
+  uint32_t page_size = 0;         // page size at pos, when the server says (0 = unknown)
 };
 
 struct PageBatch {
   Pos pos;                        // the position the pages are as of
   uint32_t page_size = 0;
   std::vector<std::pair<uint32_t, std::string>> pages;  // (pgno, page bytes), ascending
+  uint32_t commit = 0;            // db size in pages at pos, when the server says (0 = unknown)
 };
 
 struct Lease {
