@@ -44,6 +44,12 @@ struct CacheStats {
   std::atomic<uint64_t> inserts{0};
   std::atomic<uint64_t> evictions{0};
   std::atomic<uint64_t> corrupt_dropped{0};
+  // Puts not cached because free disk was below min_available_bytes (Put still returns OK).
+  std::atomic<uint64_t> skipped{0};
+  // Puts not cached because a pwrite failed (ENOSPC, EIO, ...; Put still returns OK).
+  std::atomic<uint64_t> write_errors{0};
+  // Times Open found an unreadable, unknown or mismatched index and emptied the cache.
+  std::atomic<uint64_t> resets{0};
 };
 
 class PageCache {
@@ -60,17 +66,23 @@ class PageCache {
 
   // Copies page `pgno` into out (page_size bytes) if a version usable at pin_txid is
   // present and its checksum matches. Returns false on a miss (a corrupt entry is dropped
-  // and counted, and is a miss).
+  // and counted, and is a miss; `out` is then zeroed). Errors: kInvalidArgument for pgno 0
+  // or a wrong-sized buffer, kIOError only if pread itself fails.
   ltx::Result<bool> Get(uint32_t pgno, uint64_t pin_txid, std::span<uint8_t> out);
   // Whether a usable version is present (no I/O, no checksum).
   bool Contains(uint32_t pgno, uint64_t pin_txid) const;
   // Inserts a page fetched as of fetched_txid. A no-op when fetched_txid < pos().txid.
-  // Replaces any older version. May evict.
+  // Replaces any older version. May evict. Never fails a read: low disk (stats.skipped) or
+  // a failed write (stats.write_errors) leaves the page uncached and returns OK; only
+  // caller bugs (pgno 0, wrong size) are errors.
   ltx::Status Put(uint32_t pgno, uint64_t fetched_txid, std::span<const uint8_t> data);
   // Records a sync from pos() to new_pos: the listed pages (or all, when `all`) changed
   // after pos().txid, so their current versions stay valid only up to pos().txid.
   // Pages at pgno > commit (shrink) are dropped for pins >= new_pos. Persists, in order,
-  // the invalidations and then the position.
+  // the invalidations and then the position. `commit` is taken literally (0 = empty).
+  // kInvalidArgument if new_pos is behind pos() (Clear() first after a restore), or has
+  // pos()'s txid with another checksum. all=true is O(1) on disk (an epoch bump). From
+  // pos() zero (a new or cleared cache) every present page counts as changed.
   ltx::Status Advance(const ltx::Pos& new_pos, bool all, std::span<const uint32_t> changed,
                       uint32_t commit);
   // Drops versions no pin >= oldest_pin_txid can use (frees disk).
@@ -78,6 +90,9 @@ class PageCache {
   // Removes every page and resets the position (e.g. `litevfs verify` found corruption).
   ltx::Status Clear();
   ltx::Status Flush();  // fdatasync pages, then index
+  // Changes the bounds of an open cache (the pragmas), evicting down to max_pages now;
+  // the same as reopening with new CacheOptions, without re-reading the index.
+  void SetLimits(uint64_t max_pages, uint64_t min_available_bytes);
 
   uint64_t page_count() const;  // pages present (any version)
   const CacheStats& stats() const;

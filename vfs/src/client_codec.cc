@@ -128,9 +128,10 @@ ltx::Status ZstdDecompressBounded(std::string_view in, uint64_t max_out, std::st
   std::unique_ptr<ZSTD_DCtx, DCtxDeleter> dctx(ZSTD_createDCtx());
   if (!dctx) return ltx::Status::ResourceExhausted("zstd: cannot allocate a decompression context");
 
-  // The window is memory the decoder allocates on the frame's say-so: never let it exceed
-  // what the bound allows (ZSTD_WINDOWLOG_ABSOLUTEMIN is 10).
-  int window_log = 10;
+  // The window is memory the decoder allocates on the frame's say-so: keep it near what the
+  // bound allows. The floor (8 MiB) admits frames a streaming compressor writes at levels
+  // up to 19 even for a small body, whose header then carries no content size.
+  int window_log = 23;
   while (window_log < 27 && (uint64_t{1} << window_log) < max_out) window_log++;
   ZSTD_DCtx_setParameter(dctx.get(), ZSTD_d_windowLogMax, window_log);
 

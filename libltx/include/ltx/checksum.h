@@ -13,8 +13,9 @@
 
 namespace ltx {
 
-// Streaming CRC-64/ISO. Crc64Update(Crc64Init(), ...) chains; Crc64Final gives the value.
-// Crc64(data) == Crc64Final(Crc64Update(Crc64Init(), data)).
+// Streaming CRC-64/ISO with Go's hash/crc64.Update semantics: the running value is always
+// the finished CRC of what was fed so far, so Crc64Update(Crc64Update(Crc64Init(), a), b)
+// == Crc64(a ‖ b) and no separate finalisation step exists.
 uint64_t Crc64(const void* data, size_t n);
 uint64_t Crc64Update(uint64_t crc, const void* data, size_t n);  // crc is the running value
 inline uint64_t Crc64Init() { return 0; }

@@ -10,6 +10,10 @@
 //       whole block between header and trailer is one LZ4 frame.
 //   v3: frames (pgno u32 ‖ flags u16 = 0x0001 ‖ csize u32 ‖ LZ4 block) ... zero header
 //       (6 bytes), page index (uvarint pgno, offset, size ... 0), index size u64.
+//       Offsets are absolute (of the frame header), sizes cover header + block; the index
+//       size counts the uvarints and the 0 terminator, not itself. No header flag marks
+//       compression in v3 (Go's mask is 0x2 only). ltx v0.5.0 wrote flags 0x0000 with one
+//       LZ4 frame per page instead (no csize); decoders read both, encoders write 0x0001.
 //   trailer  16 bytes: post_apply_checksum u64 | file_checksum u64
 #pragma once
 
@@ -32,7 +36,7 @@ inline constexpr size_t kV3PageHeaderSize = 10;  // pgno u32, flags u16, csize u
 inline constexpr size_t kV3EndHeaderSize = 6;    // zero pgno u32 + zero flags u16
 inline constexpr uint16_t kV3PageFlagLZ4 = 0x0001;
 
-inline constexpr uint32_t kFlagCompressLZ4 = 0x1;   // v1: one LZ4 frame between header and trailer
+inline constexpr uint32_t kFlagCompressLZ4 = 0x1;   // v1 only: one LZ4 frame between header and trailer
 inline constexpr uint32_t kFlagNoChecksum = 0x2;    // pre/post-apply checksums are 0
 inline constexpr uint32_t kFlagsMask = kFlagCompressLZ4 | kFlagNoChecksum;
 
@@ -85,8 +89,10 @@ struct Header {
   bool HasChecksums() const { return (flags & kFlagNoChecksum) == 0; }
   Pos PreApplyPos() const { return {min_txid - 1, pre_apply_checksum}; }
 
-  // Checks every rule of the header alone (magic is checked by Decode): flags, page size,
-  // txid order, snapshot/pre-apply checksum rules. Messages are stable and precise.
+  // Checks every rule of the header alone (magic is checked by Decode), in this order:
+  // flags ("ltx: unknown header flags 0x%08x"), page size, min_txid 0, min > max, WAL
+  // fields (as Go validates them), snapshot pre-apply 0, no-checksum pre-apply 0,
+  // non-snapshot pre-apply carrying kChecksumFlag. Returns kCorruption; messages are stable.
   Status Validate() const;
   void EncodeTo(uint8_t out[kHeaderSize]) const;
   // Fails on short input or bad magic; does not Validate().

@@ -71,6 +71,7 @@ struct ClientConfig {
   long connect_timeout_ms = 5000;
   long request_timeout_ms = 30000;
   int max_retries = 3;                           // for idempotent requests only (GET)
+  long retry_backoff_ms = 25;                    // first retry's delay; doubles, capped at 1 s
   bool use_extensions = true;                    // false: plain LiteFS Cloud API only
   bool accept_zstd = true;                       // offer Accept-Encoding: zstd on binary batches
   // Defaults overlaid with LITEFS_CLOUD_HOST / _TOKEN / _CLUSTER from the environment.
@@ -132,7 +133,7 @@ class Client {
   // GET /pos: every database of the cluster.
   virtual Result<std::map<std::string, Pos>> GetPositions() = 0;
   // GET /db/sync?db=N[&pos=P][&wait=MS]. wait_ms > 0 only when sync-wait is announced
-  // (otherwise it is ignored).
+  // (otherwise it is ignored) and `since` is not zero; capped at 30000 (the server's cap).
   virtual Result<SyncResult> Sync(const std::string& db, const Pos& since, long wait_ms = 0) = 0;
   // POST /sync for several databases.
   virtual Result<std::map<std::string, SyncResult>> SyncMany(

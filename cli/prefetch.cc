@@ -1,0 +1,83 @@
+// `litevfs prefetch DB`: download every page of DB into the local page cache, so later
+// reads are local. The cache belongs to the VFS, so this opens DB through it and runs
+// PRAGMA litevfs_cache_db (the VFS fetches what is missing in batches), then reports pages,
+// size and throughput.
+#include <cinttypes>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "commands.h"
+#include "common.h"
+#include "remote_db.h"
+
+namespace cli {
+namespace {
+
+struct PrefetchOptions {
+  std::string db;
+  bool json = false;
+};
+
+uint64_t ToU64(const std::string& s, const std::string& what) {
+  try {
+    size_t used = 0;
+    uint64_t v = std::stoull(s, &used);
+    if (used == s.size()) return v;
+  } catch (...) {
+  }
+  throw CliError(what + ": unexpected value '" + s + "'");
+}
+
+void run_prefetch(const PrefetchOptions& opt) {
+  Check(litevfs::ValidateDatabaseName(opt.db), "database name");
+  SqlitePtr db = OpenRemote(opt.db, /*read_only=*/true);
+  const uint64_t page_size = ToU64(QueryValue(db.get(), "PRAGMA page_size"), "page_size");
+  const uint64_t page_count = ToU64(QueryValue(db.get(), "PRAGMA page_count"), "page_count");
+  const bool tty = StdoutIsTty() && !opt.json;
+  if (tty) {
+    std::fprintf(stderr, "prefetch %s: %" PRIu64 " pages (%s)...", opt.db.c_str(), page_count,
+                 FormatBytes(page_count * page_size).c_str());
+    std::fflush(stderr);
+  }
+  const int64_t start = NowMicros();
+  std::string fetched_s = QueryValue(db.get(), "PRAGMA litevfs_cache_db");
+  const double secs = double(NowMicros() - start) / 1e6;
+  if (tty) std::fputs(" done\n", stderr);
+  if (fetched_s.empty()) {
+    throw CliError("the VFS did not answer PRAGMA litevfs_cache_db (built without it?)");
+  }
+  const uint64_t fetched = ToU64(fetched_s, "litevfs_cache_db");
+  const double mb = double(fetched * page_size) / (1024.0 * 1024.0);
+  const double rate = secs > 0 ? mb / secs : 0;
+  if (opt.json) {
+    PrintJson({{"db", opt.db},
+               {"pages", page_count},
+               {"fetched", fetched},
+               {"pageSize", page_size},
+               {"bytes", fetched * page_size},
+               {"seconds", secs},
+               {"mbPerSecond", rate}});
+    return;
+  }
+  char line[256];
+  std::snprintf(line, sizeof(line),
+                "%s: %" PRIu64 " pages cached, %" PRIu64 " fetched (%.1f MB) in %.2f s, %.1f MB/s\n",
+                opt.db.c_str(), page_count, fetched, mb, secs, rate);
+  std::cout << line;
+}
+
+}  // namespace
+
+void setup_prefetch(CLI::App& app) {
+  auto opt = std::make_shared<PrefetchOptions>();
+  CLI::App* sub = app.add_subcommand("prefetch", "Download every page of a database into the local cache");
+  sub->add_option("db", opt->db, "Database name")->required();
+  sub->add_flag("--json", opt->json, "Machine-readable output");
+  sub->callback([opt]() { run_prefetch(*opt); });
+}
+
+}  // namespace cli

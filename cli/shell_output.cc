@@ -1,0 +1,180 @@
+#include "shell_output.h"
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+namespace cli {
+namespace {
+
+Cell ReadCell(sqlite3_stmt* stmt, int i) {
+  Cell c;
+  c.type = sqlite3_column_type(stmt, i);
+  if (c.type == SQLITE_BLOB) {
+    const auto* p = static_cast<const unsigned char*>(sqlite3_column_blob(stmt, i));
+    int n = sqlite3_column_bytes(stmt, i);
+    static const char* kHex = "0123456789ABCDEF";
+    c.text = "X'";
+    for (int k = 0; k < n; ++k) {
+      c.text += kHex[p[k] >> 4];
+      c.text += kHex[p[k] & 0xF];
+    }
+    c.text += "'";
+  } else if (c.type != SQLITE_NULL) {
+    const unsigned char* t = sqlite3_column_text(stmt, i);
+    c.text.assign(reinterpret_cast<const char*>(t), size_t(sqlite3_column_bytes(stmt, i)));
+  }
+  return c;
+}
+
+// Display width: UTF-8 code points (continuation bytes do not count).
+size_t Width(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char ch : s) n += (ch & 0xC0) != 0x80;
+  return n;
+}
+
+void Put(FILE* out, std::string_view s) { std::fwrite(s.data(), 1, s.size(), out); }
+
+}  // namespace
+
+std::optional<OutputMode> ParseOutputMode(std::string_view s) {
+  if (s == "table") return OutputMode::kTable;
+  if (s == "csv") return OutputMode::kCsv;
+  if (s == "json") return OutputMode::kJson;
+  if (s == "line") return OutputMode::kLine;
+  return std::nullopt;
+}
+
+const char* OutputModeName(OutputMode m) {
+  switch (m) {
+    case OutputMode::kTable: return "table";
+    case OutputMode::kCsv: return "csv";
+    case OutputMode::kJson: return "json";
+    case OutputMode::kLine: return "line";
+  }
+  return "?";
+}
+
+std::string CsvQuote(std::string_view s) {
+  if (s.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(s);
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+void ResultPrinter::Begin(sqlite3_stmt* stmt) {
+  names_.clear();
+  rows_.clear();
+  row_count_ = 0;
+  for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
+    const char* n = sqlite3_column_name(stmt, i);
+    names_.emplace_back(n ? n : "");
+  }
+}
+
+void ResultPrinter::Row(sqlite3_stmt* stmt) {
+  const int n = int(names_.size());
+  switch (mode_) {
+    case OutputMode::kTable: {
+      std::vector<Cell> row;
+      for (int i = 0; i < n; ++i) row.push_back(ReadCell(stmt, i));
+      rows_.push_back(std::move(row));
+      break;
+    }
+    case OutputMode::kCsv: {
+      if (row_count_ == 0 && headers_) {
+        for (int i = 0; i < n; ++i) Put(out_, (i ? "," : "") + CsvQuote(names_[size_t(i)]));
+        Put(out_, "\n");
+      }
+      for (int i = 0; i < n; ++i) {
+        Cell c = ReadCell(stmt, i);
+        Put(out_, (i ? "," : "") + CsvQuote(c.text));
+      }
+      Put(out_, "\n");
+      break;
+    }
+    case OutputMode::kJson: {
+      nlohmann::ordered_json obj = nlohmann::ordered_json::object();
+      for (int i = 0; i < n; ++i) {
+        const std::string& name = names_[size_t(i)];
+        switch (sqlite3_column_type(stmt, i)) {
+          case SQLITE_INTEGER: obj[name] = sqlite3_column_int64(stmt, i); break;
+          case SQLITE_FLOAT: obj[name] = sqlite3_column_double(stmt, i); break;
+          case SQLITE_NULL: obj[name] = nullptr; break;
+          default: {
+            Cell c = ReadCell(stmt, i);
+            obj[name] = c.text;
+          }
+        }
+      }
+      Put(out_, row_count_ == 0 ? "[" : ",\n");
+      Put(out_, obj.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      break;
+    }
+    case OutputMode::kLine: {
+      size_t w = 0;
+      for (const auto& name : names_) w = std::max(w, Width(name));
+      if (row_count_ > 0) Put(out_, "\n");
+      for (int i = 0; i < n; ++i) {
+        const std::string& name = names_[size_t(i)];
+        Cell c = ReadCell(stmt, i);
+        Put(out_, std::string(w - Width(name), ' ') + name + " = " + c.text + "\n");
+      }
+      break;
+    }
+  }
+  ++row_count_;
+}
+
+void ResultPrinter::End() {
+  if (mode_ == OutputMode::kJson && row_count_ > 0) Put(out_, "]\n");
+  if (mode_ != OutputMode::kTable || names_.empty() || (rows_.empty() && !headers_)) {
+    std::fflush(out_);
+    return;
+  }
+  if (rows_.empty()) {  // sqlite3 prints nothing for an empty result in table mode
+    std::fflush(out_);
+    return;
+  }
+  std::vector<size_t> w(names_.size(), 0);
+  if (headers_) {
+    for (size_t i = 0; i < names_.size(); ++i) w[i] = Width(names_[i]);
+  }
+  for (const auto& r : rows_) {
+    for (size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], Width(r[i].text));
+  }
+  std::string sep = "+";
+  for (size_t x : w) sep += std::string(x + 2, '-') + "+";
+  sep += "\n";
+  auto line = [&](const std::vector<std::string>& cells, const std::vector<bool>& right) {
+    std::string s = "|";
+    for (size_t i = 0; i < cells.size(); ++i) {
+      std::string pad(w[i] - Width(cells[i]), ' ');
+      s += " " + (right[i] ? pad + cells[i] : cells[i] + pad) + " |";
+    }
+    Put(out_, s + "\n");
+  };
+  Put(out_, sep);
+  if (headers_) {
+    line(names_, std::vector<bool>(names_.size(), false));
+    Put(out_, sep);
+  }
+  for (const auto& r : rows_) {
+    std::vector<std::string> cells;
+    std::vector<bool> right;
+    for (const auto& c : r) {
+      cells.push_back(c.text);
+      right.push_back(c.type == SQLITE_INTEGER || c.type == SQLITE_FLOAT);
+    }
+    line(cells, right);
+  }
+  Put(out_, sep);
+  std::fflush(out_);
+  rows_.clear();
+}
+
+}  // namespace cli

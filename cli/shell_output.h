@@ -1,0 +1,45 @@
+// Result formatting for `litevfs shell`: the table/csv/json/line modes of the sqlite3
+// shell. A ResultPrinter receives one statement's rows and prints them to a FILE*.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cli {
+
+enum class OutputMode { kTable, kCsv, kJson, kLine };
+std::optional<OutputMode> ParseOutputMode(std::string_view s);
+const char* OutputModeName(OutputMode m);
+
+// One value as the shell shows it (NULL → nullopt, blob → X'hex').
+struct Cell {
+  int type = SQLITE_NULL;
+  std::string text;
+};
+
+class ResultPrinter {
+ public:
+  ResultPrinter(OutputMode mode, bool headers, FILE* out) : mode_(mode), headers_(headers), out_(out) {}
+  // Columns of the statement about to be stepped (call once, before rows).
+  void Begin(sqlite3_stmt* stmt);
+  void Row(sqlite3_stmt* stmt);
+  // Prints what is buffered (table mode buffers to size the columns; json closes the array).
+  void End();
+
+ private:
+  OutputMode mode_;
+  bool headers_;
+  FILE* out_;
+  std::vector<std::string> names_;
+  std::vector<std::vector<Cell>> rows_;  // table mode only
+  size_t row_count_ = 0;
+};
+
+std::string CsvQuote(std::string_view s);
+
+}  // namespace cli

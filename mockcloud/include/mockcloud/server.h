@@ -1,0 +1,72 @@
+// litevfs-mockcloud as a library: a self-contained LiteFS Cloud server (mockcloud/PROTOCOL.md)
+// with a durable store, leases, token auth, fault injection and metrics. Tests start it
+// in-process on a random loopback port; the binary (src/main.cc) is a thin CLI11 shell.
+//
+//   mockcloud::ServerOptions o;
+//   o.data_dir = tmp; o.tokens = {{"secret", "*"}};
+//   auto srv = mockcloud::Server::Start(o);      // listening when this returns
+//   httplib::Client c("127.0.0.1", (*srv)->port());
+//   ...
+//   (*srv)->Stop();                              // also done by the destructor
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ltx/status.h"
+
+namespace mockcloud {
+
+enum class LogLevel { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3 };
+ltx::Result<LogLevel> ParseLogLevel(const std::string& s);  // error|warn|info|debug
+
+struct TokenEntry {
+  std::string token;
+  std::string cluster;  // "*" = every cluster
+};
+
+struct ServerOptions {
+  std::string data_dir;                 // required; everything lives under it
+  std::string host = "127.0.0.1";
+  int port = 0;                         // 0 = any free port (see Server::port())
+  std::vector<TokenEntry> tokens;       // empty = no authentication
+  std::string admin_token;              // empty = /admin/* disabled (404)
+  int64_t retention_ms = 3600 * 1000;   // positions younger than this are kept...
+  uint64_t retain_txids = 1000;         // ...and always the last N txids (>= 1)
+  int64_t compact_interval_ms = 10000;  // background compaction period (0 = never)
+  uint64_t max_body = 256ull << 20;     // request bodies above this get 413
+  std::string faults;                   // fault spec (see PROTOCOL.md), empty = none
+  int threads = 64;                     // HTTP worker threads
+  int max_long_polls = 32;              // concurrent sync-wait holds; more answer at once
+  int64_t max_wait_ms = 30000;          // cap on ?wait=
+  LogLevel log_level = LogLevel::kInfo;
+  // Where log lines go (one per call, no newline). Default: stderr.
+  std::function<void(const std::string&)> log_sink;
+};
+
+// Parses a --tokens file: "TOKEN CLUSTER" per line, '#' comments, CLUSTER '*' = all.
+ltx::Result<std::vector<TokenEntry>> LoadTokensFile(const std::string& path);
+
+class Server {
+ public:
+  // Opens (and recovers) the store, binds, and starts serving on a background thread.
+  static ltx::Result<std::unique_ptr<Server>> Start(const ServerOptions& opts);
+  virtual ~Server() = default;
+
+  virtual int port() const = 0;
+  virtual const std::string& instance_id() const = 0;
+  // Stops accepting, wakes long polls, joins every thread. Idempotent.
+  virtual void Stop() = 0;
+  // Blocks until Stop() is called (from another thread or a signal handler thread).
+  virtual void Wait() = 0;
+  // Runs one compaction pass now (tests; the background pass does the same).
+  virtual ltx::Status Compact() = 0;
+  // Same, but as if the wall clock were now_ms (tests of time-based retention).
+  virtual ltx::Status CompactAt(int64_t now_ms) = 0;
+};
+
+}  // namespace mockcloud

@@ -1,0 +1,101 @@
+// litevfs-mockcloud: the CLI around mockcloud::Server. Flags are documented in
+// man/litevfs-mockcloud.1; keep the two in step.
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <thread>
+
+#include "mockcloud/server.h"
+#include "util.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"litevfs-mockcloud: a self-contained LiteFS Cloud server (durable, for tests and local use)"};
+  std::string data, listen = "127.0.0.1:20202", token, tokens_file, admin_token, retention = "1h",
+                    faults, log_level = "info", compact_interval = "10s", max_wait = "30s";
+  uint64_t retain_txids = 1000, max_body = 256ull << 20;
+  int threads = 64, max_long_polls = 32;
+  app.add_option("--data", data, "Directory holding every database (created if missing)")->required();
+  app.add_option("--listen", listen, "HOST:PORT to listen on (port 0 = any free port)")->capture_default_str();
+  auto* tok = app.add_option("--token", token, "Accept this token (Authorization header) for every cluster");
+  app.add_option("--tokens", tokens_file, "File of \"TOKEN CLUSTER\" lines ('#' comments, CLUSTER * = all)")
+      ->excludes(tok);
+  app.add_option("--admin-token", admin_token, "Token for /admin/* (fault control); unset = admin routes off");
+  app.add_option("--retention", retention, "Keep positions younger than this (ms, s, m, h, d)")->capture_default_str();
+  app.add_option("--retain-txids", retain_txids, "Also always keep the last N transactions (>= 1)")->capture_default_str();
+  app.add_option("--compact-interval", compact_interval, "How often expired history is compacted (0 = never)")
+      ->capture_default_str();
+  app.add_option("--max-body", max_body, "Largest request body in bytes; larger gets 413")->capture_default_str();
+  app.add_option("--faults", faults, "Fault injection spec, e.g. latency=20ms,jitter=5ms,error=0.05,drop=0.05,truncate=0.05,seed=1,routes=/db/page|/db/tx");
+  app.add_option("--threads", threads, "HTTP worker threads")->capture_default_str();
+  app.add_option("--max-long-polls", max_long_polls, "Sync-wait requests held at once (more answer at once)")
+      ->capture_default_str();
+  app.add_option("--max-wait", max_wait, "Cap on a sync-wait hold")->capture_default_str();
+  app.add_option("--log-level", log_level, "error, warn, info (one line per request) or debug")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);  // prints help or the usage error
+    return rc == 0 ? 0 : 2;
+  }
+
+  auto fail = [](const std::string& msg) {
+    fprintf(stderr, "litevfs-mockcloud: %s\n", msg.c_str());
+    return 1;
+  };
+  mockcloud::ServerOptions o;
+  o.data_dir = data;
+  if (auto st = mockcloud::ParseListen(listen, &o.host, &o.port); !st.ok()) return fail(st.message());
+  if (!token.empty()) o.tokens.push_back({token, "*"});
+  if (!tokens_file.empty()) {
+    auto t = mockcloud::LoadTokensFile(tokens_file);
+    if (!t.ok()) return fail(t.status().message());
+    o.tokens = *t;
+  }
+  o.admin_token = admin_token;
+  auto r = mockcloud::ParseDurationMs(retention);
+  if (!r.ok()) return fail("--retention: " + r.status().message());
+  o.retention_ms = *r;
+  auto ci = mockcloud::ParseDurationMs(compact_interval);
+  if (!ci.ok()) return fail("--compact-interval: " + ci.status().message());
+  o.compact_interval_ms = *ci;
+  auto mw = mockcloud::ParseDurationMs(max_wait);
+  if (!mw.ok()) return fail("--max-wait: " + mw.status().message());
+  o.max_wait_ms = *mw;
+  o.retain_txids = retain_txids;
+  o.max_body = max_body;
+  o.faults = faults;
+  o.threads = threads;
+  o.max_long_polls = max_long_polls;
+  auto lvl = mockcloud::ParseLogLevel(log_level);
+  if (!lvl.ok()) return fail("--log-level: " + lvl.status().message());
+  o.log_level = *lvl;
+
+  // Many retained LTX files may be open at once while serving pages.
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  // SIGINT/SIGTERM are taken by a thread with sigwait, which stops the server cleanly.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  auto srv = mockcloud::Server::Start(o);
+  if (!srv.ok()) return fail(srv.status().ToString());
+  // Tests read this line to learn the port when --listen asks for port 0.
+  printf("listening on %s:%d\n", o.host.c_str(), (*srv)->port());
+  fflush(stdout);
+  std::thread sig([&] {
+    int s = 0;
+    sigwait(&set, &s);
+    (*srv)->Stop();
+  });
+  sig.detach();
+  (*srv)->Wait();
+  return 0;
+}

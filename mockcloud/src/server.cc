@@ -1,0 +1,1037 @@
+// The HTTP face of the mockcloud: routes of mockcloud/PROTOCOL.md on cpp-httplib 0.11.4.
+//
+// Request flow: the pre-routing handler stamps the start time, applies injected faults
+// (latency, 503, dropped connection), checks the token (constant time) and the cluster
+// name, then the route handler runs; the logger callback (which httplib calls after the
+// response is written) records metrics and writes the one-line request log. Bodies of
+// POST /db/tx are streamed to a temp file through a ContentReader so --max-body is enforced
+// without holding the body in memory. A dropped connection is made by shutting down the
+// request's socket, found by its local/remote address pair (httplib does not expose it).
+#include "mockcloud/server.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <httplib.h>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "faults.h"
+#include "ltx/coding.h"
+#include "store.h"
+#include "util.h"
+
+namespace mockcloud {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+ltx::Result<LogLevel> ParseLogLevel(const std::string& s) {
+  if (s == "error") return LogLevel::kError;
+  if (s == "warn") return LogLevel::kWarn;
+  if (s == "info") return LogLevel::kInfo;
+  if (s == "debug") return LogLevel::kDebug;
+  return Status::InvalidArgument("log level must be error, warn, info or debug, got \"" + s + "\"");
+}
+
+ltx::Result<std::vector<TokenEntry>> LoadTokensFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::IOError("cannot read tokens file " + path);
+  std::vector<TokenEntry> out;
+  std::string line;
+  int lineno = 0;
+  while (std::getline(in, line)) {
+    lineno++;
+    size_t hash = line.find('#');
+    if (hash != std::string::npos) line.resize(hash);
+    std::istringstream ss(line);
+    std::string tok, cluster, extra;
+    if (!(ss >> tok)) continue;
+    const std::string where = path + ":" + std::to_string(lineno);
+    if (!(ss >> cluster)) return Status::InvalidArgument(where + ": want \"TOKEN CLUSTER\"");
+    if (ss >> extra) return Status::InvalidArgument(where + ": trailing text after CLUSTER");
+    if (cluster != "*") {
+      if (Status st = ValidateName(cluster, "cluster"); !st.ok()) {
+        return Status::InvalidArgument(where + ": " + st.message());
+      }
+    }
+    out.push_back({tok, cluster});
+  }
+  if (out.empty()) return Status::InvalidArgument("tokens file " + path + " holds no tokens");
+  return out;
+}
+
+namespace {
+
+constexpr size_t kMaxPgnos = 4096;
+constexpr uint64_t kDrainCap = 8ull << 20;  // bytes past --max-body read (and dropped) so the
+                                            // client sees the 413 before the socket closes
+constexpr char kPagesMime[] = "application/vnd.litevfs.pages";
+const double kBuckets[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30};
+constexpr size_t kNumBuckets = sizeof(kBuckets) / sizeof(kBuckets[0]);
+
+// Per-request state; a request is handled start to end on one worker thread.
+struct RequestState {
+  Clock::time_point start;
+  bool started = false;
+  std::string route;       // metrics label
+  std::string cluster;     // validated cluster name
+  FaultDecision fault;
+  bool close_after = false;  // shut the connection down after the response (unread body)
+  bool dropped = false;
+  uint64_t pages = 0;
+  uint64_t bytes_in = 0;
+};
+thread_local RequestState tl;
+
+// Never throws: bytes that are not UTF-8 (echoed input) become U+FFFD.
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+json PosJson(const Pos& p) {
+  return {{"txid", ltx::FormatTxid(p.txid)}, {"postApplyChecksum", ltx::FormatChecksum(p.post_apply_checksum)}};
+}
+
+std::string FnvHex(const std::string& s) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  char buf[17];
+  snprintf(buf, sizeof buf, "%016llx", (unsigned long long)h);
+  return buf;
+}
+
+std::string Sanitize(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s.substr(0, 512)) out += (c >= 0x20 && c < 0x7f) ? char(c) : '?';
+  return out;
+}
+
+bool HeaderHasToken(const std::string& value, const std::string& token) {
+  size_t start = 0;
+  while (start <= value.size()) {
+    size_t comma = value.find(',', start);
+    std::string item = value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    size_t semi = item.find(';');
+    if (semi != std::string::npos) item.resize(semi);
+    size_t b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+    if (b != std::string::npos) {
+      std::string t = item.substr(b, e - b + 1);
+      if (t.size() == token.size() &&
+          std::equal(t.begin(), t.end(), token.begin(), [](char x, char y) { return tolower(x) == tolower(y); })) {
+        return true;
+      }
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return false;
+}
+
+uint16_t SockPort(const sockaddr_storage& a) {
+  if (a.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(a).sin_port);
+  if (a.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(a).sin6_port);
+  return 0;
+}
+
+std::string SockAddr(const sockaddr_storage& a) {
+  char buf[INET6_ADDRSTRLEN] = {0};
+  if (a.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(a).sin_addr, buf, sizeof buf);
+  } else if (a.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(a).sin6_addr, buf, sizeof buf);
+  }
+  return buf;
+}
+
+// Finds the socket serving `req` by its address pair and shuts it down: the client sees
+// the connection close without (more of) a response. httplib later closes the fd itself.
+void ShutdownConnection(const httplib::Request& req) {
+  DIR* d = opendir("/proc/self/fd");
+  if (!d) return;
+  while (struct dirent* e = readdir(d)) {
+    char* end = nullptr;
+    long fd = strtol(e->d_name, &end, 10);
+    if (!end || *end != '\0' || fd < 0) continue;
+    sockaddr_storage local{}, peer{};
+    socklen_t ll = sizeof local, pl = sizeof peer;
+    if (getsockname(int(fd), reinterpret_cast<sockaddr*>(&local), &ll) != 0) continue;
+    if (SockPort(local) != req.local_port) continue;
+    if (getpeername(int(fd), reinterpret_cast<sockaddr*>(&peer), &pl) != 0) continue;
+    if (SockPort(peer) != req.remote_port || SockAddr(peer) != req.remote_addr) continue;
+    shutdown(int(fd), SHUT_RDWR);
+    break;
+  }
+  closedir(d);
+}
+
+// Shuts down every accepted connection of the server on `port` (Stop: idle keep-alive
+// connections would otherwise hold a worker, and so the shutdown, for the keep-alive timeout).
+void ShutdownAllConnections(int port) {
+  DIR* d = opendir("/proc/self/fd");
+  if (!d) return;
+  while (struct dirent* e = readdir(d)) {
+    char* end = nullptr;
+    long fd = strtol(e->d_name, &end, 10);
+    if (!end || *end != '\0' || fd < 0) continue;
+    sockaddr_storage local{}, peer{};
+    socklen_t ll = sizeof local, pl = sizeof peer;
+    if (getsockname(int(fd), reinterpret_cast<sockaddr*>(&local), &ll) != 0) continue;
+    if (SockPort(local) != port) continue;
+    if (getpeername(int(fd), reinterpret_cast<sockaddr*>(&peer), &pl) != 0) continue;
+    shutdown(int(fd), SHUT_RDWR);
+  }
+  closedir(d);
+}
+
+struct RouteMetrics {
+  std::map<int, uint64_t> by_status;
+  uint64_t bytes_in = 0, bytes_out = 0, pages = 0;
+  double latency_sum = 0;
+  uint64_t latency_count = 0;
+  uint64_t buckets[kNumBuckets] = {};
+};
+
+struct LeaseEntry {
+  std::string id;
+  Clock::time_point expires;
+};
+
+class ServerImpl : public Server {
+ public:
+  explicit ServerImpl(ServerOptions o) : opts_(std::move(o)) {}
+  ~ServerImpl() override { Stop(); }
+
+  Status Init();
+  int port() const override { return port_; }
+  const std::string& instance_id() const override { return instance_id_; }
+  void Stop() override;
+  void Wait() override {
+    std::unique_lock l(stop_mu_);
+    stop_cv_.wait(l, [&] { return stopped_; });
+  }
+  Status Compact() override { return store_->CompactAll(NowUnixMs()); }
+  Status CompactAt(int64_t now_ms) override { return store_->CompactAll(now_ms); }
+
+ private:
+  void Log(LogLevel lvl, const std::string& msg);
+  void Routes();
+  httplib::Server::HandlerResponse PreRoute(const httplib::Request& req, httplib::Response& res);
+  void AfterResponse(const httplib::Request& req, const httplib::Response& res);
+
+  // Responses.
+  void Reply(httplib::Response& res, int status, std::string body, const char* type);
+  void ReplyJson(httplib::Response& res, int status, const json& j);
+  void ReplyError(httplib::Response& res, int status, const std::string& code,
+                  const std::string& msg, const Pos* pos = nullptr);
+  void ReplyStatus(httplib::Response& res, const Status& st, const std::shared_ptr<Database>& db);
+
+  // Parameter helpers; false = an error reply was written.
+  bool GetDb(const httplib::Request& req, httplib::Response& res, bool create,
+             std::shared_ptr<Database>* db, std::string* name);
+  bool OptPos(const httplib::Request& req, httplib::Response& res, const char* key, bool* has, Pos* pos);
+  bool ReadBody(const httplib::ContentReader& reader, httplib::Response& res, uint64_t limit, std::string* out);
+
+  Status CheckWriteLease(const std::string& key, bool has_id, const std::string& id);
+
+  void HandleInfo(const httplib::Request&, httplib::Response&);
+  void HandlePos(const httplib::Request&, httplib::Response&);
+  void HandleTx(const httplib::Request&, httplib::Response&, const httplib::ContentReader&);
+  void HandleSnapshot(const httplib::Request&, httplib::Response&);
+  void HandlePage(const httplib::Request&, httplib::Response&);
+  void HandleInterior(const httplib::Request&, httplib::Response&);
+  void HandleSync(const httplib::Request&, httplib::Response&);
+  void HandleSyncMany(const httplib::Request&, httplib::Response&, const httplib::ContentReader&);
+  void HandleHistory(const httplib::Request&, httplib::Response&);
+  void HandleLease(const httplib::Request&, httplib::Response&, const httplib::ContentReader&);
+  void HandleLeaseRelease(const httplib::Request&, httplib::Response&);
+  void HandleMetrics(const httplib::Request&, httplib::Response&);
+  void HandleAdminFaults(const httplib::Request&, httplib::Response&, const httplib::ContentReader*);
+  void SendPageBatch(const httplib::Request& req, httplib::Response& res, const PageSet& ps, bool force_binary);
+
+  ServerOptions opts_;
+  std::unique_ptr<Store> store_;
+  httplib::Server http_;
+  FaultInjector faults_;
+  std::string instance_id_;
+  int port_ = 0;
+  std::thread listen_thread_;
+  std::thread compact_thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> long_polls_{0};
+
+  std::mutex stop_mu_;  // guards stopped_; stop_cv_ wakes Wait() and the compactor
+  std::condition_variable stop_cv_;
+  bool stopped_ = false;
+  bool stop_called_ = false;
+
+  std::mutex lease_mu_;  // guards leases_
+  std::map<std::string, LeaseEntry> leases_;
+
+  std::mutex metrics_mu_;  // guards metrics_
+  std::map<std::string, RouteMetrics> metrics_;
+
+  std::mutex log_mu_;  // serialises log lines
+};
+
+void ServerImpl::Log(LogLevel lvl, const std::string& msg) {
+  if (int(lvl) > int(opts_.log_level)) return;
+  static const char* kNames[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+  std::string line = FormatRfc3339Ms(NowUnixMs()) + " " + kNames[int(lvl)] + " " + msg;
+  std::lock_guard l(log_mu_);
+  if (opts_.log_sink) {
+    opts_.log_sink(line);
+  } else {
+    fprintf(stderr, "%s\n", line.c_str());
+  }
+}
+
+Status ServerImpl::Init() {
+  if (opts_.threads < 2) return Status::InvalidArgument("threads must be at least 2");
+  if (opts_.retain_txids < 1) return Status::InvalidArgument("retain-txids must be at least 1");
+  if (opts_.max_body < 1024) return Status::InvalidArgument("max-body must be at least 1024 bytes");
+  if (opts_.max_long_polls < 0 || opts_.max_long_polls >= opts_.threads) {
+    return Status::InvalidArgument("max-long-polls must be in [0, threads)");
+  }
+  const bool loopback = opts_.host == "127.0.0.1" || opts_.host == "::1" || opts_.host == "localhost";
+  if (opts_.tokens.empty() && !loopback) {
+    return Status::InvalidArgument("refusing to listen on " + opts_.host +
+                                   " without authentication: give --token or --tokens");
+  }
+  for (const auto& t : opts_.tokens) {
+    if (t.token.empty()) return Status::InvalidArgument("empty token");
+    if (t.cluster != "*") LTX_RETURN_IF_ERROR(ValidateName(t.cluster, "cluster"));
+  }
+  LTX_ASSIGN_OR_RETURN(FaultSpec spec, ParseFaultSpec(opts_.faults));
+  faults_.Set(spec);
+  StoreOptions so;
+  so.data_dir = opts_.data_dir;
+  so.retention_ms = opts_.retention_ms;
+  so.retain_txids = opts_.retain_txids;
+  LTX_ASSIGN_OR_RETURN(store_, Store::Open(so));
+  LTX_ASSIGN_OR_RETURN(instance_id_, RandomHex(8));
+
+  // Writes to a peer that went away must be an error, not a process-killing SIGPIPE.
+  signal(SIGPIPE, SIG_IGN);
+  const int threads = opts_.threads;
+  http_.new_task_queue = [threads] { return new httplib::ThreadPool(size_t(threads)); };
+  http_.set_default_headers({{"Lfsc-Instance-Id", instance_id_}});
+  http_.set_payload_max_length(size_t(opts_.max_body + kDrainCap));
+  http_.set_keep_alive_timeout(5);
+  http_.set_read_timeout(30);
+  http_.set_write_timeout(30);
+  http_.set_pre_routing_handler([this](const httplib::Request& q, httplib::Response& r) { return PreRoute(q, r); });
+  http_.set_logger([this](const httplib::Request& q, const httplib::Response& r) { AfterResponse(q, r); });
+  http_.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& r) {
+    if (!r.body.empty() || r.content_provider_) return httplib::Server::HandlerResponse::Unhandled;
+    int s = r.status;
+    const char* code = s == 404 ? "ENOTFOUND" : s == 413 ? "ETOOLARGE" : s == 401 ? "EUNAUTHORIZED"
+                     : s >= 500 ? "EINTERNAL" : "EBADREQUEST";
+    std::string msg = s == 404 ? "no such route" : "HTTP error " + std::to_string(s);
+    r.set_content(Dump(json{{"code", code}, {"error", msg}}), "application/json");
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+  http_.set_exception_handler([this](const httplib::Request&, httplib::Response& r, std::exception_ptr ep) {
+    std::string what = "unknown exception";
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    Log(LogLevel::kError, "handler exception: " + what);
+    ReplyError(r, 500, "EINTERNAL", "internal error");
+  });
+  Routes();
+  port_ = opts_.port == 0 ? http_.bind_to_any_port(opts_.host)
+                          : (http_.bind_to_port(opts_.host, opts_.port) ? opts_.port : -1);
+  if (port_ <= 0) {
+    return Status::IOError("cannot listen on " + opts_.host + ":" + std::to_string(opts_.port));
+  }
+  listen_thread_ = std::thread([this] { http_.listen_after_bind(); });
+  // Wait until the accept loop runs, so a test's first request never races the start.
+  for (int i = 0; i < 2000 && !http_.is_running(); i++) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  if (opts_.compact_interval_ms > 0) {
+    compact_thread_ = std::thread([this] {
+      std::unique_lock l(stop_mu_);
+      while (!stop_called_) {
+        stop_cv_.wait_for(l, std::chrono::milliseconds(opts_.compact_interval_ms));
+        if (stop_called_) break;
+        l.unlock();
+        Status st = store_->CompactAll(NowUnixMs());
+        if (!st.ok()) Log(LogLevel::kError, "compaction: " + st.ToString());
+        l.lock();
+      }
+    });
+  }
+  Log(LogLevel::kInfo, "listening on " + opts_.host + ":" + std::to_string(port_) + " data=" + opts_.data_dir);
+  if (opts_.tokens.empty()) Log(LogLevel::kWarn, "no --token/--tokens: every request is accepted (loopback only)");
+  return Status::OK();
+}
+
+void ServerImpl::Stop() {
+  {
+    std::lock_guard l(stop_mu_);
+    if (stop_called_) {
+      return;
+    }
+    stop_called_ = true;
+  }
+  stopping_ = true;
+  stop_cv_.notify_all();
+  if (store_) store_->WakeAll();
+  http_.stop();
+  if (port_ > 0) ShutdownAllConnections(port_);
+  if (listen_thread_.joinable()) listen_thread_.join();
+  if (compact_thread_.joinable()) compact_thread_.join();
+  {
+    std::lock_guard l(stop_mu_);
+    stopped_ = true;
+  }
+  stop_cv_.notify_all();
+}
+
+// ---- plumbing ----
+
+httplib::Server::HandlerResponse ServerImpl::PreRoute(const httplib::Request& req, httplib::Response& res) {
+  tl = RequestState();
+  tl.start = Clock::now();
+  tl.started = true;
+  tl.route = "other";
+  using HR = httplib::Server::HandlerResponse;
+  const bool has_body = req.has_header("Content-Length") ? req.get_header_value("Content-Length") != "0"
+                                                         : req.has_header("Transfer-Encoding");
+
+  tl.fault = faults_.Decide(req.path);
+  if (tl.fault.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(tl.fault.delay_ms));
+  if (tl.fault.drop) {
+    tl.dropped = true;
+    ShutdownConnection(req);
+    res.status = 503;
+    return HR::Handled;
+  }
+  if (tl.fault.error) {
+    tl.close_after = has_body;
+    ReplyError(res, 503, "EUNAVAILABLE", "injected fault");
+    return HR::Handled;
+  }
+  if (req.path == "/healthz" || req.path.rfind("/admin/", 0) == 0) return HR::Unhandled;
+
+  // Authentication: every token is compared (in constant time) so timing says nothing.
+  const TokenEntry* match = nullptr;
+  if (!opts_.tokens.empty()) {
+    const std::string got = req.get_header_value("Authorization");
+    for (const auto& t : opts_.tokens) {
+      if (ConstantTimeEquals(got, t.token) && !match) match = &t;
+    }
+    if (!match) {
+      tl.close_after = has_body;
+      ReplyError(res, 401, "EUNAUTHORIZED", req.has_header("Authorization") ? "invalid token" : "missing token");
+      return HR::Handled;
+    }
+  }
+  std::string cluster = req.has_param("cluster") ? req.get_param_value("cluster") : "default";
+  if (match && match->cluster != "*" && match->cluster != cluster) {
+    // Same answer as a bad token: the caller must not learn whether the cluster exists.
+    tl.close_after = has_body;
+    ReplyError(res, 401, "EUNAUTHORIZED", "invalid token");
+    return HR::Handled;
+  }
+  if (Status st = ValidateName(cluster, "cluster"); !st.ok()) {
+    tl.close_after = has_body;
+    ReplyError(res, 400, "EBADREQUEST", st.message());
+    return HR::Handled;
+  }
+  tl.cluster = cluster;
+  return HR::Unhandled;
+}
+
+void ServerImpl::AfterResponse(const httplib::Request& req, const httplib::Response& res) {
+  if (!tl.started) {  // request rejected before routing (bad request line, 414, ...)
+    tl = RequestState();
+    tl.start = Clock::now();
+  }
+  double secs = std::chrono::duration<double>(Clock::now() - tl.start).count();
+  uint64_t out = res.body.size() ? res.body.size() : res.content_length_;
+  {
+    std::lock_guard l(metrics_mu_);
+    RouteMetrics& m = metrics_[tl.route];
+    m.by_status[tl.dropped ? 0 : res.status]++;
+    m.bytes_in += tl.bytes_in ? tl.bytes_in : req.body.size();
+    m.bytes_out += out;
+    m.pages += tl.pages;
+    m.latency_sum += secs;
+    m.latency_count++;
+    for (size_t i = 0; i < kNumBuckets; i++) {
+      if (secs <= kBuckets[i]) m.buckets[i]++;
+    }
+  }
+  char ms[32];
+  snprintf(ms, sizeof ms, "%.1fms", secs * 1000);
+  std::string target = req.path;
+  std::string q;
+  for (const auto& [k, v] : req.params) q += (q.empty() ? "?" : "&") + k + "=" + v;
+  Log(res.status >= 500 && !tl.dropped ? LogLevel::kWarn : LogLevel::kInfo,
+      req.method + " " + Sanitize(target + q) + " " + (tl.dropped ? std::string("dropped") : std::to_string(res.status)) +
+          " " + ms);
+  if (tl.close_after) ShutdownConnection(req);
+  tl.started = false;
+}
+
+void ServerImpl::Reply(httplib::Response& res, int status, std::string body, const char* type) {
+  res.status = status;
+  if (tl.fault.truncate && status < 300 && body.size() > 1) {
+    // Full Content-Length, half the body, then the connection closes.
+    auto shared = std::make_shared<std::string>(std::move(body));
+    res.set_content_provider(shared->size(), type, [shared](size_t offset, size_t, httplib::DataSink& sink) {
+      size_t half = shared->size() / 2;
+      if (offset < half) sink.write(shared->data() + offset, half - offset);
+      return false;
+    });
+    return;
+  }
+  res.set_content(std::move(body), type);
+}
+
+void ServerImpl::ReplyJson(httplib::Response& res, int status, const json& j) {
+  Reply(res, status, Dump(j), "application/json");
+}
+
+void ServerImpl::ReplyError(httplib::Response& res, int status, const std::string& code,
+                            const std::string& msg, const Pos* pos) {
+  json j = {{"code", code}, {"error", msg}};
+  if (pos) j["pos"] = PosJson(*pos);
+  res.status = status;
+  res.set_content(Dump(j), "application/json");
+}
+
+void ServerImpl::ReplyStatus(httplib::Response& res, const Status& st, const std::shared_ptr<Database>& db) {
+  switch (st.code()) {
+    case ltx::Code::kInvalidArgument:
+      return ReplyError(res, 400, "EBADREQUEST", st.message());
+    case ltx::Code::kNotFound:
+      return ReplyError(res, 404, "ENOTFOUND", st.message());
+    case ltx::Code::kConflict: {
+      if (st.api_code() == kApiPosMismatch) {
+        Pos p = db ? db->pos() : Pos{};
+        return ReplyError(res, 409, kApiPosMismatch, st.message(), &p);
+      }
+      return ReplyError(res, 409, st.api_code().empty() ? kApiLease : st.api_code(), st.message());
+    }
+    case ltx::Code::kPermissionDenied:
+      return ReplyError(res, 401, "EUNAUTHORIZED", st.message());
+    case ltx::Code::kResourceExhausted:
+      return ReplyError(res, 413, "ETOOLARGE", st.message());
+    default:
+      Log(LogLevel::kError, "internal error: " + st.ToString());
+      return ReplyError(res, 500, "EINTERNAL", st.ToString());
+  }
+}
+
+bool ServerImpl::GetDb(const httplib::Request& req, httplib::Response& res, bool create,
+                       std::shared_ptr<Database>* db, std::string* name) {
+  if (!req.has_param("db")) {
+    ReplyError(res, 400, "EBADREQUEST", "missing db parameter");
+    return false;
+  }
+  *name = req.get_param_value("db");
+  if (Status st = ValidateName(*name, "db"); !st.ok()) {
+    ReplyError(res, 400, "EBADREQUEST", st.message());
+    return false;
+  }
+  auto r = store_->Get(tl.cluster, *name, create);
+  if (!r.ok()) {
+    ReplyStatus(res, r.status(), nullptr);
+    return false;
+  }
+  *db = *r;
+  if (!create && (!*db || !(*db)->exists())) {
+    ReplyError(res, 404, "ENOTFOUND", "no such database: " + *name);
+    return false;
+  }
+  return true;
+}
+
+bool ServerImpl::OptPos(const httplib::Request& req, httplib::Response& res, const char* key, bool* has, Pos* pos) {
+  *has = req.has_param(key);
+  if (!*has) return true;
+  auto p = ParsePosParam(req.get_param_value(key));
+  if (!p.ok()) {
+    ReplyError(res, 400, "EBADREQUEST", p.status().message());
+    return false;
+  }
+  *pos = *p;
+  return true;
+}
+
+bool ServerImpl::ReadBody(const httplib::ContentReader& reader, httplib::Response& res, uint64_t limit,
+                          std::string* out) {
+  bool too_large = false;
+  uint64_t total = 0;
+  bool ok = reader([&](const char* data, size_t n) {
+    total += n;
+    if (total > limit) {
+      too_large = true;
+      out->clear();
+      return total <= limit + kDrainCap;
+    }
+    out->append(data, n);
+    return true;
+  });
+  tl.bytes_in = total;
+  if (too_large) {
+    tl.close_after = true;
+    ReplyError(res, 413, "ETOOLARGE", "request body over " + std::to_string(limit) + " bytes");
+    return false;
+  }
+  if (!ok) {
+    tl.close_after = true;
+    ReplyError(res, 400, "EBADREQUEST", "could not read the request body");
+    return false;
+  }
+  return true;
+}
+
+void ServerImpl::Routes() {
+  auto get = [this](const char* path, void (ServerImpl::*fn)(const httplib::Request&, httplib::Response&)) {
+    std::string route = path;
+    http_.Get(path, [this, fn, route](const httplib::Request& q, httplib::Response& r) {
+      tl.route = route;
+      (this->*fn)(q, r);
+    });
+  };
+  get("/info", &ServerImpl::HandleInfo);
+  get("/pos", &ServerImpl::HandlePos);
+  get("/db/snapshot", &ServerImpl::HandleSnapshot);
+  get("/db/page", &ServerImpl::HandlePage);
+  get("/db/interior", &ServerImpl::HandleInterior);
+  get("/db/sync", &ServerImpl::HandleSync);
+  get("/db/history", &ServerImpl::HandleHistory);
+  get("/metrics", &ServerImpl::HandleMetrics);
+  http_.Get("/healthz", [](const httplib::Request&, httplib::Response& r) {
+    tl.route = "/healthz";
+    r.set_content("ok", "text/plain");
+  });
+  http_.Post("/db/tx", [this](const httplib::Request& q, httplib::Response& r, const httplib::ContentReader& rd) {
+    tl.route = "/db/tx";
+    HandleTx(q, r, rd);
+  });
+  http_.Post("/sync", [this](const httplib::Request& q, httplib::Response& r, const httplib::ContentReader& rd) {
+    tl.route = "/sync";
+    HandleSyncMany(q, r, rd);
+  });
+  http_.Post("/lease", [this](const httplib::Request& q, httplib::Response& r, const httplib::ContentReader& rd) {
+    tl.route = "/lease";
+    HandleLease(q, r, rd);
+  });
+  http_.Delete("/lease", [this](const httplib::Request& q, httplib::Response& r) {
+    tl.route = "/lease";
+    HandleLeaseRelease(q, r);
+  });
+  http_.Get("/admin/faults", [this](const httplib::Request& q, httplib::Response& r) {
+    tl.route = "/admin/faults";
+    HandleAdminFaults(q, r, nullptr);
+  });
+  http_.Put("/admin/faults", [this](const httplib::Request& q, httplib::Response& r, const httplib::ContentReader& rd) {
+    tl.route = "/admin/faults";
+    HandleAdminFaults(q, r, &rd);
+  });
+}
+
+// ---- routes ----
+
+void ServerImpl::HandleInfo(const httplib::Request&, httplib::Response& res) {
+  ReplyJson(res, 200, {{"clusterID", "LFSC" + FnvHex(tl.cluster)},
+                       {"features", {"pages-binary", "sync-wait", "interior", "history", "zstd"}}});
+}
+
+void ServerImpl::HandlePos(const httplib::Request&, httplib::Response& res) {
+  json j = json::object();
+  for (const auto& [name, p] : store_->Positions(tl.cluster)) j[name] = PosJson(p);
+  ReplyJson(res, 200, j);
+}
+
+Status ServerImpl::CheckWriteLease(const std::string& key, bool has_id, const std::string& id) {
+  std::lock_guard l(lease_mu_);
+  auto it = leases_.find(key);
+  bool held = it != leases_.end() && it->second.expires > Clock::now();
+  if (has_id) {
+    if (!held) return Status(ltx::Code::kConflict, "lease " + Sanitize(id) + " is not held (expired or released)", kApiLease);
+    if (!ConstantTimeEquals(it->second.id, id)) {
+      return Status(ltx::Code::kConflict, "lease id does not match the current lease", kApiLease);
+    }
+    return Status::OK();
+  }
+  if (held) return Status(ltx::Code::kConflict, "database is leased; send Lfsc-Lease-Id", kApiLease);
+  return Status::OK();
+}
+
+void ServerImpl::HandleTx(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+  std::shared_ptr<Database> db;
+  std::string name;
+  if (!GetDb(req, res, true, &db, &name)) {
+    tl.close_after = true;
+    return;
+  }
+  const std::string key = tl.cluster + "/" + name;
+  const bool has_id = req.has_header("Lfsc-Lease-Id");
+  const std::string id = req.get_header_value("Lfsc-Lease-Id");
+  if (Status st = CheckWriteLease(key, has_id, id); !st.ok()) {
+    tl.close_after = true;
+    return ReplyStatus(res, st, db);
+  }
+  if (req.has_header("Content-Length")) {
+    auto len = ParseUint(req.get_header_value("Content-Length"), "Content-Length");
+    if (len.ok() && *len > opts_.max_body + kDrainCap) {
+      tl.close_after = true;
+      return ReplyError(res, 413, "ETOOLARGE", "request body over " + std::to_string(opts_.max_body) + " bytes");
+    }
+  }
+  auto tmp = store_->NewTempPath("upload");
+  if (!tmp.ok()) return ReplyStatus(res, tmp.status(), db);
+  int fd = open(tmp->c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0) return ReplyStatus(res, Status::IOError(ErrnoText("open", *tmp)), db);
+  struct Cleanup {
+    std::string path;
+    int fd;
+    ~Cleanup() {
+      if (fd >= 0) close(fd);
+      unlink(path.c_str());
+    }
+  } cleanup{*tmp, fd};
+  uint64_t total = 0;
+  bool too_large = false;
+  Status write_err;
+  bool ok = reader([&](const char* data, size_t n) {
+    total += n;
+    if (total > opts_.max_body) {
+      too_large = true;
+      return total <= opts_.max_body + kDrainCap;  // drain a little so the 413 arrives
+    }
+    write_err = WriteAll(fd, data, n);
+    return write_err.ok();
+  });
+  tl.bytes_in = total;
+  if (too_large) {
+    tl.close_after = true;
+    return ReplyError(res, 413, "ETOOLARGE", "request body over " + std::to_string(opts_.max_body) + " bytes");
+  }
+  if (!write_err.ok()) return ReplyStatus(res, write_err, db);
+  if (!ok) {
+    tl.close_after = true;
+    return ReplyError(res, 400, "EBADREQUEST", "could not read the request body");
+  }
+  close(cleanup.fd);
+  cleanup.fd = -1;
+  auto r = db->Apply(*tmp, [&] { return CheckWriteLease(key, has_id, id); });
+  if (!r.ok()) return ReplyStatus(res, r.status(), db);
+  tl.pages = r->pages;
+  if (!r->warning.empty()) Log(LogLevel::kWarn, tl.cluster + "/" + name + ": " + r->warning);
+  Log(LogLevel::kDebug, tl.cluster + "/" + name + ": applied " + ltx::FormatPos(r->pos) + " (" +
+                            std::to_string(r->pages) + " pages, " + std::to_string(total) + " bytes)");
+  res.set_header("Litefs-Hwm", ltx::FormatTxid(r->pos.txid));
+  ReplyJson(res, 200, {{"pos", PosJson(r->pos)}});
+}
+
+void ServerImpl::HandleSnapshot(const httplib::Request& req, httplib::Response& res) {
+  std::shared_ptr<Database> db;
+  std::string name;
+  if (!GetDb(req, res, false, &db, &name)) return;
+  auto tmp = store_->NewTempPath("snapshot");
+  if (!tmp.ok()) return ReplyStatus(res, tmp.status(), db);
+  int fd = open(tmp->c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) return ReplyStatus(res, Status::IOError(ErrnoText("open", *tmp)), db);
+  unlink(tmp->c_str());  // the open descriptor keeps it alive until the response is sent
+  auto pos = db->WriteSnapshot(fd);
+  struct stat st;
+  if (!pos.ok() || fstat(fd, &st) != 0) {
+    close(fd);
+    return ReplyStatus(res, pos.ok() ? Status::IOError("fstat snapshot") : pos.status(), db);
+  }
+  const size_t size = size_t(st.st_size);
+  const size_t limit = tl.fault.truncate ? size / 2 : size;
+  auto shared_fd = std::shared_ptr<int>(new int(fd), [](int* p) {
+    close(*p);
+    delete p;
+  });
+  res.status = 200;
+  res.set_header("Litevfs-Pos", ltx::FormatPos(*pos));
+  res.set_content_provider(size, "application/octet-stream",
+                           [shared_fd, limit](size_t offset, size_t length, httplib::DataSink& sink) {
+                             if (offset >= limit) return false;
+                             char buf[1 << 16];
+                             size_t n = std::min({length, sizeof buf, limit - offset});
+                             ssize_t r = pread(*shared_fd, buf, n, off_t(offset));
+                             if (r <= 0) return false;
+                             return sink.write(buf, size_t(r));
+                           });
+}
+
+void ServerImpl::SendPageBatch(const httplib::Request& req, httplib::Response& res, const PageSet& ps,
+                               bool force_binary) {
+  tl.pages = ps.pages.size();
+  if (force_binary || HeaderHasToken(req.get_header_value("Accept"), kPagesMime)) {
+    std::string body;
+    body.reserve(ps.pages.size() * (4 + ps.page_size));
+    for (const auto& [pgno, data] : ps.pages) {
+      ltx::AppendU32(&body, pgno);
+      body += data;
+    }
+    res.set_header("Litevfs-Page-Size", std::to_string(ps.page_size));
+    res.set_header("Litevfs-Pos", ltx::FormatPos(ps.pos));
+    res.set_header("Litevfs-Commit", std::to_string(ps.commit));
+    if (HeaderHasToken(req.get_header_value("Accept-Encoding"), "zstd") && !body.empty()) {
+      std::string z(ZSTD_compressBound(body.size()), '\0');
+      size_t n = ZSTD_compress(z.data(), z.size(), body.data(), body.size(), 1);
+      if (!ZSTD_isError(n)) {
+        z.resize(n);
+        res.set_header("Content-Encoding", "zstd");
+        body = std::move(z);
+      }
+    }
+    return Reply(res, 200, std::move(body), kPagesMime);
+  }
+  json pages = json::array();
+  for (const auto& [pgno, data] : ps.pages) pages.push_back({{"pgno", pgno}, {"data", Base64Encode(data)}});
+  ReplyJson(res, 200, {{"pages", std::move(pages)}});
+}
+
+void ServerImpl::HandlePage(const httplib::Request& req, httplib::Response& res) {
+  std::shared_ptr<Database> db;
+  std::string name;
+  bool has_pos;
+  Pos pos;
+  if (!req.has_param("db")) return ReplyError(res, 400, "EBADREQUEST", "missing db parameter");
+  if (!OptPos(req, res, "pos", &has_pos, &pos)) return;
+  if (!has_pos) return ReplyError(res, 400, "EBADREQUEST", "missing pos parameter");
+  if (!req.has_param("pgno")) return ReplyError(res, 400, "EBADREQUEST", "missing pgno parameter");
+  auto pgnos = ParsePgnoList(req.get_param_value("pgno"), kMaxPgnos);
+  if (!pgnos.ok()) return ReplyError(res, 400, "EBADREQUEST", pgnos.status().message());
+  if (!GetDb(req, res, false, &db, &name)) return;
+  auto r = db->ReadPages(pos, *pgnos);
+  if (!r.ok()) return ReplyStatus(res, r.status(), db);
+  SendPageBatch(req, res, *r, false);
+}
+
+void ServerImpl::HandleInterior(const httplib::Request& req, httplib::Response& res) {
+  std::shared_ptr<Database> db;
+  std::string name;
+  bool has_pos;
+  Pos pos;
+  if (!OptPos(req, res, "pos", &has_pos, &pos)) return;
+  if (!GetDb(req, res, false, &db, &name)) return;
+  auto r = db->ReadInterior(has_pos ? &pos : nullptr);
+  if (!r.ok()) return ReplyStatus(res, r.status(), db);
+  SendPageBatch(req, res, *r, /*force_binary=*/true);  // the route exists for pages-binary clients
+}
+
+json SyncJson(const SyncInfo& s) {
+  json j = {{"pos", PosJson(s.pos)}, {"all", s.all}, {"commit", s.commit}, {"pageSize", s.page_size}};
+  if (s.all) {
+    j["pgnos"] = nullptr;
+  } else {
+    j["pgnos"] = s.pgnos;
+  }
+  return j;
+}
+
+void ServerImpl::HandleSync(const httplib::Request& req, httplib::Response& res) {
+  std::shared_ptr<Database> db;
+  std::string name;
+  bool has_pos;
+  Pos pos;
+  if (!OptPos(req, res, "pos", &has_pos, &pos)) return;
+  int64_t wait_ms = 0;
+  if (req.has_param("wait")) {
+    auto w = ParseUint(req.get_param_value("wait"), "wait");
+    if (!w.ok()) return ReplyError(res, 400, "EBADREQUEST", w.status().message());
+    wait_ms = int64_t(std::min<uint64_t>(*w, uint64_t(opts_.max_wait_ms)));
+  }
+  if (!GetDb(req, res, false, &db, &name)) return;
+  if (wait_ms > 0 && has_pos && db->pos() == pos) {
+    if (long_polls_.fetch_add(1) < opts_.max_long_polls) {
+      db->WaitForChange(pos, Clock::now() + std::chrono::milliseconds(wait_ms), stopping_);
+    }
+    long_polls_.fetch_sub(1);
+  }
+  auto r = db->Sync(has_pos ? &pos : nullptr);
+  if (!r.ok()) return ReplyStatus(res, r.status(), db);
+  ReplyJson(res, 200, SyncJson(*r));
+}
+
+void ServerImpl::HandleSyncMany(const httplib::Request&, httplib::Response& res, const httplib::ContentReader& reader) {
+  std::string body;
+  if (!ReadBody(reader, res, opts_.max_body, &body)) return;
+  json in = json::parse(body, nullptr, false);
+  if (in.is_discarded() || !in.is_object() || !in.contains("positions") || !in["positions"].is_object()) {
+    return ReplyError(res, 400, "EBADREQUEST", "body must be {\"positions\":{\"DB\":Pos,...}}");
+  }
+  json changes = json::object();
+  for (const auto& [name, pj] : in["positions"].items()) {
+    if (Status st = ValidateName(name, "db"); !st.ok()) return ReplyError(res, 400, "EBADREQUEST", st.message());
+    Pos p;
+    if (!pj.is_null()) {
+      if (!pj.is_object() || !pj.contains("txid") || !pj.contains("postApplyChecksum") ||
+          !pj["txid"].is_string() || !pj["postApplyChecksum"].is_string()) {
+        return ReplyError(res, 400, "EBADREQUEST", "position of " + name + " must be {\"txid\":…,\"postApplyChecksum\":…}");
+      }
+      auto pp = ParsePosParam(pj["txid"].get<std::string>() + "/" + pj["postApplyChecksum"].get<std::string>());
+      if (!pp.ok()) return ReplyError(res, 400, "EBADREQUEST", "position of " + name + ": " + pp.status().message());
+      p = *pp;
+    }
+    auto dbr = store_->Get(tl.cluster, name, false);
+    if (!dbr.ok()) return ReplyStatus(res, dbr.status(), nullptr);
+    SyncInfo s;
+    if (*dbr && (*dbr)->exists()) {
+      auto r = (*dbr)->Sync(&p);
+      if (r.ok()) {
+        s = *r;
+      } else if (r.status().code() != ltx::Code::kNotFound) {
+        return ReplyStatus(res, r.status(), *dbr);
+      }
+    }
+    changes[name] = SyncJson(s);
+  }
+  ReplyJson(res, 200, {{"changes", std::move(changes)}});
+}
+
+void ServerImpl::HandleHistory(const httplib::Request& req, httplib::Response& res) {
+  std::shared_ptr<Database> db;
+  std::string name;
+  if (!GetDb(req, res, false, &db, &name)) return;
+  json h = json::array();
+  for (const auto& it : db->History()) {
+    h.push_back({{"pos", PosJson(it.pos)}, {"timestamp", FormatRfc3339Ms(it.timestamp_ms)},
+                 {"commit", it.commit}, {"pageCount", it.page_count}});
+  }
+  ReplyJson(res, 200, {{"history", std::move(h)}});
+}
+
+void ServerImpl::HandleLease(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+  std::string body;
+  if (!ReadBody(reader, res, 64 * 1024, &body)) return;
+  if (!req.has_param("db")) return ReplyError(res, 400, "EBADREQUEST", "missing db parameter");
+  const std::string name = req.get_param_value("db");
+  if (Status st = ValidateName(name, "db"); !st.ok()) return ReplyError(res, 400, "EBADREQUEST", st.message());
+  if (!req.has_param("duration")) return ReplyError(res, 400, "EBADREQUEST", "missing duration parameter");
+  auto d = ParseUint(req.get_param_value("duration"), "duration");
+  if (!d.ok()) return ReplyError(res, 400, "EBADREQUEST", d.status().message());
+  if (*d < 1000 || *d > 600000) {
+    return ReplyError(res, 400, "EBADREQUEST", "duration must be in [1000, 600000] ms");
+  }
+  const bool refresh = req.has_param("id");
+  const std::string id = req.get_param_value("id");
+  const std::string key = tl.cluster + "/" + name;
+  const auto now = Clock::now();
+  LeaseEntry granted;
+  {
+    std::lock_guard l(lease_mu_);
+    auto it = leases_.find(key);
+    bool held = it != leases_.end() && it->second.expires > now;
+    if (refresh) {
+      if (!held || !ConstantTimeEquals(it->second.id, id)) {
+        return ReplyError(res, 409, kApiLease, "lease id is not the current lease (expired, released or never held)");
+      }
+      it->second.expires = now + std::chrono::milliseconds(*d);
+      granted = it->second;
+    } else {
+      if (held) return ReplyError(res, 409, kApiLease, "lease is held by another client");
+      auto nid = RandomHex(16);
+      if (!nid.ok()) return ReplyStatus(res, nid.status(), nullptr);
+      granted = {*nid, now + std::chrono::milliseconds(*d)};
+      leases_[key] = granted;
+    }
+  }
+  int64_t expires_ms = NowUnixMs() + int64_t(*d);
+  ReplyJson(res, 200, {{"id", granted.id}, {"expires_at", FormatRfc3339Ms(expires_ms)}});
+}
+
+void ServerImpl::HandleLeaseRelease(const httplib::Request& req, httplib::Response& res) {
+  if (!req.has_param("db")) return ReplyError(res, 400, "EBADREQUEST", "missing db parameter");
+  const std::string name = req.get_param_value("db");
+  if (Status st = ValidateName(name, "db"); !st.ok()) return ReplyError(res, 400, "EBADREQUEST", st.message());
+  if (!req.has_param("id")) return ReplyError(res, 400, "EBADREQUEST", "missing id parameter");
+  const std::string id = req.get_param_value("id");
+  std::lock_guard l(lease_mu_);
+  auto it = leases_.find(tl.cluster + "/" + name);
+  if (it == leases_.end() || it->second.expires <= Clock::now() || !ConstantTimeEquals(it->second.id, id)) {
+    return ReplyError(res, 409, kApiLease, "lease id is not the current lease");
+  }
+  leases_.erase(it);
+  res.status = 204;
+}
+
+void ServerImpl::HandleMetrics(const httplib::Request&, httplib::Response& res) {
+  std::ostringstream o;
+  std::lock_guard l(metrics_mu_);
+  o << "# HELP mockcloud_requests_total Requests by route and status (0 = dropped).\n"
+    << "# TYPE mockcloud_requests_total counter\n";
+  for (const auto& [route, m] : metrics_) {
+    for (const auto& [s, n] : m.by_status) o << "mockcloud_requests_total{route=\"" << route << "\",code=\"" << s << "\"} " << n << "\n";
+  }
+  o << "# HELP mockcloud_request_bytes_total Request body bytes by route.\n# TYPE mockcloud_request_bytes_total counter\n";
+  for (const auto& [route, m] : metrics_) o << "mockcloud_request_bytes_total{route=\"" << route << "\"} " << m.bytes_in << "\n";
+  o << "# HELP mockcloud_response_bytes_total Response body bytes by route.\n# TYPE mockcloud_response_bytes_total counter\n";
+  for (const auto& [route, m] : metrics_) o << "mockcloud_response_bytes_total{route=\"" << route << "\"} " << m.bytes_out << "\n";
+  o << "# HELP mockcloud_pages_total Pages served or written by route.\n# TYPE mockcloud_pages_total counter\n";
+  for (const auto& [route, m] : metrics_) o << "mockcloud_pages_total{route=\"" << route << "\"} " << m.pages << "\n";
+  o << "# HELP mockcloud_request_duration_seconds Request latency by route.\n# TYPE mockcloud_request_duration_seconds histogram\n";
+  for (const auto& [route, m] : metrics_) {
+    for (size_t i = 0; i < kNumBuckets; i++) {
+      o << "mockcloud_request_duration_seconds_bucket{route=\"" << route << "\",le=\"" << kBuckets[i] << "\"} " << m.buckets[i] << "\n";
+    }
+    o << "mockcloud_request_duration_seconds_bucket{route=\"" << route << "\",le=\"+Inf\"} " << m.latency_count << "\n";
+    o << "mockcloud_request_duration_seconds_sum{route=\"" << route << "\"} " << m.latency_sum << "\n";
+    o << "mockcloud_request_duration_seconds_count{route=\"" << route << "\"} " << m.latency_count << "\n";
+  }
+  o << "# HELP mockcloud_long_polls Sync-wait requests being held now.\n# TYPE mockcloud_long_polls gauge\n"
+    << "mockcloud_long_polls " << std::max(0, long_polls_.load()) << "\n";
+  Reply(res, 200, o.str(), "text/plain; version=0.0.4");
+}
+
+void ServerImpl::HandleAdminFaults(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader* reader) {
+  if (opts_.admin_token.empty()) {
+    if (reader) tl.close_after = true;
+    return ReplyError(res, 404, "ENOTFOUND", "admin routes are disabled (no --admin-token)");
+  }
+  if (!ConstantTimeEquals(req.get_header_value("Authorization"), opts_.admin_token)) {
+    if (reader) tl.close_after = true;
+    return ReplyError(res, 401, "EUNAUTHORIZED", "invalid admin token");
+  }
+  if (reader) {
+    std::string body;
+    if (!ReadBody(*reader, res, 4096, &body)) return;
+    auto spec = ParseFaultSpec(body);
+    if (!spec.ok()) return ReplyError(res, 400, "EBADREQUEST", spec.status().message());
+    faults_.Set(*spec);
+    Log(LogLevel::kInfo, "faults set to \"" + FormatFaultSpec(*spec) + "\"");
+  }
+  res.status = 200;
+  res.set_content(FormatFaultSpec(faults_.Get()), "text/plain");
+}
+
+}  // namespace
+
+ltx::Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& opts) {
+  auto s = std::make_unique<ServerImpl>(opts);
+  LTX_RETURN_IF_ERROR(s->Init());
+  return std::unique_ptr<Server>(std::move(s));
+}
+
+}  // namespace mockcloud

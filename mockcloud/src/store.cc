@@ -1,0 +1,790 @@
+#include "store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <unordered_set>
+
+#include "ltx/checksum.h"
+#include "ltx/coding.h"
+#include "ltx/decoder.h"
+#include "ltx/encoder.h"
+#include "ltx/io.h"
+
+namespace mockcloud {
+namespace {
+
+Status PosMismatch(const std::string& msg) {
+  return Status(ltx::Code::kConflict, msg, kApiPosMismatch);
+}
+
+bool IsInteriorPage(uint32_t pgno, std::span<const uint8_t> page) {
+  size_t off = pgno == 1 ? 100 : 0;
+  if (page.size() <= off) return false;
+  return page[off] == 0x02 || page[off] == 0x05;
+}
+
+std::vector<std::string> ListDir(const std::string& path) {
+  std::vector<std::string> out;
+  DIR* d = opendir(path.c_str());
+  if (!d) return out;
+  while (struct dirent* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") out.push_back(n);
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// "%016x-%016x.ltx" exactly.
+bool ParseLtxName(const std::string& n, uint64_t* min, uint64_t* max) {
+  if (n.size() != 37 || n[16] != '-' || n.substr(33) != ".ltx") return false;
+  auto a = ltx::ParseHex64(n.substr(0, 16));
+  auto b = ltx::ParseHex64(n.substr(17, 16));
+  if (!a.ok() || !b.ok()) return false;
+  *min = *a;
+  *max = *b;
+  return true;
+}
+
+int64_t FileMtimeMs(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return 0;
+  return int64_t(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
+}
+
+// A Sink over a file descriptor the caller owns, buffered.
+class FdSink : public ltx::Sink {
+ public:
+  explicit FdSink(int fd) : fd_(fd) {}
+  Status Write(const void* data, size_t n) override {
+    buf_.append(static_cast<const char*>(data), n);
+    if (buf_.size() >= (1 << 20)) return Flush();
+    return Status::OK();
+  }
+  Status Flush() {
+    Status st = WriteAll(fd_, buf_.data(), buf_.size());
+    buf_.clear();
+    return st;
+  }
+
+ private:
+  int fd_;
+  std::string buf_;
+};
+
+}  // namespace
+
+// Request-local cache of open LTX files (closed when the request ends).
+class Database::FdCache {
+ public:
+  ~FdCache() {
+    for (auto& [_, fd] : fds_) close(fd);
+  }
+  Result<int> Get(const std::string& path) {
+    auto it = fds_.find(path);
+    if (it != fds_.end()) return it->second;
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::IOError(ErrnoText("open", path));
+    fds_[path] = fd;
+    return fd;
+  }
+
+ private:
+  std::unordered_map<std::string, int> fds_;
+};
+
+Database::~Database() {
+  if (base_.fd >= 0) close(base_.fd);
+}
+
+Pos Database::CurrentLocked() const {
+  if (!files_.empty()) return {files_.back().max_txid, files_.back().post};
+  return base_.pos;
+}
+
+uint32_t Database::CommitLocked() const {
+  return files_.empty() ? base_.commit : files_.back().commit;
+}
+
+Pos Database::pos() const {
+  std::shared_lock l(mu_);
+  return CurrentLocked();
+}
+
+uint32_t Database::page_size() const {
+  std::shared_lock l(mu_);
+  return page_size_;
+}
+
+size_t Database::FileCount() const {
+  std::shared_lock l(mu_);
+  return files_.size();
+}
+
+const Database::TxFile* Database::FileByTxidLocked(uint64_t txid) const {
+  auto it = std::lower_bound(files_.begin(), files_.end(), txid,
+                             [](const TxFile& f, uint64_t t) { return f.max_txid < t; });
+  if (it == files_.end() || it->max_txid != txid) return nullptr;
+  return &*it;
+}
+
+bool Database::ResolveLocked(const Pos& at, View* v) const {
+  if (at.IsZero()) return false;
+  size_t end;
+  if (base_.pos.txid != 0 && at == base_.pos) {
+    end = 0;
+    v->commit = base_.commit;
+  } else {
+    const TxFile* f = FileByTxidLocked(at.txid);
+    if (!f || f->post != at.post_apply_checksum) return false;
+    end = size_t(f - files_.data()) + 1;
+    v->commit = f->commit;
+  }
+  v->txid = at.txid;
+  v->file_end = end;
+  v->shrinks.clear();
+  uint32_t prev = base_.commit;
+  for (size_t i = 0; i < end; i++) {
+    if (files_[i].commit < prev) v->shrinks.emplace_back(files_[i].max_txid, files_[i].commit);
+    prev = files_[i].commit;
+  }
+  return true;
+}
+
+Status Database::ReadPageLocked(const View& v, uint32_t pgno, uint8_t* out, FdCache* fds) const {
+  const uint32_t ps = page_size_;
+  memset(out, 0, ps);
+  if (pgno == 0 || pgno > v.commit || pgno == ltx::LockPgno(ps)) return Status::OK();
+  const Version* found = nullptr;
+  auto it = index_.find(pgno);
+  if (it != index_.end()) {
+    const auto& vers = it->second;
+    auto ub = std::upper_bound(vers.begin(), vers.end(), v.txid,
+                               [](uint64_t t, const Version& x) { return t < x.txid; });
+    if (ub != vers.begin()) found = &*(ub - 1);
+  }
+  uint64_t source_txid = found ? found->txid : base_.pos.txid;
+  for (const auto& [txid, commit] : v.shrinks) {
+    if (txid > source_txid && txid <= v.txid && commit < pgno) return Status::OK();  // dropped
+  }
+  if (found) {
+    const TxFile* f = FileByTxidLocked(found->txid);
+    if (!f) return Status::Corruption("index names txid " + ltx::FormatTxid(found->txid) +
+                                      " which has no file");
+    LTX_ASSIGN_OR_RETURN(int fd, fds->Get(f->path));
+    uint64_t off = ltx::kHeaderSize + uint64_t(found->frame) * (ltx::kV1PageHeaderSize + ps) +
+                   ltx::kV1PageHeaderSize;
+    return PreadAll(fd, out, ps, off).WithContext(f->path);
+  }
+  if (base_.fd >= 0 && pgno <= base_.commit) {
+    return PreadAll(base_.fd, out, ps, uint64_t(pgno) * ps).WithContext(dir_ + "/base.db");
+  }
+  return Status::OK();  // grown without being written: zeros
+}
+
+Result<PageSet> Database::ReadPagesLocked(const View& v, const std::vector<uint32_t>& pgnos) const {
+  PageSet out;
+  out.pos = {v.txid, v.file_end == 0 ? base_.pos.post_apply_checksum : files_[v.file_end - 1].post};
+  out.page_size = page_size_;
+  out.commit = v.commit;
+  FdCache fds;
+  for (uint32_t p : pgnos) {
+    if (p > v.commit) continue;
+    std::string page(page_size_, '\0');
+    LTX_RETURN_IF_ERROR(ReadPageLocked(v, p, reinterpret_cast<uint8_t*>(page.data()), &fds));
+    out.pages.emplace_back(p, std::move(page));
+  }
+  return out;
+}
+
+Result<PageSet> Database::ReadPages(const Pos& at, const std::vector<uint32_t>& pgnos) const {
+  std::shared_lock l(mu_);
+  View v;
+  if (!ResolveLocked(at, &v)) {
+    return PosMismatch("position " + ltx::FormatPos(at) + " is not retained");
+  }
+  return ReadPagesLocked(v, pgnos);
+}
+
+Result<PageSet> Database::ReadInterior(const Pos* at) const {
+  std::shared_lock l(mu_);
+  Pos p = at ? *at : CurrentLocked();
+  View v;
+  if (!ResolveLocked(p, &v)) {
+    return PosMismatch("position " + ltx::FormatPos(p) + " is not retained");
+  }
+  std::unordered_set<uint32_t> set(base_.interior.begin(), base_.interior.end());
+  uint32_t prev_commit = base_.commit;
+  for (size_t i = 0; i < v.file_end; i++) {
+    const TxFile& f = files_[i];
+    for (uint32_t pg : f.pgnos) {
+      if (std::binary_search(f.interior.begin(), f.interior.end(), pg)) set.insert(pg);
+      else set.erase(pg);
+    }
+    if (f.commit < prev_commit) {
+      for (auto it = set.begin(); it != set.end();) it = *it > f.commit ? set.erase(it) : ++it;
+    }
+    prev_commit = f.commit;
+  }
+  std::vector<uint32_t> pgnos(set.begin(), set.end());
+  if (v.commit >= 1) pgnos.push_back(1);
+  std::sort(pgnos.begin(), pgnos.end());
+  pgnos.erase(std::unique(pgnos.begin(), pgnos.end()), pgnos.end());
+  return ReadPagesLocked(v, pgnos);
+}
+
+Result<SyncInfo> Database::Sync(const Pos* since) const {
+  std::shared_lock l(mu_);
+  SyncInfo out;
+  out.pos = CurrentLocked();
+  if (out.pos.IsZero()) return Status::NotFound("no such database");
+  out.commit = CommitLocked();
+  out.page_size = page_size_;
+  out.all = true;
+  if (!since || since->IsZero() || since->txid > out.pos.txid) return out;
+  if (*since == out.pos) {
+    out.all = false;
+    return out;
+  }
+  size_t start;
+  if (base_.pos.txid != 0 && *since == base_.pos) {
+    start = 0;
+  } else {
+    const TxFile* f = FileByTxidLocked(since->txid);
+    if (!f || f->post != since->post_apply_checksum) return out;  // unknown or expired
+    start = size_t(f - files_.data()) + 1;
+  }
+  std::vector<uint32_t> pg;
+  for (size_t i = start; i < files_.size(); i++) {
+    pg.insert(pg.end(), files_[i].pgnos.begin(), files_[i].pgnos.end());
+  }
+  pg.push_back(1);
+  std::sort(pg.begin(), pg.end());
+  pg.erase(std::unique(pg.begin(), pg.end()), pg.end());
+  out.all = false;
+  out.pgnos = std::move(pg);
+  return out;
+}
+
+std::vector<HistoryItem> Database::History() const {
+  std::shared_lock l(mu_);
+  std::vector<HistoryItem> out;
+  if (base_.pos.txid != 0) {
+    out.push_back({base_.pos, base_.timestamp_ms ? base_.timestamp_ms : base_.recv_ms,
+                   base_.commit, base_.page_count});
+  }
+  for (const auto& f : files_) {
+    out.push_back({{f.max_txid, f.post}, f.timestamp_ms ? f.timestamp_ms : f.recv_ms, f.commit,
+                   uint32_t(f.pgnos.size())});
+  }
+  return out;
+}
+
+Result<Pos> Database::WriteSnapshot(int fd) const {
+  std::shared_lock l(mu_);
+  Pos cur = CurrentLocked();
+  if (cur.IsZero()) return Status::NotFound("no such database");
+  View v;
+  if (!ResolveLocked(cur, &v)) return Status::Corruption("current position does not resolve");
+  ltx::Header h;
+  h.page_size = page_size_;
+  h.commit = v.commit;
+  h.min_txid = 1;
+  h.max_txid = cur.txid;
+  h.timestamp = files_.empty() ? base_.timestamp_ms : files_.back().timestamp_ms;
+  h.pre_apply_checksum = 0;
+  FdSink sink(fd);
+  LTX_ASSIGN_OR_RETURN(auto enc, ltx::Encoder::Open(&sink, h));
+  FdCache fds;
+  std::vector<uint8_t> page(page_size_);
+  const uint32_t lock = ltx::LockPgno(page_size_);
+  for (uint32_t p = 1; p <= v.commit; p++) {
+    if (p == lock) continue;
+    LTX_RETURN_IF_ERROR(ReadPageLocked(v, p, page.data(), &fds));
+    LTX_RETURN_IF_ERROR(enc->AddPage(p, page));
+  }
+  LTX_RETURN_IF_ERROR(enc->Finish(cur.post_apply_checksum));
+  LTX_RETURN_IF_ERROR(sink.Flush());
+  return cur;
+}
+
+void Database::PublishPos() {
+  Pos p = pos();
+  {
+    std::lock_guard l(wait_mu_);
+    published_ = p;
+  }
+  wait_cv_.notify_all();
+}
+
+void Database::WakeWaiters() {
+  { std::lock_guard l(wait_mu_); }
+  wait_cv_.notify_all();
+}
+
+void Database::WaitForChange(const Pos& p, std::chrono::steady_clock::time_point deadline,
+                             const std::atomic<bool>& stop) {
+  std::unique_lock l(wait_mu_);
+  wait_cv_.wait_until(l, deadline, [&] { return stop.load() || !(published_ == p); });
+}
+
+Result<ApplyResult> Database::Apply(const std::string& upload_path,
+                                   const std::function<Status()>& lease_check) {
+  std::lock_guard wl(write_mu_);
+  // write_mu_ makes us the only mutator: reading the state without mu_ is safe here.
+  const Pos cur = CurrentLocked();
+  const uint32_t old_commit = CommitLocked();
+
+  LTX_ASSIGN_OR_RETURN(auto src, ltx::OpenFileSource(upload_path));
+  ltx::DecodeOptions dopts;
+  dopts.version = ltx::Version::kV1;
+  auto dec_r = ltx::Decoder::Open(std::move(src), dopts);
+  if (!dec_r.ok()) return Status::InvalidArgument("bad LTX: " + dec_r.status().message());
+  auto dec = std::move(dec_r).value();
+  ltx::Header h = dec->header();
+  if (Status st = h.Validate(); !st.ok()) return Status::InvalidArgument("bad LTX header: " + st.message());
+  if (!h.HasChecksums()) {
+    return Status::InvalidArgument("LTX without checksums (flag 0x2) is not accepted");
+  }
+  if (h.IsSnapshot()) {
+    if (!cur.IsZero()) {
+      return PosMismatch("snapshot upload to an existing database (at " + ltx::FormatPos(cur) + ")");
+    }
+  } else {
+    if (cur.IsZero()) return PosMismatch("database does not exist: the first upload must be a snapshot");
+    if (h.min_txid != cur.txid + 1 || h.pre_apply_checksum != cur.post_apply_checksum) {
+      return PosMismatch("upload applies at " + ltx::FormatPos(h.PreApplyPos()) +
+                         " but the database is at " + ltx::FormatPos(cur));
+    }
+    if (h.page_size != page_size_) {
+      return Status::InvalidArgument("page size " + std::to_string(h.page_size) +
+                                     " differs from the database's " + std::to_string(page_size_));
+    }
+  }
+
+  const std::string ltx_dir = dir_ + "/ltx";
+  LTX_RETURN_IF_ERROR(MakeDirs(ltx_dir));
+  const std::string tmp = ltx_dir + "/incoming.tmp";
+  LTX_ASSIGN_OR_RETURN(auto sink, ltx::FileSink::Create(tmp));
+  ltx::Header nh = h;
+  nh.flags &= ~ltx::kFlagCompressLZ4;
+  auto enc_r = ltx::Encoder::Open(sink.get(), nh);
+  if (!enc_r.ok()) {
+    unlink(tmp.c_str());
+    return Status::InvalidArgument("bad LTX header: " + enc_r.status().message());
+  }
+  auto enc = std::move(enc_r).value();
+
+  TxFile tf;
+  tf.min_txid = h.min_txid;
+  tf.max_txid = h.max_txid;
+  tf.pre = h.pre_apply_checksum;
+  tf.commit = h.commit;
+  tf.timestamp_ms = h.timestamp;
+  tf.path = ltx_dir + "/" + ltx::LtxFileName(h.min_txid, h.max_txid);
+
+  const uint32_t ps = h.page_size;
+  const uint32_t lock = ltx::LockPgno(ps);
+  ltx::DatabaseChecksum acc(cur.IsZero() ? ltx::kEmptyDatabaseChecksum : cur.post_apply_checksum);
+  View curv;
+  if (!cur.IsZero() && !ResolveLocked(cur, &curv)) {
+    return Status::Corruption("current position does not resolve");
+  }
+  FdCache fds;
+  std::vector<uint8_t> old(ps);
+  auto fail = [&](Status st) -> Status {
+    unlink(tmp.c_str());
+    return st;
+  };
+  while (true) {
+    ltx::PageFrame fr;
+    auto more = dec->Next(&fr);
+    if (!more.ok()) return fail(Status::InvalidArgument("bad LTX: " + more.status().message()));
+    if (!*more) break;
+    if (fr.pgno <= old_commit) {
+      if (Status st = ReadPageLocked(curv, fr.pgno, old.data(), &fds); !st.ok()) return fail(st);
+      acc.Toggle(ltx::PageChecksum(fr.pgno, old));
+    }
+    acc.Toggle(ltx::PageChecksum(fr.pgno, fr.data));
+    if (Status st = enc->AddPage(fr.pgno, fr.data); !st.ok()) {
+      return fail(Status::InvalidArgument("bad LTX: " + st.message()));
+    }
+    tf.pgnos.push_back(fr.pgno);
+    if (IsInteriorPage(fr.pgno, fr.data)) tf.interior.push_back(fr.pgno);
+  }
+  if (Status st = dec->Finish(); !st.ok()) return fail(Status::InvalidArgument("bad LTX: " + st.message()));
+  const uint64_t claimed = dec->trailer().post_apply_checksum;
+  // Pages the transaction drops (shrink) leave the checksum; pages it adds without writing
+  // them are zeros.
+  for (uint32_t p = h.commit + 1; p <= old_commit; p++) {
+    if (p == lock) continue;
+    if (Status st = ReadPageLocked(curv, p, old.data(), &fds); !st.ok()) return fail(st);
+    acc.Toggle(ltx::PageChecksum(p, old));
+  }
+  if (h.commit > old_commit) {
+    std::vector<uint8_t> zero(ps, 0);
+    for (uint32_t p = old_commit + 1; p <= h.commit; p++) {
+      if (p == lock || std::binary_search(tf.pgnos.begin(), tf.pgnos.end(), p)) continue;
+      acc.Toggle(ltx::PageChecksum(p, zero));
+    }
+  }
+  if (acc.value() != claimed) {
+    return fail(Status::InvalidArgument("post-apply checksum mismatch: the file says " +
+                                        ltx::FormatChecksum(claimed) + ", its pages give " +
+                                        ltx::FormatChecksum(acc.value())));
+  }
+  tf.post = claimed;
+  if (Status st = enc->Finish(claimed); !st.ok()) return fail(st);
+  if (Status st = sink->Sync(); !st.ok()) return fail(st);
+  if (Status st = sink->Close(); !st.ok()) return fail(st);
+  if (Status st = lease_check(); !st.ok()) return fail(st);
+  // Commit point.
+  if (rename(tmp.c_str(), tf.path.c_str()) != 0) return fail(Status::IOError(ErrnoText("rename", tmp)));
+  LTX_RETURN_IF_ERROR(FsyncPath(ltx_dir));
+  tf.recv_ms = FileMtimeMs(tf.path);
+
+  ApplyResult res;
+  res.pos = {tf.max_txid, tf.post};
+  res.pages = tf.pgnos.size();
+  {
+    std::unique_lock l(mu_);
+    page_size_ = ps;
+    uint32_t frame = 0;
+    for (uint32_t p : tf.pgnos) index_[p].push_back({tf.max_txid, frame++});
+    files_.push_back(std::move(tf));
+  }
+  PublishPos();
+  if (h.IsSnapshot()) {
+    // Fold the snapshot into the base right away: its pages then cost no index memory. The
+    // upload is durable already, so a failure here is only a warning (compaction retries).
+    if (Status st = FoldLocked(files_.size() - 1); !st.ok()) res.warning = "folding the snapshot: " + st.ToString();
+  }
+  return res;
+}
+
+Status Database::FoldLocked(size_t idx) {
+  // write_mu_ held: files_ and base_ only change here and in Apply.
+  const TxFile& target = files_[idx];
+  View v;
+  if (!ResolveLocked({target.max_txid, target.post}, &v)) {
+    return Status::Corruption("fold target does not resolve");
+  }
+  const uint32_t ps = page_size_;
+  const std::string tmp = dir_ + "/base.tmp";
+  int fd = open(tmp.c_str(), O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IOError(ErrnoText("open", tmp));
+  auto fail = [&](Status st) {
+    close(fd);
+    unlink(tmp.c_str());
+    return st;
+  };
+  std::vector<uint32_t> interior;
+  {
+    FdCache fds;
+    const uint32_t lock = ltx::LockPgno(ps);
+    const uint32_t kBatch = 256;
+    std::vector<uint8_t> buf(size_t(kBatch) * ps);
+    for (uint32_t start = 1; start <= v.commit; start += kBatch) {
+      uint32_t n = std::min(kBatch, v.commit - start + 1);
+      for (uint32_t i = 0; i < n; i++) {
+        uint32_t p = start + i;
+        uint8_t* page = buf.data() + size_t(i) * ps;
+        if (p == lock) {
+          memset(page, 0, ps);
+          continue;
+        }
+        if (Status st = ReadPageLocked(v, p, page, &fds); !st.ok()) return fail(st);
+        if (IsInteriorPage(p, {page, ps})) interior.push_back(p);
+      }
+      if (Status st = PwriteAll(fd, buf.data(), size_t(n) * ps, uint64_t(start) * ps); !st.ok()) {
+        return fail(st);
+      }
+    }
+  }
+  std::vector<uint8_t> hdr(ps, 0);
+  memcpy(hdr.data(), kBaseMagic, 8);
+  ltx::EncodeU32(&hdr[8], ps);
+  ltx::EncodeU32(&hdr[12], v.commit);
+  ltx::EncodeU64(&hdr[16], target.max_txid);
+  ltx::EncodeU64(&hdr[24], target.post);
+  ltx::EncodeU64(&hdr[32], uint64_t(target.timestamp_ms));
+  ltx::EncodeU64(&hdr[40], uint64_t(target.recv_ms));
+  ltx::EncodeU32(&hdr[48], uint32_t(target.pgnos.size()));
+  ltx::EncodeU64(&hdr[56], ltx::Crc64(hdr.data(), 56));
+  if (Status st = PwriteAll(fd, hdr.data(), ps, 0); !st.ok()) return fail(st);
+  if (ftruncate(fd, off_t(uint64_t(v.commit + 1) * ps)) != 0) {
+    return fail(Status::IOError(ErrnoText("ftruncate", tmp)));
+  }
+  if (fsync(fd) != 0) return fail(Status::IOError(ErrnoText("fsync", tmp)));
+  const std::string base_path = dir_ + "/base.db";
+  if (rename(tmp.c_str(), base_path.c_str()) != 0) {
+    return fail(Status::IOError(ErrnoText("rename", tmp)));
+  }
+  LTX_RETURN_IF_ERROR(FsyncPath(dir_));
+  // The new base is durable; files up to idx are now redundant.
+  std::vector<std::string> doomed;
+  {
+    std::unique_lock l(mu_);
+    if (base_.fd >= 0) close(base_.fd);
+    base_.fd = fd;
+    base_.pos = {target.max_txid, target.post};
+    base_.commit = v.commit;
+    base_.timestamp_ms = target.timestamp_ms;
+    base_.recv_ms = target.recv_ms;
+    base_.page_count = uint32_t(target.pgnos.size());
+    base_.interior = std::move(interior);
+    const uint64_t upto = base_.pos.txid;
+    for (size_t i = 0; i <= idx; i++) doomed.push_back(files_[i].path);
+    files_.erase(files_.begin(), files_.begin() + idx + 1);
+    for (auto it = index_.begin(); it != index_.end();) {
+      auto& vers = it->second;
+      auto keep = std::upper_bound(vers.begin(), vers.end(), upto,
+                                   [](uint64_t t, const Version& x) { return t < x.txid; });
+      vers.erase(vers.begin(), keep);
+      it = vers.empty() ? index_.erase(it) : ++it;
+    }
+  }
+  for (const auto& p : doomed) unlink(p.c_str());
+  return Status::OK();
+}
+
+Status Database::Compact(int64_t now_ms) {
+  std::lock_guard wl(write_mu_);
+  if (files_.empty()) return Status::OK();
+  if (base_.pos.txid == 0 && files_[0].min_txid == 1) {
+    // A snapshot that was not folded at upload time (crash, or an error then): folding it
+    // loses no position.
+    LTX_RETURN_IF_ERROR(FoldLocked(0));
+    if (files_.empty()) return Status::OK();
+  }
+  const uint64_t cur = files_.back().max_txid;
+  const uint64_t keep_n = std::max<uint64_t>(1, opts_->retain_txids);
+  const uint64_t txid_floor = cur >= keep_n ? cur - keep_n + 1 : 0;
+  const int64_t time_floor = now_ms - opts_->retention_ms;
+  auto expired = [&](uint64_t txid, int64_t recv) { return txid < txid_floor && recv < time_floor; };
+  // Positions in order: base (if any), files_. Fold up to the first one still retained
+  // (or the current one when everything expired); everything before it goes.
+  if (base_.pos.txid != 0 && !expired(base_.pos.txid, base_.recv_ms)) return Status::OK();
+  size_t first_kept = files_.size() - 1;
+  for (size_t i = 0; i < files_.size(); i++) {
+    if (!expired(files_[i].max_txid, files_[i].recv_ms)) {
+      first_kept = i;
+      break;
+    }
+  }
+  if (first_kept == 0 && base_.pos.txid == 0) return Status::OK();  // nothing would go
+  return FoldLocked(first_kept);
+}
+
+Status Database::LoadBase() {
+  const std::string path = dir_ + "/base.db";
+  int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return Status::OK();
+    return Status::IOError(ErrnoText("open", path));
+  }
+  uint8_t h[kBaseHeaderSize];
+  if (Status st = PreadAll(fd, h, sizeof h, 0); !st.ok()) {
+    close(fd);
+    return Status::Corruption(path + ": short base header");
+  }
+  if (memcmp(h, kBaseMagic, 8) != 0 || ltx::DecodeU64(&h[56]) != ltx::Crc64(h, 56)) {
+    close(fd);
+    return Status::Corruption(path + ": bad base header (magic or checksum)");
+  }
+  base_.fd = fd;
+  page_size_ = ltx::DecodeU32(&h[8]);
+  base_.commit = ltx::DecodeU32(&h[12]);
+  base_.pos = {ltx::DecodeU64(&h[16]), ltx::DecodeU64(&h[24])};
+  base_.timestamp_ms = int64_t(ltx::DecodeU64(&h[32]));
+  base_.recv_ms = int64_t(ltx::DecodeU64(&h[40]));
+  base_.page_count = ltx::DecodeU32(&h[48]);
+  if (!ltx::IsValidPageSize(page_size_) || base_.pos.txid == 0) {
+    return Status::Corruption(path + ": bad base header fields");
+  }
+  // Interior pages: one sequential pass over the type bytes.
+  const uint32_t ps = page_size_;
+  const uint32_t kBatch = std::max<uint32_t>(1, (1u << 20) / ps);
+  std::vector<uint8_t> buf(size_t(kBatch) * ps);
+  for (uint32_t start = 1; start <= base_.commit; start += kBatch) {
+    uint32_t n = std::min(kBatch, base_.commit - start + 1);
+    LTX_RETURN_IF_ERROR(PreadAll(fd, buf.data(), size_t(n) * ps, uint64_t(start) * ps).WithContext(path));
+    for (uint32_t i = 0; i < n; i++) {
+      if (IsInteriorPage(start + i, {buf.data() + size_t(i) * ps, ps})) base_.interior.push_back(start + i);
+    }
+  }
+  return Status::OK();
+}
+
+Status Database::LoadFile(const std::string& path, uint64_t min_txid, uint64_t max_txid, Pos prev,
+                          TxFile* tf) {
+  LTX_ASSIGN_OR_RETURN(auto src, ltx::OpenFileSource(path));
+  ltx::DecodeOptions dopts;
+  dopts.version = ltx::Version::kV1;
+  LTX_ASSIGN_OR_RETURN(auto dec, ltx::Decoder::Open(std::move(src), dopts));
+  const ltx::Header& h = dec->header();
+  if (h.min_txid != min_txid || h.max_txid != max_txid) {
+    return Status::Corruption("header txids do not match the file name");
+  }
+  if (h.flags & ltx::kFlagCompressLZ4) return Status::Corruption("stored file is compressed");
+  if (prev.IsZero() ? !h.IsSnapshot() : (h.min_txid != prev.txid + 1 || h.pre_apply_checksum != prev.post_apply_checksum)) {
+    return Status::Corruption("does not follow " + ltx::FormatPos(prev));
+  }
+  if (page_size_ != 0 && h.page_size != page_size_) return Status::Corruption("page size differs");
+  page_size_ = h.page_size;
+  tf->min_txid = min_txid;
+  tf->max_txid = max_txid;
+  tf->pre = h.pre_apply_checksum;
+  tf->commit = h.commit;
+  tf->timestamp_ms = h.timestamp;
+  tf->path = path;
+  tf->recv_ms = FileMtimeMs(path);
+  while (true) {
+    ltx::PageFrame fr;
+    LTX_ASSIGN_OR_RETURN(bool more, dec->Next(&fr));
+    if (!more) break;
+    tf->pgnos.push_back(fr.pgno);
+    if (IsInteriorPage(fr.pgno, fr.data)) tf->interior.push_back(fr.pgno);
+  }
+  LTX_RETURN_IF_ERROR(dec->Finish());
+  tf->post = dec->trailer().post_apply_checksum;
+  return Status::OK();
+}
+
+Status Database::Load() {
+  std::lock_guard wl(write_mu_);
+  std::unique_lock l(mu_);
+  struct stat st;
+  if (stat(dir_.c_str(), &st) != 0) return Status::OK();
+  unlink((dir_ + "/base.tmp").c_str());
+  unlink((dir_ + "/ltx/incoming.tmp").c_str());
+  LTX_RETURN_IF_ERROR(LoadBase());
+  const std::string ltx_dir = dir_ + "/ltx";
+  struct Named {
+    uint64_t min, max;
+    std::string path;
+  };
+  std::vector<Named> names;
+  for (const auto& n : ListDir(ltx_dir)) {
+    uint64_t a, b;
+    if (EndsWith(n, ".tmp")) {
+      unlink((ltx_dir + "/" + n).c_str());
+      continue;
+    }
+    if (!ParseLtxName(n, &a, &b)) continue;
+    names.push_back({a, b, ltx_dir + "/" + n});
+  }
+  std::sort(names.begin(), names.end(), [](const Named& x, const Named& y) { return x.min < y.min; });
+  Pos prev = base_.pos;
+  for (const auto& n : names) {
+    if (n.max <= base_.pos.txid) {  // folded into the base before a crash
+      unlink(n.path.c_str());
+      continue;
+    }
+    TxFile tf;
+    if (Status s = LoadFile(n.path, n.min, n.max, prev, &tf); !s.ok()) {
+      return s.WithContext(n.path);
+    }
+    prev = {tf.max_txid, tf.post};
+    uint32_t frame = 0;
+    for (uint32_t p : tf.pgnos) index_[p].push_back({tf.max_txid, frame++});
+    files_.push_back(std::move(tf));
+  }
+  {
+    std::lock_guard wlk(wait_mu_);
+    published_ = CurrentLocked();
+  }
+  return Status::OK();
+}
+
+// ---- Store ----
+
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& opts) {
+  if (opts.data_dir.empty()) return Status::InvalidArgument("--data is required");
+  std::unique_ptr<Store> s(new Store(opts));
+  LTX_RETURN_IF_ERROR(MakeDirs(opts.data_dir + "/tmp"));
+  LTX_RETURN_IF_ERROR(MakeDirs(opts.data_dir + "/clusters"));
+  for (const auto& n : ListDir(opts.data_dir + "/tmp")) unlink((opts.data_dir + "/tmp/" + n).c_str());
+  for (const auto& c : ListDir(opts.data_dir + "/clusters")) {
+    if (!ValidateName(c, "cluster").ok()) continue;
+    for (const auto& d : ListDir(opts.data_dir + "/clusters/" + c)) {
+      if (!ValidateName(d, "db").ok()) continue;
+      auto db = std::make_shared<Database>(s->DbDir(c, d), opts.data_dir + "/tmp", &s->opts_);
+      LTX_RETURN_IF_ERROR(db->Load().WithContext("database " + c + "/" + d));
+      s->dbs_[{c, d}] = std::move(db);
+    }
+  }
+  return s;
+}
+
+std::string Store::DbDir(const std::string& cluster, const std::string& db) const {
+  return opts_.data_dir + "/clusters/" + cluster + "/" + db;
+}
+
+Result<std::shared_ptr<Database>> Store::Get(const std::string& cluster, const std::string& db,
+                                             bool create) {
+  LTX_RETURN_IF_ERROR(ValidateName(cluster, "cluster"));
+  LTX_RETURN_IF_ERROR(ValidateName(db, "db"));
+  std::lock_guard l(mu_);
+  auto it = dbs_.find({cluster, db});
+  if (it != dbs_.end()) return it->second;
+  if (!create) return std::shared_ptr<Database>();
+  auto d = std::make_shared<Database>(DbDir(cluster, db), opts_.data_dir + "/tmp", &opts_);
+  dbs_[{cluster, db}] = d;
+  return d;
+}
+
+std::map<std::string, Pos> Store::Positions(const std::string& cluster) {
+  std::vector<std::pair<std::string, std::shared_ptr<Database>>> list;
+  {
+    std::lock_guard l(mu_);
+    for (auto it = dbs_.lower_bound({cluster, ""}); it != dbs_.end() && it->first.first == cluster; ++it) {
+      list.emplace_back(it->first.second, it->second);
+    }
+  }
+  std::map<std::string, Pos> out;
+  for (auto& [name, db] : list) {
+    Pos p = db->pos();
+    if (!p.IsZero()) out[name] = p;
+  }
+  return out;
+}
+
+Status Store::CompactAll(int64_t now_ms) {
+  std::vector<std::shared_ptr<Database>> list;
+  {
+    std::lock_guard l(mu_);
+    for (auto& [_, db] : dbs_) list.push_back(db);
+  }
+  Status first;
+  for (auto& db : list) {
+    Status st = db->Compact(now_ms);
+    if (!st.ok() && first.ok()) first = st;
+  }
+  return first;
+}
+
+void Store::WakeAll() {
+  std::lock_guard l(mu_);
+  for (auto& [_, db] : dbs_) db->WakeWaiters();
+}
+
+Result<std::string> Store::NewTempPath(const std::string& prefix) {
+  LTX_ASSIGN_OR_RETURN(std::string r, RandomHex(8));
+  return opts_.data_dir + "/tmp/" + prefix + "-" + r + ".tmp";
+}
+
+}  // namespace mockcloud

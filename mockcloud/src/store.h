@@ -1,0 +1,229 @@
+// The mockcloud's durable store.
+//
+// Layout under --data DIR:
+//   tmp/                                  request bodies being received (deleted at startup)
+//   clusters/<cluster>/<db>/base.db       compacted snapshot: slot 0 = a base header (below),
+//                                         page N at offset N*page_size (the lock page is a hole)
+//   clusters/<cluster>/<db>/ltx/%016x-%016x.ltx   every retained transaction after the base,
+//                                         normalised to uncompressed v1 (so page P of frame i
+//                                         sits at a fixed offset and is served with one pread)
+//   *.tmp                                 half-written files: discarded at startup
+//
+// Write path (Database::Apply, one writer per database): the upload is decoded completely
+// (header rules, page order, file checksum), its position is checked against the current one,
+// the post-apply checksum is recomputed incrementally from the current pages (so a lying or
+// shrinking transaction is caught), and the lease is checked; only then the normalised file
+// is fsynced, renamed into ltx/, and the directory fsynced. After that the in-memory index is
+// updated and the reply says 200. So acknowledged == durable, and a crash at any moment
+// leaves either the old state or the new one (a stray *.tmp at worst).
+//
+// Read path: an in-memory index pgno -> [(txid, frame)] over the retained LTX files, rebuilt
+// at startup by decoding (and so verifying) every retained file. Page P at position T = the
+// newest version of P with txid <= T, else the base; zeros when a shrink in between dropped
+// it. Memory is proportional to the page versions in retained history, not the database
+// size; the base is never loaded into memory.
+//
+// Compaction folds the LTX files of expired positions into a new base.db (written to
+// base.tmp, fsynced, renamed), then deletes them; positions older than the base answer
+// EPOSMISMATCH. A snapshot upload is folded into the base at once.
+//
+// Left out: leases are in memory only (a restart frees them); page sizes cannot change;
+// v3 LTX and files without checksums (flag 0x2) are refused on upload; a multi-txid upload
+// is one position (its max_txid), intermediate txids are not addressable.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "ltx/format.h"
+#include "ltx/status.h"
+#include "util.h"
+
+namespace mockcloud {
+
+inline constexpr char kApiPosMismatch[] = "EPOSMISMATCH";
+inline constexpr char kApiLease[] = "ELEASE";
+
+// base.db header, in page slot 0 (all big-endian):
+//   0 magic "LVMCBAS1" | 8 page_size u32 | 12 commit u32 | 16 txid u64 | 24 checksum u64
+//   32 timestamp i64 (ms) | 40 recv_ms i64 | 48 page_count u32 | 52 reserved u32
+//   56 crc64 of bytes [0,56) u64
+inline constexpr size_t kBaseHeaderSize = 64;
+inline constexpr char kBaseMagic[8] = {'L', 'V', 'M', 'C', 'B', 'A', 'S', '1'};
+
+struct StoreOptions {
+  std::string data_dir;
+  int64_t retention_ms = 3600 * 1000;  // keep positions younger than this...
+  uint64_t retain_txids = 1000;        // ...and always the last N txids (>= 1)
+};
+
+struct PageSet {
+  Pos pos;
+  uint32_t page_size = 0;
+  uint32_t commit = 0;
+  std::vector<std::pair<uint32_t, std::string>> pages;  // ascending
+};
+
+struct SyncInfo {
+  Pos pos;
+  bool all = true;
+  std::vector<uint32_t> pgnos;
+  uint32_t commit = 0;
+  uint32_t page_size = 0;
+};
+
+struct HistoryItem {
+  Pos pos;
+  int64_t timestamp_ms = 0;
+  uint32_t commit = 0;
+  uint32_t page_count = 0;
+};
+
+struct ApplyResult {
+  Pos pos;
+  uint64_t pages = 0;
+  std::string warning;  // a problem after the commit point (the upload itself succeeded)
+};
+
+class Database {
+ public:
+  Database(std::string dir, std::string tmp_dir, const StoreOptions* opts)
+      : dir_(std::move(dir)), tmp_dir_(std::move(tmp_dir)), opts_(opts) {}
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  // Loads base.db and ltx/ (verifying every file); a missing directory is an empty db.
+  Status Load();
+
+  Pos pos() const;
+  bool exists() const { return !pos().IsZero(); }
+  uint32_t page_size() const;
+
+  // Verifies the LTX at `upload_path` (v1, plain or LZ4) against the current state, makes it
+  // durable and applies it. `lease_check` runs last, under the writer lock, just before the
+  // commit point. Errors: InvalidArgument/Corruption (bad LTX), Conflict with api_code
+  // EPOSMISMATCH (position), whatever lease_check returns, IOError.
+  Result<ApplyResult> Apply(const std::string& upload_path,
+                            const std::function<Status()>& lease_check);
+
+  // Pages as of `at`. Conflict(EPOSMISMATCH) if `at` is not a retained position.
+  Result<PageSet> ReadPages(const Pos& at, const std::vector<uint32_t>& pgnos) const;
+  // Page 1 and every b-tree interior page at `at` (nullptr = current).
+  Result<PageSet> ReadInterior(const Pos* at) const;
+  // Pages changed since `since` (nullptr / zero / unknown / ahead / expired = all).
+  Result<SyncInfo> Sync(const Pos* since) const;
+  std::vector<HistoryItem> History() const;
+  // Writes a v1 snapshot LTX of the current state to fd; returns its position.
+  Result<Pos> WriteSnapshot(int fd) const;
+
+  // Blocks until the position differs from `p`, the deadline passes or `stop` is set.
+  void WaitForChange(const Pos& p, std::chrono::steady_clock::time_point deadline,
+                     const std::atomic<bool>& stop);
+  void WakeWaiters();
+
+  // Folds the positions that retention lets go into the base. now_ms = wall clock.
+  Status Compact(int64_t now_ms);
+  // Number of retained LTX files (tests).
+  size_t FileCount() const;
+
+ private:
+  struct TxFile {
+    uint64_t min_txid = 0, max_txid = 0;
+    uint64_t pre = 0, post = 0;
+    uint32_t commit = 0;
+    int64_t timestamp_ms = 0;
+    int64_t recv_ms = 0;
+    std::string path;
+    std::vector<uint32_t> pgnos;     // ascending; frame i holds pgnos[i]
+    std::vector<uint32_t> interior;  // the subset of pgnos that are b-tree interior pages
+  };
+  struct Base {
+    Pos pos;
+    uint32_t commit = 0;
+    int64_t timestamp_ms = 0;
+    int64_t recv_ms = 0;
+    uint32_t page_count = 0;
+    int fd = -1;
+    std::vector<uint32_t> interior;  // ascending
+  };
+  struct Version {
+    uint64_t txid;
+    uint32_t frame;
+  };
+  // A retained position resolved for reading.
+  struct View {
+    uint64_t txid = 0;
+    uint32_t commit = 0;
+    size_t file_end = 0;  // files_[0, file_end) are at or before txid
+    std::vector<std::pair<uint64_t, uint32_t>> shrinks;  // (txid, commit) where the db shrank
+  };
+  class FdCache;
+
+  // All need mu_ held (shared is enough) or write_mu_ (no one else mutates then).
+  bool ResolveLocked(const Pos& at, View* view) const;
+  Status ReadPageLocked(const View& v, uint32_t pgno, uint8_t* out, FdCache* fds) const;
+  const TxFile* FileByTxidLocked(uint64_t txid) const;
+  Pos CurrentLocked() const;
+  uint32_t CommitLocked() const;
+  Result<PageSet> ReadPagesLocked(const View& v, const std::vector<uint32_t>& pgnos) const;
+
+  Status LoadBase();
+  Status LoadFile(const std::string& path, uint64_t min_txid, uint64_t max_txid, Pos prev,
+                  TxFile* out);
+  // Writes base.tmp for position files_[idx] and swaps it in. write_mu_ held.
+  Status FoldLocked(size_t idx);
+  void PublishPos();
+
+  const std::string dir_;
+  const std::string tmp_dir_;
+  const StoreOptions* opts_;
+
+  std::mutex write_mu_;  // serialises Apply and Compact (the only mutators)
+
+  mutable std::shared_mutex mu_;  // guards everything below; readers shared
+  uint32_t page_size_ = 0;
+  Base base_;
+  std::vector<TxFile> files_;  // ascending txid, contiguous after base_
+  std::unordered_map<uint32_t, std::vector<Version>> index_;  // versions ascending by txid
+
+  std::mutex wait_mu_;  // guards published_; waiters sleep on wait_cv_
+  std::condition_variable wait_cv_;
+  Pos published_;
+};
+
+class Store {
+ public:
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& opts);
+
+  // The database, or nullptr when it does not exist and !create. Names must be valid.
+  Result<std::shared_ptr<Database>> Get(const std::string& cluster, const std::string& db,
+                                        bool create);
+  // Every existing database of the cluster and its position.
+  std::map<std::string, Pos> Positions(const std::string& cluster);
+  Status CompactAll(int64_t now_ms);
+  void WakeAll();
+  // A fresh path under tmp/ for a request body.
+  Result<std::string> NewTempPath(const std::string& prefix);
+  const StoreOptions& options() const { return opts_; }
+
+ private:
+  explicit Store(StoreOptions opts) : opts_(std::move(opts)) {}
+  std::string DbDir(const std::string& cluster, const std::string& db) const;
+
+  StoreOptions opts_;
+  std::mutex mu_;  // guards dbs_
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<Database>> dbs_;
+};
+
+}  // namespace mockcloud

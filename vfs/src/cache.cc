@@ -1,0 +1,687 @@
+// PageCache implementation. The format is in cache_format.h, the contract in cache.h.
+//
+// Crash safety, and why the hot path needs no fsync:
+//   * Every entry carries the checksum of its page (ltx::PageChecksum, which also binds the
+//     pgno) and a checksum of itself. Whatever subset of page/entry writes survives a crash
+//     (process kill or power loss, torn or reordered), an entry is only served if its own
+//     checksum holds and the bytes at its offset hash to the checksum it names. Bytes that
+//     hash right *are* the version the entry describes, so a Put (page pwrite, then entry
+//     pwrite) and an eviction (entry cleared, then hole punched) need no ordering guarantee
+//     beyond that: the worst case is a dropped page, never a wrong one.
+//   * The one thing checksums cannot catch is a page whose bytes are intact but stale: an
+//     entry that claims "valid until further notice" for a page a later position changed.
+//     That claim is only judged against the header's position, and every change after that
+//     position is re-reported by the next sync (Advance from the stored position), so what
+//     must hold is: when a header naming position P is durable, every durable entry is at
+//     least as invalidated as the in-memory state was when P was reached. Hence Advance
+//     writes invalidations, fdatasyncs the index if any entry was written or cleared since
+//     the last sync (a cleared entry whose clear is lost would otherwise come back valid),
+//     and only then writes the header. A process crash alone would not need the fdatasync
+//     (the kernel keeps write order for readers); power loss does. Cost: one index
+//     fdatasync per sync that moves the position after cache writes, off the read path.
+//   * Advance(all=true) writes no entries: it bumps the epoch in the header, and on load
+//     entries of the previous epoch are capped at the position the bump left (older epochs
+//     are dropped), so it needs no fdatasync either. The header is one 64-byte write with
+//     its own checksum; a torn or unknown header empties the cache.
+//   * When an invalidation or a clear cannot be written (EIO, ENOSPC, ...), the disk may
+//     still call a page valid forever, so that Advance (or the next one) falls back to the
+//     epoch bump: everything is capped, which is over-invalidation, never staleness.
+//   * Entries written after the in-memory position moved but before the header did are
+//     fetched at a txid >= the old stored position, so the re-reported changes cap them.
+//
+// Concurrency: one mutex (mu) guards all in-memory state and every write to the files, so
+// the files match memory (but for failed writes, handled above). Get reads the page outside
+// the mutex: it notes the entry's generation and checksum under the lock, preads, and
+// verifies; a concurrent replace or eviction shows up as a checksum mismatch with a changed
+// generation and is a plain miss (not a corruption). advance_mu serialises the writers of
+// the position (Advance, Clear) so the fdatasync can run without holding mu.
+#include "cache.h"
+
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <random>
+#include <unordered_map>
+#include <vector>
+
+#include "cache_format.h"
+#include "ltx/checksum.h"
+
+namespace litevfs {
+
+namespace fmt = cachefmt;
+
+namespace {
+
+constexpr const char* kPagesFile = "pages";
+constexpr const char* kIndexFile = "index";
+constexpr const char* kLockFile = "lock";
+// Under min_available_bytes, a Put evicts at most this many pages to make room; a larger
+// deficit means something else filled the disk and emptying the cache would not help.
+constexpr uint64_t kMaxEvictForSpace = 256;
+// Entries read per pread while loading the index.
+constexpr size_t kLoadChunkEntries = 4096;
+
+std::string ErrnoText(int err) { return std::strerror(err); }
+
+ltx::Status IoError(const std::string& what, const std::string& path, int err) {
+  return ltx::Status::IOError("cache: " + what + " " + path + ": " + ErrnoText(err));
+}
+
+// Writes all of buf at off. Returns 0 or an errno.
+int PwriteFull(int fd, const uint8_t* buf, size_t n, uint64_t off) {
+  while (n > 0) {
+    ssize_t w = ::pwrite(fd, buf, n, static_cast<off_t>(off));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    if (w == 0) return EIO;
+    buf += w;
+    n -= static_cast<size_t>(w);
+    off += static_cast<uint64_t>(w);
+  }
+  return 0;
+}
+
+// Reads up to n bytes at off; returns bytes read (short only at end of file) or -errno.
+ssize_t PreadFull(int fd, uint8_t* buf, size_t n, uint64_t off) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = ::pread(fd, buf + got, n - got, static_cast<off_t>(off + got));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    if (r == 0) break;
+    got += static_cast<size_t>(r);
+  }
+  return static_cast<ssize_t>(got);
+}
+
+uint64_t RandomEpoch() {
+  std::random_device rd;
+  const uint64_t hi = rd(), lo = rd();
+  return (hi << 32) ^ lo;
+}
+
+}  // namespace
+
+struct PageCache::Impl {
+  // One cached page version, in memory. `gen` is unique per inserted version (never 0).
+  struct Slot {
+    uint64_t fetched = 0;
+    uint64_t valid_until = 0;
+    uint64_t checksum = 0;
+    uint64_t gen = 0;
+    uint32_t ring = 0;  // position in resident
+    bool ref = false;   // clock reference bit
+  };
+
+  CacheOptions opts;
+  std::string pages_path, index_path, lock_path;
+  int lock_fd = -1, pages_fd = -1, index_fd = -1;  // constant while open
+  CacheStats stats;
+
+  std::mutex advance_mu;  // serialises Advance and Clear (the writers of the position)
+  mutable std::mutex mu;  // guards everything below, and all writes to pages/index
+  ltx::Pos pos;
+  uint64_t epoch = 0;
+  uint64_t prev_epoch_valid_until = 0;
+  std::unordered_map<uint32_t, Slot> slots;  // present pages only
+  std::vector<uint32_t> resident;            // clock ring of present pgnos
+  size_t hand = 0;
+  uint32_t max_pgno = 0;  // >= every present pgno (not lowered by drops; reset by Clear)
+  uint64_t next_gen = 1;
+  bool index_dirty = false;  // entry writes since the last index fdatasync
+  // An entry could not be cleared, so the disk may still call a dropped page valid
+  // forever; the next Advance caps everything through the epoch instead of trusting it.
+  bool unclean_drop = false;
+  bool punch_supported = true;
+
+  ~Impl() {
+    for (int fd : {pages_fd, index_fd, lock_fd}) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+
+  static bool Usable(const Slot& s, uint64_t pin) {
+    return s.gen != 0 && s.fetched <= pin && pin <= s.valid_until;
+  }
+
+  // --- file writes; mu held -------------------------------------------------------------
+
+  ltx::Status WriteHeaderLocked() {
+    fmt::IndexHeader h;
+    h.page_size = opts.page_size;
+    h.pos_txid = pos.txid;
+    h.pos_checksum = pos.post_apply_checksum;
+    h.epoch = epoch;
+    h.prev_epoch_valid_until = prev_epoch_valid_until;
+    uint8_t buf[fmt::kIndexHeaderSize];
+    h.EncodeTo(buf);
+    if (int err = PwriteFull(index_fd, buf, sizeof(buf), 0)) {
+      return IoError("write header of", index_path, err);
+    }
+    return ltx::Status::OK();
+  }
+
+  ltx::Status WriteEntryLocked(uint32_t pgno, const Slot& s) {
+    fmt::IndexEntry e;
+    e.fetched_txid = s.fetched;
+    e.valid_until = s.valid_until;
+    e.epoch = epoch;
+    e.page_checksum = s.checksum;
+    uint8_t buf[fmt::kIndexEntrySize];
+    e.EncodeTo(pgno, buf);
+    index_dirty = true;
+    if (int err = PwriteFull(index_fd, buf, sizeof(buf), fmt::EntryOffset(pgno))) {
+      return IoError("write entry for page " + std::to_string(pgno) + " to", index_path, err);
+    }
+    return ltx::Status::OK();
+  }
+
+  ltx::Status ClearEntryLocked(uint32_t pgno) {
+    uint8_t zero[fmt::kIndexEntrySize] = {};
+    index_dirty = true;
+    if (int err = PwriteFull(index_fd, zero, sizeof(zero), fmt::EntryOffset(pgno))) {
+      unclean_drop = true;
+      return IoError("clear entry for page " + std::to_string(pgno) + " in", index_path, err);
+    }
+    return ltx::Status::OK();
+  }
+
+  // Frees the page's disk blocks. Best effort: the entry is already cleared, so a page
+  // that stays allocated only costs space.
+  void PunchLocked(uint32_t pgno) {
+    if (!punch_supported) return;
+    if (::fallocate(pages_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                    static_cast<off_t>(fmt::PageOffset(pgno, opts.page_size)),
+                    static_cast<off_t>(opts.page_size)) != 0 &&
+        (errno == EOPNOTSUPP || errno == ENOSYS)) {
+      punch_supported = false;
+    }
+  }
+
+  // --- in-memory bookkeeping; mu held ----------------------------------------------------
+
+  // Adds a page to the ring: at ring position `at` (a slot EvictOneLocked kept), or at the
+  // end when at == SIZE_MAX.
+  Slot& InsertLocked(uint32_t pgno, size_t at = SIZE_MAX) {
+    Slot& s = slots[pgno];
+    assert(s.gen == 0 && "InsertLocked: page already present");
+    max_pgno = std::max(max_pgno, pgno);
+    if (at == SIZE_MAX) {
+      s.ring = static_cast<uint32_t>(resident.size());
+      resident.push_back(pgno);
+    } else {
+      s.ring = static_cast<uint32_t>(at);
+      resident[at] = pgno;
+    }
+    return s;
+  }
+
+  // Removes the page from memory and disk (entry cleared, then hole punched). The status
+  // is that of clearing the entry.
+  ltx::Status DropLocked(uint32_t pgno) {
+    auto it = slots.find(pgno);
+    assert(it != slots.end() && "DropLocked: page not present");
+    const size_t idx = it->second.ring;
+    slots.erase(it);
+    RemoveRingIndexLocked(idx);
+    ltx::Status st = ClearEntryLocked(pgno);
+    PunchLocked(pgno);
+    return st;
+  }
+
+  void DropCountingErrorsLocked(uint32_t pgno) {
+    if (!DropLocked(pgno).ok()) stats.write_errors++;
+  }
+
+  // Removes ring position idx (its page already gone from `slots`): the ring's last page
+  // moves into it.
+  void RemoveRingIndexLocked(size_t idx) {
+    assert(idx < resident.size());
+    uint32_t last = resident.back();
+    resident.pop_back();
+    if (idx < resident.size()) {
+      resident[idx] = last;
+      slots[last].ring = static_cast<uint32_t>(idx);
+    }
+  }
+
+  // Clock / second chance: skip (and clear) referenced pages, evict the first unreferenced.
+  // With `reuse`, the victim's ring position is kept and returned for the caller's new page,
+  // which so sits a full turn away from the hand (the classic clock); the caller must fill
+  // it or RemoveRingIndexLocked it. Returns SIZE_MAX when the cache is empty.
+  size_t EvictOneLocked(bool reuse) {
+    if (resident.empty()) return SIZE_MAX;
+    for (size_t steps = 0; steps <= 2 * resident.size(); steps++) {
+      if (hand >= resident.size()) hand = 0;
+      auto it = slots.find(resident[hand]);
+      assert(it != slots.end() && "ring names a page that is not present");
+      if (it->second.ref) {
+        it->second.ref = false;
+        hand++;
+        continue;
+      }
+      const uint32_t victim = resident[hand];
+      const size_t idx = hand;
+      stats.evictions++;
+      if (!reuse) {
+        // The ring's last page moves into `hand`; it is examined next.
+        DropCountingErrorsLocked(victim);
+        return idx;
+      }
+      slots.erase(it);
+      if (!ClearEntryLocked(victim).ok()) stats.write_errors++;
+      PunchLocked(victim);
+      hand++;
+      return idx;
+    }
+    assert(false && "clock made two full turns without finding a victim");
+    return SIZE_MAX;
+  }
+
+  // Caps the page's validity at `cap` (the old position's txid). Returns the status of
+  // the entry write; a page no pin can use any more is dropped.
+  ltx::Status CapLocked(uint32_t pgno, uint64_t cap) {
+    auto it = slots.find(pgno);
+    if (it == slots.end() || it->second.valid_until <= cap) return ltx::Status::OK();
+    Slot& s = it->second;
+    s.valid_until = cap;
+    if (s.valid_until < s.fetched) return DropLocked(pgno);
+    return WriteEntryLocked(pgno, s);
+  }
+
+  // Empties both files and starts a fresh epoch at position zero. The truncations are made
+  // durable before the new header so old entries can never reappear under it (and the
+  // random epoch would reject them anyway).
+  ltx::Status ResetLocked() {
+    if (::ftruncate(index_fd, 0) != 0) return IoError("truncate", index_path, errno);
+    if (::ftruncate(pages_fd, 0) != 0) return IoError("truncate", pages_path, errno);
+    if (::fdatasync(pages_fd) != 0) return IoError("sync", pages_path, errno);
+    if (::fdatasync(index_fd) != 0) return IoError("sync", index_path, errno);
+    slots.clear();
+    resident.clear();
+    hand = 0;
+    max_pgno = 0;
+    pos = {};
+    epoch = RandomEpoch();
+    prev_epoch_valid_until = 0;
+    index_dirty = false;
+    unclean_drop = false;
+    return WriteHeaderLocked();
+  }
+
+  // Reads the index into memory, resetting on any header problem. Called once by Open.
+  ltx::Status LoadLocked() {
+    struct stat st;
+    if (::fstat(index_fd, &st) != 0) return IoError("stat", index_path, errno);
+    const uint64_t index_size = static_cast<uint64_t>(st.st_size);
+    if (index_size == 0) return ResetLocked();  // a new cache
+
+    uint8_t hbuf[fmt::kIndexHeaderSize];
+    ssize_t n = PreadFull(index_fd, hbuf, sizeof(hbuf), 0);
+    if (n < 0) return IoError("read header of", index_path, static_cast<int>(-n));
+    auto header = fmt::IndexHeader::Decode({hbuf, static_cast<size_t>(n)});
+    if (!header.ok() || header->page_size != opts.page_size) {
+      stats.resets++;
+      return ResetLocked();
+    }
+    pos = {header->pos_txid, header->pos_checksum};
+    epoch = header->epoch;
+    prev_epoch_valid_until = header->prev_epoch_valid_until;
+
+    if (::fstat(pages_fd, &st) != 0) return IoError("stat", pages_path, errno);
+    const uint64_t pages_size = static_cast<uint64_t>(st.st_size);
+
+    std::vector<uint8_t> buf(kLoadChunkEntries * fmt::kIndexEntrySize);
+    uint64_t off = fmt::kIndexHeaderSize;
+    while (off + fmt::kIndexEntrySize <= index_size) {
+      // Skip holes: a sparse index of a large database is mostly unwritten.
+      off_t data = ::lseek(index_fd, static_cast<off_t>(off), SEEK_DATA);
+      if (data < 0) {
+        if (errno == ENXIO) break;  // no more data
+        if (errno != EINVAL) return IoError("seek in", index_path, errno);
+        data = static_cast<off_t>(off);  // SEEK_DATA unsupported: read everything
+      }
+      uint64_t entry_no =
+          (static_cast<uint64_t>(data) - fmt::kIndexHeaderSize) / fmt::kIndexEntrySize;
+      off = fmt::kIndexHeaderSize + entry_no * fmt::kIndexEntrySize;
+      ssize_t got = PreadFull(index_fd, buf.data(), buf.size(), off);
+      if (got < 0) return IoError("read", index_path, static_cast<int>(-got));
+      size_t entries = static_cast<size_t>(got) / fmt::kIndexEntrySize;
+      if (entries == 0) break;
+      for (size_t i = 0; i < entries; i++) {
+        uint64_t pgno64 = entry_no + i + 1;
+        if (pgno64 > UINT32_MAX) break;
+        LTX_RETURN_IF_ERROR(LoadEntryLocked(
+            static_cast<uint32_t>(pgno64),
+            {buf.data() + i * fmt::kIndexEntrySize, fmt::kIndexEntrySize}, pages_size));
+      }
+      off += entries * fmt::kIndexEntrySize;
+    }
+    while (opts.max_pages != 0 && resident.size() > opts.max_pages) EvictOneLocked(false);
+    return ltx::Status::OK();
+  }
+
+  ltx::Status LoadEntryLocked(uint32_t pgno, std::span<const uint8_t> raw, uint64_t pages_size) {
+    if (fmt::IndexEntry::IsEmptySlot(raw)) return ltx::Status::OK();
+    auto e = fmt::IndexEntry::Decode(pgno, raw);
+    bool keep = e.ok();
+    if (!keep) stats.corrupt_dropped++;  // a torn or damaged entry
+    uint64_t valid_until = keep ? e->valid_until : 0;
+    if (keep && e->epoch != epoch) {
+      if (e->epoch + 1 == epoch) {
+        valid_until = std::min(valid_until, prev_epoch_valid_until);
+      } else {
+        keep = false;  // from before an earlier all-pages invalidation, or a future epoch
+      }
+    }
+    keep = keep && e->fetched_txid != 0 && valid_until >= e->fetched_txid &&
+           fmt::PageOffset(pgno, opts.page_size) + opts.page_size <= pages_size;
+    if (!keep) {
+      LTX_RETURN_IF_ERROR(ClearEntryLocked(pgno));
+      PunchLocked(pgno);
+      return ltx::Status::OK();
+    }
+    Slot& s = InsertLocked(pgno);
+    s.fetched = e->fetched_txid;
+    s.valid_until = valid_until;
+    s.checksum = e->page_checksum;
+    s.gen = next_gen++;
+    s.ref = false;
+    return ltx::Status::OK();
+  }
+
+  // Whether a new page fits under min_available_bytes, evicting a little if that helps.
+  bool MakeRoomLocked() {
+    if (opts.min_available_bytes == 0) return true;
+    struct statvfs sv;
+    if (::statvfs(opts.dir.c_str(), &sv) != 0) return true;  // unknown: do not block caching
+    const uint64_t avail = uint64_t{sv.f_bavail} * uint64_t{sv.f_frsize};
+    const uint64_t want = opts.min_available_bytes + opts.page_size;
+    if (avail >= want) return true;
+    const uint64_t pages_needed = (want - avail + opts.page_size - 1) / opts.page_size;
+    if (pages_needed > kMaxEvictForSpace || pages_needed > resident.size()) return false;
+    for (uint64_t i = 0; i < pages_needed; i++) EvictOneLocked(false);
+    return true;
+  }
+};
+
+// --- PageCache ----------------------------------------------------------------------------
+
+PageCache::PageCache(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PageCache::~PageCache() = default;
+
+ltx::Result<std::unique_ptr<PageCache>> PageCache::Open(const CacheOptions& opts) {
+  if (opts.dir.empty()) return ltx::Status::InvalidArgument("cache: dir is empty");
+  if (!ltx::IsValidPageSize(opts.page_size)) {
+    return ltx::Status::InvalidArgument("cache: invalid page size " +
+                                        std::to_string(opts.page_size) +
+                                        " (want a power of two in 512..65536)");
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(opts.dir, ec);
+  if (ec) {
+    return ltx::Status::IOError("cache: create directory " + opts.dir + ": " + ec.message());
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->opts = opts;
+  impl->pages_path = opts.dir + "/" + kPagesFile;
+  impl->index_path = opts.dir + "/" + kIndexFile;
+  impl->lock_path = opts.dir + "/" + kLockFile;
+
+  impl->lock_fd = ::open(impl->lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (impl->lock_fd < 0) return IoError("open", impl->lock_path, errno);
+  if (::flock(impl->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return ltx::Status::Conflict("cache: directory " + opts.dir +
+                                   " is in use by another process");
+    }
+    return IoError("lock", impl->lock_path, errno);
+  }
+  impl->index_fd = ::open(impl->index_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (impl->index_fd < 0) return IoError("open", impl->index_path, errno);
+  impl->pages_fd = ::open(impl->pages_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (impl->pages_fd < 0) return IoError("open", impl->pages_path, errno);
+  {
+    std::lock_guard lock(impl->mu);
+    LTX_RETURN_IF_ERROR(impl->LoadLocked());
+  }
+  return std::unique_ptr<PageCache>(new PageCache(std::move(impl)));
+}
+
+ltx::Pos PageCache::pos() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->pos;
+}
+
+uint32_t PageCache::page_size() const { return impl_->opts.page_size; }
+
+ltx::Result<bool> PageCache::Get(uint32_t pgno, uint64_t pin_txid, std::span<uint8_t> out) {
+  Impl& m = *impl_;
+  if (pgno == 0) return ltx::Status::InvalidArgument("cache: page number 0");
+  if (out.size() != m.opts.page_size) {
+    return ltx::Status::InvalidArgument("cache: read buffer is " + std::to_string(out.size()) +
+                                        " bytes, page size is " + std::to_string(m.opts.page_size));
+  }
+  uint64_t gen, checksum;
+  {
+    std::lock_guard lock(m.mu);
+    auto it = m.slots.find(pgno);
+    if (it == m.slots.end() || !Impl::Usable(it->second, pin_txid)) {
+      m.stats.misses++;
+      return false;
+    }
+    it->second.ref = true;
+    gen = it->second.gen;
+    checksum = it->second.checksum;
+  }
+  ssize_t n =
+      PreadFull(m.pages_fd, out.data(), out.size(), cachefmt::PageOffset(pgno, m.opts.page_size));
+  if (n < 0) {
+    return IoError("read page " + std::to_string(pgno) + " from", m.pages_path,
+                   static_cast<int>(-n));
+  }
+  if (static_cast<size_t>(n) == out.size() && ltx::PageChecksum(pgno, out) == checksum) {
+    m.stats.hits++;
+    return true;
+  }
+  {
+    std::lock_guard lock(m.mu);
+    auto it = m.slots.find(pgno);
+    // A changed generation means a concurrent replace/evict raced the read: not corruption.
+    if (it != m.slots.end() && it->second.gen == gen) {
+      m.DropCountingErrorsLocked(pgno);
+      m.stats.corrupt_dropped++;
+    }
+  }
+  std::memset(out.data(), 0, out.size());  // never hand out bytes that failed the check
+  m.stats.misses++;
+  return false;
+}
+
+bool PageCache::Contains(uint32_t pgno, uint64_t pin_txid) const {
+  std::lock_guard lock(impl_->mu);
+  auto it = impl_->slots.find(pgno);
+  return it != impl_->slots.end() && Impl::Usable(it->second, pin_txid);
+}
+
+ltx::Status PageCache::Put(uint32_t pgno, uint64_t fetched_txid, std::span<const uint8_t> data) {
+  Impl& m = *impl_;
+  if (pgno == 0) return ltx::Status::InvalidArgument("cache: page number 0");
+  if (data.size() != m.opts.page_size) {
+    return ltx::Status::InvalidArgument("cache: page is " + std::to_string(data.size()) +
+                                        " bytes, page size is " + std::to_string(m.opts.page_size));
+  }
+  const uint64_t checksum = ltx::PageChecksum(pgno, data);  // outside the lock
+  std::lock_guard lock(m.mu);
+  if (fetched_txid == 0 || fetched_txid < m.pos.txid) return ltx::Status::OK();
+  auto it = m.slots.find(pgno);
+  const bool present = it != m.slots.end();
+  if (present && it->second.fetched > fetched_txid && it->second.valid_until >= m.pos.txid) {
+    return ltx::Status::OK();  // a newer, still current version is already cached
+  }
+  size_t ring_at = SIZE_MAX;  // a ring position freed for this page by eviction
+  if (!present) {
+    if (!m.MakeRoomLocked()) {
+      m.stats.skipped++;
+      return ltx::Status::OK();
+    }
+    while (m.opts.max_pages != 0 && m.resident.size() > m.opts.max_pages) {
+      m.EvictOneLocked(false);
+    }
+    if (m.opts.max_pages != 0 && m.resident.size() == m.opts.max_pages) {
+      ring_at = m.EvictOneLocked(true);
+    }
+  }
+  // From here on the old version (if any) is being overwritten: a failure drops the page.
+  if (PwriteFull(m.pages_fd, data.data(), data.size(),
+                 cachefmt::PageOffset(pgno, m.opts.page_size)) != 0) {
+    m.stats.write_errors++;
+    if (present) m.DropCountingErrorsLocked(pgno);
+    if (ring_at != SIZE_MAX) m.RemoveRingIndexLocked(ring_at);
+    return ltx::Status::OK();
+  }
+  Impl::Slot& s = present ? it->second : m.InsertLocked(pgno, ring_at);
+  s.fetched = fetched_txid;
+  s.valid_until = cachefmt::kValidForever;
+  s.checksum = checksum;
+  s.gen = m.next_gen++;
+  // A new page starts unreferenced but a full clock turn from the hand; a replaced one was
+  // just read again.
+  s.ref = present;
+  if (!m.WriteEntryLocked(pgno, s).ok()) {
+    m.stats.write_errors++;
+    m.DropCountingErrorsLocked(pgno);
+    return ltx::Status::OK();
+  }
+  m.stats.inserts++;
+  return ltx::Status::OK();
+}
+
+ltx::Status PageCache::Advance(const ltx::Pos& new_pos, bool all, std::span<const uint32_t> changed,
+                               uint32_t commit) {
+  Impl& m = *impl_;
+  std::lock_guard advance_lock(m.advance_mu);
+  bool sync_index = false;
+  {
+    std::lock_guard lock(m.mu);
+    if (new_pos.txid < m.pos.txid) {
+      return ltx::Status::InvalidArgument("cache: cannot advance backwards from " +
+                                          ltx::FormatPos(m.pos) + " to " + ltx::FormatPos(new_pos));
+    }
+    if (new_pos.txid == m.pos.txid && new_pos != m.pos && !m.pos.IsZero()) {
+      return ltx::Status::InvalidArgument("cache: position " + ltx::FormatPos(new_pos) +
+                                          " has the same txid as " + ltx::FormatPos(m.pos) +
+                                          " but a different checksum");
+    }
+    const uint64_t cap = m.pos.txid;
+    // From position zero there is no list of changes to trust (a new or cleared cache):
+    // whatever was put meanwhile is capped like an all-pages change.
+    bool bump = all || m.unclean_drop || m.pos.IsZero();
+    if (!bump) {
+      for (uint32_t pgno : changed) {
+        if (!m.CapLocked(pgno, cap).ok()) bump = true;
+      }
+      std::vector<uint32_t> beyond;
+      if (commit < m.max_pgno) {  // a shrink below some cached page: O(pages cached)
+        for (uint32_t pgno : m.resident) {
+          if (pgno > commit) beyond.push_back(pgno);
+        }
+      }
+      for (uint32_t pgno : beyond) {
+        if (!m.CapLocked(pgno, cap).ok()) bump = true;
+      }
+    }
+    if (bump) {
+      // Every page changed (or an invalidation could not be written): cap all of them in
+      // memory, and on disk through the epoch in the header.
+      for (size_t i = 0; i < m.resident.size();) {
+        Impl::Slot& s = m.slots[m.resident[i]];
+        s.valid_until = std::min(s.valid_until, cap);
+        if (s.valid_until < s.fetched) {
+          m.DropCountingErrorsLocked(m.resident[i]);  // the ring's last page moved to i
+        } else {
+          i++;
+        }
+      }
+      m.epoch++;
+      m.prev_epoch_valid_until = cap;
+      m.unclean_drop = false;
+    } else if (m.index_dirty) {
+      sync_index = true;
+      m.index_dirty = false;
+    }
+    m.pos = new_pos;
+  }
+  if (sync_index && ::fdatasync(m.index_fd) != 0) {
+    int err = errno;
+    std::lock_guard lock(m.mu);
+    m.index_dirty = true;
+    return IoError("sync", m.index_path, err);
+  }
+  std::lock_guard lock(m.mu);
+  return m.WriteHeaderLocked();
+}
+
+void PageCache::Collect(uint64_t oldest_pin_txid) {
+  Impl& m = *impl_;
+  std::lock_guard lock(m.mu);
+  for (size_t i = 0; i < m.resident.size();) {
+    if (m.slots[m.resident[i]].valid_until < oldest_pin_txid) {
+      m.DropCountingErrorsLocked(m.resident[i]);  // the ring's last page moved to i
+    } else {
+      i++;
+    }
+  }
+}
+
+ltx::Status PageCache::Clear() {
+  std::lock_guard advance_lock(impl_->advance_mu);
+  std::lock_guard lock(impl_->mu);
+  return impl_->ResetLocked();
+}
+
+ltx::Status PageCache::Flush() {
+  if (::fdatasync(impl_->pages_fd) != 0) return IoError("sync", impl_->pages_path, errno);
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->index_dirty = false;
+  }
+  if (::fdatasync(impl_->index_fd) != 0) {
+    int err = errno;
+    std::lock_guard lock(impl_->mu);
+    impl_->index_dirty = true;
+    return IoError("sync", impl_->index_path, err);
+  }
+  return ltx::Status::OK();
+}
+
+void PageCache::SetLimits(uint64_t max_pages, uint64_t min_available_bytes) {
+  std::lock_guard lock(impl_->mu);
+  impl_->opts.max_pages = max_pages;
+  impl_->opts.min_available_bytes = min_available_bytes;
+  while (max_pages != 0 && impl_->resident.size() > max_pages) impl_->EvictOneLocked(false);
+}
+
+uint64_t PageCache::page_count() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->resident.size();
+}
+
+const CacheStats& PageCache::stats() const { return impl_->stats; }
+
+}  // namespace litevfs

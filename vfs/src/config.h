@@ -1,0 +1,49 @@
+// VFS configuration: the environment (LITEFS_CLOUD_TOKEN, LITEFS_CLOUD_CLUSTER,
+// LITEFS_CLOUD_HOST through ClientConfig::FromEnv; LITEVFS_CACHE_DIR here), URI parameter
+// overrides, and the parsers for tunable values set through pragmas. Parsers never clamp:
+// a value outside its range is an error that names the range.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "litevfs/client.h"
+#include "ltx/status.h"
+
+namespace litevfs {
+
+struct VfsConfig {
+  ClientConfig client;
+  std::string cache_root;  // LITEVFS_CACHE_DIR, else $XDG_CACHE_HOME/litevfs, else ~/.cache/litevfs
+  // The cluster name used in paths: client.cluster, or "default" when empty.
+  std::string ClusterName() const { return client.cluster.empty() ? "default" : client.cluster; }
+};
+
+// Reads the environment. Does not check the token (the open does, with a clear message).
+VfsConfig LoadConfigFromEnv();
+std::string DefaultCacheRoot();
+
+// Tunables (defaults documented in man/litevfs.7).
+inline constexpr int64_t kDefaultMaxPrefetchPages = 32;
+inline constexpr int64_t kMaxPrefetchPagesLimit = 4095;   // + the needed page = the server's 4096 cap
+inline constexpr int64_t kDefaultSyncPeriodMs = 1000;
+inline constexpr int64_t kMaxSyncPeriodMs = 3600000;
+inline constexpr int64_t kDefaultLeaseDurationMs = 30000;
+inline constexpr int64_t kMinLeaseDurationMs = 1000;      // the server's range
+inline constexpr int64_t kMaxLeaseDurationMs = 600000;
+inline constexpr int64_t kMaxCachedPagesLimit = (int64_t{1} << 31) - 1;
+inline constexpr int64_t kMaxMinAvailableSpace = int64_t{1} << 50;
+inline constexpr int64_t kMaxReqsPerQueryLimit = 1000000;
+
+// "123" within [lo, hi]. Error text: "litevfs_NAME: 'v' is not an integer in [lo, hi]".
+ltx::Result<int64_t> ParseIntInRange(std::string_view pragma, std::string_view v, int64_t lo,
+                                     int64_t hi);
+// A duration in milliseconds: "250", "250ms", "2s", "1m" within [lo_ms, hi_ms].
+ltx::Result<int64_t> ParseDurationMs(std::string_view pragma, std::string_view v, int64_t lo_ms,
+                                     int64_t hi_ms);
+// A byte count: "1048576", "512KB", "10MB", "1GB" (also KiB/MiB/GiB, all powers of 1024).
+ltx::Result<int64_t> ParseBytes(std::string_view pragma, std::string_view v, int64_t lo,
+                                int64_t hi);
+
+}  // namespace litevfs

@@ -1,0 +1,320 @@
+// The libcurl Transport. Each request borrows an easy handle from a small LIFO pool, so a
+// thread issuing requests back to back always gets the handle (and so the kept-alive
+// connection) it used last, concurrent threads never share a handle, and the number of
+// handles equals the peak concurrency, not the number of threads that ever made a request.
+// Content decoding is left to the caller (the client decodes zstd itself, with a bound).
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+#include "client_codec.h"
+#include "litevfs/client.h"
+
+namespace litevfs {
+
+namespace {
+
+constexpr size_t kMaxIdleHandles = 16;
+constexpr size_t kMaxUrlInMessage = 160;
+constexpr size_t kMaxReserve = 64u << 20;  // never pre-allocate more than this on a header's word
+constexpr size_t kMaxErrorBody = 64u << 10;  // non-2xx bodies are kept up to about this much
+
+void GlobalInitOnce() {
+  static std::once_flag once;
+  // Never paired with curl_global_cleanup: the module stays loaded for the process lifetime
+  // and other threads may still hold handles at exit.
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+struct CurlSlistDeleter {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+
+// State shared with the libcurl callbacks of one transfer.
+struct Transfer {
+  HttpResponse* resp = nullptr;
+  ltx::Sink* sink = nullptr;          // 2xx bodies go here when set
+  uint64_t max_bytes = 0;             // 0 = unbounded
+  uint64_t received = 0;
+  bool too_large = false;
+  ltx::Status sink_error;
+};
+
+bool IsSuccess(int status) { return status >= 200 && status < 300; }
+
+size_t OnHeader(char* data, size_t size, size_t nitems, void* userdata) {
+  auto* t = static_cast<Transfer*>(userdata);
+  const size_t n = size * nitems;
+  std::string_view line(data, n);
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+  if (line.substr(0, 5) == "HTTP/") {
+    // A new response (after 1xx, or the real one): start its headers afresh.
+    t->resp->headers.clear();
+    t->resp->status = 0;
+    size_t sp = line.find(' ');
+    if (sp != std::string_view::npos && line.size() >= sp + 4) {
+      int code = 0;
+      bool ok = true;
+      for (size_t i = sp + 1; i < sp + 4; i++) {
+        if (!std::isdigit(static_cast<unsigned char>(line[i]))) ok = false;
+        else code = code * 10 + (line[i] - '0');
+      }
+      if (ok) t->resp->status = code;
+    }
+    return n;
+  }
+  size_t colon = line.find(':');
+  if (colon == std::string_view::npos || colon == 0) return n;  // blank line or junk
+  std::string name(line.substr(0, colon));
+  for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string_view value = line.substr(colon + 1);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  auto [it, inserted] = t->resp->headers.try_emplace(std::move(name), value);
+  if (!inserted) {
+    it->second += ", ";
+    it->second += value;
+  }
+  if (it->first == "content-length" && !(t->sink && IsSuccess(t->resp->status))) {
+    uint32_t len = 0;
+    if (internal::ParseDecimalU32(value, &len)) {
+      uint64_t want = len;
+      if (t->max_bytes) want = std::min<uint64_t>(want, t->max_bytes);
+      if (!IsSuccess(t->resp->status)) want = std::min<uint64_t>(want, kMaxErrorBody);
+      t->resp->body.reserve(static_cast<size_t>(std::min<uint64_t>(want, kMaxReserve)));
+    }
+  }
+  return n;
+}
+
+size_t OnBody(char* data, size_t size, size_t nmemb, void* userdata) {
+  auto* t = static_cast<Transfer*>(userdata);
+  const size_t n = size * nmemb;
+  if (!IsSuccess(t->resp->status)) {
+    // Error bodies only feed a message: keep the start, read and drop the rest.
+    if (t->resp->body.size() < kMaxErrorBody) t->resp->body.append(data, n);
+    return n;
+  }
+  t->received += n;
+  if (t->max_bytes && t->received > t->max_bytes) {
+    t->too_large = true;
+    return 0;  // aborts the transfer with CURLE_WRITE_ERROR
+  }
+  if (t->sink) {
+    t->sink_error = t->sink->Write(data, n);
+    if (!t->sink_error.ok()) return 0;
+  } else {
+    t->resp->body.append(data, n);
+  }
+  return n;
+}
+
+bool HasCrLf(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
+
+class CurlTransport final : public Transport {
+ public:
+  CurlTransport(std::string base_url, long connect_timeout_ms, long request_timeout_ms)
+      : base_url_(std::move(base_url)),
+        connect_timeout_ms_(connect_timeout_ms),
+        request_timeout_ms_(request_timeout_ms) {}
+  ~CurlTransport() override {
+    std::lock_guard<std::mutex> l(mu_);
+    for (CURL* h : idle_) curl_easy_cleanup(h);
+  }
+  CurlTransport(const CurlTransport&) = delete;
+  CurlTransport& operator=(const CurlTransport&) = delete;
+
+  Result<HttpResponse> Do(const HttpRequest& req) override { return Run(req, nullptr); }
+  Result<HttpResponse> DoStreaming(const HttpRequest& req, ltx::Sink* sink) override {
+    return Run(req, sink);
+  }
+
+ private:
+  // Borrowed handle, returned to the pool (LIFO) on destruction.
+  class Lease {
+   public:
+    explicit Lease(CurlTransport* t) : t_(t) {
+      {
+        std::lock_guard<std::mutex> l(t_->mu_);
+        if (!t_->idle_.empty()) {
+          h_ = t_->idle_.back();
+          t_->idle_.pop_back();
+        }
+      }
+      if (!h_) h_ = curl_easy_init();
+    }
+    ~Lease() {
+      if (!h_) return;
+      std::lock_guard<std::mutex> l(t_->mu_);
+      if (t_->idle_.size() < kMaxIdleHandles) {
+        t_->idle_.push_back(h_);
+      } else {
+        curl_easy_cleanup(h_);
+      }
+    }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    CURL* get() const { return h_; }
+
+   private:
+    CurlTransport* t_;
+    CURL* h_ = nullptr;
+  };
+
+  std::string BuildUrl(const HttpRequest& req) const {
+    std::string url = base_url_ + req.path;
+    char sep = '?';
+    for (const auto& [k, v] : req.query) {
+      url.push_back(sep);
+      sep = '&';
+      url += internal::UrlEncodeQueryValue(k);
+      url.push_back('=');
+      url += internal::UrlEncodeQueryValue(v);
+    }
+    return url;
+  }
+
+  static std::string ShortUrl(const std::string& url) {
+    if (url.size() <= kMaxUrlInMessage) return url;
+    return url.substr(0, kMaxUrlInMessage) + "...";
+  }
+
+  Result<HttpResponse> Run(const HttpRequest& req, ltx::Sink* sink) {
+    GlobalInitOnce();
+    const std::string url = BuildUrl(req);
+    const std::string where = req.method + " " + ShortUrl(url);
+    if (req.path.empty() || req.path[0] != '/' || HasCrLf(url)) {
+      return Status::InvalidArgument("litevfs: bad request path for " + where);
+    }
+
+    curl_slist* raw_headers = nullptr;
+    std::unique_ptr<curl_slist, CurlSlistDeleter> headers;
+    auto add_header = [&](const std::string& line) -> bool {
+      curl_slist* n = curl_slist_append(raw_headers, line.c_str());
+      if (!n) return false;
+      raw_headers = n;
+      headers.release();
+      headers.reset(raw_headers);
+      return true;
+    };
+    for (const auto& [k, v] : req.headers) {
+      if (k.empty() || HasCrLf(k) || HasCrLf(v) || k.find(':') != std::string::npos) {
+        return Status::InvalidArgument("litevfs: header \"" + internal::BodyExcerpt(k, 40) +
+                                       "\" has a name or value that cannot be sent (" + where +
+                                       ")");
+      }
+      // "Name;" is curl's way to send a header with an empty value.
+      if (!add_header(v.empty() ? k + ";" : k + ": " + v)) {
+        return Status::ResourceExhausted("litevfs: out of memory building headers");
+      }
+    }
+    // Never wait for "100 Continue" before sending a body: one round trip saved per upload.
+    if (!add_header("Expect:")) return Status::ResourceExhausted("litevfs: out of memory");
+
+    Lease lease(this);
+    CURL* h = lease.get();
+    if (!h) return Status::ResourceExhausted("litevfs: curl_easy_init failed");
+    // Reset options but keep the connection cache: that is the keep-alive.
+    curl_easy_reset(h);
+
+    HttpResponse resp;
+    Transfer t;
+    t.resp = &resp;
+    t.sink = sink;
+    t.max_bytes = req.max_response_bytes;
+    char errbuf[CURL_ERROR_SIZE];
+    errbuf[0] = '\0';
+
+    long timeout_ms = req.timeout_ms > 0 ? req.timeout_ms : request_timeout_ms_;
+    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms_);
+    if (sink && req.timeout_ms <= 0) {
+      // A streamed download (a snapshot) may legitimately take longer than any fixed
+      // bound; fail it when it stalls instead.
+      curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+      curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, std::max(1L, request_timeout_ms_ / 1000));
+    } else {
+      curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+    }
+    curl_easy_setopt(h, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 128L * 1024);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "litevfs/0.1");
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &OnHeader);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &OnBody);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+
+    if (req.method == "GET") {
+      curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    } else if (req.method == "POST" || req.method == "PUT") {
+      curl_easy_setopt(h, CURLOPT_POST, 1L);
+      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
+      curl_easy_setopt(h, CURLOPT_POSTFIELDS, req.body.data());
+      if (req.method == "PUT") curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
+    } else if (req.method == "DELETE") {
+      curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
+    } else {
+      return Status::InvalidArgument("litevfs: unsupported HTTP method \"" + req.method + "\"");
+    }
+
+    CURLcode rc = curl_easy_perform(h);
+    // Drop pointers into this stack frame before the handle goes back to the pool.
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
+
+    if (t.too_large) {
+      return Status::Corruption("litevfs: response body from " + where + " exceeds " +
+                                std::to_string(t.max_bytes) + " bytes");
+    }
+    if (!t.sink_error.ok()) return t.sink_error;
+    if (rc != CURLE_OK) {
+      std::string msg = curl_easy_strerror(rc);
+      if (errbuf[0] != '\0') msg += std::string(": ") + errbuf;
+      return Status::Unavailable("litevfs: " + where + ": " + msg);
+    }
+    long code = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    resp.status = static_cast<int>(code);
+    return resp;
+  }
+
+  const std::string base_url_;
+  const long connect_timeout_ms_;
+  const long request_timeout_ms_;
+  std::mutex mu_;
+  std::vector<CURL*> idle_;  // guarded by mu_; most recently used last
+};
+
+}  // namespace
+
+Result<HttpResponse> Transport::DoStreaming(const HttpRequest& req, ltx::Sink* sink) {
+  auto r = Do(req);
+  if (!r.ok()) return r;
+  if (r->status >= 200 && r->status < 300 && !r->body.empty()) {
+    LTX_RETURN_IF_ERROR(sink->Write(r->body.data(), r->body.size()));
+    r->body.clear();
+  }
+  return r;
+}
+
+std::unique_ptr<Transport> MakeCurlTransport(const std::string& base_url, long connect_timeout_ms,
+                                             long request_timeout_ms) {
+  GlobalInitOnce();
+  auto normalized = internal::NormalizeBaseUrl(base_url);
+  // An unusable URL still yields a transport: every request then fails with curl's own
+  // message naming the URL, which is the clearest place to report it.
+  return std::make_unique<CurlTransport>(normalized.ok() ? normalized.value() : base_url,
+                                         connect_timeout_ms, request_timeout_ms);
+}
+
+}  // namespace litevfs

@@ -1,0 +1,1204 @@
+#include "database.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "log.h"
+#include "ltx/checksum.h"
+#include "ltx/coding.h"
+#include "ltx/encoder.h"
+#include "ltx/io.h"
+
+namespace litevfs {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+constexpr long kLongPollWaitMs = 5000;          // per long poll; bounds how long a stopped
+                                                // sync thread lingers after the last close
+constexpr size_t kMaxPrefetchQueue = 4096;      // hint queue bound
+constexpr size_t kMaxPagesPerRequest = 4096;    // the server's cap on pgnos per /db/page
+constexpr size_t kMaxBytesPerRequest = 16u << 20;
+constexpr auto kLeaseSafetyMargin = std::chrono::milliseconds(500);
+constexpr const char* kMetaFile = "litevfs.meta";
+
+struct Registry {
+  std::mutex mu;
+  std::map<std::string, std::shared_ptr<Database>> by_key;   // guarded by mu
+  std::map<std::string, int> refs;                            // guarded by mu
+  std::map<std::string, std::weak_ptr<Database>> by_path;     // guarded by mu
+};
+Registry* GetRegistry() {
+  static Registry* r = new Registry();  // leaked: see the file-top comment in vfs.cc
+  return r;
+}
+
+std::string Key(const VfsConfig& cfg, const std::string& name) {
+  return cfg.client.host + "\n" + cfg.ClusterName() + "\n" + name;
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+uint32_t ReadMetaPageSize(const std::string& dir) {
+  std::ifstream in(dir + "/" + kMetaFile);
+  std::string key;
+  uint64_t v = 0;
+  if (in >> key >> v && key == "page_size" && ltx::IsValidPageSize(uint32_t(v))) return uint32_t(v);
+  return 0;
+}
+
+void WriteMetaPageSize(const std::string& dir, uint32_t page_size) {
+  std::string tmp = dir + "/" + kMetaFile + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << "page_size " << page_size << "\n";
+    if (!out) return;  // only a hint: a missing file costs one page-1 fetch at the next open
+  }
+  std::error_code ec;
+  fs::rename(tmp, dir + "/" + kMetaFile, ec);
+  if (ec) fs::remove(tmp, ec);
+}
+
+// SQLite varint (1..9 bytes). Returns bytes consumed, 0 when out of bounds.
+size_t GetVarint(const uint8_t* p, const uint8_t* end, uint64_t* v) {
+  uint64_t x = 0;
+  for (int i = 0; i < 9; i++) {
+    if (p + i >= end) return 0;
+    if (i == 8) {
+      x = (x << 8) | p[i];
+      *v = x;
+      return 9;
+    }
+    x = (x << 7) | (p[i] & 0x7f);
+    if ((p[i] & 0x80) == 0) {
+      *v = x;
+      return size_t(i) + 1;
+    }
+  }
+  return 0;
+}
+
+// Bytes a record column of this serial type occupies.
+uint64_t SerialSize(uint64_t t) {
+  static const uint8_t kFixed[12] = {0, 1, 2, 3, 4, 6, 8, 8, 0, 0, 0, 0};
+  if (t < 12) return kFixed[t];
+  return (t - 12) / 2;
+}
+
+Status OpenError(const Status& st, const VfsConfig& cfg, const std::string& name) {
+  switch (st.code()) {
+    case ltx::Code::kUnavailable:
+      return Status(st.code(),
+                    "litevfs: cannot reach the service at LITEFS_CLOUD_HOST=" + cfg.client.host +
+                        " (opening " + name + "): " + st.message(),
+                    st.api_code());
+    case ltx::Code::kPermissionDenied:
+      return Status(st.code(),
+                    "litevfs: the service at " + cfg.client.host +
+                        " rejected LITEFS_CLOUD_TOKEN for cluster " + cfg.ClusterName() + ": " +
+                        st.message(),
+                    st.api_code());
+    default:
+      return st.WithContext("litevfs: opening " + name + " at " + cfg.client.host);
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// B-tree parsing for prefetch hints.
+
+std::vector<uint32_t> BtreeChildren(uint32_t pgno, const std::string& page, uint32_t usable_size) {
+  std::vector<uint32_t> out;
+  const size_t hdr = pgno == 1 ? 100 : 0;
+  const size_t n = std::min<size_t>(page.size(), usable_size);
+  if (n < hdr + 8) return out;
+  const auto* p = reinterpret_cast<const uint8_t*>(page.data());
+  const uint8_t type = p[hdr];
+  const uint32_t ncells = ltx::DecodeU16(p + hdr + 3);
+  if (type == 0x02 || type == 0x05) {  // interior index / table page
+    if (n < hdr + 12) return out;
+    const size_t ptrs = hdr + 12;
+    for (uint32_t i = 0; i < ncells; i++) {
+      if (ptrs + 2 * i + 2 > n) break;
+      size_t off = ltx::DecodeU16(p + ptrs + 2 * i);
+      if (off < ptrs || off + 4 > n) continue;
+      out.push_back(ltx::DecodeU32(p + off));
+    }
+    out.push_back(ltx::DecodeU32(p + hdr + 8));  // right-most child
+  } else if (type == 0x0D && pgno == 1) {
+    // Leaf sqlite_schema: each record is (type, name, tbl_name, rootpage, sql); queue the
+    // root pages so the first query on any table does not miss on its root.
+    const size_t ptrs = hdr + 8;
+    const uint8_t* end = p + n;
+    for (uint32_t i = 0; i < ncells; i++) {
+      if (ptrs + 2 * i + 2 > n) break;
+      size_t off = ltx::DecodeU16(p + ptrs + 2 * i);
+      if (off < ptrs || off >= n) continue;
+      const uint8_t* c = p + off;
+      uint64_t payload = 0, rowid = 0, hsize = 0;
+      size_t k = GetVarint(c, end, &payload);
+      if (!k) continue;
+      c += k;
+      if (!(k = GetVarint(c, end, &rowid))) continue;
+      c += k;
+      const uint8_t* rec = c;
+      if (!(k = GetVarint(c, end, &hsize))) continue;
+      const uint8_t* h = c + k;
+      const uint8_t* hend = rec + hsize;
+      if (hend > end) continue;
+      uint64_t types[4];
+      int got = 0;
+      while (got < 4 && h < hend) {
+        if (!(k = GetVarint(h, hend, &types[got]))) break;
+        h += k;
+        got++;
+      }
+      if (got < 4 || types[3] < 1 || types[3] > 4) continue;  // rootpage is a 1..4 byte int
+      const uint8_t* v = hend + SerialSize(types[0]) + SerialSize(types[1]) + SerialSize(types[2]);
+      const uint64_t sz = SerialSize(types[3]);
+      if (v + sz > end || uint64_t(v + sz - rec) > payload) continue;
+      uint32_t root = 0;
+      for (uint64_t b = 0; b < sz; b++) root = (root << 8) | v[b];
+      if (root > 1) out.push_back(root);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Open / close.
+
+Database::Database(const VfsConfig& cfg, std::string name, std::string full_path,
+                   std::unique_ptr<Client> client)
+    : cfg_(cfg), name_(std::move(name)), full_path_(std::move(full_path)), client_(std::move(client)) {}
+
+Database::~Database() {
+  if (sync_thread_.joinable()) sync_thread_.detach();
+  if (lease_thread_.joinable()) lease_thread_.detach();
+}
+
+Result<std::shared_ptr<Database>> Database::Open(const VfsConfig& cfg, const std::string& name,
+                                                 const std::string& full_path, bool create) {
+  if (Status st = ValidateDatabaseName(name); !st.ok()) {
+    return st.WithContext("litevfs: invalid database name '" + name + "'");
+  }
+  if (cfg.client.token.empty()) {
+    return Status::PermissionDenied(
+        "litevfs: LITEFS_CLOUD_TOKEN is not set: export the service's auth token to open " + name);
+  }
+  Registry* reg = GetRegistry();
+  std::lock_guard<std::mutex> rlk(reg->mu);
+  const std::string key = Key(cfg, name);
+  if (auto it = reg->by_key.find(key); it != reg->by_key.end()) {
+    std::shared_ptr<Database> db = it->second;
+    {
+      std::lock_guard<std::mutex> lk(db->mu_);
+      if (db->latest_.pos.IsZero() && !create) {
+        return Status::NotFound("litevfs: database " + name + " does not exist in cluster " +
+                                cfg.ClusterName() + " at " + cfg.client.host);
+      }
+    }
+    reg->refs[key]++;
+    reg->by_path[full_path] = db;
+    return db;
+  }
+  auto client = Client::Create(cfg.client);
+  if (!client.ok()) return OpenError(client.status(), cfg, name);
+  std::shared_ptr<Database> db(new Database(cfg, name, full_path, std::move(client).value()));
+  if (Status st = db->Init(create); !st.ok()) {
+    db->Shutdown();
+    return st;
+  }
+  reg->by_key[key] = db;
+  reg->refs[key] = 1;
+  reg->by_path[full_path] = db;
+  return db;
+}
+
+void Database::Close(std::shared_ptr<Database> db) {
+  if (!db) return;
+  Registry* reg = GetRegistry();
+  std::lock_guard<std::mutex> rlk(reg->mu);
+  const std::string key = Key(db->cfg_, db->name_);
+  auto it = reg->refs.find(key);
+  if (it == reg->refs.end() || --it->second > 0) return;
+  reg->refs.erase(it);
+  reg->by_key.erase(key);
+  for (auto p = reg->by_path.begin(); p != reg->by_path.end();) {
+    auto sp = p->second.lock();
+    if (!sp || sp == db) p = reg->by_path.erase(p);
+    else ++p;
+  }
+  // Shut down under the registry lock so a concurrent re-open of the same database finds
+  // the cache directory unlocked again.
+  db->Shutdown();
+}
+
+std::shared_ptr<Database> Database::FindByPath(const std::string& full_path) {
+  Registry* reg = GetRegistry();
+  std::lock_guard<std::mutex> rlk(reg->mu);
+  auto it = reg->by_path.find(full_path);
+  return it == reg->by_path.end() ? nullptr : it->second.lock();
+}
+
+Status Database::Init(bool create) {
+  auto info = client_->GetInfo();
+  if (!info.ok()) return OpenError(info.status(), cfg_, name_);
+  long_poll_ = info->Has("sync-wait");
+  has_interior_ = info->Has("interior");
+
+  const std::string shared_dir = cfg_.cache_root + "/" + cfg_.ClusterName() + "/" + name_;
+  if (uint32_t hint = ReadMetaPageSize(shared_dir); hint != 0) {
+    std::lock_guard<std::mutex> lk(mu_);
+    LTX_RETURN_IF_ERROR(OpenCacheLocked(hint));
+    latest_ = {cache_->pos(), 0};
+  }
+  if (Status st = SyncNow(0); !st.ok()) return OpenError(st, cfg_, name_);
+
+  Snapshot latest;
+  bool cold = false;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    latest = latest_;
+    cold = cache_ && cache_->page_count() == 0;
+  }
+  if (latest.pos.IsZero()) {
+    if (!create) {
+      return Status::NotFound("litevfs: database " + name_ + " does not exist in cluster " +
+                              cfg_.ClusterName() + " at " + cfg_.client.host);
+    }
+    LITEVFS_LOG(LogLevel::kInfo, name_, latest.pos,
+                "database does not exist on the service: opened empty; the first commit creates it");
+  } else if (cold && has_interior_) {
+    // Cold cache: page 1 and every interior page in one request, so a lookup misses only
+    // on its leaf.
+    auto b = client_->GetInterior(name_, latest.pos);
+    page_requests_++;
+    if (b.ok() && b->pos == latest.pos) {
+      std::lock_guard<std::mutex> lk(mu_);
+      for (auto& [pg, data] : b->pages) {
+        if (cache_ && data.size() == page_size_) {
+          Status st = cache_->Put(pg, latest.pos.txid,
+                                  std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
+          if (!st.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, latest.pos, "cache put: " + st.ToString());
+        }
+      }
+      prefetched_ += b->pages.size();
+    } else if (!b.ok()) {
+      LITEVFS_LOG(LogLevel::kWarn, name_, latest.pos, "interior prefetch failed: " + b.status().ToString());
+    }
+  }
+  if (long_poll_) {
+    std::shared_ptr<Database> self = shared_from_this();
+    sync_thread_ = std::thread([self] { self->SyncLoop(); });
+  }
+  LITEVFS_LOG(LogLevel::kInfo, name_, latest.pos,
+              "opened (cache " + cache_dir_ + (long_poll_ ? ", long-poll sync)" : ", periodic sync)"));
+  return Status::OK();
+}
+
+Status Database::OpenCacheLocked(uint32_t page_size) {
+  const std::string shared_dir = cfg_.cache_root + "/" + cfg_.ClusterName() + "/" + name_;
+  CacheOptions o;
+  o.dir = cache_dir_.empty() ? shared_dir : cache_dir_;
+  o.page_size = page_size;
+  o.max_pages = uint64_t(max_cached_pages_.load());
+  o.min_available_bytes = uint64_t(min_available_space_.load());
+  auto c = PageCache::Open(o);
+  if (!c.ok() && c.status().code() == ltx::Code::kConflict && cache_dir_.empty()) {
+    // Another process uses the shared directory: use a private one, removed at close. A
+    // leading '.' keeps it from colliding with any database name (names cannot start with '.').
+    o.dir = cfg_.cache_root + "/" + cfg_.ClusterName() + "/." + name_ + "." + std::to_string(::getpid());
+    std::error_code ec;
+    fs::remove_all(o.dir, ec);
+    c = PageCache::Open(o);
+    private_cache_ = true;
+    LITEVFS_LOG(LogLevel::kInfo, name_, Pos{}, "cache directory in use by another process; using " + o.dir);
+  }
+  if (!c.ok()) return c.status().WithContext("litevfs: opening the page cache in " + o.dir);
+  cache_ = std::move(c).value();
+  cache_dir_ = o.dir;
+  page_size_ = page_size;
+  if (!private_cache_) WriteMetaPageSize(o.dir, page_size);
+  return Status::OK();
+}
+
+void Database::Shutdown() {
+  StopLeaseThread();
+  std::string id;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    id = lease_id_;
+    lease_id_.clear();
+  }
+  if (!id.empty()) {
+    Status st = client_->ReleaseLease(name_, id);
+    if (!st.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, Pos{}, "releasing the lease at close: " + st.ToString());
+  }
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stopping_ = true;
+    if (cache_) {
+      Status st = cache_->Flush();
+      if (!st.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, latest_.pos, "cache flush: " + st.ToString());
+      cache_.reset();
+    }
+    if (private_cache_) {
+      std::error_code ec;
+      fs::remove_all(cache_dir_, ec);
+    }
+  }
+  cv_.notify_all();
+  // The sync thread may be inside a long poll; it holds its own reference and exits when
+  // the poll returns.
+  if (sync_thread_.joinable()) sync_thread_.detach();
+}
+
+// ---------------------------------------------------------------------------------------
+// Sync.
+
+Status Database::FetchCommitFromPage1(const Pos& pos, uint32_t* commit) {
+  auto b = client_->GetPages(name_, pos, {1});
+  page_requests_++;
+  if (!b.ok()) return b.status();
+  for (auto& [pg, data] : b->pages) {
+    if (pg == 1 && data.size() >= 32) {
+      *commit = ltx::DecodeU32(reinterpret_cast<const uint8_t*>(data.data()) + 28);
+      return Status::OK();
+    }
+  }
+  return Status::Corruption("litevfs: the service returned no page 1 for " + name_);
+}
+
+Status Database::SyncNow(long wait_ms) {
+  Pos since;
+  uint32_t ps = 0;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (stopping_) return Status::OK();
+    since = latest_.pos;
+    ps = page_size_;
+  }
+  auto r = client_->Sync(name_, since, wait_ms);
+  if (!r.ok()) {
+    if (r.status().code() == ltx::Code::kNotFound) {  // no such database (yet)
+      std::lock_guard<std::mutex> lk(mu_);
+      last_sync_ = Clock::now();
+      if (!latest_.pos.IsZero()) {
+        LITEVFS_LOG(LogLevel::kWarn, name_, latest_.pos, "the service no longer has this database");
+      }
+      return Status::OK();
+    }
+    return r.status();
+  }
+  syncs_++;
+  SyncResult res = std::move(r).value();
+  if (res.pos.IsZero()) {
+    std::lock_guard<std::mutex> lk(mu_);
+    last_sync_ = Clock::now();
+    return Status::OK();
+  }
+  std::vector<std::pair<uint32_t, std::string>> boot;
+  if (ps == 0) {
+    // First contact without a page-size hint: learn it (and warm the cache) in one request.
+    auto b = has_interior_ ? client_->GetInterior(name_, res.pos) : client_->GetPages(name_, res.pos, {1});
+    page_requests_++;
+    if (!b.ok()) return b.status();
+    ps = b->page_size;
+    if (ps == 0 && !b->pages.empty()) ps = uint32_t(b->pages.front().second.size());
+    if (!ltx::IsValidPageSize(ps)) {
+      return Status::Corruption("litevfs: the service reported page size " + std::to_string(ps) + " for " + name_);
+    }
+    if (b->pos == res.pos) boot = std::move(b->pages);
+  }
+  uint32_t commit = res.commit;
+  if (commit == 0) {
+    bool found = false;
+    for (auto& [pg, data] : boot) {
+      if (pg == 1 && data.size() >= 32) {
+        commit = ltx::DecodeU32(reinterpret_cast<const uint8_t*>(data.data()) + 28);
+        found = true;
+      }
+    }
+    if (!found) LTX_RETURN_IF_ERROR(FetchCommitFromPage1(res.pos, &commit));
+  }
+
+  std::lock_guard<std::mutex> lk(mu_);
+  last_sync_ = Clock::now();
+  if (stopping_) return Status::OK();
+  if (latest_.pos != since) return Status::OK();  // a commit or another sync got there first
+  if (res.pos == since) {
+    latest_.commit = commit;
+    return Status::OK();
+  }
+  if (page_size_ == 0) LTX_RETURN_IF_ERROR(OpenCacheLocked(ps));
+  if (cache_ && cache_->pos() != res.pos) {
+    bool all = res.all || since.IsZero();
+    if (res.pos.txid <= cache_->pos().txid) {
+      // The service went backwards (restore): nothing cached can be trusted.
+      LTX_RETURN_IF_ERROR(cache_->Clear());
+      all = true;
+    }
+    Status st = cache_->Advance(res.pos, all, res.pgnos, commit);
+    if (!st.ok()) return st.WithContext("litevfs: recording the sync in the page cache");
+  }
+  LITEVFS_LOG(LogLevel::kDebug, name_, res.pos,
+              "synced from " + ltx::FormatPos(since) + (res.all ? " (all pages)" : " (" + std::to_string(res.pgnos.size()) + " pages changed)"));
+  latest_ = {res.pos, commit};
+  if (res.all) {
+    prefetch_.clear();
+    prefetch_set_.clear();
+  }
+  if (cache_) {
+    for (auto& [pg, data] : boot) {
+      if (data.size() != page_size_) continue;
+      Status st = cache_->Put(pg, res.pos.txid,
+                              std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
+      if (!st.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, res.pos, "cache put: " + st.ToString());
+    }
+  }
+  return Status::OK();
+}
+
+void Database::MaybeSyncForTransaction() {
+  if (long_poll_) return;  // the sync thread keeps latest_ current
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (Clock::now() - last_sync_ < std::chrono::milliseconds(sync_period_ms.load())) return;
+  }
+  Status st = SyncNow(0);
+  if (!st.ok()) {
+    // Serve the last known state: reads of cached pages keep working while the service is away.
+    LITEVFS_LOG(LogLevel::kWarn, name_, Pos{}, "sync at transaction start failed: " + st.ToString());
+  }
+}
+
+void Database::SyncLoop() {
+  for (int failures = 0;;) {
+    bool missing;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      if (stopping_) return;
+      missing = latest_.pos.IsZero();
+    }
+    auto t0 = Clock::now();
+    Pos before;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      before = latest_.pos;
+    }
+    Status st = SyncNow(missing ? 0 : kLongPollWaitMs);
+    std::unique_lock<std::mutex> lk(mu_);
+    if (stopping_) return;
+    std::chrono::milliseconds pause{0};
+    if (!st.ok()) {
+      failures = std::min(failures + 1, 5);
+      pause = std::chrono::milliseconds(200 << failures);  // bounded backoff, <= 6.4 s
+      LITEVFS_LOG(LogLevel::kWarn, name_, latest_.pos, "background sync failed: " + st.ToString());
+    } else {
+      failures = 0;
+      // Nothing to wait on (database missing) or a server that answered at once without
+      // news: fall back to the sync period so this never spins.
+      if (missing || (latest_.pos == before && Clock::now() - t0 < std::chrono::milliseconds(50))) {
+        pause = std::chrono::milliseconds(std::max<int64_t>(sync_period_ms.load(), 200));
+      }
+    }
+    if (pause.count() > 0) cv_.wait_for(lk, pause, [&] { return stopping_; });
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Locks.
+
+Result<LockResult> Database::Lock(Conn* c, int level) {
+  if (level == kLockShared) {
+    if (c->lock != kLockNone) return LockResult::kOk;
+    MaybeSyncForTransaction();
+    std::lock_guard<std::mutex> lk(mu_);
+    if (pending_) return LockResult::kBusy;
+    shared_count_++;
+    c->lock = kLockShared;
+    c->pin = latest_;
+    c->pinned = true;
+    c->requests = 0;
+    return LockResult::kOk;
+  }
+  std::lock_guard<std::mutex> lk(mu_);
+  if (reserved_ && reserved_ != c) return LockResult::kBusy;
+  if (level == kLockReserved || (level == kLockExclusive && reserved_ == nullptr)) {
+    if (level == kLockReserved && !LeaseValidLocked()) {
+      return Status::PermissionDenied("litevfs: no write lease on " + name_ +
+                                      (lease_lost_ ? " (the lease was lost)" : "") +
+                                      ": run PRAGMA litevfs_acquire_lease");
+    }
+    if (c->pin.pos != latest_.pos) {
+      return Status::Conflict("litevfs: " + name_ + " changed since this transaction started (pinned at " +
+                              ltx::FormatPos(c->pin.pos) + ", now " + ltx::FormatPos(latest_.pos) +
+                              "): roll back and retry");
+    }
+    reserved_ = c;
+    writer_ = Writer{};
+    writer_.owner = c;
+    writer_.size_pages = c->pin.commit;
+    c->lock = kLockReserved;
+    if (level == kLockReserved) return LockResult::kOk;
+  }
+  // EXCLUSIVE: PENDING first (blocks new readers), then wait for the other readers to go.
+  pending_ = true;
+  if (c->lock < kLockPending) c->lock = kLockPending;
+  if (shared_count_ > 1) return LockResult::kBusy;
+  c->lock = kLockExclusive;
+  return LockResult::kOk;
+}
+
+Status Database::Unlock(Conn* c, int level) {
+  std::unique_lock<std::mutex> lk(mu_);
+  Status result;
+  if (c->lock >= kLockReserved && level < kLockReserved && reserved_ == c) {
+    if (c->lock >= kLockExclusive && !writer_.rolled_back) {
+      // Fallback commit point (synchronous=OFF with journal_mode=OFF or MEMORY).
+      result = CommitLocked(lk, c, "unlock");
+      if (!result.ok()) {
+        LITEVFS_LOG(LogLevel::kError, name_, c->pin.pos, "commit at unlock failed, changes discarded: " + result.ToString());
+      }
+    }
+    writer_ = Writer{};
+    reserved_ = nullptr;
+    pending_ = false;
+  }
+  if (level == kLockNone && c->lock >= kLockShared) {
+    shared_count_--;
+    c->pinned = false;
+  }
+  c->lock = level;
+  return result;
+}
+
+bool Database::CheckReserved() {
+  std::lock_guard<std::mutex> lk(mu_);
+  return reserved_ != nullptr;
+}
+
+bool Database::HasWriter() { return CheckReserved(); }
+
+bool Database::LeaseValidLocked() const {
+  return !lease_id_.empty() && !lease_lost_ && Clock::now() + kLeaseSafetyMargin < lease_expires_;
+}
+
+// ---------------------------------------------------------------------------------------
+// Reads.
+
+void Database::QueueChildren(uint32_t pgno, const std::string& page, uint32_t commit) {
+  if (max_prefetch_pages.load() == 0) return;
+  const uint32_t lock_pg = ltx::LockPgno(page_size_);
+  for (uint32_t child : BtreeChildren(pgno, page, page_size_)) {
+    if (child == 0 || child > commit || child == lock_pg || child == pgno) continue;
+    if (!prefetch_set_.insert(child).second) continue;
+    prefetch_.push_back(child);
+    if (prefetch_.size() > kMaxPrefetchQueue) {
+      prefetch_set_.erase(prefetch_.front());
+      prefetch_.pop_front();
+    }
+  }
+}
+
+std::vector<uint32_t> Database::TakePrefetchLocked(uint32_t pgno, const Snapshot& pin, size_t max) {
+  std::vector<uint32_t> picked;
+  auto it = std::find(prefetch_.begin(), prefetch_.end(), pgno);
+  std::vector<uint32_t> order;  // siblings after the missed page first (scan order), then before
+  if (it != prefetch_.end()) {
+    size_t idx = size_t(it - prefetch_.begin());
+    for (size_t j = idx + 1; j < prefetch_.size(); j++) order.push_back(prefetch_[j]);
+    for (size_t j = idx; j-- > 0;) order.push_back(prefetch_[j]);
+  } else {
+    for (size_t j = prefetch_.size(); j-- > 0;) order.push_back(prefetch_[j]);
+  }
+  std::set<uint32_t> drop = {pgno};
+  for (uint32_t p : order) {
+    if (picked.size() >= max) break;
+    if (p > pin.commit || (cache_ && cache_->Contains(p, pin.pos.txid))) {
+      drop.insert(p);
+      continue;
+    }
+    picked.push_back(p);
+    drop.insert(p);
+  }
+  if (!drop.empty()) {
+    std::deque<uint32_t> rest;
+    for (uint32_t p : prefetch_) {
+      if (drop.count(p)) prefetch_set_.erase(p);
+      else rest.push_back(p);
+    }
+    prefetch_.swap(rest);
+  }
+  return picked;
+}
+
+Status Database::ReadStoredPage(Conn* c, const Snapshot& pin, uint32_t pgno, std::string* out,
+                                bool allow_prefetch) {
+  std::vector<uint32_t> want = {pgno};
+  uint32_t ps;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    ps = page_size_;
+    out->assign(ps, '\0');
+    if (pgno == ltx::LockPgno(ps) || pgno > pin.commit) return Status::OK();  // zeros
+    page_reads_++;
+    if (cache_) {
+      auto r = cache_->Get(pgno, pin.pos.txid,
+                           std::span<uint8_t>(reinterpret_cast<uint8_t*>(out->data()), out->size()));
+      if (r.ok() && *r) {
+        cache_hits_++;
+        if (allow_prefetch) QueueChildren(pgno, *out, pin.commit);
+        return Status::OK();
+      }
+      if (!r.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, pin.pos, "cache read: " + r.status().ToString());
+    }
+    cache_misses_++;
+    const int64_t max_reqs = max_reqs_per_query.load();
+    if (allow_prefetch && (max_reqs == 0 || c == nullptr || c->requests < uint64_t(max_reqs))) {
+      for (uint32_t p : TakePrefetchLocked(pgno, pin, size_t(max_prefetch_pages.load()))) want.push_back(p);
+    }
+  }
+  std::sort(want.begin(), want.end());
+  auto b = client_->GetPages(name_, pin.pos, want);
+  page_requests_++;
+  if (c) c->requests++;
+  if (!b.ok()) {
+    return Status(b.status().code(),
+                  "litevfs: fetching page " + std::to_string(pgno) + " of " + name_ + " at " +
+                      ltx::FormatPos(pin.pos) + ": " + b.status().message(),
+                  b.status().api_code());
+  }
+  std::lock_guard<std::mutex> lk(mu_);
+  bool found = false;
+  for (auto& [pg, data] : b->pages) {
+    if (data.size() != ps) {
+      return Status::Corruption("litevfs: the service sent a " + std::to_string(data.size()) +
+                                "-byte page " + std::to_string(pg) + " for " + name_ +
+                                " (page size " + std::to_string(ps) + ")");
+    }
+    if (cache_) {
+      Status st = cache_->Put(pg, pin.pos.txid,
+                              std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
+      if (!st.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, pin.pos, "cache put: " + st.ToString());
+    }
+    if (pg == pgno) {
+      *out = data;
+      found = true;
+    } else {
+      prefetched_++;
+    }
+  }
+  if (!found) out->assign(ps, '\0');  // past commit at the pin
+  if (allow_prefetch) QueueChildren(pgno, *out, pin.commit);
+  LITEVFS_LOG(LogLevel::kTrace, name_, pin.pos,
+              "fetched page " + std::to_string(pgno) + " (+" + std::to_string(want.size() - 1) + " prefetched)");
+  return Status::OK();
+}
+
+Status Database::ReadStoredPages(const Snapshot& pin, const std::vector<uint32_t>& pgnos,
+                                 std::map<uint32_t, std::string>* out) {
+  std::vector<uint32_t> missing;
+  uint32_t ps;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    ps = page_size_;
+    for (uint32_t pg : pgnos) {
+      std::string page(ps, '\0');
+      if (pg == ltx::LockPgno(ps) || pg > pin.commit) {
+        (*out)[pg] = std::move(page);
+        continue;
+      }
+      if (cache_) {
+        auto r = cache_->Get(pg, pin.pos.txid, std::span<uint8_t>(reinterpret_cast<uint8_t*>(page.data()), ps));
+        if (r.ok() && *r) {
+          (*out)[pg] = std::move(page);
+          continue;
+        }
+      }
+      missing.push_back(pg);
+    }
+  }
+  std::sort(missing.begin(), missing.end());
+  const size_t per_req = std::max<size_t>(1, std::min(kMaxPagesPerRequest, kMaxBytesPerRequest / ps));
+  for (size_t i = 0; i < missing.size(); i += per_req) {
+    std::vector<uint32_t> chunk(missing.begin() + i, missing.begin() + std::min(missing.size(), i + per_req));
+    auto b = client_->GetPages(name_, pin.pos, chunk);
+    page_requests_++;
+    if (!b.ok()) return b.status().WithContext("litevfs: fetching pages of " + name_);
+    std::lock_guard<std::mutex> lk(mu_);
+    for (uint32_t pg : chunk) (*out)[pg] = std::string(ps, '\0');
+    for (auto& [pg, data] : b->pages) {
+      if (data.size() != ps) return Status::Corruption("litevfs: wrong page size from the service for " + name_);
+      if (cache_) {
+        Status st = cache_->Put(pg, pin.pos.txid, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), ps));
+        if (!st.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, pin.pos, "cache put: " + st.ToString());
+      }
+      (*out)[pg] = std::move(data);
+    }
+  }
+  return Status::OK();
+}
+
+int64_t Database::FileSize(Conn* c) {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (reserved_ == c && writer_.owner == c) return int64_t(writer_.size_pages) * page_size_;
+  const Snapshot& s = c->pinned ? c->pin : latest_;
+  return int64_t(s.commit) * page_size_;
+}
+
+Status Database::Read(Conn* c, uint8_t* buf, size_t amt, int64_t off, bool* short_read) {
+  *short_read = false;
+  Snapshot pin;
+  uint32_t ps;
+  int64_t size;
+  bool writer;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    pin = c->pinned ? c->pin : latest_;
+    ps = page_size_;
+    writer = reserved_ == c && writer_.owner == c;
+    size = writer ? int64_t(writer_.size_pages) * ps : int64_t(pin.commit) * ps;
+  }
+  if (ps == 0) size = 0;
+  std::string page;
+  size_t done = 0;
+  while (done < amt) {
+    const int64_t pos = off + int64_t(done);
+    if (pos >= size) {
+      std::memset(buf + done, 0, amt - done);
+      *short_read = true;
+      return Status::OK();
+    }
+    const uint32_t pgno = uint32_t(pos / ps) + 1;
+    const size_t in = size_t(pos % ps);
+    const size_t n = std::min<size_t>(ps - in, amt - done);
+    bool have = false;
+    if (writer) {
+      std::lock_guard<std::mutex> lk(mu_);
+      if (auto it = writer_.dirty.find(pgno); it != writer_.dirty.end()) {
+        std::memcpy(buf + done, it->second.data() + in, n);
+        have = true;
+      }
+    }
+    if (!have) {
+      LTX_RETURN_IF_ERROR(ReadStoredPage(c, pin, pgno, &page, true));
+      if (pgno == 1 && page.size() > 19 && page[18] == 2 && page[19] == 2) {
+        // WAL-mode database: SQLite sees a rollback-journal database (DESIGN.md §7).
+        page[18] = 1;
+        page[19] = 1;
+      }
+      std::memcpy(buf + done, page.data() + in, n);
+    }
+    done += n;
+  }
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------------------
+// Writes.
+
+Status Database::Write(Conn* c, const uint8_t* buf, size_t amt, int64_t off) {
+  std::unique_lock<std::mutex> lk(mu_);
+  if (reserved_ != c) return Status::IOError("litevfs: write to " + name_ + " without a write lock");
+  if (writer_.rolled_back) return Status::OK();  // SQLite's playback after a failed commit
+  if (!LeaseValidLocked()) {
+    return Status::PermissionDenied("litevfs: no write lease on " + name_ +
+                                    (lease_lost_ ? " (the lease was lost)" : " (expired)") +
+                                    ": run PRAGMA litevfs_acquire_lease");
+  }
+  if (page_size_ == 0) {
+    // A new database: its first write is page 1 and gives the page size.
+    if (off != 0 || !ltx::IsValidPageSize(uint32_t(amt))) {
+      return Status::IOError("litevfs: unexpected first write to new database " + name_ + " (" +
+                             std::to_string(amt) + " bytes at " + std::to_string(off) + ")");
+    }
+    page_size_ = uint32_t(amt);
+  }
+  const uint32_t ps = page_size_;
+  if (off == 0 && amt >= 18) {
+    // Page 1's header carries the page size (1 means 65536): a VACUUM that changes it would
+    // make every stored page the wrong size.
+    uint32_t hdr_ps = ltx::DecodeU16(buf + 16);
+    if (hdr_ps == 1) hdr_ps = 65536;
+    if (hdr_ps != ps) {
+      return Status::Unsupported("litevfs: changing the page size of " + name_ + " from " +
+                                 std::to_string(ps) + " to " + std::to_string(hdr_ps) + " is not supported");
+    }
+  }
+  const uint32_t lock_pg = ltx::LockPgno(ps);
+  size_t done = 0;
+  while (done < amt) {
+    const int64_t pos = off + int64_t(done);
+    const uint32_t pgno = uint32_t(pos / ps) + 1;
+    const size_t in = size_t(pos % ps);
+    const size_t n = std::min<size_t>(ps - in, amt - done);
+    if (pgno != lock_pg) {
+      auto it = writer_.dirty.find(pgno);
+      if (it == writer_.dirty.end()) {
+        std::string base;
+        if (in != 0 || n != ps) {
+          Snapshot pin = c->pin;
+          lk.unlock();
+          Status st = ReadStoredPage(c, pin, pgno, &base, false);
+          lk.lock();
+          LTX_RETURN_IF_ERROR(st);
+        } else {
+          base.assign(ps, '\0');
+        }
+        it = writer_.dirty.emplace(pgno, std::move(base)).first;
+      }
+      std::memcpy(it->second.data() + in, buf + done, n);
+    }
+    writer_.size_pages = std::max(writer_.size_pages, pgno);
+    done += n;
+  }
+  return Status::OK();
+}
+
+Status Database::Truncate(Conn* c, int64_t size) {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (reserved_ != c) return Status::IOError("litevfs: truncate of " + name_ + " without a write lock");
+  if (writer_.rolled_back) return Status::OK();
+  if (page_size_ == 0) {
+    if (size == 0) return Status::OK();
+    return Status::IOError("litevfs: truncate of empty database " + name_ + " to " + std::to_string(size));
+  }
+  const uint32_t pages = uint32_t((size + page_size_ - 1) / page_size_);
+  writer_.size_pages = pages;
+  writer_.dirty.erase(writer_.dirty.upper_bound(pages), writer_.dirty.end());
+  return Status::OK();
+}
+
+Status Database::Sync(Conn* c) {
+  std::unique_lock<std::mutex> lk(mu_);
+  if (reserved_ != c || c->lock < kLockExclusive || writer_.rolled_back) return Status::OK();
+  return CommitLocked(lk, c, "sync");
+}
+
+Status Database::CommitPending(const char* why) {
+  std::unique_lock<std::mutex> lk(mu_);
+  if (!reserved_ || reserved_->lock < kLockExclusive || writer_.rolled_back) return Status::OK();
+  return CommitLocked(lk, reserved_, why);
+}
+
+Status Database::CommitLocked(std::unique_lock<std::mutex>& lk, Conn* c, const char* why) {
+  Writer& w = writer_;
+  const Snapshot pin = c->pin;
+  if (w.dirty.empty() && w.size_pages == pin.commit) return Status::OK();
+  const uint32_t ps = page_size_;
+  const uint32_t new_commit = w.size_pages;
+  std::map<uint32_t, std::string> dirty = std::move(w.dirty);
+  w.dirty.clear();
+  auto fail = [&](Status st) {
+    w.rolled_back = true;
+    upload_failures_++;
+    LITEVFS_LOG(LogLevel::kError, name_, pin.pos, std::string("commit (") + why + ") failed, transaction rolled back: " + st.ToString());
+    return st;
+  };
+  if (ps == 0) return fail(Status::IOError("litevfs: commit without a page size"));
+  if (!LeaseValidLocked()) {
+    return fail(Status::PermissionDenied("litevfs: no write lease on " + name_ +
+                                         (lease_lost_ ? " (the lease was lost)" : " (expired)") +
+                                         ": the transaction was rolled back"));
+  }
+  const std::string lease = lease_id_;
+  lk.unlock();
+
+  const uint32_t lock_pg = ltx::LockPgno(ps);
+  const bool snapshot = pin.pos.IsZero();
+  const uint32_t old_commit = snapshot ? 0 : pin.commit;
+  std::vector<uint32_t> need;
+  for (auto& [pg, _] : dirty) if (pg <= old_commit && pg != lock_pg) need.push_back(pg);
+  for (uint32_t pg = new_commit + 1; pg <= old_commit; ++pg) if (pg != lock_pg) need.push_back(pg);
+  std::map<uint32_t, std::string> old;
+  Status st = ReadStoredPages(pin, need, &old);
+  if (!st.ok()) {
+    lk.lock();
+    return fail(st);
+  }
+  // Page 1 of a WAL-mode database goes back with its stored journal-mode bytes.
+  if (auto d = dirty.find(1); d != dirty.end()) {
+    if (auto o = old.find(1); o != old.end() && o->second.size() > 19 && o->second[18] == 2 &&
+                              o->second[19] == 2 && d->second[18] == 1 && d->second[19] == 1) {
+      d->second[18] = 2;
+      d->second[19] = 2;
+    }
+  }
+  auto chk_of = [](uint32_t pg, const std::string& data) {
+    return ltx::PageChecksum(pg, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
+  };
+  ltx::DatabaseChecksum chk = snapshot ? ltx::DatabaseChecksum() : ltx::DatabaseChecksum(pin.pos.post_apply_checksum);
+  const std::string zero(ps, '\0');
+  std::map<uint32_t, const std::string*> pages;
+  for (auto& [pg, data] : dirty) {
+    if (pg == lock_pg || pg > new_commit) continue;
+    if (pg <= old_commit) {
+      const std::string& o = old[pg];
+      if (o == data) continue;  // unchanged (e.g. restored by a rollback's playback)
+      chk.Replace(chk_of(pg, o), chk_of(pg, data));
+    } else {
+      chk.Toggle(chk_of(pg, data));
+    }
+    pages[pg] = &data;
+  }
+  for (uint32_t pg = old_commit + 1; pg <= new_commit; ++pg) {  // growth never written: zeros
+    if (pg == lock_pg || dirty.count(pg)) continue;
+    chk.Toggle(chk_of(pg, zero));
+    pages[pg] = &zero;
+  }
+  std::vector<uint32_t> dropped;
+  for (uint32_t pg = new_commit + 1; pg <= old_commit; ++pg) {  // shrink
+    if (pg == lock_pg) continue;
+    chk.Toggle(chk_of(pg, old[pg]));
+    dropped.push_back(pg);
+  }
+  if (pages.empty() && new_commit == old_commit) {
+    lk.lock();
+    return Status::OK();  // nothing changed
+  }
+
+  ltx::Header h;
+  h.page_size = ps;
+  h.commit = new_commit;
+  h.min_txid = h.max_txid = pin.pos.txid + 1;
+  h.timestamp = NowMs();
+  h.pre_apply_checksum = snapshot ? 0 : pin.pos.post_apply_checksum;
+  std::string bytes;
+  ltx::StringSink sink(&bytes);
+  {
+    auto enc = ltx::Encoder::Open(&sink, h);
+    if (!enc.ok()) {
+      lk.lock();
+      return fail(enc.status().WithContext("litevfs: encoding the commit"));
+    }
+    for (auto& [pg, data] : pages) {
+      st = (*enc)->AddPage(pg, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data->data()), ps));
+      if (!st.ok()) break;
+    }
+    if (st.ok()) st = (*enc)->Finish(chk.value());
+    if (!st.ok()) {
+      lk.lock();
+      return fail(st.WithContext("litevfs: encoding the commit"));
+    }
+  }
+  auto up = client_->UploadTx(name_, bytes, lease);
+  lk.lock();
+  if (!up.ok()) {
+    if (up.status().api_code() == "ELEASE") {
+      lease_lost_ = true;
+      return fail(Status(ltx::Code::kPermissionDenied,
+                         "litevfs: the write lease on " + name_ + " is no longer valid: " + up.status().message(),
+                         up.status().api_code()));
+    }
+    return fail(up.status().WithContext("litevfs: uploading transaction " + ltx::FormatTxid(h.max_txid) + " of " + name_));
+  }
+  Pos np{h.max_txid, chk.value()};
+  if (*up != np) {
+    LITEVFS_LOG(LogLevel::kWarn, name_, np, "the service answered position " + ltx::FormatPos(*up) + " for our commit");
+    if (!up->IsZero()) np = *up;
+  }
+  uploads_++;
+  if (!cache_) {
+    Status cst = OpenCacheLocked(ps);
+    if (!cst.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, np, "no page cache: " + cst.ToString());
+  }
+  if (cache_) {
+    std::vector<uint32_t> changed;
+    for (auto& [pg, _] : pages) changed.push_back(pg);
+    changed.insert(changed.end(), dropped.begin(), dropped.end());
+    std::sort(changed.begin(), changed.end());
+    Status cst = cache_->Advance(np, snapshot, changed, new_commit);
+    for (auto& [pg, data] : pages) {
+      if (!cst.ok()) break;
+      cst = cache_->Put(pg, np.txid, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data->data()), ps));
+    }
+    if (!cst.ok()) {
+      // Never serve a page the cache could not record as stale: run without it.
+      LITEVFS_LOG(LogLevel::kError, name_, np, "page cache update after commit failed, cache disabled: " + cst.ToString());
+      cache_.reset();
+    }
+  }
+  latest_ = {np, new_commit};
+  c->pin = latest_;
+  w.size_pages = new_commit;
+  LITEVFS_LOG(LogLevel::kDebug, name_, np,
+              std::string("committed (") + why + "): " + std::to_string(pages.size()) + " pages, commit " + std::to_string(new_commit));
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------------------
+// Leases.
+
+Result<std::string> Database::AcquireLease(Conn* c) {
+  (void)c;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (LeaseValidLocked()) return lease_id_;
+  }
+  const long dur = long(lease_duration_ms.load());
+  auto l = client_->AcquireLease(name_, dur);
+  if (!l.ok()) return l.status().WithContext("litevfs: acquiring the write lease on " + name_);
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    lease_id_ = l->id;
+    lease_expires_ = Clock::now() + std::chrono::milliseconds(dur);
+    lease_lost_ = false;
+  }
+  // Sync after acquiring: any commit by the previous holder is now visible.
+  if (Status st = SyncNow(0); !st.ok()) {
+    Status rel = client_->ReleaseLease(name_, l->id);
+    (void)rel;  // best effort; the lease expires on its own
+    std::lock_guard<std::mutex> lk(mu_);
+    lease_id_.clear();
+    return st.WithContext("litevfs: syncing " + name_ + " after acquiring the lease");
+  }
+  StopLeaseThread();
+  lease_thread_ = std::thread([this] { LeaseLoop(); });
+  LITEVFS_LOG(LogLevel::kInfo, name_, Pos{}, "acquired the write lease " + l->id);
+  return l->id;
+}
+
+void Database::LeaseLoop() {
+  std::unique_lock<std::mutex> lk(mu_);
+  while (!stopping_ && !lease_stop_ && !lease_id_.empty()) {
+    const long dur = long(lease_duration_ms.load());
+    if (cv_.wait_for(lk, std::chrono::milliseconds(dur / 3), [&] { return stopping_ || lease_stop_; })) break;
+    const std::string id = lease_id_;
+    if (id.empty()) break;
+    lk.unlock();
+    auto r = client_->AcquireLease(name_, dur, id);
+    lk.lock();
+    if (lease_id_ != id) break;
+    if (r.ok()) {
+      lease_expires_ = Clock::now() + std::chrono::milliseconds(dur);
+    } else if (r.status().code() == ltx::Code::kConflict || r.status().code() == ltx::Code::kPermissionDenied) {
+      lease_lost_ = true;
+      LITEVFS_LOG(LogLevel::kError, name_, latest_.pos, "lost the write lease: " + r.status().ToString());
+      break;
+    } else {
+      LITEVFS_LOG(LogLevel::kWarn, name_, latest_.pos, "lease refresh failed (will retry): " + r.status().ToString());
+    }
+  }
+}
+
+void Database::StopLeaseThread() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    lease_stop_ = true;
+  }
+  cv_.notify_all();
+  if (lease_thread_.joinable()) lease_thread_.join();
+  std::lock_guard<std::mutex> lk(mu_);
+  lease_stop_ = false;
+}
+
+Result<std::string> Database::ReleaseLease() {
+  StopLeaseThread();
+  std::string id;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    id = lease_id_;
+    lease_id_.clear();
+    lease_lost_ = false;
+  }
+  if (id.empty()) return std::string();
+  Status st = client_->ReleaseLease(name_, id);
+  if (!st.ok()) return st.WithContext("litevfs: releasing the write lease on " + name_);
+  LITEVFS_LOG(LogLevel::kInfo, name_, Pos{}, "released the write lease " + id);
+  return id;
+}
+
+// ---------------------------------------------------------------------------------------
+// Pragmas.
+
+Result<uint64_t> Database::CacheAll(Conn* c) {
+  if (!c->pinned) LTX_RETURN_IF_ERROR(SyncNow(0));
+  Snapshot pin;
+  std::vector<uint32_t> missing;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    pin = c->pinned ? c->pin : latest_;
+    if (page_size_ == 0) return uint64_t{0};
+    const uint32_t lock_pg = ltx::LockPgno(page_size_);
+    for (uint32_t pg = 1; pg <= pin.commit; ++pg) {
+      if (pg == lock_pg || (cache_ && cache_->Contains(pg, pin.pos.txid))) continue;
+      missing.push_back(pg);
+    }
+  }
+  std::map<uint32_t, std::string> pages;
+  LTX_RETURN_IF_ERROR(ReadStoredPages(pin, missing, &pages));
+  prefetched_ += missing.size();
+  return uint64_t(missing.size());
+}
+
+std::string Database::PositionString(Conn* c) {
+  std::lock_guard<std::mutex> lk(mu_);
+  return ltx::FormatPos(c->pinned ? c->pin.pos : latest_.pos);
+}
+
+std::string Database::StatsJson(Conn* c) {
+  const ClientStats& cs = client_->stats();
+  nlohmann::json j;
+  std::lock_guard<std::mutex> lk(mu_);
+  const Snapshot& pin = c->pinned ? c->pin : latest_;
+  j["db"] = name_;
+  j["position"] = ltx::FormatPos(latest_.pos);
+  j["pinned_position"] = ltx::FormatPos(pin.pos);
+  j["lag_txids"] = latest_.pos.txid - pin.pos.txid;
+  j["last_sync_ms_ago"] = last_sync_ == Clock::time_point{} ? -1
+      : std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - last_sync_).count();
+  j["page_size"] = page_size_;
+  j["commit"] = latest_.commit;
+  j["page_reads"] = page_reads_.load();
+  j["cache_hits"] = cache_hits_.load();
+  j["cache_misses"] = cache_misses_.load();
+  j["cache_pages"] = cache_ ? cache_->page_count() : 0;
+  j["cache_dir"] = cache_dir_;
+  j["prefetched_pages"] = prefetched_.load();
+  j["requests"] = cs.requests.load();
+  j["page_requests"] = page_requests_.load();
+  j["bytes_received"] = cs.bytes_received.load();
+  j["bytes_sent"] = cs.bytes_sent.load();
+  j["pages_fetched"] = cs.pages_fetched.load();
+  j["retries"] = cs.retries.load();
+  j["syncs"] = syncs_.load();
+  j["uploads"] = uploads_.load();
+  j["upload_failures"] = upload_failures_.load();
+  j["lease"] = LeaseValidLocked() ? lease_id_ : std::string();
+  j["long_poll"] = long_poll_;
+  return j.dump();
+}
+
+Status Database::SetMaxCachedPages(int64_t n) {
+  std::lock_guard<std::mutex> lk(mu_);
+  max_cached_pages_ = n;
+  if (!cache_) return Status::OK();
+  // The cache takes its bounds at open: reopen it (same directory, nothing lost).
+  LTX_RETURN_IF_ERROR(cache_->Flush());
+  cache_.reset();
+  return OpenCacheLocked(page_size_);
+}
+
+Status Database::SetMinAvailableSpace(int64_t n) {
+  std::lock_guard<std::mutex> lk(mu_);
+  min_available_space_ = n;
+  if (!cache_) return Status::OK();
+  LTX_RETURN_IF_ERROR(cache_->Flush());
+  cache_.reset();
+  return OpenCacheLocked(page_size_);
+}
+
+}  // namespace litevfs

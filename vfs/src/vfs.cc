@@ -1,0 +1,583 @@
+// The SQLite VFS "litevfs" (DESIGN.md §3): main database files are remote databases served
+// through a per-process Database (database.h); everything else SQLite opens (temp files,
+// statement journals) goes to the default VFS.
+//
+// All SQLite calls go through the sqlite3_api pointer (this is the only translation unit
+// that calls SQLite; SQLITE_EXTENSION_INIT1 lives here), so the same code works inside any
+// host's SQLite. Every callback is noexcept and turns a Status into a code in ToSqlite(),
+// which also logs the detail (sqlite3_log + our log) and records it for xGetLastError.
+//
+// Rollback journals are in memory (MemJournal, one per journal path, shared by the
+// process's connections) rather than files in the cache dir: the remote database is the
+// truth, so a journal must never outlive the process that wrote it, and an in-memory one
+// cannot be left behind by a crash. xAccess reports a journal only while some connection
+// holds RESERVED, so SQLite never takes one for a hot journal and never plays one back over
+// remote data. DELETE, TRUNCATE and PERSIST modes all work on it (and MEMORY/OFF need none).
+//
+// Commit points: xSync of the main file while holding EXCLUSIVE with changes. With
+// synchronous=OFF there is no xSync: the journal's finalisation (delete, truncate to 0, or
+// PERSIST's zeroed header) commits, and as a last resort (journal_mode=OFF|MEMORY plus
+// synchronous=OFF) the unlock from EXCLUSIVE does (its failure can only be logged).
+//
+// The VFS object, the journal table and every Database are leaked on purpose: the module
+// is loaded permanently and background threads must never race static destructors.
+#include <sqlite3ext.h>
+SQLITE_EXTENSION_INIT1
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <string>
+
+#include "config.h"
+#include "database.h"
+#include "litevfs/client.h"
+#include "litevfs/vfs.h"
+#include "log.h"
+
+namespace litevfs {
+namespace {
+
+constexpr const char* kVfsName = "litevfs";
+constexpr const char* kPathPrefix = "/litevfs/";
+constexpr const char* kJournalSuffix = "-journal";
+// LiteVFS's "position no longer available" code: the app should retry its transaction.
+constexpr int kPosErrorCode = SQLITE_IOERR | (0x504F53 << 8);
+
+sqlite3_vfs* g_default = nullptr;  // the VFS we delegate non-database files to
+
+struct MemJournal {
+  std::mutex mu;
+  std::string data;  // guarded by mu
+};
+struct JournalTable {
+  std::mutex mu;
+  std::map<std::string, std::shared_ptr<MemJournal>> files;  // guarded by mu
+};
+JournalTable* Journals() {
+  static JournalTable* t = new JournalTable();  // leaked, see the file-top comment
+  return t;
+}
+
+struct LastError {
+  std::mutex mu;
+  std::string msg;  // guarded by mu
+};
+LastError* GetLastErrorStore() {
+  static LastError* e = new LastError();
+  return e;
+}
+
+enum class Kind { kMain, kJournal };
+
+struct LvFile {
+  sqlite3_file base;  // must be first: SQLite sees this
+  Kind kind = Kind::kMain;
+  std::string path;
+  // kMain
+  std::shared_ptr<Database> db;
+  Conn conn;
+  // kJournal
+  std::shared_ptr<MemJournal> journal;
+  std::weak_ptr<Database> journal_db;
+};
+
+bool StartsWith(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
+bool EndsWith(const std::string& s, const char* suf) {
+  size_t n = std::strlen(suf);
+  return s.size() >= n && s.compare(s.size() - n, n, suf) == 0;
+}
+
+void RecordError(int code, const std::string& db, const std::string& msg) {
+  {
+    LastError* e = GetLastErrorStore();
+    std::lock_guard<std::mutex> lk(e->mu);
+    e->msg = msg;
+  }
+  if (sqlite3_api) sqlite3_log(code, "%s", msg.c_str());
+  LITEVFS_LOG(LogLevel::kError, db, Pos{}, msg);
+}
+
+// The one place a Status becomes a SQLite code.
+int ToSqlite(const Status& st, int fallback, const std::string& db) {
+  if (st.ok()) return SQLITE_OK;
+  int code = fallback;
+  if (IsPositionError(st) && (fallback & 0xff) == SQLITE_IOERR) code = kPosErrorCode;
+  else if (IsLeaseError(st) && fallback != SQLITE_CANTOPEN) code = SQLITE_READONLY;
+  RecordError(code, db, st.message().empty() ? st.ToString() : st.message());
+  return code;
+}
+
+std::string Lower(const char* s) {
+  std::string out;
+  for (; s && *s; ++s) out.push_back(char(std::tolower(static_cast<unsigned char>(*s))));
+  return out;
+}
+
+std::string EnvCluster() {
+  const char* c = std::getenv("LITEFS_CLOUD_CLUSTER");
+  return c && *c ? c : "default";
+}
+
+// ---------------------------------------------------------------------------------------
+// Pragmas (xFileControl SQLITE_FCNTL_PRAGMA on the main database file).
+
+int PragmaResult(char** az, const std::string& value) {
+  az[0] = sqlite3_mprintf("%s", value.c_str());
+  return SQLITE_OK;
+}
+int PragmaError(char** az, LvFile* f, const Status& st) {
+  RecordError(SQLITE_ERROR, f->db->name(), st.message());
+  az[0] = sqlite3_mprintf("%s", st.message().c_str());
+  return SQLITE_ERROR;
+}
+
+int HandlePragma(LvFile* f, char** az) noexcept {
+  const std::string name = Lower(az[1]);
+  if (!StartsWith(name, "litevfs_")) return SQLITE_NOTFOUND;
+  const char* val = az[2];
+  Database* db = f->db.get();
+  auto read_only = [&]() {
+    return PragmaError(az, f, Status::InvalidArgument("litevfs: PRAGMA " + name + " takes no value"));
+  };
+  try {
+    if (name == "litevfs_acquire_lease") {
+      if (val) {
+        auto d = ParseDurationMs(name, val, kMinLeaseDurationMs, kMaxLeaseDurationMs);
+        if (!d.ok()) return PragmaError(az, f, d.status());
+        db->lease_duration_ms = *d;
+      }
+      auto r = db->AcquireLease(&f->conn);
+      if (!r.ok()) return PragmaError(az, f, r.status());
+      return PragmaResult(az, *r);
+    }
+    if (name == "litevfs_release_lease") {
+      if (val) return read_only();
+      auto r = db->ReleaseLease();
+      if (!r.ok()) return PragmaError(az, f, r.status());
+      return PragmaResult(az, *r);
+    }
+    if (name == "litevfs_cache_db") {
+      if (val) return read_only();
+      auto r = db->CacheAll(&f->conn);
+      if (!r.ok()) return PragmaError(az, f, r.status());
+      return PragmaResult(az, std::to_string(*r));
+    }
+    if (name == "litevfs_position") {
+      if (val) return read_only();
+      return PragmaResult(az, db->PositionString(&f->conn));
+    }
+    if (name == "litevfs_stats") {
+      if (val) return read_only();
+      return PragmaResult(az, db->StatsJson(&f->conn));
+    }
+    if (name == "litevfs_max_prefetch_pages") {
+      if (val) {
+        auto r = ParseIntInRange(name, val, 0, kMaxPrefetchPagesLimit);
+        if (!r.ok()) return PragmaError(az, f, r.status());
+        db->max_prefetch_pages = *r;
+      }
+      return PragmaResult(az, std::to_string(db->max_prefetch_pages.load()));
+    }
+    if (name == "litevfs_cache_sync_period") {
+      if (val) {
+        auto r = ParseDurationMs(name, val, 0, kMaxSyncPeriodMs);
+        if (!r.ok()) return PragmaError(az, f, r.status());
+        db->sync_period_ms = *r;
+      }
+      return PragmaResult(az, std::to_string(db->sync_period_ms.load()));
+    }
+    if (name == "litevfs_max_cached_pages") {
+      if (val) {
+        auto r = ParseIntInRange(name, val, 0, kMaxCachedPagesLimit);
+        if (!r.ok()) return PragmaError(az, f, r.status());
+        if (Status st = db->SetMaxCachedPages(*r); !st.ok()) return PragmaError(az, f, st);
+      }
+      return PragmaResult(az, std::to_string(db->max_cached_pages()));
+    }
+    if (name == "litevfs_min_available_space") {
+      if (val) {
+        auto r = ParseBytes(name, val, 0, kMaxMinAvailableSpace);
+        if (!r.ok()) return PragmaError(az, f, r.status());
+        if (Status st = db->SetMinAvailableSpace(*r); !st.ok()) return PragmaError(az, f, st);
+      }
+      return PragmaResult(az, std::to_string(db->min_available_space()));
+    }
+    if (name == "litevfs_max_reqs_per_query") {
+      if (val) {
+        auto r = ParseIntInRange(name, val, 0, kMaxReqsPerQueryLimit);
+        if (!r.ok()) return PragmaError(az, f, r.status());
+        db->max_reqs_per_query = *r;
+      }
+      return PragmaResult(az, std::to_string(db->max_reqs_per_query.load()));
+    }
+    if (name == "litevfs_lease_duration") {
+      if (val) {
+        auto r = ParseDurationMs(name, val, kMinLeaseDurationMs, kMaxLeaseDurationMs);
+        if (!r.ok()) return PragmaError(az, f, r.status());
+        db->lease_duration_ms = *r;
+      }
+      return PragmaResult(az, std::to_string(db->lease_duration_ms.load()));
+    }
+  } catch (const std::exception& e) {  // e.g. bad_alloc: never let it reach SQLite
+    return PragmaError(az, f, Status::IOError(std::string("litevfs: ") + e.what()));
+  }
+  return PragmaError(az, f, Status::InvalidArgument(
+      "litevfs: unknown pragma " + name + " (litevfs pragmas: acquire_lease, release_lease, "
+      "cache_db, position, stats, max_prefetch_pages, cache_sync_period, max_cached_pages, "
+      "min_available_space, max_reqs_per_query, lease_duration)"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Main database file methods.
+
+LvFile* F(sqlite3_file* p) { return reinterpret_cast<LvFile*>(p); }
+
+int MainClose(sqlite3_file* p) noexcept {
+  LvFile* f = F(p);
+  int rc = SQLITE_OK;
+  if (f->conn.lock != kLockNone) rc = ToSqlite(f->db->Unlock(&f->conn, kLockNone), SQLITE_IOERR_CLOSE, f->db->name());
+  Database::Close(std::move(f->db));
+  f->~LvFile();
+  return rc;
+}
+
+int MainRead(sqlite3_file* p, void* buf, int amt, sqlite3_int64 off) noexcept {
+  LvFile* f = F(p);
+  bool short_read = false;
+  Status st = f->db->Read(&f->conn, static_cast<uint8_t*>(buf), size_t(amt), off, &short_read);
+  if (!st.ok()) return ToSqlite(st, SQLITE_IOERR_READ, f->db->name());
+  return short_read ? SQLITE_IOERR_SHORT_READ : SQLITE_OK;
+}
+
+int MainWrite(sqlite3_file* p, const void* buf, int amt, sqlite3_int64 off) noexcept {
+  LvFile* f = F(p);
+  return ToSqlite(f->db->Write(&f->conn, static_cast<const uint8_t*>(buf), size_t(amt), off),
+                  SQLITE_IOERR_WRITE, f->db->name());
+}
+
+int MainTruncate(sqlite3_file* p, sqlite3_int64 size) noexcept {
+  LvFile* f = F(p);
+  return ToSqlite(f->db->Truncate(&f->conn, size), SQLITE_IOERR_TRUNCATE, f->db->name());
+}
+
+int MainSync(sqlite3_file* p, int) noexcept {
+  LvFile* f = F(p);
+  return ToSqlite(f->db->Sync(&f->conn), SQLITE_IOERR_FSYNC, f->db->name());
+}
+
+int MainFileSize(sqlite3_file* p, sqlite3_int64* size) noexcept {
+  LvFile* f = F(p);
+  *size = f->db->FileSize(&f->conn);
+  return SQLITE_OK;
+}
+
+int MainLock(sqlite3_file* p, int level) noexcept {
+  LvFile* f = F(p);
+  auto r = f->db->Lock(&f->conn, level);
+  if (!r.ok()) {
+    if (r.status().code() == ltx::Code::kConflict) {
+      RecordError(SQLITE_BUSY, f->db->name(), r.status().message());
+      return SQLITE_BUSY;
+    }
+    return ToSqlite(r.status(), SQLITE_IOERR_LOCK, f->db->name());
+  }
+  return *r == LockResult::kBusy ? SQLITE_BUSY : SQLITE_OK;
+}
+
+int MainUnlock(sqlite3_file* p, int level) noexcept {
+  LvFile* f = F(p);
+  return ToSqlite(f->db->Unlock(&f->conn, level), SQLITE_IOERR_UNLOCK, f->db->name());
+}
+
+int MainCheckReserved(sqlite3_file* p, int* out) noexcept {
+  *out = F(p)->db->CheckReserved() ? 1 : 0;
+  return SQLITE_OK;
+}
+
+int MainFileControl(sqlite3_file* p, int op, void* arg) noexcept {
+  LvFile* f = F(p);
+  switch (op) {
+    case SQLITE_FCNTL_PRAGMA:
+      return HandlePragma(f, static_cast<char**>(arg));
+    case SQLITE_FCNTL_VFSNAME:
+      *static_cast<char**>(arg) = sqlite3_mprintf("%s", kVfsName);
+      return SQLITE_OK;
+    case SQLITE_FCNTL_HAS_MOVED:
+      *static_cast<int*>(arg) = 0;
+      return SQLITE_OK;
+    default:
+      return SQLITE_NOTFOUND;
+  }
+}
+
+int MainSectorSize(sqlite3_file*) noexcept { return 512; }
+int MainDeviceCharacteristics(sqlite3_file*) noexcept { return SQLITE_IOCAP_POWERSAFE_OVERWRITE; }
+
+const sqlite3_io_methods kMainMethods = {
+    1,  // no shared memory: SQLite cannot switch the database to WAL mode
+    MainClose, MainRead, MainWrite, MainTruncate, MainSync, MainFileSize, MainLock, MainUnlock,
+    MainCheckReserved, MainFileControl, MainSectorSize, MainDeviceCharacteristics,
+    nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+
+// ---------------------------------------------------------------------------------------
+// In-memory rollback journal methods.
+
+// A journal finalisation is a fallback commit point (synchronous=OFF).
+int JournalFinalized(LvFile* f, int fallback, const char* why) {
+  if (auto db = f->journal_db.lock()) return ToSqlite(db->CommitPending(why), fallback, db->name());
+  return SQLITE_OK;
+}
+
+int JournalClose(sqlite3_file* p) noexcept {
+  F(p)->~LvFile();
+  return SQLITE_OK;
+}
+
+int JournalRead(sqlite3_file* p, void* buf, int amt, sqlite3_int64 off) noexcept {
+  MemJournal* j = F(p)->journal.get();
+  std::lock_guard<std::mutex> lk(j->mu);
+  size_t n = 0;
+  if (uint64_t(off) < j->data.size()) n = std::min<size_t>(size_t(amt), j->data.size() - size_t(off));
+  if (n) std::memcpy(buf, j->data.data() + off, n);
+  if (n < size_t(amt)) {
+    std::memset(static_cast<char*>(buf) + n, 0, size_t(amt) - n);
+    return SQLITE_IOERR_SHORT_READ;
+  }
+  return SQLITE_OK;
+}
+
+int JournalWrite(sqlite3_file* p, const void* buf, int amt, sqlite3_int64 off) noexcept {
+  LvFile* f = F(p);
+  bool zero_header = false;
+  try {
+    std::lock_guard<std::mutex> lk(f->journal->mu);
+    std::string& d = f->journal->data;
+    if (d.size() < uint64_t(off) + uint64_t(amt)) d.resize(size_t(off) + size_t(amt));
+    std::memcpy(d.data() + off, buf, size_t(amt));
+    if (off == 0 && amt > 0) {
+      const char* b = static_cast<const char*>(buf);
+      zero_header = std::all_of(b, b + amt, [](char c) { return c == 0; });
+    }
+  } catch (const std::bad_alloc&) {
+    return SQLITE_IOERR_NOMEM;
+  }
+  // journal_mode=PERSIST finalises by zeroing the header.
+  return zero_header ? JournalFinalized(f, SQLITE_IOERR_WRITE, "journal header zeroed") : SQLITE_OK;
+}
+
+int JournalTruncate(sqlite3_file* p, sqlite3_int64 size) noexcept {
+  LvFile* f = F(p);
+  {
+    std::lock_guard<std::mutex> lk(f->journal->mu);
+    if (uint64_t(size) < f->journal->data.size()) f->journal->data.resize(size_t(size));
+  }
+  return size == 0 ? JournalFinalized(f, SQLITE_IOERR_TRUNCATE, "journal truncated") : SQLITE_OK;
+}
+
+int JournalSync(sqlite3_file*, int) noexcept { return SQLITE_OK; }
+
+int JournalFileSize(sqlite3_file* p, sqlite3_int64* size) noexcept {
+  MemJournal* j = F(p)->journal.get();
+  std::lock_guard<std::mutex> lk(j->mu);
+  *size = sqlite3_int64(j->data.size());
+  return SQLITE_OK;
+}
+
+int JournalLock(sqlite3_file*, int) noexcept { return SQLITE_OK; }
+int JournalUnlock(sqlite3_file*, int) noexcept { return SQLITE_OK; }
+int JournalCheckReserved(sqlite3_file*, int* out) noexcept {
+  *out = 0;
+  return SQLITE_OK;
+}
+int JournalFileControl(sqlite3_file*, int, void*) noexcept { return SQLITE_NOTFOUND; }
+int JournalSectorSize(sqlite3_file*) noexcept { return 512; }
+int JournalDeviceCharacteristics(sqlite3_file*) noexcept {
+  return SQLITE_IOCAP_SAFE_APPEND | SQLITE_IOCAP_SEQUENTIAL | SQLITE_IOCAP_POWERSAFE_OVERWRITE;
+}
+
+const sqlite3_io_methods kJournalMethods = {
+    1, JournalClose, JournalRead, JournalWrite, JournalTruncate, JournalSync, JournalFileSize,
+    JournalLock, JournalUnlock, JournalCheckReserved, JournalFileControl, JournalSectorSize,
+    JournalDeviceCharacteristics, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+
+// ---------------------------------------------------------------------------------------
+// VFS methods.
+
+int VfsOpen(sqlite3_vfs*, sqlite3_filename zName, sqlite3_file* pFile, int flags,
+            int* pOutFlags) noexcept {
+  const std::string path = zName ? zName : "";
+  const bool ours = StartsWith(path, kPathPrefix);
+  if (ours && (flags & SQLITE_OPEN_MAIN_DB)) {
+    pFile->pMethods = nullptr;
+    const std::string name = path.substr(path.rfind('/') + 1);
+    VfsConfig cfg = LoadConfigFromEnv();
+    if (const char* c = sqlite3_uri_parameter(zName, "cluster"); c && *c) cfg.client.cluster = c;
+    if (const char* h = sqlite3_uri_parameter(zName, "host"); h && *h) cfg.client.host = h;
+    auto db = Database::Open(cfg, name, path, (flags & SQLITE_OPEN_CREATE) != 0);
+    if (!db.ok()) return ToSqlite(db.status(), SQLITE_CANTOPEN, name);
+    LvFile* f = new (pFile) LvFile();
+    f->kind = Kind::kMain;
+    f->path = path;
+    f->db = std::move(db).value();
+    pFile->pMethods = &kMainMethods;
+    if (pOutFlags) *pOutFlags = flags;
+    return SQLITE_OK;
+  }
+  if (ours && (flags & SQLITE_OPEN_MAIN_JOURNAL)) {
+    pFile->pMethods = nullptr;
+    std::shared_ptr<MemJournal> j;
+    {
+      JournalTable* t = Journals();
+      std::lock_guard<std::mutex> lk(t->mu);
+      auto& slot = t->files[path];
+      if (!slot) slot = std::make_shared<MemJournal>();
+      j = slot;
+    }
+    LvFile* f = new (pFile) LvFile();
+    f->kind = Kind::kJournal;
+    f->path = path;
+    f->journal = std::move(j);
+    if (EndsWith(path, kJournalSuffix)) {
+      f->journal_db = Database::FindByPath(path.substr(0, path.size() - std::strlen(kJournalSuffix)));
+    }
+    pFile->pMethods = &kJournalMethods;
+    if (pOutFlags) *pOutFlags = flags;
+    return SQLITE_OK;
+  }
+  if (ours && (flags & SQLITE_OPEN_WAL)) {
+    RecordError(SQLITE_CANTOPEN, path, "litevfs: WAL mode is not supported (databases are served in rollback-journal mode)");
+    pFile->pMethods = nullptr;
+    return SQLITE_CANTOPEN;
+  }
+  // Temp databases, statement journals, super-journals: the default VFS.
+  return g_default->xOpen(g_default, zName, pFile, flags, pOutFlags);
+}
+
+int VfsDelete(sqlite3_vfs*, const char* zName, int syncDir) noexcept {
+  const std::string path = zName ? zName : "";
+  if (!StartsWith(path, kPathPrefix)) return g_default->xDelete(g_default, zName, syncDir);
+  {
+    JournalTable* t = Journals();
+    std::lock_guard<std::mutex> lk(t->mu);
+    t->files.erase(path);
+  }
+  if (EndsWith(path, kJournalSuffix)) {
+    // journal_mode=DELETE finalises by deleting the journal.
+    if (auto db = Database::FindByPath(path.substr(0, path.size() - std::strlen(kJournalSuffix)))) {
+      return ToSqlite(db->CommitPending("journal deleted"), SQLITE_IOERR_DELETE, db->name());
+    }
+  }
+  return SQLITE_OK;
+}
+
+int VfsAccess(sqlite3_vfs*, const char* zName, int flags, int* pResOut) noexcept {
+  const std::string path = zName ? zName : "";
+  if (!StartsWith(path, kPathPrefix)) return g_default->xAccess(g_default, zName, flags, pResOut);
+  *pResOut = 0;
+  if (EndsWith(path, kJournalSuffix)) {
+    // A journal exists only while a write transaction of this process is live: SQLite must
+    // never treat one as hot and play it back over the remote database.
+    bool present;
+    {
+      JournalTable* t = Journals();
+      std::lock_guard<std::mutex> lk(t->mu);
+      present = t->files.count(path) != 0;
+    }
+    if (present) {
+      auto db = Database::FindByPath(path.substr(0, path.size() - std::strlen(kJournalSuffix)));
+      *pResOut = db && db->HasWriter() ? 1 : 0;
+    }
+  }
+  return SQLITE_OK;
+}
+
+int VfsFullPathname(sqlite3_vfs*, const char* zName, int nOut, char* zOut) noexcept {
+  std::string name = zName ? zName : "";
+  std::string full;
+  if (StartsWith(name, kPathPrefix)) {
+    full = name;
+  } else {
+    if (Status st = ValidateDatabaseName(name); !st.ok()) {
+      RecordError(SQLITE_CANTOPEN, name,
+                  "litevfs: '" + name + "' is not a database name (1..255 of [A-Za-z0-9._-], not starting with '.', no '..'): " + st.message());
+      return SQLITE_CANTOPEN;
+    }
+    full = std::string(kPathPrefix) + EnvCluster() + "/" + name;
+  }
+  if (full.size() + 1 > size_t(nOut)) return SQLITE_CANTOPEN;
+  std::memcpy(zOut, full.c_str(), full.size() + 1);
+  return SQLITE_OK;
+}
+
+void* VfsDlOpen(sqlite3_vfs*, const char* z) noexcept { return g_default->xDlOpen(g_default, z); }
+void VfsDlError(sqlite3_vfs*, int n, char* z) noexcept { g_default->xDlError(g_default, n, z); }
+using SymFn = void (*)(void);
+SymFn VfsDlSym(sqlite3_vfs*, void* h, const char* z) noexcept {
+  return g_default->xDlSym(g_default, h, z);
+}
+void VfsDlClose(sqlite3_vfs*, void* h) noexcept { g_default->xDlClose(g_default, h); }
+int VfsRandomness(sqlite3_vfs*, int n, char* z) noexcept { return g_default->xRandomness(g_default, n, z); }
+int VfsSleep(sqlite3_vfs*, int us) noexcept { return g_default->xSleep(g_default, us); }
+int VfsCurrentTime(sqlite3_vfs*, double* t) noexcept { return g_default->xCurrentTime(g_default, t); }
+int VfsCurrentTimeInt64(sqlite3_vfs*, sqlite3_int64* t) noexcept {
+  if (g_default->iVersion >= 2 && g_default->xCurrentTimeInt64) {
+    return g_default->xCurrentTimeInt64(g_default, t);
+  }
+  double d = 0;
+  int rc = g_default->xCurrentTime(g_default, &d);
+  *t = sqlite3_int64(d * 86400000.0);
+  return rc;
+}
+
+int VfsGetLastError(sqlite3_vfs*, int n, char* z) noexcept {
+  LastError* e = GetLastErrorStore();
+  std::lock_guard<std::mutex> lk(e->mu);
+  if (n > 0 && z) {
+    size_t len = std::min(e->msg.size(), size_t(n - 1));
+    std::memcpy(z, e->msg.data(), len);
+    z[len] = 0;
+  }
+  return 0;
+}
+
+int RegisterVfs() {
+  if (sqlite3_vfs_find(kVfsName)) return SQLITE_OK;  // another copy of this code got there
+  g_default = sqlite3_vfs_find(nullptr);
+  if (!g_default) return SQLITE_ERROR;
+  auto* vfs = new sqlite3_vfs();  // leaked: registered for the life of the process
+  vfs->iVersion = 2;
+  vfs->szOsFile = int(std::max<size_t>(sizeof(LvFile), size_t(g_default->szOsFile)));
+  vfs->mxPathname = std::max(g_default->mxPathname, 512);
+  vfs->zName = kVfsName;
+  vfs->xOpen = VfsOpen;
+  vfs->xDelete = VfsDelete;
+  vfs->xAccess = VfsAccess;
+  vfs->xFullPathname = VfsFullPathname;
+  vfs->xDlOpen = VfsDlOpen;
+  vfs->xDlError = VfsDlError;
+  vfs->xDlSym = VfsDlSym;
+  vfs->xDlClose = VfsDlClose;
+  vfs->xRandomness = VfsRandomness;
+  vfs->xSleep = VfsSleep;
+  vfs->xCurrentTime = VfsCurrentTime;
+  vfs->xGetLastError = VfsGetLastError;
+  vfs->xCurrentTimeInt64 = VfsCurrentTimeInt64;
+  return sqlite3_vfs_register(vfs, 0);
+}
+
+}  // namespace
+}  // namespace litevfs
+
+extern "C" int litevfs_core_init(sqlite3* db, char** pzErrMsg, const sqlite3_api_routines* api) {
+  (void)db;
+  SQLITE_EXTENSION_INIT2(api);
+  static std::once_flag once;
+  static int rc = SQLITE_OK;
+  std::call_once(once, [] { rc = litevfs::RegisterVfs(); });
+  if (rc != SQLITE_OK && pzErrMsg) *pzErrMsg = sqlite3_mprintf("litevfs: cannot register the VFS (code %d)", rc);
+  return rc;
+}
