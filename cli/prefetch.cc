@@ -2,11 +2,14 @@
 // reads are local. The cache belongs to the VFS, so this opens DB through it and runs
 // PRAGMA litevfs_cache_db (the VFS fetches what is missing in batches), then reports pages,
 // size and throughput.
+#include <atomic>
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 
@@ -38,15 +41,47 @@ void run_prefetch(const PrefetchOptions& opt) {
   const uint64_t page_size = ToU64(QueryValue(db.get(), "PRAGMA page_size"), "page_size");
   const uint64_t page_count = ToU64(QueryValue(db.get(), "PRAGMA page_count"), "page_count");
   const bool tty = StdoutIsTty() && !opt.json;
-  if (tty) {
-    std::fprintf(stderr, "prefetch %s: %" PRIu64 " pages (%s)...", opt.db.c_str(), page_count,
-                 FormatBytes(page_count * page_size).c_str());
-    std::fflush(stderr);
-  }
   const int64_t start = NowMicros();
+  // The bar follows the cache filling up, read from a second connection's litevfs_stats
+  // (PRAGMA litevfs_cache_db does not hold the database's lock while it fetches).
+  std::atomic<bool> done{false};
+  std::thread bar;
+  if (tty) {
+    bar = std::thread([&] {
+      try {
+        SqlitePtr watcher = OpenRemote(opt.db, /*read_only=*/true);
+        Progress progress("prefetch " + opt.db, page_count, true);
+        uint64_t shown = 0;
+        while (!done.load()) {
+          auto j = nlohmann::json::parse(QueryValue(watcher.get(), "PRAGMA litevfs_stats"),
+                                         nullptr, false);
+          if (j.is_object() && j["cache_pages"].is_number_unsigned()) {
+            uint64_t cached = j["cache_pages"].get<uint64_t>();
+            if (cached > shown) {
+              progress.Add(cached - shown, (cached - shown) * page_size);
+              shown = cached;
+            }
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
+        progress.Done();
+      } catch (const std::exception&) {
+        // The bar is cosmetic: the summary below still reports the result.
+      }
+    });
+  }
+  struct StopBar {
+    std::atomic<bool>& done;
+    std::thread& bar;
+    void Stop() {
+      done.store(true);
+      if (bar.joinable()) bar.join();
+    }
+    ~StopBar() { Stop(); }
+  } stop_bar{done, bar};
   std::string fetched_s = QueryValue(db.get(), "PRAGMA litevfs_cache_db");
+  stop_bar.Stop();
   const double secs = double(NowMicros() - start) / 1e6;
-  if (tty) std::fputs(" done\n", stderr);
   if (fetched_s.empty()) {
     throw CliError("the VFS did not answer PRAGMA litevfs_cache_db (built without it?)");
   }

@@ -233,11 +233,14 @@ class Shell {
       return Fail(e.what());
     }
     auto j = nlohmann::json::parse(stats, nullptr, false);
-    if (j.is_object() && j.contains("lease")) {
-      std::printf("%s\n", j["lease"].is_string() ? j["lease"].get<std::string>().c_str()
-                                                 : j["lease"].dump().c_str());
+    if (!j.is_object() || !j.contains("lease") || !j["lease"].is_string()) {
+      return Fail("PRAGMA litevfs_stats has no lease field: " + stats);
+    }
+    const std::string id = j["lease"].get<std::string>();
+    if (id.empty()) {
+      std::printf("no lease held by this process\n");
     } else {
-      std::printf("%s\n", stats.c_str());
+      std::printf("lease %s held by this process\n", id.c_str());
     }
     std::fflush(stdout);
     return true;
@@ -325,7 +328,7 @@ void run_shell(const ShellOptions& opt) {
   }
   SqlitePtr db = OpenRemote(opt.db, opt.read_only, opt.create);
   Shell shell(db.get(), opt, *mode);
-  if (opt.lease && !shell.RunDot(".lease acquire")) throw ExitRequest(kExitError);
+  if (opt.lease) QueryRows(db.get(), "PRAGMA litevfs_acquire_lease");  // throws with SQLite's message
 
   if (!opt.commands.empty()) {
     for (const std::string& c : opt.commands) {

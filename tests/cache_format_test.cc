@@ -57,11 +57,12 @@ TEST(CacheFormatTest, HeaderDamageHasItsOwnError) {
   EXPECT_EQ(r.status().message(), "cache index: bad magic");
 
   b.assign(good, good + kIndexHeaderSize);
-  ltx::EncodeU32(b.data() + 8, 2);
+  ltx::EncodeU32(b.data() + 8, kFormatVersion + 1);
   r = IndexHeader::Decode(b);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), ltx::Code::kUnsupported);
-  EXPECT_EQ(r.status().message(), "cache index: unknown format version 2");
+  EXPECT_EQ(r.status().message(),
+            "cache index: unknown format version " + std::to_string(kFormatVersion + 1));
 
   for (size_t i : {12u, 20u, 33u, 47u, 50u, 60u}) {  // every field is covered by the checksum
     b.assign(good, good + kIndexHeaderSize);

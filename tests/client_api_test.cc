@@ -837,6 +837,53 @@ TEST_F(BinaryPagesTest, LargeRequestsAreSplitUnderTheUriLimit) {
   EXPECT_EQ(c->stats().pages_fetched.load(), want.size());
 }
 
+TEST_F(BinaryPagesTest, BatchThroughputBinaryZstdJson) {
+  // Informational numbers for the hot path: 256 x 4 KiB pages per batch.
+  std::vector<uint32_t> want;
+  for (uint32_t p = 1; p <= 256; p++) want.push_back(p);
+  const std::string frames = Frames(want, 4096);
+  const std::string zframes = Zstd(frames);
+  const std::string json_body = PagesJson(want, 4096);
+  // m: 0 binary, 1 binary + zstd, 2 JSON + base64.
+  auto run = [&](int m, const char* label) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (m == 2) {
+        content_type_ = "application/json";
+        body_ = json_body;
+        encoding_.clear();
+      } else {
+        content_type_ = "application/vnd.litevfs.pages";
+        body_ = m == 1 ? zframes : frames;
+        encoding_ = m == 1 ? "zstd" : "";
+      }
+      page_size_hdr_ = "4096";
+      pos_hdr_ = kPos3Text;
+      commit_hdr_ = "256";
+    }
+    auto c = NewClient();
+    ASSERT_TRUE(c->GetInfo().ok());
+    constexpr int kRounds = 20;
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < kRounds; i++) {
+      auto r = c->GetPages("db", kPos3, want);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      ASSERT_EQ(r->pages.size(), 256u);
+      ASSERT_EQ(r->pages[255].second, Page(256, 4096));
+    }
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                  std::chrono::steady_clock::now() - t0)
+                  .count() /
+              kRounds;
+    std::printf("GetPages 256 x 4 KiB, %-6s: %6lld us/batch (%llu wire bytes)\n", label,
+                static_cast<long long>(us),
+                static_cast<unsigned long long>(c->stats().bytes_received.load() / kRounds));
+  };
+  run(0, "binary");
+  run(1, "zstd");
+  run(2, "json");
+}
+
 // ---- interior ----
 
 TEST_F(BinaryPagesTest, GetInterior) {
@@ -1204,6 +1251,21 @@ TEST_F(ClientApiTest, NonJsonErrorBodyStillGivesAClearMessage) {
   EXPECT_EQ(server_.count(), 3u);
   EXPECT_EQ(c->stats().retries.load(), 2u);
   EXPECT_EQ(c->stats().requests.load(), 3u);
+}
+
+TEST_F(ClientApiTest, HugeErrorBodyIsStillAnErrorWithAShortMessage) {
+  server_.svr().Get("/pos", [&](const httplib::Request&, httplib::Response& res) {
+    res.status = 503;
+    res.set_content("overloaded " + std::string(2 << 20, 'x'), "text/plain");
+  });
+  ClientConfig cfg = Config();
+  cfg.max_retries = 0;
+  auto c = NewClient(cfg);
+  auto r = c->GetPositions();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kUnavailable);
+  EXPECT_EQ(r.status().message().rfind("litevfs: server: HTTP 503: overloaded xxx", 0), 0u);
+  EXPECT_LT(r.status().message().size(), 300u);
 }
 
 TEST_F(ClientApiTest, RetryThenSucceed) {

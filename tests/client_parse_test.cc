@@ -133,6 +133,43 @@ TEST(ParsePagesJsonTest, DecodesBase64Pages) {
   EXPECT_TRUE(e->pages.empty());
 }
 
+TEST(ParsePagesJsonTest, CanonicalAndOtherShapesAgree) {
+  // The scanner for the canonical shape and the general parser must agree on every
+  // document: whitespace, key order, extra keys and escapes only change which one runs.
+  const std::string a = internal::Base64Encode(std::string(512, 'a'));
+  const std::string b = internal::Base64Encode(std::string(512, 'b'));
+  for (const std::string& body : {
+           R"({"pages":[{"pgno":1,"data":")" + a + R"("},{"pgno":3,"data":")" + b + R"("}]})",
+           " {\n \"pages\" : [ {\"pgno\": 1 , \"data\":\"" + a +
+               "\"} ,\r\n\t{\"pgno\":3,\"data\":\"" + b + "\"} ] } \n",
+           R"({"pages":[{"data":")" + a + R"(","pgno":1},{"pgno":3,"data":")" + b + R"("}]})",
+           R"({"x":1,"pages":[{"pgno":1,"data":")" + a + R"("},{"pgno":3,"data":")" + b +
+               R"(","extra":true}]})",
+           R"({"pages":[{"pgno":1,"data":")" + a.substr(0, 4) + "\\u0041" + a.substr(5) +
+               R"("},{"pgno":3,"data":")" + b + R"("}]})",
+       }) {
+    auto r = ParsePagesJson(body, Pos{1, 1}, {1, 2, 3});
+    ASSERT_TRUE(r.ok()) << r.status().ToString() << "\n" << body.substr(0, 80);
+    ASSERT_EQ(r->pages.size(), 2u);
+    EXPECT_EQ(r->pages[0].first, 1u);
+    EXPECT_EQ(r->pages[0].second, std::string(512, 'a'));
+    EXPECT_EQ(r->pages[1].first, 3u);
+    EXPECT_EQ(r->pages[1].second, std::string(512, 'b'));
+    EXPECT_EQ(r->page_size, 512u);
+  }
+  // Almost-canonical documents that are not JSON at all must still fail.
+  for (const std::string& body : {
+           R"({"pages":[{"pgno":1,"data":")" + a + R"("}])",
+           R"({"pages":[{"pgno":1,"data":")" + a + R"("}]}x)",
+           R"({"pages":[{"pgno":01,"data":")" + a + R"("}]})",
+           R"({"pages":[{"pgno":1,"data":")" + a + R"("},]})",
+       }) {
+    auto r = ParsePagesJson(body, Pos{1, 1}, {1});
+    EXPECT_FALSE(r.ok()) << body.substr(0, 60);
+    EXPECT_EQ(r.status().code(), Code::kCorruption);
+  }
+}
+
 TEST(ParsePagesJsonTest, ExactErrors) {
   const std::string p512 = internal::Base64Encode(std::string(512, 'x'));
   struct Case {

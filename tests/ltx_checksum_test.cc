@@ -52,7 +52,8 @@ TEST(Crc64, ChainsLikeGoUpdate) {
   c = Crc64Update(c, b.data(), b.size());
   EXPECT_EQ(c, Crc64(ab.data(), ab.size()));
   for (size_t split = 0; split <= ab.size(); split++) {
-    uint64_t x = Crc64Update(Crc64Update(0, ab.data(), split), ab.data() + split, ab.size() - split);
+    uint64_t x =
+        Crc64Update(Crc64Update(0, ab.data(), split), ab.data() + split, ab.size() - split);
     ASSERT_EQ(x, Crc64(ab.data(), ab.size())) << split;
   }
 }

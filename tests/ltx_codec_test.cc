@@ -18,9 +18,8 @@ struct Fmt {
   Version version;
   bool compress;
 };
-const Fmt kFormats[] = {{"v1", Version::kV1, false},
-                        {"v1lz4", Version::kV1, true},
-                        {"v3", Version::kV3, false}};
+const Fmt kFormats[] = {
+    {"v1", Version::kV1, false}, {"v1lz4", Version::kV1, true}, {"v3", Version::kV3, false}};
 
 EncodeOptions Opts(const Fmt& f) {
   EncodeOptions o;
@@ -104,20 +103,20 @@ TEST_P(RoundTrip, DecodesWhatWasEncoded) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AllFormats, RoundTrip,
-    ::testing::Combine(::testing::Values(0, 1, 2), ::testing::Values(512u, 4096u, 65536u),
-                       ::testing::Values("snapshot", "empty", "incremental", "shrink-to-empty",
-                                         "nochecksum")),
-    [](const auto& info) {
-      return std::string(kFormats[std::get<0>(info.param)].name) + "_" +
-             std::to_string(std::get<1>(info.param)) + "_" +
-             [](std::string s) {
-               for (auto& c : s)
-                 if (c == '-') c = '_';
-               return s;
-             }(std::get<2>(info.param));
-    });
+INSTANTIATE_TEST_SUITE_P(AllFormats, RoundTrip,
+                         ::testing::Combine(::testing::Values(0, 1, 2),
+                                            ::testing::Values(512u, 4096u, 65536u),
+                                            ::testing::Values("snapshot", "empty", "incremental",
+                                                              "shrink-to-empty", "nochecksum")),
+                         [](const auto& info) {
+                           return std::string(kFormats[std::get<0>(info.param)].name) + "_" +
+                                  std::to_string(std::get<1>(info.param)) + "_" +
+                                  [](std::string s) {
+                                    for (auto& c : s)
+                                      if (c == '-') c = '_';
+                                    return s;
+                                  }(std::get<2>(info.param));
+                         });
 
 TEST(Layout, V1PlainIsHeaderFramesZeroTrailer) {
   Pages pages{{1, MakePage(1, 512)}, {2, MakePage(2, 512)}};
@@ -125,11 +124,11 @@ TEST(Layout, V1PlainIsHeaderFramesZeroTrailer) {
   Encoded e = EncodeOrDie(h, pages, {}, ChecksumOf(pages, 512));
   const uint8_t* p = Bytes(e.bytes).data();
   EXPECT_EQ(e.bytes.substr(0, 4), "LTX1");
-  EXPECT_EQ(DecodeU32(p + 4), 0u);       // flags
-  EXPECT_EQ(DecodeU32(p + 8), 512u);     // page size
-  EXPECT_EQ(DecodeU32(p + 12), 2u);      // commit
-  EXPECT_EQ(DecodeU64(p + 16), 1u);      // min
-  EXPECT_EQ(DecodeU64(p + 24), 1u);      // max
+  EXPECT_EQ(DecodeU32(p + 4), 0u);    // flags
+  EXPECT_EQ(DecodeU32(p + 8), 512u);  // page size
+  EXPECT_EQ(DecodeU32(p + 12), 2u);   // commit
+  EXPECT_EQ(DecodeU64(p + 16), 1u);   // min
+  EXPECT_EQ(DecodeU64(p + 24), 1u);   // max
   EXPECT_EQ(DecodeU64(p + 32), uint64_t(1700000000000));
   EXPECT_EQ(e.bytes.substr(80, 20), std::string(20, '\0'));
   EXPECT_EQ(DecodeU32(p + 100), 1u);
@@ -218,7 +217,13 @@ std::string LegacyV3(const Header& h, const Pages& pages, uint64_t post) {
   h.EncodeTo(reinterpret_cast<uint8_t*>(out.data()));
   std::string logical = out;
   std::string index;
-  auto uv = [&](uint64_t v) { while (v >= 0x80) { index += char(uint8_t(v) | 0x80); v >>= 7; } index += char(v); };
+  auto uv = [&](uint64_t v) {
+    while (v >= 0x80) {
+      index += char(uint8_t(v) | 0x80);
+      v >>= 7;
+    }
+    index += char(v);
+  };
   for (const auto& [pgno, data] : pages) {
     size_t off = out.size();
     std::string hdr(6, '\0');
@@ -243,7 +248,8 @@ std::string LegacyV3(const Header& h, const Pages& pages, uint64_t post) {
   out += tail + post_b;
   logical += tail + post_b;
   std::string fc(8, '\0');
-  EncodeU64(reinterpret_cast<uint8_t*>(fc.data()), kChecksumFlag | Crc64(logical.data(), logical.size()));
+  EncodeU64(reinterpret_cast<uint8_t*>(fc.data()),
+            kChecksumFlag | Crc64(logical.data(), logical.size()));
   return out + fc;
 }
 
@@ -277,7 +283,8 @@ TEST(Decode, V1Lz4AcceptsAnyFrameSettings) {
   hdr[7] = char(kFlagCompressLZ4);
   std::string logical = hdr + block + post;
   std::string fc(8, '\0');
-  EncodeU64(reinterpret_cast<uint8_t*>(fc.data()), kChecksumFlag | Crc64(logical.data(), logical.size()));
+  EncodeU64(reinterpret_cast<uint8_t*>(fc.data()),
+            kChecksumFlag | Crc64(logical.data(), logical.size()));
 
   struct Variant {
     LZ4F_blockSizeID_t size;
@@ -289,8 +296,10 @@ TEST(Decode, V1Lz4AcceptsAnyFrameSettings) {
   const Variant variants[] = {
       {LZ4F_max4MB, LZ4F_blockLinked, LZ4F_contentChecksumEnabled, LZ4F_noBlockChecksum, false},
       {LZ4F_max4MB, LZ4F_blockIndependent, LZ4F_noContentChecksum, LZ4F_noBlockChecksum, true},
-      {LZ4F_max64KB, LZ4F_blockIndependent, LZ4F_noContentChecksum, LZ4F_blockChecksumEnabled, false},
-      {LZ4F_max256KB, LZ4F_blockLinked, LZ4F_contentChecksumEnabled, LZ4F_blockChecksumEnabled, true},
+      {LZ4F_max64KB, LZ4F_blockIndependent, LZ4F_noContentChecksum, LZ4F_blockChecksumEnabled,
+       false},
+      {LZ4F_max256KB, LZ4F_blockLinked, LZ4F_contentChecksumEnabled, LZ4F_blockChecksumEnabled,
+       true},
   };
   for (const Variant& v : variants) {
     LZ4F_preferences_t prefs{};
@@ -488,7 +497,8 @@ TEST(EncoderRules, SnapshotsMustBeCompleteWithTheRightChecksum) {
                 " lacks the checksum flag");
   Header empty = MakeHeader(512, 0, 4, 4, kChecksumFlag | 3);
   EXPECT_EQ(AddPagesError(empty, {}, {}, true, kChecksumFlag | 3),
-            "InvalidArgument: ltx: post-apply checksum 8000000000000003 for an empty database (commit 0)");
+            "InvalidArgument: ltx: post-apply checksum 8000000000000003 for an empty database "
+            "(commit 0)");
 }
 
 TEST(EncoderRules, HeaderIsValidated) {

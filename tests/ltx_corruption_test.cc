@@ -31,9 +31,15 @@ std::string Decode(const std::string& bytes, Version v = Version::kAuto) {
   return (*dec)->Finish().ToString();
 }
 
-void SetU32(std::string* s, size_t off, uint32_t v) { EncodeU32(reinterpret_cast<uint8_t*>(s->data() + off), v); }
-void SetU64(std::string* s, size_t off, uint64_t v) { EncodeU64(reinterpret_cast<uint8_t*>(s->data() + off), v); }
-void SetU16(std::string* s, size_t off, uint16_t v) { EncodeU16(reinterpret_cast<uint8_t*>(s->data() + off), v); }
+void SetU32(std::string* s, size_t off, uint32_t v) {
+  EncodeU32(reinterpret_cast<uint8_t*>(s->data() + off), v);
+}
+void SetU64(std::string* s, size_t off, uint64_t v) {
+  EncodeU64(reinterpret_cast<uint8_t*>(s->data() + off), v);
+}
+void SetU16(std::string* s, size_t off, uint16_t v) {
+  EncodeU16(reinterpret_cast<uint8_t*>(s->data() + off), v);
+}
 
 // Recomputes the file checksum of an uncompressed v1 file after an edit, so the edit is
 // seen by the rule it breaks rather than by the checksum.
@@ -67,39 +73,60 @@ TEST(Corruption, HeaderRulesInOrder) {
 
   EXPECT_EQ(Decode(base.substr(0, 99)), "Corruption: ltx: header too short: 99 bytes, want 100");
   EXPECT_EQ(Decode(""), "Corruption: ltx: header too short: 0 bytes, want 100");
-  s = base; s[0] = 'X';
+  s = base;
+  s[0] = 'X';
   EXPECT_EQ(Decode(s), "Corruption: ltx: bad magic (not an LTX file)");
-  s = base; s[3] = '3';
+  s = base;
+  s[3] = '3';
   EXPECT_EQ(Decode(s), "Corruption: ltx: bad magic (not an LTX file)");
-  s = base; s[7] = 0x08;
+  s = base;
+  s[7] = 0x08;
   EXPECT_EQ(Decode(s), "Corruption: ltx: unknown header flags 0x00000008");
-  s = base; s[4] = 0x80;
+  s = base;
+  s[4] = 0x80;
   EXPECT_EQ(Decode(s), "Corruption: ltx: unknown header flags 0x80000000");
-  s = base; SetU32(&s, 8, 1000);
+  s = base;
+  SetU32(&s, 8, 1000);
   EXPECT_EQ(Decode(s), "Corruption: ltx: bad page size 1000");
-  s = base; SetU32(&s, 8, 256);
+  s = base;
+  SetU32(&s, 8, 256);
   EXPECT_EQ(Decode(s), "Corruption: ltx: bad page size 256");
-  s = base; SetU32(&s, 8, 131072);
+  s = base;
+  SetU32(&s, 8, 131072);
   EXPECT_EQ(Decode(s), "Corruption: ltx: bad page size 131072");
-  s = base; SetU64(&s, 16, 0);
+  s = base;
+  SetU64(&s, 16, 0);
   EXPECT_EQ(Decode(s), "Corruption: ltx: min_txid is 0");
-  s = base; SetU64(&s, 16, 9);
+  s = base;
+  SetU64(&s, 16, 9);
   EXPECT_EQ(Decode(s), "Corruption: ltx: min_txid 0000000000000009 > max_txid 0000000000000004");
-  s = base; SetU64(&s, 16, 1);
-  EXPECT_EQ(Decode(s), "Corruption: ltx: snapshot has non-zero pre-apply checksum 8000000000000abc");
-  s = base; s[40] = 0x00;
-  EXPECT_EQ(Decode(s), "Corruption: ltx: pre-apply checksum 0000000000000abc lacks the checksum flag");
-  s = base; SetU64(&s, 40, 0);
-  EXPECT_EQ(Decode(s), "Corruption: ltx: pre-apply checksum 0000000000000000 lacks the checksum flag");
-  s = base; s[7] = 0x02;
-  EXPECT_EQ(Decode(s), "Corruption: ltx: pre-apply checksum 8000000000000abc set although the no-checksum flag is set");
-  s = base; SetU64(&s, 48, uint64_t(-5));
+  s = base;
+  SetU64(&s, 16, 1);
+  EXPECT_EQ(Decode(s),
+            "Corruption: ltx: snapshot has non-zero pre-apply checksum 8000000000000abc");
+  s = base;
+  s[40] = 0x00;
+  EXPECT_EQ(Decode(s),
+            "Corruption: ltx: pre-apply checksum 0000000000000abc lacks the checksum flag");
+  s = base;
+  SetU64(&s, 40, 0);
+  EXPECT_EQ(Decode(s),
+            "Corruption: ltx: pre-apply checksum 0000000000000000 lacks the checksum flag");
+  s = base;
+  s[7] = 0x02;
+  EXPECT_EQ(Decode(s),
+            "Corruption: ltx: pre-apply checksum 8000000000000abc set although the no-checksum "
+            "flag is set");
+  s = base;
+  SetU64(&s, 48, uint64_t(-5));
   EXPECT_EQ(Decode(s), "Corruption: ltx: negative wal_offset -5");
-  s = base; SetU64(&s, 56, 10);
+  s = base;
+  SetU64(&s, 56, 10);
   EXPECT_EQ(Decode(s), "Corruption: ltx: wal_size set without wal_offset");
   // Fields without rules (timestamp, node id, reserved) are caught by the file checksum.
   for (size_t off : {32u, 75u, 80u, 99u}) {
-    s = base; s[off] ^= 0x01;
+    s = base;
+    s[off] ^= 0x01;
     EXPECT_NE(Decode(s).find("Corruption: ltx: file checksum mismatch"), std::string::npos) << off;
   }
 }
@@ -107,28 +134,36 @@ TEST(Corruption, HeaderRulesInOrder) {
 TEST(Corruption, PageRules) {
   const std::string base = Incremental();
   std::string s;
-  s = base; SetU32(&s, kFrame2, 2);
+  s = base;
+  SetU32(&s, kFrame2, 2);
   EXPECT_EQ(Decode(s), "Corruption: ltx: duplicate page 2");
-  s = base; SetU32(&s, kFrame2, 1);
+  s = base;
+  SetU32(&s, kFrame2, 1);
   EXPECT_EQ(Decode(s), "Corruption: ltx: page 1 out of order after page 2");
-  s = base; SetU32(&s, 12, 3);
+  s = base;
+  SetU32(&s, 12, 3);
   EXPECT_EQ(Decode(s), "Corruption: ltx: page 4 beyond commit 3");
-  s = base; SetU32(&s, kFrame1, 0x80000000u);
+  s = base;
+  SetU32(&s, kFrame1, 0x80000000u);
   EXPECT_EQ(Decode(s), "Corruption: ltx: page 2147483648 beyond commit 5");
   // The lock page (page size 512: page 2097153).
   Pages near{{2097152, MakePage(1, kPs)}};
-  s = EncodeOrDie(MakeHeader(kPs, 2097160, 4, 4, kChecksumFlag | 1), near, {}, kChecksumFlag | 2).bytes;
+  s = EncodeOrDie(MakeHeader(kPs, 2097160, 4, 4, kChecksumFlag | 1), near, {}, kChecksumFlag | 2)
+          .bytes;
   ASSERT_EQ(Decode(s), "OK");
   SetU32(&s, kFrame1, 2097153);
   EXPECT_EQ(Decode(s), "Corruption: ltx: lock page 2097153 present");
 
   const std::string snap = Snapshot();
   ASSERT_EQ(Decode(snap), "OK");
-  s = snap; SetU32(&s, kFrame1, 2);
+  s = snap;
+  SetU32(&s, kFrame1, 2);
   EXPECT_EQ(Decode(s), "Corruption: ltx: snapshot missing page 1");
-  s = snap; SetU32(&s, kFrame2, 3);
+  s = snap;
+  SetU32(&s, kFrame2, 3);
   EXPECT_EQ(Decode(s), "Corruption: ltx: snapshot missing page 2");
-  s = snap; SetU32(&s, 12, 4);  // commit says 4 but only 3 pages follow
+  s = snap;
+  SetU32(&s, 12, 4);  // commit says 4 but only 3 pages follow
   EXPECT_EQ(Decode(s), "Corruption: ltx: snapshot missing page 4");
 }
 
@@ -136,56 +171,80 @@ TEST(Corruption, TrailerRules) {
   const std::string base = Incremental();
   const size_t n = base.size();
   std::string s;
-  s = base; s[kFrame1 + 4 + 100] ^= 0x10;  // page data
+  s = base;
+  s[kFrame1 + 4 + 100] ^= 0x10;  // page data
   EXPECT_EQ(Decode(s).substr(0, 44), "Corruption: ltx: file checksum mismatch: fil");
-  s = base; s[n - 16 + 3] ^= 0x10;  // post-apply checksum (hashed)
+  s = base;
+  s[n - 16 + 3] ^= 0x10;  // post-apply checksum (hashed)
   EXPECT_EQ(Decode(s).substr(0, 44), "Corruption: ltx: file checksum mismatch: fil");
-  s = base; s[n - 1] ^= 0x01;  // file checksum itself
+  s = base;
+  s[n - 1] ^= 0x01;  // file checksum itself
   EXPECT_EQ(Decode(s).substr(0, 44), "Corruption: ltx: file checksum mismatch: fil");
-  s = base; s[n - 8] &= 0x7f;
-  EXPECT_EQ(Decode(s), "Corruption: ltx: file checksum " + FormatChecksum(DecodeU64(Bytes(s).data() + n - 8)) +
+  s = base;
+  s[n - 8] &= 0x7f;
+  EXPECT_EQ(Decode(s), "Corruption: ltx: file checksum " +
+                           FormatChecksum(DecodeU64(Bytes(s).data() + n - 8)) +
                            " lacks the checksum flag");
   s = base + std::string(1, '\0');
-  EXPECT_EQ(Decode(s), "Corruption: ltx: unexpected bytes after the trailer at offset " + std::to_string(n));
-  s = base; s[n - 16] &= 0x7f; FixV1Checksum(&s);
-  EXPECT_EQ(Decode(s), "Corruption: ltx: post-apply checksum 0000000000000def lacks the checksum flag");
-  s = base; s[n - 12 - 4] = 0;  // end-of-pages marker made non-zero: becomes a page number
+  EXPECT_EQ(Decode(s),
+            "Corruption: ltx: unexpected bytes after the trailer at offset " + std::to_string(n));
+  s = base;
+  s[n - 16] &= 0x7f;
+  FixV1Checksum(&s);
+  EXPECT_EQ(Decode(s),
+            "Corruption: ltx: post-apply checksum 0000000000000def lacks the checksum flag");
+  s = base;
+  s[n - 12 - 4] = 0;  // end-of-pages marker made non-zero: becomes a page number
   EXPECT_NE(Decode(s), "OK");
 
   const std::string snap = Snapshot();
-  s = snap; s[snap.size() - 9] ^= 0x01; FixV1Checksum(&s);
-  EXPECT_EQ(Decode(s).substr(0, 61), "Corruption: ltx: snapshot post-apply checksum mismatch: file ");
-  s = base; SetU32(&s, 12, 0);  // pages beyond commit 0
+  s = snap;
+  s[snap.size() - 9] ^= 0x01;
+  FixV1Checksum(&s);
+  EXPECT_EQ(Decode(s).substr(0, 61),
+            "Corruption: ltx: snapshot post-apply checksum mismatch: file ");
+  s = base;
+  SetU32(&s, 12, 0);  // pages beyond commit 0
   EXPECT_EQ(Decode(s), "Corruption: ltx: page 2 beyond commit 0");
   // commit 0 promises an empty database.
-  s = EncodeOrDie(MakeHeader(kPs, 0, 4, 4, kChecksumFlag | 1), {}, {}, kEmptyDatabaseChecksum).bytes;
+  s = EncodeOrDie(MakeHeader(kPs, 0, 4, 4, kChecksumFlag | 1), {}, {}, kEmptyDatabaseChecksum)
+          .bytes;
   ASSERT_EQ(Decode(s), "OK");
-  SetU64(&s, s.size() - 16, kChecksumFlag | 5); FixV1Checksum(&s);
-  EXPECT_EQ(Decode(s), "Corruption: ltx: post-apply checksum 8000000000000005 for an empty database (commit 0)");
+  SetU64(&s, s.size() - 16, kChecksumFlag | 5);
+  FixV1Checksum(&s);
+  EXPECT_EQ(
+      Decode(s),
+      "Corruption: ltx: post-apply checksum 8000000000000005 for an empty database (commit 0)");
   // No-checksum files must not carry a post-apply checksum.
   Header nc = MakeHeader(kPs, 1, 4, 4, 0);
   nc.flags = kFlagNoChecksum;
   s = EncodeOrDie(nc, {{1, MakePage(1, kPs)}}, {}, 0).bytes;
   ASSERT_EQ(Decode(s), "OK");
-  SetU64(&s, s.size() - 16, kChecksumFlag | 5); FixV1Checksum(&s);
-  EXPECT_EQ(Decode(s), "Corruption: ltx: post-apply checksum 8000000000000005 set although the no-checksum flag is set");
+  SetU64(&s, s.size() - 16, kChecksumFlag | 5);
+  FixV1Checksum(&s);
+  EXPECT_EQ(Decode(s),
+            "Corruption: ltx: post-apply checksum 8000000000000005 set although the no-checksum "
+            "flag is set");
 }
 
 TEST(Corruption, Lz4) {
   Pages pages = SnapshotPages(4096, 4);
   EncodeOptions o;
   o.compress = true;
-  const std::string base = EncodeOrDie(MakeHeader(4096, 4, 1, 1), pages, o, ChecksumOf(pages, 4096)).bytes;
+  const std::string base =
+      EncodeOrDie(MakeHeader(4096, 4, 1, 1), pages, o, ChecksumOf(pages, 4096)).bytes;
   ASSERT_EQ(Decode(base), "OK");
   std::string s = base;
   s[100] = 0x05;
   EXPECT_EQ(Decode(s), "Corruption: ltx: LZ4 flag set but no LZ4 frame follows the header");
-  s = base; s[104] ^= 0xff;  // frame descriptor flags
+  s = base;
+  s[104] ^= 0xff;  // frame descriptor flags
   EXPECT_EQ(Decode(s).substr(0, 48), "Corruption: ltx: LZ4 decompression failed at off");
   // Any byte of the compressed block: some error, always (content checksum or a rule).
   int lz4_errors = 0;
   for (size_t off = 107; off < base.size() - 16; off += 7) {
-    s = base; s[off] ^= 0x5a;
+    s = base;
+    s[off] ^= 0x5a;
     std::string err = Decode(s);
     ASSERT_NE(err, "OK") << off;
     if (err.find("LZ4") != std::string::npos) lz4_errors++;
@@ -203,17 +262,24 @@ TEST(Corruption, V3) {
   const uint32_t csize = DecodeU32(Bytes(base).data() + 106);
   const size_t frame2 = 100 + 10 + csize;
   std::string s;
-  s = base; SetU16(&s, 104, 0x0003);
-  EXPECT_EQ(Decode(s, Version::kV3), "Corruption: ltx: page 2 has unknown page header flags 0x0003");
-  s = base; SetU32(&s, 106, 70000);
+  s = base;
+  SetU16(&s, 104, 0x0003);
+  EXPECT_EQ(Decode(s, Version::kV3),
+            "Corruption: ltx: page 2 has unknown page header flags 0x0003");
+  s = base;
+  SetU32(&s, 106, 70000);
   EXPECT_EQ(Decode(s, Version::kV3), "Corruption: ltx: page 2 has bad compressed size 70000");
-  s = base; SetU32(&s, 106, 0);
+  s = base;
+  SetU32(&s, 106, 0);
   EXPECT_EQ(Decode(s, Version::kV3), "Corruption: ltx: page 2 has bad compressed size 0");
-  s = base; SetU32(&s, 106, csize - 1);
+  s = base;
+  SetU32(&s, 106, csize - 1);
   EXPECT_EQ(Decode(s, Version::kV3), "Corruption: ltx: LZ4 decompression failed for page 2");
-  s = base; SetU32(&s, frame2, 2);
+  s = base;
+  SetU32(&s, frame2, 2);
   EXPECT_EQ(Decode(s), "Corruption: ltx: duplicate page 2");
-  s = base; s[110] ^= 0x33;  // first byte of the LZ4 block (token)
+  s = base;
+  s[110] ^= 0x33;  // first byte of the LZ4 block (token)
   EXPECT_NE(Decode(s, Version::kV3), "OK");
 
   // Index edits, with the file checksum recomputed over the logical stream, hit the index
@@ -230,19 +296,30 @@ TEST(Corruption, V3) {
     logical += f->substr(off, f->size() - off - 8);
     SetU64(f, f->size() - 8, kChecksumFlag | Crc64(logical.data(), logical.size()));
   };
-  s = base; fix(&s);
+  s = base;
+  fix(&s);
   ASSERT_EQ(s, base);
   const size_t end_hdr = 100 + 10 + csize + 10 + DecodeU32(Bytes(base).data() + frame2 + 6);
   const size_t index = end_hdr + 6;
-  s = base; s[index + 1] ^= 0x01; fix(&s);  // offset of page 2's frame
+  s = base;
+  s[index + 1] ^= 0x01;
+  fix(&s);  // offset of page 2's frame
   EXPECT_EQ(Decode(s), "Corruption: ltx: page index does not match the page frames");
-  s = base; s[index] = 3; fix(&s);  // page number
+  s = base;
+  s[index] = 3;
+  fix(&s);  // page number
   EXPECT_EQ(Decode(s), "Corruption: ltx: page index does not match the page frames");
-  s = base; SetU64(&s, s.size() - 24, 99); fix(&s);
+  s = base;
+  SetU64(&s, s.size() - 24, 99);
+  fix(&s);
   EXPECT_EQ(Decode(s), "Corruption: ltx: page index size 99 does not match its 10 bytes");
-  s = base; s[end_hdr + 5] = 1; fix(&s);
+  s = base;
+  s[end_hdr + 5] = 1;
+  fix(&s);
   EXPECT_EQ(Decode(s, Version::kV3), "Corruption: ltx: end-of-pages header has flags 0x0001");
-  s = base; s[index] = char(0x80); fix(&s);  // varint continues into the next bytes
+  s = base;
+  s[index] = char(0x80);
+  fix(&s);  // varint continues into the next bytes
   EXPECT_NE(Decode(s), "OK");
 
   // V3Index validates what it loads.
@@ -252,13 +329,17 @@ TEST(Corruption, V3) {
     return idx.ok() ? std::string("OK") : idx.status().ToString();
   };
   EXPECT_EQ(load(base), "OK");
-  s = base; SetU64(&s, s.size() - 24, 1u << 30);
+  s = base;
+  SetU64(&s, s.size() - 24, 1u << 30);
   EXPECT_EQ(load(s), "Corruption: ltx: bad page index size 1073741824");
-  s = base; s[index + 1] ^= 0x01;
+  s = base;
+  s[index + 1] ^= 0x01;
   EXPECT_EQ(load(s), "Corruption: ltx: bad frame location for page 2 in page index");
-  s = base; s[end_hdr] = 1;
+  s = base;
+  s[end_hdr] = 1;
   EXPECT_EQ(load(s), "Corruption: ltx: no end-of-pages header before the page index");
-  EXPECT_EQ(load(base.substr(0, 120)), "Corruption: ltx: file too short for a v3 page index: 120 bytes");
+  EXPECT_EQ(load(base.substr(0, 120)),
+            "Corruption: ltx: file too short for a v3 page index: 120 bytes");
 }
 
 // ---- truncation at every offset ----
@@ -295,9 +376,11 @@ TEST(Truncation, EveryOffsetOfEveryFormatIsAnError) {
       std::string forced = Decode(cut, s.version);
       ASSERT_EQ(forced.rfind("Corruption: ltx: ", 0), 0u) << "len " << len << ": " << forced;
       if (len < kHeaderSize) {
-        ASSERT_EQ(forced, "Corruption: ltx: header too short: " + std::to_string(len) + " bytes, want 100");
+        ASSERT_EQ(forced,
+                  "Corruption: ltx: header too short: " + std::to_string(len) + " bytes, want 100");
       } else {
-        ASSERT_NE(forced.find("truncated file at offset"), std::string::npos) << "len " << len << ": " << forced;
+        ASSERT_NE(forced.find("truncated file at offset"), std::string::npos)
+            << "len " << len << ": " << forced;
       }
       std::string detected = Decode(cut, Version::kAuto);
       ASSERT_EQ(detected.rfind("Corruption: ltx: ", 0), 0u) << "len " << len << ": " << detected;

@@ -52,11 +52,9 @@ void BuildDatabase(const std::string& path, uint32_t page_size, size_t target_by
            std::to_string(rows) +
            ") INSERT INTO users(name, email, bio) SELECT 'user' || i, 'u' || (i * 7919 % 100003) "
            "|| '@example.com', randomblob(200) FROM n");
-  Exec(db,
-       "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < " +
-           std::to_string(rows * 4) +
-           ") INSERT INTO events(user_id, kind, at) SELECT i % " + std::to_string(rows) +
-           ", 'kind' || (i % 13), i * 31 FROM n");
+  Exec(db, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < " +
+               std::to_string(rows * 4) + ") INSERT INTO events(user_id, kind, at) SELECT i % " +
+               std::to_string(rows) + ", 'kind' || (i % 13), i * 31 FROM n");
   Exec(db, "COMMIT");
   sqlite3_close(db);
 }
@@ -119,7 +117,8 @@ TEST(EncodeDatabaseFile, SeveralMegabyteDatabaseRoundTripsInEveryFormat) {
     ASSERT_TRUE(ApplyFile(out, ltx).ok());
     EXPECT_TRUE(ReadFileOrDie(out) == src_bytes) << "applied database differs";
     EXPECT_EQ(QueryOne(out, "PRAGMA integrity_check"), "ok");
-    EXPECT_EQ(QueryOne(out, "SELECT count(*) FROM events"), QueryOne(src, "SELECT count(*) FROM events"));
+    EXPECT_EQ(QueryOne(out, "SELECT count(*) FROM events"),
+              QueryOne(src, "SELECT count(*) FROM events"));
   }
 }
 
@@ -162,8 +161,8 @@ TEST(EncodeDatabaseFile, RejectsWhatIsNotADatabase) {
 }
 
 // Encodes the difference between two database images as a non-snapshot LTX file.
-std::string DiffLtx(const std::string& before, const std::string& after, uint32_t ps,
-                    uint64_t txid, const EncodeOptions& o = {}, uint64_t post_override = 0) {
+std::string DiffLtx(const std::string& before, const std::string& after, uint32_t ps, uint64_t txid,
+                    const EncodeOptions& o = {}, uint64_t post_override = 0) {
   Pages changed;
   const size_t npages = after.size() / ps;
   for (size_t i = 0; i < npages; i++) {
@@ -172,8 +171,7 @@ std::string DiffLtx(const std::string& before, const std::string& after, uint32_
       changed[uint32_t(i + 1)] = Page(page.begin(), page.end());
     }
   }
-  Header h = MakeHeader(ps, uint32_t(npages), txid, txid,
-                        ChecksumDatabaseImage(Bytes(before), ps));
+  Header h = MakeHeader(ps, uint32_t(npages), txid, txid, ChecksumDatabaseImage(Bytes(before), ps));
   uint64_t post = post_override ? post_override : ChecksumDatabaseImage(Bytes(after), ps);
   return EncodeOrDie(h, changed, o, post).bytes;
 }
@@ -183,8 +181,9 @@ TEST(ApplyFile, IncrementalFilesIncludingShrinkApplyOntoTheRightState) {
   const std::string live = dir.Path("live.db");
   BuildDatabase(live, 4096, 1 << 20);
   std::string s0 = ReadFileOrDie(live);
-  Modify(live, "UPDATE users SET name = name || '!' WHERE id % 50 = 0; "
-               "INSERT INTO events(user_id, kind, at) VALUES (1, 'new', 99)");
+  Modify(live,
+         "UPDATE users SET name = name || '!' WHERE id % 50 = 0; "
+         "INSERT INTO events(user_id, kind, at) VALUES (1, 'new', 99)");
   std::string s1 = ReadFileOrDie(live);
   Modify(live, "DELETE FROM events WHERE id % 3 = 0");
   Modify(live, "VACUUM");
@@ -220,11 +219,12 @@ TEST(ApplyFile, GrowthWithoutFramesZeroFillsAndCountsThosePages) {
   })());
   std::string after = before + std::string(3 * ps, '\0');  // three new zero pages
   Page last = MakePage(uint32_t(after.size() / ps) + 1, ps);
-  after.append(last.begin(), last.end());                 // and one real one
+  after.append(last.begin(), last.end());  // and one real one
   const std::string ltx = dir.Path("grow.ltx");
   // Only the last page is in the file; the zero pages come from growing the file.
   Pages pages{{uint32_t(after.size() / ps), last}};
-  Header h = MakeHeader(ps, uint32_t(after.size() / ps), 2, 2, ChecksumDatabaseImage(Bytes(before), ps));
+  Header h =
+      MakeHeader(ps, uint32_t(after.size() / ps), 2, 2, ChecksumDatabaseImage(Bytes(before), ps));
   WriteFileOrDie(ltx, EncodeOrDie(h, pages, {}, ChecksumDatabaseImage(Bytes(after), ps)).bytes);
   ASSERT_TRUE(ApplyFile(dir.Path("g.db"), ltx).ok());
   EXPECT_TRUE(ReadFileOrDie(dir.Path("g.db")) == after);
@@ -271,6 +271,29 @@ TEST(ApplyFile, NothingChangesWhenTheFileIsBadOrDoesNotFit) {
 
   // Missing LTX file.
   EXPECT_EQ(ApplyFile(db, dir.Path("missing.ltx")).code(), Code::kNotFound);
+}
+
+// Litestream writes files with the no-checksum flag (pre and post 0): there is nothing to
+// check the database against, so they apply as they are.
+TEST(ApplyFile, NoChecksumFilesApplyWithoutChecks) {
+  TempDir dir;
+  const std::string db = dir.Path("db");
+  BuildDatabase(db, 4096, 100 << 10);
+  const std::string s0 = ReadFileOrDie(db);
+  std::string s1 = s0;
+  s1[4096 * 2 + 500] ^= 0x5a;
+  s1 += std::string(4096, '\0');  // and one more (zero) page
+  Pages changed{{3, Page(s1.begin() + 4096 * 2, s1.begin() + 4096 * 3)},
+                {uint32_t(s1.size() / 4096), Page(4096, 0)}};
+  Header h = MakeHeader(4096, uint32_t(s1.size() / 4096), 7, 7, 0);
+  h.flags = kFlagNoChecksum;
+  for (const EncodeOptions& o : kAllFormats) {
+    WriteFileOrDie(db, s0);
+    WriteFileOrDie(dir.Path("nc.ltx"), EncodeOrDie(h, changed, o, 0).bytes);
+    Status st = ApplyFile(db, dir.Path("nc.ltx"));
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    EXPECT_TRUE(ReadFileOrDie(db) == s1);
+  }
 }
 
 TEST(VerifyFile, ReportsThePathAndTheProblem) {

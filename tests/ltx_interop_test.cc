@@ -81,8 +81,10 @@ TEST_F(Interop, ConvertsToV3AndLz4AndBack) {
   ASSERT_TRUE(d.ok());
   for (int i = 0; i < 2; i++) {
     EncodeOptions o;
-    if (i == 0) o.version = Version::kV3;
-    else o.compress = true;
+    if (i == 0)
+      o.version = Version::kV3;
+    else
+      o.compress = true;
     Encoded e = EncodeOrDie(d->header, d->pages, o, d->trailer.post_apply_checksum);
     auto back = DecodeAll(e.bytes);
     ASSERT_TRUE(back.ok()) << back.status().ToString();
@@ -99,7 +101,8 @@ TEST_F(Interop, ApplyingOntoTheWrongStateIsRefusedAndChangesNothing) {
   Status s = ApplyFile(dir.Path("db"), ltx_path_);
   EXPECT_EQ(s.code(), Code::kConflict);
   EXPECT_EQ(s.message(),
-            "ltx: pre-apply checksum mismatch: database has fe3831a381c602b9, file expects 9c74a15b4e4f246c");
+            "ltx: pre-apply checksum mismatch: database has fe3831a381c602b9, file expects "
+            "9c74a15b4e4f246c");
   EXPECT_TRUE(ReadFileOrDie(dir.Path("db")) == db);
 }
 
@@ -122,14 +125,14 @@ std::string GoPage(uint8_t seed) {
 // 19 literals, a 488-byte match at distance 7 (the page repeats every 7 bytes), 5 literals.
 std::string Block31(const std::string& page) {
   std::string b;
-  b += char(0xff);                 // 15+ literals, 15+ match
-  b += char(19 - 15);              // literal length 19
+  b += char(0xff);     // 15+ literals, 15+ match
+  b += char(19 - 15);  // literal length 19
   b += page.substr(0, 19);
-  b += char(7);                    // offset 7, little-endian
+  b += char(7);  // offset 7, little-endian
   b += char(0);
-  b += char(255);                  // match length 4 + 15 + 255 + 214 = 488
+  b += char(255);  // match length 4 + 15 + 255 + 214 = 488
   b += char(214);
-  b += char(0x50);                 // 5 literals, no match
+  b += char(0x50);  // 5 literals, no match
   b += page.substr(507, 5);
   return b;
 }
@@ -180,7 +183,8 @@ TEST(GoGolden, SparseNonSnapshotFileChecksum) {
   // One bit off in the trailer's checksum and it is refused.
   std::string bad = GoGoldenFile(h, {2, 5, 9, 16}, kChecksumFlag | 2, 0xe27f4c18f0da2c11ull);
   EXPECT_EQ(DecodeError(bad),
-            "Corruption: ltx: file checksum mismatch: file has e27f4c18f0da2c11, computed e27f4c18f0da2c10");
+            "Corruption: ltx: file checksum mismatch: file has e27f4c18f0da2c11, computed "
+            "e27f4c18f0da2c10");
 }
 
 TEST(GoGolden, SnapshotFileChecksum) {
@@ -196,7 +200,8 @@ TEST(GoGolden, SnapshotFileChecksum) {
     pages[p] = Page(pg.begin(), pg.end());
   }
   EXPECT_EQ(DecodeError(file),
-            "Corruption: ltx: snapshot post-apply checksum mismatch: file has 8000000000000003, pages give " +
+            "Corruption: ltx: snapshot post-apply checksum mismatch: file has 8000000000000003, "
+            "pages give " +
                 FormatChecksum(ChecksumOf(pages, 512)));
 }
 

@@ -50,8 +50,8 @@ inline uint64_t ChecksumOf(const Pages& pages, uint32_t page_size) {
   return c.value();
 }
 
-inline Header MakeHeader(uint32_t page_size, uint32_t commit, uint64_t min_txid,
-                         uint64_t max_txid, uint64_t pre = 0) {
+inline Header MakeHeader(uint32_t page_size, uint32_t commit, uint64_t min_txid, uint64_t max_txid,
+                         uint64_t pre = 0) {
   Header h;
   h.page_size = page_size;
   h.commit = commit;

@@ -805,3 +805,90 @@ TEST(MockcloudServer, TokensFile) {
   EXPECT_FALSE(mockcloud::LoadTokensFile(p).ok());
   EXPECT_FALSE(mockcloud::LoadTokensFile(d.path() + "/missing").ok());
 }
+
+TEST(MockcloudServer, LongPollsAreCappedAndOrdinaryRequestsFlow) {
+  Harness h;
+  h.opts.max_long_polls = 1;
+  h.Start();
+  auto c = h.Client();
+  Model m;
+  ASSERT_EQ(Upload(*c, "db", Snapshot(&m, 2))->status, 200);
+  const std::string q = "/db/sync?db=db&wait=1500&pos=" + ltx::FormatPos(m.pos());
+  std::thread held([&] { h.Client()->Get(q.c_str()); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = c->Get(q.c_str());  // over the cap: answered at once
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(r->status, 200);
+  EXPECT_LT(ms, 700);
+  EXPECT_EQ(J(r)["pgnos"], json::array());
+  EXPECT_EQ(c->Get("/info")->status, 200);
+  held.join();
+}
+
+TEST(MockcloudServer, DroppedAndTruncatedUploadsAndSnapshots) {
+  Harness h;
+  h.opts.admin_token = "adm";
+  h.Start();
+  auto c = h.Client();
+  auto admin = h.Client("adm");
+  Model m;
+  ASSERT_EQ(Upload(*c, "db", Snapshot(&m, 40))->status, 200);
+  Model next = m;
+  const std::string tx = next.Tx({{3, FilledPage(4096, 33)}}, 40);
+  ASSERT_EQ(admin->Put("/admin/faults", "drop=1,routes=/db/tx", "text/plain")->status, 200);
+  EXPECT_FALSE(Upload(*h.Client(), "db", tx));  // no response
+  ASSERT_EQ(admin->Put("/admin/faults", "error=1,routes=/db/tx", "text/plain")->status, 200);
+  auto r = Upload(*h.Client(), "db", tx);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503);
+  // Neither was applied.
+  EXPECT_EQ(PosOf(J(c->Get("/pos"))["db"]), m.pos());
+  ASSERT_EQ(admin->Put("/admin/faults", "truncate=1,routes=/db/snapshot", "text/plain")->status, 200);
+  r = h.Client()->Get("/db/snapshot?db=db");
+  EXPECT_TRUE(!r || r->body.size() < 40 * 4096) << "snapshot should have been cut short";
+  ASSERT_EQ(admin->Put("/admin/faults", "", "text/plain")->status, 200);
+  ASSERT_EQ(Upload(*h.Client(), "db", tx)->status, 200);
+  EXPECT_EQ(PosOf(J(c->Get("/pos"))["db"]), next.pos());
+  r = c->Get("/metrics");
+  EXPECT_NE(r->body.find("mockcloud_requests_total{route=\"/db/tx\",code=\"0\"} 1"), std::string::npos) << r->body;
+}
+
+TEST(MockcloudServer, ConcurrentUploadsAtOnePositionHaveOneWinner) {
+  Harness h;
+  h.Start();
+  auto c = h.Client();
+  Model m;
+  ASSERT_EQ(Upload(*c, "db", Snapshot(&m, 4))->status, 200);
+  for (int round = 0; round < 5; round++) {
+    std::vector<Model> cand(3, m);
+    std::vector<std::string> bodies;
+    for (int i = 0; i < 3; i++) bodies.push_back(cand[i].Tx({{2, FilledPage(4096, 100 * round + i)}}, 4));
+    std::vector<int> status(3, 0);
+    std::atomic<bool> go{false};
+    std::vector<std::thread> ts;
+    for (int i = 0; i < 3; i++) {
+      ts.emplace_back([&, i] {
+        auto cl = h.Client();
+        while (!go) std::this_thread::yield();
+        auto r = Upload(*cl, "db", bodies[i]);
+        status[i] = r ? r->status : -1;
+      });
+    }
+    go = true;
+    for (auto& t : ts) t.join();
+    int winner = -1, wins = 0;
+    for (int i = 0; i < 3; i++) {
+      if (status[i] == 200) {
+        wins++;
+        winner = i;
+      } else {
+        EXPECT_EQ(status[i], 409);
+      }
+    }
+    ASSERT_EQ(wins, 1);
+    m = cand[winner];
+    EXPECT_EQ(PosOf(J(c->Get("/pos"))["db"]), m.pos());
+  }
+  ExpectPagesAt(*c, "db", m, 5);
+}

@@ -68,9 +68,8 @@ uint64_t Crc64Update(uint64_t crc, const void* data, size_t n) {
   crc = ~crc;
   while (n >= 8) {
     crc ^= LoadLE64(p);
-    crc = t7[crc & 0xff] ^ t6[(crc >> 8) & 0xff] ^ t5[(crc >> 16) & 0xff] ^
-          t4[(crc >> 24) & 0xff] ^ t3[(crc >> 32) & 0xff] ^ t2[(crc >> 40) & 0xff] ^
-          t1[(crc >> 48) & 0xff] ^ t0[crc >> 56];
+    crc = t7[crc & 0xff] ^ t6[(crc >> 8) & 0xff] ^ t5[(crc >> 16) & 0xff] ^ t4[(crc >> 24) & 0xff] ^
+          t3[(crc >> 32) & 0xff] ^ t2[(crc >> 40) & 0xff] ^ t1[(crc >> 48) & 0xff] ^ t0[crc >> 56];
     p += 8;
     n -= 8;
   }
@@ -168,8 +167,8 @@ Result<uint64_t> ChecksumDatabaseFile(const std::string& path, uint32_t page_siz
     for (size_t i = 0; i < got / page_size; i++) {
       uint32_t pgno = uint32_t(off / page_size + i + 1);
       if (pgno == lock) continue;
-      chk.Toggle(PageChecksum(pgno, std::span<const uint8_t>(buf.data() + i * page_size,
-                                                             page_size)));
+      chk.Toggle(
+          PageChecksum(pgno, std::span<const uint8_t>(buf.data() + i * page_size, page_size)));
     }
     off += got;
   }

@@ -39,7 +39,8 @@ Result<DctxPtr> NewDctx() {
   LZ4F_dctx* d = nullptr;
   size_t r = LZ4F_createDecompressionContext(&d, LZ4F_VERSION);
   if (LZ4F_isError(r)) {
-    return Status::ResourceExhausted(Fmt("ltx: cannot create LZ4 context: %s", LZ4F_getErrorName(r)));
+    return Status::ResourceExhausted(
+        Fmt("ltx: cannot create LZ4 context: %s", LZ4F_getErrorName(r)));
   }
   return DctxPtr(d);
 }
@@ -76,8 +77,8 @@ Status DecompressWholeFrame(LZ4F_dctx* dctx, std::span<const uint8_t> in, std::s
     }
   }
   if (out_pos != out.size()) {
-    return Status::Corruption(Fmt("ltx: LZ4 frame of page %u holds %zu bytes, want %zu", pgno,
-                                  out_pos, out.size()));
+    return Status::Corruption(
+        Fmt("ltx: LZ4 frame of page %u holds %zu bytes, want %zu", pgno, out_pos, out.size()));
   }
   if (in_pos != in.size()) {
     return Status::Corruption(Fmt("ltx: unexpected bytes after the LZ4 frame of page %u", pgno));
@@ -160,8 +161,8 @@ class DecoderImpl final : public Decoder {
 
 Status DecoderImpl::Init(const DecodeOptions& opts) {
   LTX_RETURN_IF_ERROR(in_.Fill(kHeaderSize));
-  LTX_ASSIGN_OR_RETURN(header_, Header::Decode(std::span<const uint8_t>(in_.data(),
-                                                                         in_.buffered())));
+  LTX_ASSIGN_OR_RETURN(header_,
+                       Header::Decode(std::span<const uint8_t>(in_.data(), in_.buffered())));
   LTX_RETURN_IF_ERROR(header_.Validate());
   Hash(in_.data(), kHeaderSize);
   in_.Consume(kHeaderSize);
@@ -226,7 +227,8 @@ Result<Version> DecoderImpl::Detect() {
   if (flags == kV3PageFlagLZ4) {
     if (n < kV3PageHeaderSize) return Version::kV3;
     uint32_t csize = DecodeU32(p + 6);
-    if (csize == 0 || csize > uint32_t(LZ4_compressBound(int(header_.page_size)))) return Version::kV1;
+    if (csize == 0 || csize > uint32_t(LZ4_compressBound(int(header_.page_size))))
+      return Version::kV1;
     LTX_RETURN_IF_ERROR(in_.Fill(kV3PageHeaderSize + csize));
     p = in_.data();
     if (in_.buffered() < kV3PageHeaderSize + csize) return Version::kV3;  // truncated v3
@@ -369,7 +371,8 @@ Result<bool> DecoderImpl::NextV3(PageFrame* frame) {
     return false;
   }
   if (flags != kV3PageFlagLZ4 && flags != 0) {
-    return Status::Corruption(Fmt("ltx: page %u has unknown page header flags 0x%04x", pgno, flags));
+    return Status::Corruption(
+        Fmt("ltx: page %u has unknown page header flags 0x%04x", pgno, flags));
   }
   LTX_RETURN_IF_ERROR(CheckPgno(pgno));
   if (flags == kV3PageFlagLZ4) {
@@ -381,9 +384,9 @@ Result<bool> DecoderImpl::NextV3(PageFrame* frame) {
       return Status::Corruption(Fmt("ltx: page %u has bad compressed size %u", pgno, csize));
     }
     LTX_RETURN_IF_ERROR(ReadRaw(comp_.data(), csize, "compressed page"));
-    int r = LZ4_decompress_safe(reinterpret_cast<const char*>(comp_.data()),
-                                reinterpret_cast<char*>(page_.data()), int(csize),
-                                int(page_.size()));
+    int r =
+        LZ4_decompress_safe(reinterpret_cast<const char*>(comp_.data()),
+                            reinterpret_cast<char*>(page_.data()), int(csize), int(page_.size()));
     if (r != int(page_.size())) {
       return Status::Corruption(Fmt("ltx: LZ4 decompression failed for page %u", pgno));
     }
@@ -418,8 +421,8 @@ Status DecoderImpl::ReadUvarint(uint64_t* v, std::string* raw) {
       return Status::OK();
     }
   }
-  return Status::Corruption(Fmt("ltx: bad varint in page index at offset %llu",
-                                (unsigned long long)in_.offset()));
+  return Status::Corruption(
+      Fmt("ltx: bad varint in page index at offset %llu", (unsigned long long)in_.offset()));
 }
 
 Status DecoderImpl::ReadIndex() {
@@ -484,9 +487,9 @@ Status DecoderImpl::Finish() {
   }
   const uint64_t computed = kChecksumFlag | crc_;
   if (computed != trailer_.file_checksum) {
-    return Fail(Status::Corruption(Fmt("ltx: file checksum mismatch: file has %016llx, computed %016llx",
-                                       (unsigned long long)trailer_.file_checksum,
-                                       (unsigned long long)computed)));
+    return Fail(Status::Corruption(
+        Fmt("ltx: file checksum mismatch: file has %016llx, computed %016llx",
+            (unsigned long long)trailer_.file_checksum, (unsigned long long)computed)));
   }
   const uint64_t post = trailer_.post_apply_checksum;
   if (header_.HasChecksums()) {
@@ -535,8 +538,8 @@ Result<V3Index> V3Index::Load(Source* src, const Header& header) {
   if (!size) return Status::Unsupported("ltx: page index needs a source of known size");
   const uint64_t min_size = kHeaderSize + kV3EndHeaderSize + 1 + 8 + kTrailerSize;
   if (*size < min_size) {
-    return Status::Corruption(Fmt("ltx: file too short for a v3 page index: %llu bytes",
-                                  (unsigned long long)*size));
+    return Status::Corruption(
+        Fmt("ltx: file too short for a v3 page index: %llu bytes", (unsigned long long)*size));
   }
   auto read_at = [&](uint64_t off, void* buf, size_t n, const char* what) -> Status {
     LTX_ASSIGN_OR_RETURN(size_t got, src->ReadAt(off, buf, n));
@@ -558,8 +561,7 @@ Result<V3Index> V3Index::Load(Source* src, const Header& header) {
   const uint64_t index_size = DecodeU64(sz);
   const uint64_t pages_end_min = kHeaderSize + kV3EndHeaderSize;
   if (index_size == 0 || index_size > size_off - pages_end_min) {
-    return Status::Corruption(Fmt("ltx: bad page index size %llu",
-                                  (unsigned long long)index_size));
+    return Status::Corruption(Fmt("ltx: bad page index size %llu", (unsigned long long)index_size));
   }
   const uint64_t index_off = size_off - index_size;
   const uint64_t frames_end = index_off - kV3EndHeaderSize;  // where the end header starts
@@ -592,13 +594,13 @@ Result<V3Index> V3Index::Load(Source* src, const Header& header) {
     const uint64_t pgno = v[0], off = v[1], fsize = v[2];
     const uint32_t prev = idx.entries_.empty() ? 0 : idx.entries_.back().pgno;
     if (pgno > header.commit || pgno <= prev || pgno == LockPgno(header.page_size)) {
-      return Status::Corruption(Fmt("ltx: bad page number %llu in page index",
-                                    (unsigned long long)pgno));
+      return Status::Corruption(
+          Fmt("ltx: bad page number %llu in page index", (unsigned long long)pgno));
     }
     if (off != next_free || fsize < kV3PageHeaderSize ||
         fsize > kV3PageHeaderSize + kMaxCompressedPage + 64 || fsize > frames_end - off) {
-      return Status::Corruption(Fmt("ltx: bad frame location for page %llu in page index",
-                                    (unsigned long long)pgno));
+      return Status::Corruption(
+          Fmt("ltx: bad frame location for page %llu in page index", (unsigned long long)pgno));
     }
     next_free = off + fsize;
     idx.entries_.push_back(Entry{uint32_t(pgno), off, fsize});
@@ -612,8 +614,8 @@ Result<V3Index> V3Index::Load(Source* src, const Header& header) {
 
 Status V3Index::ReadPage(Source* src, uint32_t pgno, std::span<uint8_t> out) const {
   if (out.size() != header_.page_size) {
-    return Status::InvalidArgument(Fmt("ltx: page buffer has %zu bytes, want %u", out.size(),
-                                       header_.page_size));
+    return Status::InvalidArgument(
+        Fmt("ltx: page buffer has %zu bytes, want %u", out.size(), header_.page_size));
   }
   auto it = std::lower_bound(entries_.begin(), entries_.end(), pgno,
                              [](const Entry& e, uint32_t p) { return e.pgno < p; });
@@ -629,14 +631,14 @@ Status V3Index::ReadPage(Source* src, uint32_t pgno, std::span<uint8_t> out) con
   const uint32_t fpgno = DecodeU32(frame.data());
   const uint16_t flags = DecodeU16(frame.data() + 4);
   if (fpgno != pgno) {
-    return Status::Corruption(Fmt("ltx: page index points page %u at a frame of page %u", pgno,
-                                  fpgno));
+    return Status::Corruption(
+        Fmt("ltx: page index points page %u at a frame of page %u", pgno, fpgno));
   }
   if (flags == kV3PageFlagLZ4) {
     const uint32_t csize = DecodeU32(frame.data() + 6);
     if (uint64_t(csize) + kV3PageHeaderSize != frame.size()) {
-      return Status::Corruption(Fmt("ltx: page %u: compressed size %u disagrees with the index",
-                                    pgno, csize));
+      return Status::Corruption(
+          Fmt("ltx: page %u: compressed size %u disagrees with the index", pgno, csize));
     }
     int r = LZ4_decompress_safe(reinterpret_cast<const char*>(frame.data() + kV3PageHeaderSize),
                                 reinterpret_cast<char*>(out.data()), int(csize), int(out.size()));

@@ -36,6 +36,7 @@ class EncoderImpl final : public Encoder {
   Status AddPage(uint32_t pgno, std::span<const uint8_t> page) override;
   Status Finish(uint64_t post_apply_checksum) override;
   const Trailer& trailer() const override { return trailer_; }
+  uint64_t snapshot_checksum() const override { return chk_.value(); }
 
  private:
   Status Sticky(Status s) {
@@ -86,7 +87,8 @@ Status EncoderImpl::Init() {
     LZ4F_cctx* c = nullptr;
     size_t r = LZ4F_createCompressionContext(&c, LZ4F_VERSION);
     if (LZ4F_isError(r)) {
-      return Status::ResourceExhausted(Fmt("ltx: cannot create LZ4 context: %s", LZ4F_getErrorName(r)));
+      return Status::ResourceExhausted(
+          Fmt("ltx: cannot create LZ4 context: %s", LZ4F_getErrorName(r)));
     }
     cctx_.reset(c);
     prefs_.frameInfo.blockSizeID = LZ4F_max64KB;
@@ -123,8 +125,8 @@ Status EncoderImpl::AddPage(uint32_t pgno, std::span<const uint8_t> page) {
   if (!failure_.ok()) return failure_;
   if (finished_) return Status::InvalidArgument("ltx: AddPage after Finish");
   if (page.size() != header_.page_size) {
-    return Status::InvalidArgument(Fmt("ltx: page %u has %zu bytes, want page size %u", pgno,
-                                       page.size(), header_.page_size));
+    return Status::InvalidArgument(
+        Fmt("ltx: page %u has %zu bytes, want page size %u", pgno, page.size(), header_.page_size));
   }
   if (pgno == 0) return Status::InvalidArgument("ltx: page number 0");
   if (prev_pgno_ != 0 && pgno <= prev_pgno_) {
@@ -140,8 +142,8 @@ Status EncoderImpl::AddPage(uint32_t pgno, std::span<const uint8_t> page) {
     uint64_t want = uint64_t(prev_pgno_) + 1;
     if (want == lock_pgno_) want++;
     if (pgno != want) {
-      return Status::InvalidArgument(Fmt("ltx: snapshot missing page %llu",
-                                         (unsigned long long)want));
+      return Status::InvalidArgument(
+          Fmt("ltx: snapshot missing page %llu", (unsigned long long)want));
     }
     if (header_.HasChecksums()) chk_.Toggle(PageChecksum(pgno, page));
   }
@@ -151,7 +153,8 @@ Status EncoderImpl::AddPage(uint32_t pgno, std::span<const uint8_t> page) {
     int csize = LZ4_compress_default(reinterpret_cast<const char*>(page.data()),
                                      reinterpret_cast<char*>(zbuf_.data()), int(page.size()),
                                      int(zbuf_.size()));
-    if (csize <= 0) return Sticky(Status::Corruption(Fmt("ltx: LZ4 compression of page %u failed", pgno)));
+    if (csize <= 0)
+      return Sticky(Status::Corruption(Fmt("ltx: LZ4 compression of page %u failed", pgno)));
     uint8_t hdr[kV3PageHeaderSize];
     EncodeU32(hdr, pgno);
     EncodeU16(hdr + 4, kV3PageFlagLZ4);
@@ -180,8 +183,8 @@ Status EncoderImpl::Finish(uint64_t post) {
     uint64_t want = uint64_t(prev_pgno_) + 1;
     if (want == lock_pgno_) want++;
     if (want <= header_.commit) {
-      return Status::InvalidArgument(Fmt("ltx: snapshot missing page %llu",
-                                         (unsigned long long)want));
+      return Status::InvalidArgument(
+          Fmt("ltx: snapshot missing page %llu", (unsigned long long)want));
     }
   }
   if (header_.HasChecksums()) {
@@ -223,7 +226,8 @@ Status EncoderImpl::Finish(uint64_t post) {
     if (mode_ == Mode::kV1Lz4) {
       size_t r = LZ4F_compressEnd(cctx_.get(), zbuf_.data(), zbuf_.size(), nullptr);
       if (LZ4F_isError(r)) {
-        return Sticky(Status::Corruption(Fmt("ltx: LZ4 compression failed: %s", LZ4F_getErrorName(r))));
+        return Sticky(
+            Status::Corruption(Fmt("ltx: LZ4 compression failed: %s", LZ4F_getErrorName(r))));
       }
       Raw(zbuf_.data(), r);
     }

@@ -162,8 +162,9 @@ Status ApplyFile(const std::string& db_path, const std::string& ltx_path,
         uint32_t dps = DecodeU16(dbhdr + 16);
         if (dps == 1) dps = 65536;
         if (dps != ps) {
-          return Status::InvalidArgument(Fmt("ltx: page size mismatch: database %s has %u, file has %u",
-                                             db_path.c_str(), dps, ps));
+          return Status::InvalidArgument(
+              Fmt("ltx: page size mismatch: database %s has %u, file has %u", db_path.c_str(), dps,
+                  ps));
         }
       }
     }
@@ -175,9 +176,9 @@ Status ApplyFile(const std::string& db_path, const std::string& ltx_path,
     if (h.HasChecksums()) {
       LTX_ASSIGN_OR_RETURN(uint64_t cur, ChecksumDatabaseFile(db_path, ps));
       if (cur != h.pre_apply_checksum) {
-        return Status::Conflict(Fmt("ltx: pre-apply checksum mismatch: database has %016llx, file expects %016llx",
-                                    (unsigned long long)cur,
-                                    (unsigned long long)h.pre_apply_checksum));
+        return Status::Conflict(
+            Fmt("ltx: pre-apply checksum mismatch: database has %016llx, file expects %016llx",
+                (unsigned long long)cur, (unsigned long long)h.pre_apply_checksum));
       }
       chk = DatabaseChecksum(cur);
     }
@@ -208,7 +209,8 @@ Status ApplyFile(const std::string& db_path, const std::string& ltx_path,
         if (f.pgno <= old_pages) {
           LTX_ASSIGN_OR_RETURN(size_t got, PreadFull(fd.get(), old_page.data(), ps,
                                                      uint64_t(f.pgno - 1) * ps, db_path));
-          if (got != ps) return Status::IOError("ltx: database " + db_path + " shrank during apply");
+          if (got != ps)
+            return Status::IOError("ltx: database " + db_path + " shrank during apply");
           chk.Toggle(PageChecksum(f.pgno, old_page));
         } else {
           account_zero_pages_until(f.pgno);
@@ -216,9 +218,11 @@ Status ApplyFile(const std::string& db_path, const std::string& ltx_path,
         }
       }
       if (track) chk.Toggle(PageChecksum(f.pgno, f.data));
-      LTX_RETURN_IF_ERROR(PwriteFull(fd.get(), f.data.data(), ps, uint64_t(f.pgno - 1) * ps, db_path));
+      LTX_RETURN_IF_ERROR(
+          PwriteFull(fd.get(), f.data.data(), ps, uint64_t(f.pgno - 1) * ps, db_path));
     }
-    if (Status s = dec->Finish(); !s.ok()) return s.WithContext(ltx_path + " (changed during apply?)");
+    if (Status s = dec->Finish(); !s.ok())
+      return s.WithContext(ltx_path + " (changed during apply?)");
   }
 
   // 5. Shrink or grow to commit pages.
@@ -226,7 +230,8 @@ Status ApplyFile(const std::string& db_path, const std::string& ltx_path,
     if (h.commit < old_pages) {
       for (uint64_t p = uint64_t(h.commit) + 1; p <= old_pages; p++) {
         if (p == lock) continue;
-        LTX_ASSIGN_OR_RETURN(size_t got, PreadFull(fd.get(), old_page.data(), ps, (p - 1) * ps, db_path));
+        LTX_ASSIGN_OR_RETURN(size_t got,
+                             PreadFull(fd.get(), old_page.data(), ps, (p - 1) * ps, db_path));
         if (got != ps) return Status::IOError("ltx: database " + db_path + " shrank during apply");
         chk.Toggle(PageChecksum(uint32_t(p), old_page));
       }
@@ -238,9 +243,11 @@ Status ApplyFile(const std::string& db_path, const std::string& ltx_path,
 
   // 6. The result must be what the file promised.
   if (track && chk.value() != info.trailer.post_apply_checksum) {
-    return Status::Corruption(Fmt("ltx: post-apply checksum mismatch after applying %s: database has %016llx, file promises %016llx",
-                                  ltx_path.c_str(), (unsigned long long)chk.value(),
-                                  (unsigned long long)info.trailer.post_apply_checksum));
+    return Status::Corruption(
+        Fmt("ltx: post-apply checksum mismatch after applying %s: database has %016llx, file "
+            "promises %016llx",
+            ltx_path.c_str(), (unsigned long long)chk.value(),
+            (unsigned long long)info.trailer.post_apply_checksum));
   }
   if (::fsync(fd.get()) != 0) return Errno("fsync", db_path);
   if (old_size == 0 && h.IsSnapshot()) LTX_RETURN_IF_ERROR(SyncParentDir(db_path));
@@ -263,8 +270,8 @@ Result<FileInfo> EncodeDatabaseFile(const std::string& db_path, Sink* out,
     uint8_t dbhdr[100];
     LTX_ASSIGN_OR_RETURN(size_t got, PreadFull(fd.get(), dbhdr, sizeof(dbhdr), 0, db_path));
     if (got < sizeof(dbhdr)) {
-      return Status::Corruption(Fmt("ltx: %s is too short for a SQLite header (%zu bytes)",
-                                    db_path.c_str(), got));
+      return Status::Corruption(
+          Fmt("ltx: %s is too short for a SQLite header (%zu bytes)", db_path.c_str(), got));
     }
     if (std::memcmp(dbhdr, "SQLite format 3", 16) != 0) {
       return Status::Corruption("ltx: " + db_path + " is not a SQLite database (bad header)");
@@ -288,18 +295,16 @@ Result<FileInfo> EncodeDatabaseFile(const std::string& db_path, Sink* out,
   h.commit = uint32_t(size / ps);
   h.min_txid = 1;
   h.max_txid = opts.txid;
-  h.timestamp = opts.timestamp_ms != 0
-                    ? opts.timestamp_ms
-                    : std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+  h.timestamp = opts.timestamp_ms != 0 ? opts.timestamp_ms
+                                       : std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count();
   CountingSink counter(out);
   LTX_ASSIGN_OR_RETURN(std::unique_ptr<Encoder> enc, Encoder::Open(&counter, h, opts.encode));
 
   const uint32_t lock = LockPgno(ps);
   const size_t chunk_pages = std::max<size_t>(1, (1u << 20) / ps);
   std::vector<uint8_t> buf(chunk_pages * ps);
-  DatabaseChecksum chk;
   uint64_t pages = 0;
   for (uint64_t off = 0; off < size;) {
     size_t want = size_t(std::min<uint64_t>(buf.size(), size - off));
@@ -309,18 +314,19 @@ Result<FileInfo> EncodeDatabaseFile(const std::string& db_path, Sink* out,
       uint32_t pgno = uint32_t(off / ps + i + 1);
       if (pgno == lock) continue;
       std::span<const uint8_t> page(buf.data() + i * ps, ps);
-      chk.Toggle(PageChecksum(pgno, page));
       LTX_RETURN_IF_ERROR(enc->AddPage(pgno, page));
       pages++;
     }
     off += got;
   }
-  LTX_RETURN_IF_ERROR(enc->Finish(chk.value()));
+  // The encoder checksummed every page on the way in (a snapshot's post-apply checksum).
+  LTX_RETURN_IF_ERROR(enc->Finish(enc->snapshot_checksum()));
 
   FileInfo info;
   info.version = opts.encode.version;
   info.header = h;
-  if (opts.encode.version == Version::kV1 && opts.encode.compress) info.header.flags |= kFlagCompressLZ4;
+  if (opts.encode.version == Version::kV1 && opts.encode.compress)
+    info.header.flags |= kFlagCompressLZ4;
   info.trailer = enc->trailer();
   info.page_count = pages;
   info.file_size = counter.count();

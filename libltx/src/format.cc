@@ -12,9 +12,12 @@ using internal::Fmt;
 
 const char* VersionName(Version v) {
   switch (v) {
-    case Version::kAuto: return "auto";
-    case Version::kV1: return "v1";
-    case Version::kV3: return "v3";
+    case Version::kAuto:
+      return "auto";
+    case Version::kV1:
+      return "v1";
+    case Version::kV3:
+      return "v3";
   }
   return "unknown";
 }
@@ -46,9 +49,12 @@ Result<uint64_t> ParseHex64(std::string_view s) {
   uint64_t v = 0;
   for (char c : s) {
     unsigned d;
-    if (c >= '0' && c <= '9') d = unsigned(c - '0');
-    else if (c >= 'a' && c <= 'f') d = unsigned(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F') d = unsigned(c - 'A' + 10);
+    if (c >= '0' && c <= '9')
+      d = unsigned(c - '0');
+    else if (c >= 'a' && c <= 'f')
+      d = unsigned(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F')
+      d = unsigned(c - 'A' + 10);
     else
       return Status::InvalidArgument("ltx: invalid hex number \"" + std::string(s) +
                                      "\" (want 1 to 16 hex digits)");
@@ -133,8 +139,8 @@ void Header::EncodeTo(uint8_t out[kHeaderSize]) const {
 
 Result<Header> Header::Decode(std::span<const uint8_t> in) {
   if (in.size() < kHeaderSize) {
-    return Status::Corruption(Fmt("ltx: header too short: %zu bytes, want %zu", in.size(),
-                                  kHeaderSize));
+    return Status::Corruption(
+        Fmt("ltx: header too short: %zu bytes, want %zu", in.size(), kHeaderSize));
   }
   if (std::memcmp(in.data(), kMagic, sizeof(kMagic)) != 0) {
     return Status::Corruption("ltx: bad magic (not an LTX file)");
@@ -163,8 +169,8 @@ void Trailer::EncodeTo(uint8_t out[kTrailerSize]) const {
 
 Result<Trailer> Trailer::Decode(std::span<const uint8_t> in) {
   if (in.size() < kTrailerSize) {
-    return Status::Corruption(Fmt("ltx: trailer too short: %zu bytes, want %zu", in.size(),
-                                  kTrailerSize));
+    return Status::Corruption(
+        Fmt("ltx: trailer too short: %zu bytes, want %zu", in.size(), kTrailerSize));
   }
   Trailer t;
   t.post_apply_checksum = DecodeU64(in.data());

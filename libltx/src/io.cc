@@ -212,7 +212,8 @@ Status FileSink::Write(const void* data, size_t n) {
 
 Status FileSink::Sync() {
   if (fd_ < 0) return Status::InvalidArgument("ltx: sync of closed file " + path_);
-  if (::fsync(fd_) != 0) return Status::IOError("ltx: fsync " + path_ + ": " + std::strerror(errno));
+  if (::fsync(fd_) != 0)
+    return Status::IOError("ltx: fsync " + path_ + ": " + std::strerror(errno));
   return Status::OK();
 }
 

@@ -5,16 +5,26 @@ namespace ltx {
 
 const char* CodeName(Code code) {
   switch (code) {
-    case Code::kOk: return "OK";
-    case Code::kInvalidArgument: return "InvalidArgument";
-    case Code::kNotFound: return "NotFound";
-    case Code::kCorruption: return "Corruption";
-    case Code::kIOError: return "IOError";
-    case Code::kUnavailable: return "Unavailable";
-    case Code::kConflict: return "Conflict";
-    case Code::kPermissionDenied: return "PermissionDenied";
-    case Code::kResourceExhausted: return "ResourceExhausted";
-    case Code::kUnsupported: return "Unsupported";
+    case Code::kOk:
+      return "OK";
+    case Code::kInvalidArgument:
+      return "InvalidArgument";
+    case Code::kNotFound:
+      return "NotFound";
+    case Code::kCorruption:
+      return "Corruption";
+    case Code::kIOError:
+      return "IOError";
+    case Code::kUnavailable:
+      return "Unavailable";
+    case Code::kConflict:
+      return "Conflict";
+    case Code::kPermissionDenied:
+      return "PermissionDenied";
+    case Code::kResourceExhausted:
+      return "ResourceExhausted";
+    case Code::kUnsupported:
+      return "Unsupported";
   }
   return "Unknown";
 }

@@ -413,7 +413,13 @@ httplib::Server::HandlerResponse ServerImpl::PreRoute(const httplib::Request& re
   tl = RequestState();
   tl.start = Clock::now();
   tl.started = true;
-  tl.route = "other";
+  static const char* const kRoutes[] = {"/info", "/pos", "/db/tx", "/db/snapshot", "/db/page", "/db/sync",
+                                        "/sync", "/db/interior", "/db/history", "/lease", "/healthz",
+                                        "/metrics", "/admin/faults"};
+  tl.route = "other";  // a bounded label set, whatever paths clients send
+  for (const char* r : kRoutes) {
+    if (req.path == r) tl.route = r;
+  }
   using HR = httplib::Server::HandlerResponse;
   const bool has_body = req.has_header("Content-Length") ? req.get_header_value("Content-Length") != "0"
                                                          : req.has_header("Transfer-Encoding");
@@ -488,7 +494,7 @@ void ServerImpl::AfterResponse(const httplib::Request& req, const httplib::Respo
   std::string q;
   for (const auto& [k, v] : req.params) q += (q.empty() ? "?" : "&") + k + "=" + v;
   Log(res.status >= 500 && !tl.dropped ? LogLevel::kWarn : LogLevel::kInfo,
-      req.method + " " + Sanitize(target + q) + " " + (tl.dropped ? std::string("dropped") : std::to_string(res.status)) +
+      (req.method.empty() ? std::string("- (unparsed request)") : req.method + " " + Sanitize(target + q)) + " " + (tl.dropped ? std::string("dropped") : std::to_string(res.status)) +
           " " + ms);
   if (tl.close_after) ShutdownConnection(req);
   tl.started = false;
@@ -609,6 +615,21 @@ bool ServerImpl::ReadBody(const httplib::ContentReader& reader, httplib::Respons
 }
 
 void ServerImpl::Routes() {
+  // "Expect: 100-continue" (curl sends it for big bodies): refuse an oversized upload
+  // before the client sends it.
+  http_.set_expect_100_continue_handler([this](const httplib::Request& q, httplib::Response& r) {
+    auto len = ParseUint(q.get_header_value("Content-Length"), "Content-Length");
+    if (len.ok() && *len > opts_.max_body) {
+      tl = RequestState();
+      tl.start = Clock::now();
+      tl.started = true;
+      tl.route = q.path == "/db/tx" ? "/db/tx" : "other";
+      tl.close_after = true;  // the client may send the body anyway: do not parse it as requests
+      ReplyError(r, 413, "ETOOLARGE", "request body over " + std::to_string(opts_.max_body) + " bytes");
+      return 413;
+    }
+    return 100;
+  });
   auto get = [this](const char* path, void (ServerImpl::*fn)(const httplib::Request&, httplib::Response&)) {
     std::string route = path;
     http_.Get(path, [this, fn, route](const httplib::Request& q, httplib::Response& r) {
@@ -640,8 +661,10 @@ void ServerImpl::Routes() {
     tl.route = "/lease";
     HandleLease(q, r, rd);
   });
-  http_.Delete("/lease", [this](const httplib::Request& q, httplib::Response& r) {
+  http_.Delete("/lease", [this](const httplib::Request& q, httplib::Response& r, const httplib::ContentReader& rd) {
     tl.route = "/lease";
+    std::string body;
+    if (!ReadBody(rd, r, 64 * 1024, &body)) return;
     HandleLeaseRelease(q, r);
   });
   http_.Get("/admin/faults", [this](const httplib::Request& q, httplib::Response& r) {
@@ -652,6 +675,15 @@ void ServerImpl::Routes() {
     tl.route = "/admin/faults";
     HandleAdminFaults(q, r, &rd);
   });
+  // Any other route with a body: 404 without reading the body (httplib would buffer it).
+  auto no_route = [this](const httplib::Request&, httplib::Response& r, const httplib::ContentReader&) {
+    tl.close_after = true;
+    ReplyError(r, 404, "ENOTFOUND", "no such route");
+  };
+  http_.Post(".*", no_route);
+  http_.Put(".*", no_route);
+  http_.Delete(".*", no_route);
+  http_.Patch(".*", no_route);
 }
 
 // ---- routes ----

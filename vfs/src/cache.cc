@@ -1,7 +1,7 @@
 // PageCache implementation. The format is in cache_format.h, the contract in cache.h.
 //
 // Crash safety, and why the hot path needs no fsync:
-//   * Every entry carries the checksum of its page (ltx::PageChecksum, which also binds the
+//   * Every entry carries the checksum of its page (cachefmt::PageHash, which also binds the
 //     pgno) and a checksum of itself. Whatever subset of page/entry writes survives a crash
 //     (process kill or power loss, torn or reordered), an entry is only served if its own
 //     checksum holds and the bytes at its offset hash to the checksum it names. Bytes that
@@ -495,7 +495,7 @@ ltx::Result<bool> PageCache::Get(uint32_t pgno, uint64_t pin_txid, std::span<uin
     return IoError("read page " + std::to_string(pgno) + " from", m.pages_path,
                    static_cast<int>(-n));
   }
-  if (static_cast<size_t>(n) == out.size() && ltx::PageChecksum(pgno, out) == checksum) {
+  if (static_cast<size_t>(n) == out.size() && cachefmt::PageHash(pgno, out) == checksum) {
     m.stats.hits++;
     return true;
   }
@@ -526,7 +526,7 @@ ltx::Status PageCache::Put(uint32_t pgno, uint64_t fetched_txid, std::span<const
     return ltx::Status::InvalidArgument("cache: page is " + std::to_string(data.size()) +
                                         " bytes, page size is " + std::to_string(m.opts.page_size));
   }
-  const uint64_t checksum = ltx::PageChecksum(pgno, data);  // outside the lock
+  const uint64_t checksum = cachefmt::PageHash(pgno, data);  // outside the lock
   std::lock_guard lock(m.mu);
   if (fetched_txid == 0 || fetched_txid < m.pos.txid) return ltx::Status::OK();
   auto it = m.slots.find(pgno);

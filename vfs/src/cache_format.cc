@@ -1,5 +1,7 @@
 #include "cache_format.h"
 
+#include <xxhash.h>
+
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -83,6 +85,10 @@ ltx::Result<IndexEntry> IndexEntry::Decode(uint32_t pgno, std::span<const uint8_
   e.epoch = ltx::DecodeU64(in.data() + 16);
   e.page_checksum = ltx::DecodeU64(in.data() + 24);
   return e;
+}
+
+uint64_t PageHash(uint32_t pgno, std::span<const uint8_t> page) {
+  return XXH3_64bits_withSeed(page.data(), page.size(), pgno);
 }
 
 }  // namespace litevfs::cachefmt

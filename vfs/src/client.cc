@@ -1087,8 +1087,149 @@ Result<SyncResult> ParseSyncJson(std::string_view body) {
   }
 }
 
+namespace {
+
+// Checks one (pgno, base64) entry of a JSON page batch and appends the decoded page.
+Status AddJsonPage(uint32_t pgno, std::string_view b64, const std::vector<uint32_t>& want,
+                   PageBatch* b) {
+  if (!b->pages.empty() && pgno <= b->pages.back().first) {
+    return Status::Corruption(
+        "pages: page " + std::to_string(pgno) +
+        (pgno == b->pages.back().first ? " appears twice"
+                                       : " follows page " + std::to_string(b->pages.back().first)));
+  }
+  if (!Wanted(want, pgno)) {
+    return Status::Corruption("pages: page " + std::to_string(pgno) + " was not asked for");
+  }
+  std::string data;
+  Status st = internal::Base64Decode(b64, &data);
+  if (!st.ok()) return st.WithContext("pages: page " + std::to_string(pgno));
+  const auto size = static_cast<uint32_t>(std::min<size_t>(data.size(), UINT32_MAX));
+  if (b->page_size == 0) {
+    if (!ltx::IsValidPageSize(size) || size != data.size()) {
+      return Status::Corruption("pages: page " + std::to_string(pgno) + " is " +
+                                std::to_string(data.size()) +
+                                " bytes, not a power of two in [512, 65536]");
+    }
+    b->page_size = size;
+  } else if (data.size() != b->page_size) {
+    return Status::Corruption("pages: page " + std::to_string(pgno) + " is " +
+                              std::to_string(data.size()) + " bytes, others are " +
+                              std::to_string(b->page_size));
+  }
+  b->pages.emplace_back(pgno, std::move(data));
+  return Status::OK();
+}
+
+// The canonical shape `{"pages":[{"pgno":N,"data":"…"},…]}` (or `"pages":null`), as the
+// service writes it, scanned without building a DOM: a generic JSON parser spends most of
+// its time copying the base64 strings byte by byte. Any other shape, however valid, returns
+// false and the caller parses it properly (so both accept exactly the same documents).
+class FastPagesScanner {
+ public:
+  explicit FastPagesScanner(std::string_view s) : s_(s) {}
+
+  // Fills `entries` with (pgno, base64) views into the body. false = not canonical.
+  bool Scan(std::vector<std::pair<uint32_t, std::string_view>>* entries) {
+    if (!Lit('{') || !Key("pages")) return false;
+    Ws();
+    if (s_.substr(i_, 4) == "null") {
+      i_ += 4;
+    } else {
+      if (!Lit('[')) return false;
+      Ws();
+      if (Peek() == ']') {
+        i_++;
+      } else {
+        for (;;) {
+          uint32_t pgno;
+          std::string_view data;
+          if (!Lit('{') || !Key("pgno") || !Number(&pgno) || !Lit(',') || !Key("data") ||
+              !String(&data) || !Lit('}')) {
+            return false;
+          }
+          entries->emplace_back(pgno, data);
+          Ws();
+          if (Peek() == ',') {
+            i_++;
+            continue;
+          }
+          if (!Lit(']')) return false;
+          break;
+        }
+      }
+    }
+    if (!Lit('}')) return false;
+    Ws();
+    return i_ == s_.size();
+  }
+
+ private:
+  char Peek() const { return i_ < s_.size() ? s_[i_] : '\0'; }
+  void Ws() {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\r' || s_[i_] == '\t')) i_++;
+  }
+  bool Lit(char c) {
+    Ws();
+    if (Peek() != c) return false;
+    i_++;
+    return true;
+  }
+  // "name" then ':'.
+  bool Key(std::string_view name) {
+    std::string_view k;
+    return String(&k) && k == name && Lit(':');
+  }
+  // A string without escapes or control characters (base64 and our keys never have any).
+  bool String(std::string_view* out) {
+    if (!Lit('"')) return false;
+    size_t start = i_;
+    size_t end = s_.find('"', start);
+    if (end == std::string_view::npos) return false;
+    for (size_t k = start; k < end; k++) {
+      const auto c = static_cast<unsigned char>(s_[k]);
+      if (c == '\\' || c < 0x20 || c >= 0x80) return false;
+    }
+    *out = s_.substr(start, end - start);
+    i_ = end + 1;
+    return true;
+  }
+  // A plain non-negative integer that fits in u32, no leading zeros.
+  bool Number(uint32_t* out) {
+    Ws();
+    size_t start = i_;
+    while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') i_++;
+    if (i_ < s_.size() && (s_[i_] == '.' || s_[i_] == 'e' || s_[i_] == 'E')) return false;
+    return internal::ParseDecimalU32(s_.substr(start, i_ - start), out);
+  }
+
+  std::string_view s_;
+  size_t i_ = 0;
+};
+
+}  // namespace
+
 Result<PageBatch> ParsePagesJson(std::string_view body, const Pos& pos,
                                  const std::vector<uint32_t>& want) {
+  const std::vector<uint32_t>* w = &want;
+  std::vector<uint32_t> sorted;
+  if (!std::is_sorted(want.begin(), want.end())) {
+    sorted = SortedUnique(want);
+    w = &sorted;
+  }
+  PageBatch b;
+  b.pos = pos;
+
+  std::vector<std::pair<uint32_t, std::string_view>> entries;
+  if (FastPagesScanner(body).Scan(&entries)) {
+    b.pages.reserve(entries.size());
+    for (const auto& [pgno, data] : entries) {
+      if (pgno == 0 || pgno > kMaxPgno) return Status::Corruption("pages: entry has a bad pgno");
+      LTX_RETURN_IF_ERROR(AddJsonPage(pgno, data, *w, &b));
+    }
+    return b;
+  }
+
   try {
     LTX_ASSIGN_OR_RETURN(json j, ParseJson(body, "pages"));
     if (!j.is_object()) return Status::Corruption("pages: response is not an object");
@@ -1096,14 +1237,6 @@ Result<PageBatch> ParsePagesJson(std::string_view body, const Pos& pos,
     if (arr == j.end() || !(arr->is_array() || arr->is_null())) {
       return Status::Corruption("pages: response has no \"pages\" array");
     }
-    const std::vector<uint32_t>* w = &want;
-    std::vector<uint32_t> sorted;
-    if (!std::is_sorted(want.begin(), want.end())) {
-      sorted = SortedUnique(want);
-      w = &sorted;
-    }
-    PageBatch b;
-    b.pos = pos;
     if (arr->is_null()) return b;
     b.pages.reserve(arr->size());
     for (const auto& e : *arr) {
@@ -1117,32 +1250,7 @@ Result<PageBatch> ParsePagesJson(std::string_view body, const Pos& pos,
       if (jd == e.end() || !jd->is_string()) {
         return Status::Corruption("pages: page " + std::to_string(pgno) + " has no data string");
       }
-      if (!b.pages.empty() && pgno <= b.pages.back().first) {
-        return Status::Corruption(
-            "pages: page " + std::to_string(pgno) +
-            (pgno == b.pages.back().first ? " appears twice"
-                                          : " follows page " + std::to_string(b.pages.back().first)));
-      }
-      if (!Wanted(*w, pgno)) {
-        return Status::Corruption("pages: page " + std::to_string(pgno) + " was not asked for");
-      }
-      std::string data;
-      Status st = internal::Base64Decode(jd->get_ref<const std::string&>(), &data);
-      if (!st.ok()) return st.WithContext("pages: page " + std::to_string(pgno));
-      const auto size = static_cast<uint32_t>(std::min<size_t>(data.size(), UINT32_MAX));
-      if (b.page_size == 0) {
-        if (!ltx::IsValidPageSize(size) || size != data.size()) {
-          return Status::Corruption("pages: page " + std::to_string(pgno) + " is " +
-                                    std::to_string(data.size()) +
-                                    " bytes, not a power of two in [512, 65536]");
-        }
-        b.page_size = size;
-      } else if (data.size() != b.page_size) {
-        return Status::Corruption("pages: page " + std::to_string(pgno) + " is " +
-                                  std::to_string(data.size()) + " bytes, others are " +
-                                  std::to_string(b.page_size));
-      }
-      b.pages.emplace_back(pgno, std::move(data));
+      LTX_RETURN_IF_ERROR(AddJsonPage(pgno, jd->get_ref<const std::string&>(), *w, &b));
     }
     return b;
   } catch (const std::exception& e) {

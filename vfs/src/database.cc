@@ -22,7 +22,8 @@ using Clock = std::chrono::steady_clock;
 
 constexpr long kLongPollWaitMs = 5000;          // per long poll; bounds how long a stopped
                                                 // sync thread lingers after the last close
-constexpr size_t kMaxPrefetchQueue = 4096;      // hint queue bound
+constexpr size_t kMaxTreeHints = 1u << 20;      // b-tree shape entries kept for prefetch
+constexpr size_t kMaxOldPageBytes = 32u << 20;  // pages kept for pins older than the cache
 constexpr size_t kMaxPagesPerRequest = 4096;    // the server's cap on pgnos per /db/page
 constexpr size_t kMaxBytesPerRequest = 16u << 20;
 constexpr auto kLeaseSafetyMargin = std::chrono::milliseconds(500);
@@ -264,7 +265,7 @@ Status Database::Init(bool create) {
     LTX_RETURN_IF_ERROR(OpenCacheLocked(hint));
     latest_ = {cache_->pos(), 0};
   }
-  if (Status st = SyncNow(0); !st.ok()) return OpenError(st, cfg_, name_);
+  if (Status st = SyncNow(client_.get(), 0); !st.ok()) return OpenError(st, cfg_, name_);
 
   Snapshot latest;
   bool cold = false;
@@ -288,6 +289,7 @@ Status Database::Init(bool create) {
     if (b.ok() && b->pos == latest.pos) {
       std::lock_guard<std::mutex> lk(mu_);
       for (auto& [pg, data] : b->pages) {
+        if (data.size() == page_size_) RecordChildrenLocked(pg, data, latest.commit, true);
         if (cache_ && data.size() == page_size_) {
           Status st = cache_->Put(pg, latest.pos.txid,
                                   std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
@@ -300,8 +302,15 @@ Status Database::Init(bool create) {
     }
   }
   if (long_poll_) {
-    std::shared_ptr<Database> self = shared_from_this();
-    sync_thread_ = std::thread([self] { self->SyncLoop(); });
+    auto sc = Client::Create(cfg_.client);
+    if (sc.ok()) {
+      sync_client_ = std::move(sc).value();
+      std::shared_ptr<Database> self = shared_from_this();
+      sync_thread_ = std::thread([self] { self->SyncLoop(); });
+    } else {
+      long_poll_ = false;  // period-gated sync at transaction start instead
+      LITEVFS_LOG(LogLevel::kWarn, name_, latest.pos, "no sync client: " + sc.status().ToString());
+    }
   }
   LITEVFS_LOG(LogLevel::kInfo, name_, latest.pos,
               "opened (cache " + cache_dir_ + (long_poll_ ? ", long-poll sync)" : ", periodic sync)"));
@@ -360,16 +369,17 @@ void Database::Shutdown() {
     }
   }
   cv_.notify_all();
-  // The sync thread may be inside a long poll; it holds its own reference and exits when
-  // the poll returns.
+  // The sync thread may be inside a long poll; it holds its own reference (and its own
+  // client) and exits when the poll returns. Our client's idle connections close now.
   if (sync_thread_.joinable()) sync_thread_.detach();
+  client_.reset();
 }
 
 // ---------------------------------------------------------------------------------------
 // Sync.
 
-Status Database::FetchCommitFromPage1(const Pos& pos, uint32_t* commit) {
-  auto b = client_->GetPages(name_, pos, {1});
+Status Database::FetchCommitFromPage1(Client* client, const Pos& pos, uint32_t* commit) {
+  auto b = client->GetPages(name_, pos, {1});
   page_requests_++;
   if (!b.ok()) return b.status();
   for (auto& [pg, data] : b->pages) {
@@ -381,7 +391,7 @@ Status Database::FetchCommitFromPage1(const Pos& pos, uint32_t* commit) {
   return Status::Corruption("litevfs: the service returned no page 1 for " + name_);
 }
 
-Status Database::SyncNow(long wait_ms) {
+Status Database::SyncNow(Client* client, long wait_ms) {
   Pos since;
   uint32_t ps = 0;
   {
@@ -390,7 +400,7 @@ Status Database::SyncNow(long wait_ms) {
     since = latest_.pos;
     ps = page_size_;
   }
-  auto r = client_->Sync(name_, since, wait_ms);
+  auto r = client->Sync(name_, since, wait_ms);
   if (!r.ok()) {
     if (r.status().code() == ltx::Code::kNotFound) {  // no such database (yet)
       std::lock_guard<std::mutex> lk(mu_);
@@ -412,7 +422,7 @@ Status Database::SyncNow(long wait_ms) {
   std::vector<std::pair<uint32_t, std::string>> boot;
   if (ps == 0) {
     // First contact without a page-size hint: learn it (and warm the cache) in one request.
-    auto b = has_interior_ ? client_->GetInterior(name_, res.pos) : client_->GetPages(name_, res.pos, {1});
+    auto b = has_interior_ ? client->GetInterior(name_, res.pos) : client->GetPages(name_, res.pos, {1});
     page_requests_++;
     if (!b.ok()) return b.status();
     ps = b->page_size;
@@ -431,7 +441,7 @@ Status Database::SyncNow(long wait_ms) {
         found = true;
       }
     }
-    if (!found) LTX_RETURN_IF_ERROR(FetchCommitFromPage1(res.pos, &commit));
+    if (!found) LTX_RETURN_IF_ERROR(FetchCommitFromPage1(client, res.pos, &commit));
   }
 
   std::lock_guard<std::mutex> lk(mu_);
@@ -457,8 +467,11 @@ Status Database::SyncNow(long wait_ms) {
               "synced from " + ltx::FormatPos(since) + (res.all ? " (all pages)" : " (" + std::to_string(res.pgnos.size()) + " pages changed)"));
   latest_ = {res.pos, commit};
   if (res.all) {
-    prefetch_.clear();
-    prefetch_set_.clear();
+    children_.clear();
+    parent_.clear();
+  }
+  for (auto& [pg, data] : boot) {
+    if (data.size() == page_size_) RecordChildrenLocked(pg, data, commit, true);
   }
   if (cache_) {
     for (auto& [pg, data] : boot) {
@@ -477,7 +490,7 @@ void Database::MaybeSyncForTransaction() {
     std::lock_guard<std::mutex> lk(mu_);
     if (Clock::now() - last_sync_ < std::chrono::milliseconds(sync_period_ms.load())) return;
   }
-  Status st = SyncNow(0);
+  Status st = SyncNow(client_.get(), 0);
   if (!st.ok()) {
     // Serve the last known state: reads of cached pages keep working while the service is away.
     LITEVFS_LOG(LogLevel::kWarn, name_, Pos{}, "sync at transaction start failed: " + st.ToString());
@@ -498,7 +511,7 @@ void Database::SyncLoop() {
       std::lock_guard<std::mutex> lk(mu_);
       before = latest_.pos;
     }
-    Status st = SyncNow(missing ? 0 : kLongPollWaitMs);
+    Status st = SyncNow(sync_client_.get(), missing ? 0 : kLongPollWaitMs);
     std::unique_lock<std::mutex> lk(mu_);
     if (stopping_) return;
     std::chrono::milliseconds pause{0};
@@ -599,50 +612,58 @@ bool Database::LeaseValidLocked() const {
 // ---------------------------------------------------------------------------------------
 // Reads.
 
-void Database::QueueChildren(uint32_t pgno, const std::string& page, uint32_t commit) {
-  if (max_prefetch_pages.load() == 0) return;
+void Database::RecordChildrenLocked(uint32_t pgno, const std::string& page, uint32_t commit,
+                                    bool refresh) {
+  if (!refresh && children_.count(pgno)) return;
   const uint32_t lock_pg = ltx::LockPgno(page_size_);
+  std::vector<uint32_t> kids;
   for (uint32_t child : BtreeChildren(pgno, page, page_size_)) {
     if (child == 0 || child > commit || child == lock_pg || child == pgno) continue;
-    if (!prefetch_set_.insert(child).second) continue;
-    prefetch_.push_back(child);
-    if (prefetch_.size() > kMaxPrefetchQueue) {
-      prefetch_set_.erase(prefetch_.front());
-      prefetch_.pop_front();
-    }
+    kids.push_back(child);
   }
+  if (kids.empty()) return;
+  if (parent_.size() > kMaxTreeHints) {  // bound the memory; it refills as pages are read
+    parent_.clear();
+    children_.clear();
+  }
+  for (uint32_t k : kids) parent_[k] = pgno;
+  children_[pgno] = std::move(kids);
 }
 
-std::vector<uint32_t> Database::TakePrefetchLocked(uint32_t pgno, const Snapshot& pin, size_t max) {
+std::vector<uint32_t> Database::PrefetchCandidatesLocked(uint32_t pgno, const Snapshot& pin, size_t max) {
   std::vector<uint32_t> picked;
-  auto it = std::find(prefetch_.begin(), prefetch_.end(), pgno);
-  std::vector<uint32_t> order;  // siblings after the missed page first (scan order), then before
-  if (it != prefetch_.end()) {
-    size_t idx = size_t(it - prefetch_.begin());
-    for (size_t j = idx + 1; j < prefetch_.size(); j++) order.push_back(prefetch_[j]);
-    for (size_t j = idx; j-- > 0;) order.push_back(prefetch_[j]);
-  } else {
-    for (size_t j = prefetch_.size(); j-- > 0;) order.push_back(prefetch_[j]);
+  if (max == 0) return picked;
+  std::vector<uint32_t> order;
+  if (auto pit = parent_.find(pgno); pit != parent_.end()) {
+    if (auto cit = children_.find(pit->second); cit != children_.end()) {
+      const auto& kids = cit->second;
+      size_t idx = size_t(std::find(kids.begin(), kids.end(), pgno) - kids.begin());
+      for (size_t j = idx + 1; j < kids.size(); j++) order.push_back(kids[j]);
+      for (size_t j = std::min(idx, kids.size()); j-- > 0;) order.push_back(kids[j]);
+    }
   }
-  std::set<uint32_t> drop = {pgno};
+  if (auto cit = children_.find(pgno); cit != children_.end()) {
+    order.insert(order.end(), cit->second.begin(), cit->second.end());
+  }
+  const uint32_t lock_pg = ltx::LockPgno(page_size_);
+  std::set<uint32_t> seen = {pgno};
   for (uint32_t p : order) {
     if (picked.size() >= max) break;
-    if (p > pin.commit || (cache_ && cache_->Contains(p, pin.pos.txid))) {
-      drop.insert(p);
-      continue;
-    }
+    if (p > pin.commit || p == lock_pg || !seen.insert(p).second) continue;
+    if (cache_ && cache_->Contains(p, pin.pos.txid)) continue;
+    if (old_pages_.count({pin.pos.txid, p})) continue;
     picked.push_back(p);
-    drop.insert(p);
-  }
-  if (!drop.empty()) {
-    std::deque<uint32_t> rest;
-    for (uint32_t p : prefetch_) {
-      if (drop.count(p)) prefetch_set_.erase(p);
-      else rest.push_back(p);
-    }
-    prefetch_.swap(rest);
   }
   return picked;
+}
+
+void Database::RememberOldPageLocked(uint64_t txid, uint32_t pgno, const std::string& page) {
+  if (!old_pages_.emplace(std::make_pair(txid, pgno), page).second) return;
+  old_order_.emplace_back(txid, pgno);
+  while (old_order_.size() * page_size_ > kMaxOldPageBytes) {
+    old_pages_.erase(old_order_.front());
+    old_order_.pop_front();
+  }
 }
 
 Status Database::ReadStoredPage(Conn* c, const Snapshot& pin, uint32_t pgno, std::string* out,
@@ -660,15 +681,20 @@ Status Database::ReadStoredPage(Conn* c, const Snapshot& pin, uint32_t pgno, std
                            std::span<uint8_t>(reinterpret_cast<uint8_t*>(out->data()), out->size()));
       if (r.ok() && *r) {
         cache_hits_++;
-        if (allow_prefetch) QueueChildren(pgno, *out, pin.commit);
+        RecordChildrenLocked(pgno, *out, pin.commit, false);
         return Status::OK();
       }
       if (!r.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, pin.pos, "cache read: " + r.status().ToString());
     }
+    if (auto it = old_pages_.find({pin.pos.txid, pgno}); it != old_pages_.end()) {
+      *out = it->second;
+      cache_hits_++;
+      return Status::OK();
+    }
     cache_misses_++;
     const int64_t max_reqs = max_reqs_per_query.load();
     if (allow_prefetch && (max_reqs == 0 || c == nullptr || c->requests < uint64_t(max_reqs))) {
-      for (uint32_t p : TakePrefetchLocked(pgno, pin, size_t(max_prefetch_pages.load()))) want.push_back(p);
+      for (uint32_t p : PrefetchCandidatesLocked(pgno, pin, size_t(max_prefetch_pages.load()))) want.push_back(p);
     }
   }
   std::sort(want.begin(), want.end());
@@ -683,12 +709,14 @@ Status Database::ReadStoredPage(Conn* c, const Snapshot& pin, uint32_t pgno, std
   }
   std::lock_guard<std::mutex> lk(mu_);
   bool found = false;
+  const bool old_pin = !cache_ || pin.pos.txid < cache_->pos().txid;
   for (auto& [pg, data] : b->pages) {
     if (data.size() != ps) {
       return Status::Corruption("litevfs: the service sent a " + std::to_string(data.size()) +
                                 "-byte page " + std::to_string(pg) + " for " + name_ +
                                 " (page size " + std::to_string(ps) + ")");
     }
+    if (old_pin) RememberOldPageLocked(pin.pos.txid, pg, data);
     if (cache_) {
       Status st = cache_->Put(pg, pin.pos.txid,
                               std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
@@ -702,7 +730,7 @@ Status Database::ReadStoredPage(Conn* c, const Snapshot& pin, uint32_t pgno, std
     }
   }
   if (!found) out->assign(ps, '\0');  // past commit at the pin
-  if (allow_prefetch) QueueChildren(pgno, *out, pin.commit);
+  RecordChildrenLocked(pgno, *out, pin.commit, true);
   LITEVFS_LOG(LogLevel::kTrace, name_, pin.pos,
               "fetched page " + std::to_string(pgno) + " (+" + std::to_string(want.size() - 1) + " prefetched)");
   return Status::OK();
@@ -1058,7 +1086,7 @@ Result<std::string> Database::AcquireLease(Conn* c) {
     lease_lost_ = false;
   }
   // Sync after acquiring: any commit by the previous holder is now visible.
-  if (Status st = SyncNow(0); !st.ok()) {
+  if (Status st = SyncNow(client_.get(), 0); !st.ok()) {
     Status rel = client_->ReleaseLease(name_, l->id);
     (void)rel;  // best effort; the lease expires on its own
     std::lock_guard<std::mutex> lk(mu_);
@@ -1125,7 +1153,7 @@ Result<std::string> Database::ReleaseLease() {
 // Pragmas.
 
 Result<uint64_t> Database::CacheAll(Conn* c) {
-  if (!c->pinned) LTX_RETURN_IF_ERROR(SyncNow(0));
+  if (!c->pinned) LTX_RETURN_IF_ERROR(SyncNow(client_.get(), 0));
   Snapshot pin;
   std::vector<uint32_t> missing;
   {

@@ -33,6 +33,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "cache.h"
@@ -138,12 +139,13 @@ class Database : public std::enable_shared_from_this<Database> {
   Status Init(bool create);
   Status OpenCacheLocked(uint32_t page_size);
   // Syncs with the service (wait_ms > 0: long poll) and moves latest_.
-  Status SyncNow(long wait_ms);
+  // `client`: client_ for callers on connection threads, sync_client_ on the sync thread.
+  Status SyncNow(Client* client, long wait_ms);
   void MaybeSyncForTransaction();
   void SyncLoop();
   void LeaseLoop();
   void StopLeaseThread();
-  Status FetchCommitFromPage1(const Pos& pos, uint32_t* commit);
+  Status FetchCommitFromPage1(Client* client, const Pos& pos, uint32_t* commit);
 
   // A page as stored at pin (cache, then the service, batched with prefetch candidates).
   Status ReadStoredPage(Conn* c, const Snapshot& pin, uint32_t pgno, std::string* out,
@@ -151,8 +153,13 @@ class Database : public std::enable_shared_from_this<Database> {
   // Old versions of many pages at pin (for checksums at commit).
   Status ReadStoredPages(const Snapshot& pin, const std::vector<uint32_t>& pgnos,
                          std::map<uint32_t, std::string>* out);
-  void QueueChildren(uint32_t pgno, const std::string& page, uint32_t commit);
-  std::vector<uint32_t> TakePrefetchLocked(uint32_t pgno, const Snapshot& pin, size_t max);
+  // Records the b-tree shape seen in `page` (children of an interior page, or the schema's
+  // roots on page 1). `refresh`: parse even if the page is known (a newly fetched version).
+  void RecordChildrenLocked(uint32_t pgno, const std::string& page, uint32_t commit, bool refresh);
+  // Prefetch candidates for a miss on pgno: its siblings (after it first: scan order), then
+  // its own children; none cached for the pin.
+  std::vector<uint32_t> PrefetchCandidatesLocked(uint32_t pgno, const Snapshot& pin, size_t max);
+  void RememberOldPageLocked(uint64_t txid, uint32_t pgno, const std::string& page);
   Status CommitLocked(std::unique_lock<std::mutex>& lk, Conn* c, const char* why);
   bool LeaseValidLocked() const;
   void Shutdown();
@@ -160,7 +167,9 @@ class Database : public std::enable_shared_from_this<Database> {
   const VfsConfig cfg_;
   const std::string name_;
   const std::string full_path_;
-  std::shared_ptr<Client> client_;  // shared with the sync thread's in-flight request
+  std::shared_ptr<Client> client_;       // connections' requests; reset at shutdown
+  std::shared_ptr<Client> sync_client_;  // the sync thread's own (its long poll may outlive
+                                         // the shutdown; client_'s idle connections must not)
   bool long_poll_ = false;
   bool has_interior_ = false;
   std::string cache_dir_;           // the directory in use (shared or private)
@@ -176,8 +185,13 @@ class Database : public std::enable_shared_from_this<Database> {
   Conn* reserved_ = nullptr;        // the connection holding RESERVED/PENDING/EXCLUSIVE
   bool pending_ = false;            // reserved_ asked for EXCLUSIVE (blocks new SHARED)
   Writer writer_;
-  std::deque<uint32_t> prefetch_;   // hint queue, children in key order
-  std::set<uint32_t> prefetch_set_;
+  // The b-tree shape seen so far (prefetch hints; may be stale, which only wastes a prefetch).
+  std::unordered_map<uint32_t, std::vector<uint32_t>> children_;  // interior pgno -> children
+  std::unordered_map<uint32_t, uint32_t> parent_;                 // child -> interior pgno
+  // Pages fetched for pins older than the cache's position (the cache will not take them),
+  // so a long read transaction does not refetch its prefetched pages. FIFO, bounded.
+  std::map<std::pair<uint64_t, uint32_t>, std::string> old_pages_;
+  std::deque<std::pair<uint64_t, uint32_t>> old_order_;
   std::string lease_id_;
   std::chrono::steady_clock::time_point lease_expires_{};
   bool lease_lost_ = false;

@@ -29,6 +29,10 @@ class Encoder {
   // post_apply_checksum must equal the checksum of the pages added.
   virtual Status Finish(uint64_t post_apply_checksum) = 0;
   virtual const Trailer& trailer() const = 0;  // valid after Finish()
+  // Snapshots with checksums: the database checksum of the pages added so far, i.e. what
+  // Finish() expects once every page is in (saves callers a second pass over the pages).
+  // kEmptyDatabaseChecksum for other files.
+  virtual uint64_t snapshot_checksum() const = 0;
 };
 
 }  // namespace ltx
