@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -17,8 +18,6 @@
 #include <iostream>
 #include <mutex>
 #include <thread>
-
-#include <CLI/CLI.hpp>
 
 #include "ltx/coding.h"
 
@@ -47,7 +46,8 @@ void SetupGlobalOptions(CLI::App& app) {
   app.add_option("--host", g.host, "Cloud service URL (overrides LITEFS_CLOUD_HOST)");
   app.add_option("--token", g.token, "Auth token (overrides LITEFS_CLOUD_TOKEN)");
   app.add_option("--cluster", g.cluster, "Cluster name (overrides LITEFS_CLOUD_CLUSTER)");
-  app.add_option("--cache-dir", g.cache_dir, "Local page cache directory (overrides LITEVFS_CACHE_DIR)");
+  app.add_option("--cache-dir", g.cache_dir,
+                 "Local page cache directory (overrides LITEVFS_CACHE_DIR)");
 }
 
 litevfs::ClientConfig MakeClientConfig() {
@@ -91,9 +91,12 @@ ltx::DecodeOptions DecodeOptionsFor(const std::string& format) {
 
 const char* VersionNumber(ltx::Version v) {
   switch (v) {
-    case ltx::Version::kV1: return "1";
-    case ltx::Version::kV3: return "3";
-    case ltx::Version::kAuto: break;
+    case ltx::Version::kV1:
+      return "1";
+    case ltx::Version::kV3:
+      return "3";
+    case ltx::Version::kAuto:
+      break;
   }
   return "?";
 }
@@ -337,7 +340,8 @@ TempFile::TempFile(const std::string& final_path) : final_path_(final_path) {
   std::vector<char> buf(tmpl.begin(), tmpl.end());
   buf.push_back('\0');
   fd_ = ::mkstemp(buf.data());
-  if (fd_ < 0) throw CliError("create temporary file for " + final_path + ": " + std::strerror(errno));
+  if (fd_ < 0)
+    throw CliError("create temporary file for " + final_path + ": " + std::strerror(errno));
   tmp_path_ = buf.data();
   ::fchmod(fd_, 0644);
 }
@@ -382,7 +386,8 @@ ltx::Status FdSink::Write(const void* data, size_t n) {
 }
 
 bool SameFile(const std::string& a, const std::string& b) {
-  struct stat sa {}, sb {};
+  struct stat sa {
+  }, sb{};
   if (::stat(a.c_str(), &sa) != 0 || ::stat(b.c_str(), &sb) != 0) return false;
   return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
@@ -429,8 +434,8 @@ void Progress::Draw(bool final) {
   bar.append(size_t(kWidth - filled), '.');
   double secs = double(NowMicros() - start_us_) / 1e6;
   double rate = secs > 0 ? double(bytes_) / (1024.0 * 1024.0) / secs : 0;
-  std::fprintf(stderr, "\r%s [%s] %3d%% %s %.1f MB/s", label_.c_str(), bar.c_str(),
-               int(frac * 100), FormatBytes(bytes_).c_str(), rate);
+  std::fprintf(stderr, "\r%s [%s] %3d%% %s %.1f MB/s", label_.c_str(), bar.c_str(), int(frac * 100),
+               FormatBytes(bytes_).c_str(), rate);
   std::fflush(stderr);
 }
 
@@ -444,21 +449,19 @@ ltx::Result<FetchStats> FetchAllPages(litevfs::Client& client, const std::string
   if (commit == 0) return stats;
   const size_t batch = std::clamp<size_t>(opts.batch, 1, 4096);
 
-  auto fetch_batch = [&](const std::vector<uint32_t>& want,
-                         uint32_t* page_size) -> ltx::Status {
+  auto fetch_batch = [&](const std::vector<uint32_t>& want, uint32_t* page_size) -> ltx::Status {
     auto r = client.GetPages(db, pos, want);
     if (!r.ok()) return r.status();
     const litevfs::PageBatch& b = *r;
     if (*page_size == 0) *page_size = b.page_size;
     if (b.page_size != *page_size) {
-      return ltx::Status::Corruption("server changed page size from " +
-                                     std::to_string(*page_size) + " to " +
-                                     std::to_string(b.page_size));
+      return ltx::Status::Corruption("server changed page size from " + std::to_string(*page_size) +
+                                     " to " + std::to_string(b.page_size));
     }
     if (b.pages.size() != want.size()) {
-      return ltx::Status::Corruption("asked for " + std::to_string(want.size()) +
-                                     " pages from " + std::to_string(want.front()) +
-                                     ", server returned " + std::to_string(b.pages.size()));
+      return ltx::Status::Corruption("asked for " + std::to_string(want.size()) + " pages from " +
+                                     std::to_string(want.front()) + ", server returned " +
+                                     std::to_string(b.pages.size()));
     }
     for (size_t i = 0; i < want.size(); ++i) {
       if (b.pages[i].first != want[i] || b.pages[i].second.size() != *page_size) {

@@ -9,13 +9,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "litevfs/client.h"
 #include "ltx/decoder.h"
@@ -164,10 +163,10 @@ bool SameFile(const std::string& a, const std::string& b);
 
 // ---- fetching many pages of a remote database ----
 struct FetchOptions {
-  unsigned parallel = 4;      // concurrent requests
-  size_t batch = 1024;        // pgnos per request (server allows <= 4096)
-  bool progress = false;      // draw a bar on stderr
-  std::string label;          // shown before the bar
+  unsigned parallel = 4;  // concurrent requests
+  size_t batch = 1024;    // pgnos per request (server allows <= 4096)
+  bool progress = false;  // draw a bar on stderr
+  std::string label;      // shown before the bar
 };
 struct FetchStats {
   uint64_t pages = 0;

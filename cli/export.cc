@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -12,8 +13,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "commands.h"
 #include "common.h"
@@ -59,8 +58,9 @@ Exported ExportAtTxid(litevfs::Client& client, const ExportOptions& opt, TempFil
     if (h.pos.txid == *opt.txid) entry = &h;
   }
   if (entry == nullptr) {
-    std::string range = history.empty() ? "none" :
-        std::to_string(history.front().pos.txid) + ".." + std::to_string(history.back().pos.txid);
+    std::string range = history.empty() ? "none"
+                                        : std::to_string(history.front().pos.txid) + ".." +
+                                              std::to_string(history.back().pos.txid);
     throw CliError(opt.db + ": txid " + std::to_string(*opt.txid) +
                    " is not retained by the server (retained: " + range + ")");
   }
@@ -72,24 +72,24 @@ Exported ExportAtTxid(litevfs::Client& client, const ExportOptions& opt, TempFil
   fo.progress = StdoutIsTty() && !opt.json;
   fo.label = "export";
   FetchStats fs = Unwrap(
-      FetchAllPages(client, opt.db, entry->pos, entry->commit, fo,
-                    [&](uint32_t pgno, std::string_view data) -> ltx::Status {
-                      std::span<const uint8_t> span(reinterpret_cast<const uint8_t*>(data.data()),
-                                                    data.size());
-                      acc.fetch_xor(ltx::PageChecksum(pgno, span));
-                      off_t off = off_t(pgno - 1) * off_t(data.size());
-                      size_t done = 0;
-                      while (done < data.size()) {
-                        ssize_t w = ::pwrite(fd, data.data() + done, data.size() - done,
-                                             off + off_t(done));
-                        if (w < 0) {
-                          if (errno == EINTR) continue;
-                          return ltx::Status::IOError("write " + path + ": " + std::strerror(errno));
-                        }
-                        done += size_t(w);
-                      }
-                      return ltx::Status::OK();
-                    }),
+      FetchAllPages(
+          client, opt.db, entry->pos, entry->commit, fo,
+          [&](uint32_t pgno, std::string_view data) -> ltx::Status {
+            std::span<const uint8_t> span(reinterpret_cast<const uint8_t*>(data.data()),
+                                          data.size());
+            acc.fetch_xor(ltx::PageChecksum(pgno, span));
+            off_t off = off_t(pgno - 1) * off_t(data.size());
+            size_t done = 0;
+            while (done < data.size()) {
+              ssize_t w = ::pwrite(fd, data.data() + done, data.size() - done, off + off_t(done));
+              if (w < 0) {
+                if (errno == EINTR) continue;
+                return ltx::Status::IOError("write " + path + ": " + std::strerror(errno));
+              }
+              done += size_t(w);
+            }
+            return ltx::Status::OK();
+          }),
       opt.db + ": fetch pages");
   // The lock page (if the database reaches it) is a hole; make the size exact.
   if (::ftruncate(fd, off_t(entry->commit) * off_t(fs.page_size)) != 0) {
@@ -120,7 +120,8 @@ void run_export(const ExportOptions& opt) {
   Exported e = opt.txid ? ExportAtTxid(*client, opt, out) : ExportSnapshot(*client, opt, out);
 
   // Whatever the path, the bytes on disk must be the database at the position.
-  uint64_t sum = Unwrap(ltx::ChecksumDatabaseFile(out.path(), e.page_size), "checksum " + out.path());
+  uint64_t sum =
+      Unwrap(ltx::ChecksumDatabaseFile(out.path(), e.page_size), "checksum " + out.path());
   if (sum != e.pos.post_apply_checksum) {
     throw CliError(opt.file + ": written database has checksum " + ltx::FormatChecksum(sum) +
                    ", position " + ltx::FormatPos(e.pos) + " says " +
@@ -128,12 +129,15 @@ void run_export(const ExportOptions& opt) {
   }
   out.Commit();
   if (opt.json) {
-    PrintJson({{"db", opt.db}, {"file", opt.file}, {"pos", PosJson(e.pos)}, {"pages", e.pages},
+    PrintJson({{"db", opt.db},
+               {"file", opt.file},
+               {"pos", PosJson(e.pos)},
+               {"pages", e.pages},
                {"pageSize", e.page_size}});
     return;
   }
-  std::cout << "exported " << opt.db << " at " << ltx::FormatPos(e.pos) << " to " << opt.file << " ("
-            << e.pages << " pages, " << FormatBytes(e.pages * e.page_size) << ")\n";
+  std::cout << "exported " << opt.db << " at " << ltx::FormatPos(e.pos) << " to " << opt.file
+            << " (" << e.pages << " pages, " << FormatBytes(e.pages * e.page_size) << ")\n";
 }
 
 }  // namespace
@@ -141,8 +145,8 @@ void run_export(const ExportOptions& opt) {
 void setup_export(CLI::App& app) {
   auto opt = std::make_shared<ExportOptions>();
   CLI::App* sub = app.add_subcommand("export", "Write database DB to a local SQLite file");
-  sub->add_option("db", opt->db, "Remote database name")->required();
-  sub->add_option("file", opt->file, "Local file to write")->required();
+  sub->add_option("DB", opt->db, "Remote database name")->required();
+  sub->add_option("FILE", opt->file, "Local file to write")->required();
   sub->add_option("--txid", opt->txid, "Export the database as of this retained TXID (decimal)");
   sub->add_flag("-f,--force", opt->force, "Replace FILE if it exists");
   sub->add_option("--parallel", opt->parallel, "Concurrent page requests (with --txid)")

@@ -5,15 +5,14 @@
 //    commit = the file's page count), so history is kept and readers just sync.
 // Uploads happen under a lease: --lease-id uses one the caller holds; otherwise a short
 // lease is acquired for the upload and released afterwards (409 if another client holds it).
-#include <chrono>
+#include <CLI/CLI.hpp>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <memory>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "commands.h"
 #include "common.h"
@@ -100,7 +99,8 @@ void run_import(const ImportOptions& opt) {
     ~Releaser() {
       if (!active) return;
       ltx::Status st = c->ReleaseLease(*db, *id);
-      if (!st.ok()) std::cerr << "litevfs: warning: " << Describe(st, *db + ": release lease") << "\n";
+      if (!st.ok())
+        std::cerr << "litevfs: warning: " << Describe(st, *db + ": release lease") << "\n";
     }
   } releaser{client.get(), &opt.db, &lease_id, own_lease};
 
@@ -124,8 +124,9 @@ void run_import(const ImportOptions& opt) {
 
   ltx::Pos pos = Unwrap(client->UploadTx(opt.db, ltx_bytes, lease_id), opt.db + ": upload");
   if (pos.post_apply_checksum != post) {
-    throw CliError(opt.db + ": server reports checksum " + ltx::FormatChecksum(pos.post_apply_checksum) +
-                   " after upload, expected " + ltx::FormatChecksum(post));
+    throw CliError(opt.db + ": server reports checksum " +
+                   ltx::FormatChecksum(pos.post_apply_checksum) + " after upload, expected " +
+                   ltx::FormatChecksum(post));
   }
   if (opt.json) {
     PrintJson({{"db", opt.db},
@@ -146,10 +147,12 @@ void run_import(const ImportOptions& opt) {
 
 void setup_import(CLI::App& app) {
   auto opt = std::make_shared<ImportOptions>();
-  CLI::App* sub = app.add_subcommand("import", "Upload a local SQLite database file as database DB");
-  sub->add_option("file", opt->file, "Local SQLite database file")->required();
-  sub->add_option("db", opt->db, "Remote database name")->required();
-  sub->add_option("--lease-id", opt->lease_id, "Upload under this lease (default: acquire one briefly)");
+  CLI::App* sub =
+      app.add_subcommand("import", "Upload a local SQLite database file as database DB");
+  sub->add_option("FILE", opt->file, "Local SQLite database file")->required();
+  sub->add_option("DB", opt->db, "Remote database name")->required();
+  sub->add_option("--lease-id", opt->lease_id,
+                  "Upload under this lease (default: acquire one briefly)");
   sub->add_flag("--compress", opt->compress, "LZ4-compress the uploaded LTX file");
   sub->add_flag("--json", opt->json, "Machine-readable output");
   sub->callback([opt]() { run_import(*opt); });

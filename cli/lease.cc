@@ -6,7 +6,8 @@
 namespace cli {
 
 void setup_lease(CLI::App& app) {
-  CLI::App* lease = app.add_subcommand("lease", "Acquire, refresh, release or inspect a database's write lease");
+  CLI::App* lease =
+      app.add_subcommand("lease", "Acquire, refresh, release or inspect a database's write lease");
   lease->require_subcommand(1);
   setup_lease_acquire(*lease);
   setup_lease_refresh(*lease);

@@ -4,14 +4,13 @@
 // so no handler runs concurrently with the refresh.
 #include <signal.h>
 
+#include <CLI/CLI.hpp>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <iostream>
 #include <memory>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "commands.h"
 #include "common.h"
@@ -30,23 +29,31 @@ void PrintLease(const std::string& event, const std::string& db, const litevfs::
                 bool json) {
   if (json) {
     // One line per event so a script can read them as they come.
-    std::cout << nlohmann::json{{"event", event}, {"db", db}, {"id", l.id}, {"expires_at", l.expires_at}}.dump()
-              << "\n" << std::flush;
+    std::cout << nlohmann::json{{"event", event},
+                                {"db", db},
+                                {"id", l.id},
+                                {"expires_at", l.expires_at}}
+                     .dump()
+              << "\n"
+              << std::flush;
     return;
   }
   if (event == "acquired") {
     std::cout << "id:         " << l.id << "\n"
-              << "expires_at: " << l.expires_at << "\n" << std::flush;
+              << "expires_at: " << l.expires_at << "\n"
+              << std::flush;
   } else {
     std::cout << event << " " << l.id << (l.expires_at.empty() ? "" : " until " + l.expires_at)
-              << "\n" << std::flush;
+              << "\n"
+              << std::flush;
   }
 }
 
 void run_lease_acquire(const LeaseAcquireOptions& opt) {
   Check(litevfs::ValidateDatabaseName(opt.db), "database name");
   auto ms = ParseDurationMs(opt.duration);
-  if (!ms || *ms <= 0) throw UsageError("--duration: '" + opt.duration + "' is not a duration (e.g. 30s, 2m, 1500ms)");
+  if (!ms || *ms <= 0)
+    throw UsageError("--duration: '" + opt.duration + "' is not a duration (e.g. 30s, 2m, 1500ms)");
   auto client = MakeClient();
 
   sigset_t sigs;
@@ -57,7 +64,8 @@ void run_lease_acquire(const LeaseAcquireOptions& opt) {
     throw CliError("block signals failed");
   }
 
-  litevfs::Lease lease = Unwrap(client->AcquireLease(opt.db, long(*ms)), opt.db + ": acquire lease");
+  litevfs::Lease lease =
+      Unwrap(client->AcquireLease(opt.db, long(*ms)), opt.db + ": acquire lease");
   PrintLease("acquired", opt.db, lease, opt.json);
   if (!opt.hold) return;
 
@@ -68,7 +76,9 @@ void run_lease_acquire(const LeaseAcquireOptions& opt) {
   for (;;) {
     auto wait = std::max(next - Clock::now(), Clock::duration::zero());
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count();
-    struct timespec ts {static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+    struct timespec ts {
+      static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)
+    };
     int sig = sigtimedwait(&sigs, nullptr, &ts);
     if (sig == SIGINT || sig == SIGTERM) break;
     if (sig < 0 && errno != EAGAIN && errno != EINTR) {
@@ -98,11 +108,13 @@ void run_lease_acquire(const LeaseAcquireOptions& opt) {
 
 void setup_lease_acquire(CLI::App& lease) {
   auto opt = std::make_shared<LeaseAcquireOptions>();
-  CLI::App* sub = lease.add_subcommand("acquire", "Acquire the write lease; print its id and expiry");
-  sub->add_option("db", opt->db, "Database name")->required();
+  CLI::App* sub =
+      lease.add_subcommand("acquire", "Acquire the write lease; print its id and expiry");
+  sub->add_option("DB", opt->db, "Database name")->required();
   sub->add_option("--duration", opt->duration, "Lease duration (1s..10m, e.g. 30s, 2m, 1500ms)")
       ->capture_default_str();
-  sub->add_flag("--hold", opt->hold, "Keep the lease, refreshing it, until SIGINT/SIGTERM; then release it");
+  sub->add_flag("--hold", opt->hold,
+                "Keep the lease, refreshing it, until SIGINT/SIGTERM; then release it");
   sub->add_flag("--json", opt->json, "Machine-readable output, one JSON object per line");
   sub->callback([opt]() { run_lease_acquire(*opt); });
 }

@@ -1,9 +1,8 @@
 // `litevfs lease refresh DB --id ID [--duration D]`: extend a lease this client holds.
+#include <CLI/CLI.hpp>
 #include <iostream>
 #include <memory>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "commands.h"
 #include "common.h"
@@ -21,14 +20,17 @@ struct LeaseRefreshOptions {
 void run_lease_refresh(const LeaseRefreshOptions& opt) {
   Check(litevfs::ValidateDatabaseName(opt.db), "database name");
   auto ms = ParseDurationMs(opt.duration);
-  if (!ms || *ms <= 0) throw UsageError("--duration: '" + opt.duration + "' is not a duration (e.g. 30s, 2m, 1500ms)");
+  if (!ms || *ms <= 0)
+    throw UsageError("--duration: '" + opt.duration + "' is not a duration (e.g. 30s, 2m, 1500ms)");
   auto client = MakeClient();
-  litevfs::Lease l = Unwrap(client->AcquireLease(opt.db, long(*ms), opt.id), opt.db + ": refresh lease");
+  litevfs::Lease l =
+      Unwrap(client->AcquireLease(opt.db, long(*ms), opt.id), opt.db + ": refresh lease");
   if (opt.json) {
     PrintJson({{"db", opt.db}, {"id", l.id}, {"expires_at", l.expires_at}});
     return;
   }
-  std::cout << "id:         " << l.id << "\n" << "expires_at: " << l.expires_at << "\n";
+  std::cout << "id:         " << l.id << "\n"
+            << "expires_at: " << l.expires_at << "\n";
 }
 
 }  // namespace
@@ -36,9 +38,10 @@ void run_lease_refresh(const LeaseRefreshOptions& opt) {
 void setup_lease_refresh(CLI::App& lease) {
   auto opt = std::make_shared<LeaseRefreshOptions>();
   CLI::App* sub = lease.add_subcommand("refresh", "Extend a lease you hold");
-  sub->add_option("db", opt->db, "Database name")->required();
+  sub->add_option("DB", opt->db, "Database name")->required();
   sub->add_option("--id", opt->id, "Lease id (from lease acquire)")->required();
-  sub->add_option("--duration", opt->duration, "New duration from now (1s..10m)")->capture_default_str();
+  sub->add_option("--duration", opt->duration, "New duration from now (1s..10m)")
+      ->capture_default_str();
   sub->add_flag("--json", opt->json, "Machine-readable output");
   sub->callback([opt]() { run_lease_refresh(*opt); });
 }

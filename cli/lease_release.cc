@@ -1,9 +1,8 @@
 // `litevfs lease release DB --id ID`: give a lease back.
+#include <CLI/CLI.hpp>
 #include <iostream>
 #include <memory>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "commands.h"
 #include "common.h"
@@ -33,7 +32,7 @@ void run_lease_release(const LeaseReleaseOptions& opt) {
 void setup_lease_release(CLI::App& lease) {
   auto opt = std::make_shared<LeaseReleaseOptions>();
   CLI::App* sub = lease.add_subcommand("release", "Release a lease you hold");
-  sub->add_option("db", opt->db, "Database name")->required();
+  sub->add_option("DB", opt->db, "Database name")->required();
   sub->add_option("--id", opt->id, "Lease id (from lease acquire)")->required();
   sub->add_flag("--json", opt->json, "Machine-readable output");
   sub->callback([opt]() { run_lease_release(*opt); });

@@ -2,11 +2,10 @@
 // protocol has no read-only lease route, so this probes: it tries to acquire the lease for
 // the minimum duration (1 s); 409 means held, success means free and the probe lease is
 // released at once.
+#include <CLI/CLI.hpp>
 #include <iostream>
 #include <memory>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "commands.h"
 #include "common.h"
@@ -52,7 +51,7 @@ void run_lease_status(const LeaseStatusOptions& opt) {
 void setup_lease_status(CLI::App& lease) {
   auto opt = std::make_shared<LeaseStatusOptions>();
   CLI::App* sub = lease.add_subcommand("status", "Show whether another client holds the lease");
-  sub->add_option("db", opt->db, "Database name")->required();
+  sub->add_option("DB", opt->db, "Database name")->required();
   sub->add_flag("--json", opt->json, "Machine-readable output");
   sub->callback([opt]() { run_lease_status(*opt); });
 }

@@ -1,10 +1,9 @@
 // `litevfs log DB`: the retained positions of a database, oldest first (needs the server's
 // `history` extension).
+#include <CLI/CLI.hpp>
 #include <iostream>
 #include <memory>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "commands.h"
 #include "common.h"
@@ -51,7 +50,7 @@ void run_log(const LogOptions& opt) {
 void setup_log(CLI::App& app) {
   auto opt = std::make_shared<LogOptions>();
   CLI::App* sub = app.add_subcommand("log", "List a database's retained positions, oldest first");
-  sub->add_option("db", opt->db, "Database name")->required();
+  sub->add_option("DB", opt->db, "Database name")->required();
   sub->add_flag("--json", opt->json, "Machine-readable output");
   sub->callback([opt]() { run_log(*opt); });
 }

@@ -1,8 +1,7 @@
 // `litevfs ls`: every database of the cluster and its position.
+#include <CLI/CLI.hpp>
 #include <iostream>
 #include <memory>
-
-#include <CLI/CLI.hpp>
 
 #include "commands.h"
 #include "common.h"

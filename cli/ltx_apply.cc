@@ -1,11 +1,10 @@
 // `litevfs ltx apply --db DB FILE...`: apply LTX files in order to a database file (created
 // for a snapshot). Each file is verified in full and its pre-apply checksum checked against
 // the database before any byte changes; the post-apply checksum is checked after.
+#include <CLI/CLI.hpp>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "commands.h"
 #include "common.h"
@@ -40,8 +39,9 @@ void run_ltx_apply(const LtxApplyOptions& opt) {
 void setup_ltx_apply(CLI::App& ltx) {
   auto opt = std::make_shared<LtxApplyOptions>();
   CLI::App* sub = ltx.add_subcommand("apply", "Apply LTX files, in order, to a database file");
-  sub->add_option("--db", opt->db, "Database file to apply to (created for a snapshot)")->required();
-  sub->add_option("paths", opt->paths, "LTX files, applied in the order given")->required();
+  sub->add_option("--db", opt->db, "Database file to apply to (created for a snapshot)")
+      ->required();
+  sub->add_option("PATH", opt->paths, "LTX files, applied in the order given")->required();
   sub->add_option("--format", opt->format, "LTX version to read: auto, v1 or v3")
       ->check(CLI::IsMember({"auto", "v1", "v3"}))
       ->capture_default_str();

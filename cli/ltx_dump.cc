@@ -1,13 +1,12 @@
 // `litevfs ltx dump PATH`: header, every page frame (hexdump), trailer — the Go tool's
 // layout. Header fields are printed before the pages are decoded, so a file that fails
 // half-way still shows what was readable before the error.
+#include <CLI/CLI.hpp>
 #include <cinttypes>
 #include <cstdio>
 #include <iostream>
 #include <memory>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "commands.h"
 #include "common.h"
@@ -58,18 +57,20 @@ void run_ltx_dump(const LtxDumpOptions& opt) {
     auto more = dec->Next(&frame);
     if (!more.ok()) {
       std::fflush(stdout);
-      throw CliError(Describe(more.status(), opt.path + ": decode page frame " + std::to_string(i)));
+      throw CliError(
+          Describe(more.status(), opt.path + ": decode page frame " + std::to_string(i)));
     }
     if (!*more) break;
     if (opt.json) {
-      pages.push_back({{"pgno", frame.pgno},
-                       {"checksum", ltx::FormatChecksum(ltx::PageChecksum(frame.pgno, frame.data))}});
+      pages.push_back(
+          {{"pgno", frame.pgno},
+           {"checksum", ltx::FormatChecksum(ltx::PageChecksum(frame.pgno, frame.data))}});
       continue;
     }
     std::printf("Frame #%d: pgno=%u\n", i, frame.pgno);
     if (!opt.no_data) {
-      std::string dump = Hexdump(std::string_view(
-          reinterpret_cast<const char*>(frame.data.data()), frame.data.size()));
+      std::string dump = Hexdump(
+          std::string_view(reinterpret_cast<const char*>(frame.data.data()), frame.data.size()));
       std::fwrite(dump.data(), 1, dump.size(), stdout);
       std::printf("\n");
     }
@@ -101,8 +102,9 @@ void run_ltx_dump(const LtxDumpOptions& opt) {
 
 void setup_ltx_dump(CLI::App& ltx) {
   auto opt = std::make_shared<LtxDumpOptions>();
-  CLI::App* sub = ltx.add_subcommand("dump", "Print the header, every page and the trailer of an LTX file");
-  sub->add_option("path", opt->path, "LTX file")->required();
+  CLI::App* sub =
+      ltx.add_subcommand("dump", "Print the header, every page and the trailer of an LTX file");
+  sub->add_option("PATH", opt->path, "LTX file")->required();
   sub->add_option("--format", opt->format, "LTX version to read: auto, v1 or v3")
       ->check(CLI::IsMember({"auto", "v1", "v3"}))
       ->capture_default_str();

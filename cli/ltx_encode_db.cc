@@ -1,9 +1,8 @@
 // `litevfs ltx encode-db -o OUT DB`: encode a SQLite database file as one snapshot LTX
 // (min_txid 1), v1 (optionally LZ4) or v3. Written to a temporary file, fsynced, renamed.
+#include <CLI/CLI.hpp>
 #include <memory>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "commands.h"
 #include "common.h"
@@ -41,13 +40,15 @@ void run_ltx_encode_db(const LtxEncodeDbOptions& opt) {
 
 void setup_ltx_encode_db(CLI::App& ltx) {
   auto opt = std::make_shared<LtxEncodeDbOptions>();
-  CLI::App* sub = ltx.add_subcommand("encode-db", "Encode a SQLite database file as a snapshot LTX file");
-  sub->add_option("db", opt->db, "SQLite database file")->required();
+  CLI::App* sub =
+      ltx.add_subcommand("encode-db", "Encode a SQLite database file as a snapshot LTX file");
+  sub->add_option("DB", opt->db, "SQLite database file")->required();
   sub->add_option("-o,--output", opt->out, "Output LTX file")->required();
   sub->add_option("--format", opt->format, "LTX version to write: v1 or v3")
       ->check(CLI::IsMember({"v1", "v3"}))
       ->capture_default_str();
-  sub->add_flag("--compress", opt->compress, "v1: compress the page block as one LZ4 frame (v3 always compresses)");
+  sub->add_flag("--compress", opt->compress,
+                "v1: compress the page block as one LZ4 frame (v3 always compresses)");
   sub->add_option("--txid", opt->txid, "Max TXID of the snapshot")->capture_default_str();
   sub->add_flag("--json", opt->json, "Print the written file's header and trailer as JSON");
   sub->callback([opt]() { run_ltx_encode_db(*opt); });

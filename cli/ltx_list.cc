@@ -1,14 +1,13 @@
 // `litevfs ltx list PATH...`: one row of header/trailer fields per file, as the Go tool's
 // table (or --tsv, or --json). Every file is verified in full first; a bad file is
 // reported on stderr and makes the exit code 1, the others are still listed.
+#include <CLI/CLI.hpp>
 #include <cinttypes>
 #include <cstdio>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "commands.h"
 #include "common.h"
@@ -29,10 +28,12 @@ void run_ltx_list(const LtxListOptions& opt) {
   TabWriter tw;
   std::string tsv;
   nlohmann::json out = nlohmann::json::array();
-  std::vector<std::string> header = {"min_txid", "max_txid", "commit", "pages", "preapply",
-                                     "postapply", "timestamp", "wal_offset", "wal_size", "wal_salt"};
+  std::vector<std::string> header = {"min_txid", "max_txid",  "commit",    "pages",
+                                     "preapply", "postapply", "timestamp", "wal_offset",
+                                     "wal_size", "wal_salt"};
   if (opt.tsv) {
-    for (size_t i = 0; i < header.size(); ++i) tsv += header[i] + (i + 1 < header.size() ? "\t" : "\n");
+    for (size_t i = 0; i < header.size(); ++i)
+      tsv += header[i] + (i + 1 < header.size() ? "\t" : "\n");
   } else {
     tw.Row(header);
   }
@@ -53,17 +54,16 @@ void run_ltx_list(const LtxListOptions& opt) {
     const ltx::Header& h = fi.header;
     char salt[20];
     std::snprintf(salt, sizeof(salt), "%08x %08x", h.wal_salt1, h.wal_salt2);
-    std::vector<std::string> row = {
-        ltx::FormatTxid(h.min_txid),
-        ltx::FormatTxid(h.max_txid),
-        std::to_string(h.commit),
-        std::to_string(fi.page_count),
-        ltx::FormatChecksum(h.pre_apply_checksum),
-        ltx::FormatChecksum(fi.trailer.post_apply_checksum),
-        h.timestamp == 0 ? "" : FormatRfc3339(h.timestamp, false),
-        std::to_string(h.wal_offset),
-        std::to_string(h.wal_size),
-        salt};
+    std::vector<std::string> row = {ltx::FormatTxid(h.min_txid),
+                                    ltx::FormatTxid(h.max_txid),
+                                    std::to_string(h.commit),
+                                    std::to_string(fi.page_count),
+                                    ltx::FormatChecksum(h.pre_apply_checksum),
+                                    ltx::FormatChecksum(fi.trailer.post_apply_checksum),
+                                    h.timestamp == 0 ? "" : FormatRfc3339(h.timestamp, false),
+                                    std::to_string(h.wal_offset),
+                                    std::to_string(h.wal_size),
+                                    salt};
     if (opt.tsv) {
       for (size_t i = 0; i < row.size(); ++i) tsv += row[i] + (i + 1 < row.size() ? "\t" : "\n");
     } else {
@@ -84,8 +84,9 @@ void run_ltx_list(const LtxListOptions& opt) {
 
 void setup_ltx_list(CLI::App& ltx) {
   auto opt = std::make_shared<LtxListOptions>();
-  CLI::App* sub = ltx.add_subcommand("list", "List header and trailer fields of LTX files in a table");
-  sub->add_option("paths", opt->paths, "LTX files")->required();
+  CLI::App* sub =
+      ltx.add_subcommand("list", "List header and trailer fields of LTX files in a table");
+  sub->add_option("PATH", opt->paths, "LTX files")->required();
   sub->add_flag("--tsv", opt->tsv, "Tab-separated values instead of an aligned table");
   sub->add_option("--format", opt->format, "LTX version to read: auto, v1 or v3")
       ->check(CLI::IsMember({"auto", "v1", "v3"}))

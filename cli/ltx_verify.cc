@@ -1,12 +1,11 @@
 // `litevfs ltx verify PATH...`: decode every file completely (order, lock page, checksums).
 // As the Go tool: a bad file prints "PATH: reason"; all good prints "ok"; otherwise the
 // command fails with "N ok, M invalid" (exit 1).
+#include <CLI/CLI.hpp>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "commands.h"
 #include "common.h"
@@ -57,8 +56,9 @@ void run_ltx_verify(const LtxVerifyOptions& opt) {
 
 void setup_ltx_verify(CLI::App& ltx) {
   auto opt = std::make_shared<LtxVerifyOptions>();
-  CLI::App* sub = ltx.add_subcommand("verify", "Read LTX files completely and verify their checksums");
-  sub->add_option("paths", opt->paths, "LTX files")->required();
+  CLI::App* sub =
+      ltx.add_subcommand("verify", "Read LTX files completely and verify their checksums");
+  sub->add_option("PATH", opt->paths, "LTX files")->required();
   sub->add_option("--format", opt->format, "LTX version to read: auto, v1 or v3")
       ->check(CLI::IsMember({"auto", "v1", "v3"}))
       ->capture_default_str();

@@ -1,11 +1,10 @@
 // litevfs: one CLI over the LTX format, the cloud service and the VFS (DESIGN.md §4).
 // Exit codes: 0 ok, 1 error, 2 usage. Errors go to stderr as "litevfs: <message>".
 // This is the only place that catches: subcommands throw CliError/UsageError.
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
 #include <iostream>
-
-#include <CLI/CLI.hpp>
 
 #include "commands.h"
 #include "common.h"

@@ -1,9 +1,8 @@
 // `litevfs pos DB`: the database's current position (TXID/post-apply checksum).
+#include <CLI/CLI.hpp>
 #include <iostream>
 #include <memory>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "commands.h"
 #include "common.h"
@@ -32,7 +31,7 @@ void run_pos(const PosOptions& opt) {
 void setup_pos(CLI::App& app) {
   auto opt = std::make_shared<PosOptions>();
   CLI::App* sub = app.add_subcommand("pos", "Print a database's current position (TXID/checksum)");
-  sub->add_option("db", opt->db, "Database name")->required();
+  sub->add_option("DB", opt->db, "Database name")->required();
   sub->add_flag("--json", opt->json, "Machine-readable output: position and size in pages");
   sub->callback([opt]() { run_pos(*opt); });
 }

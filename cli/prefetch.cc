@@ -2,6 +2,7 @@
 // reads are local. The cache belongs to the VFS, so this opens DB through it and runs
 // PRAGMA litevfs_cache_db (the VFS fetches what is missing in batches), then reports pages,
 // size and throughput.
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
@@ -10,8 +11,6 @@
 #include <memory>
 #include <string>
 #include <thread>
-
-#include <CLI/CLI.hpp>
 
 #include "commands.h"
 #include "common.h"
@@ -45,6 +44,7 @@ void run_prefetch(const PrefetchOptions& opt) {
   // The bar follows the cache filling up, read from a second connection's litevfs_stats
   // (PRAGMA litevfs_cache_db does not hold the database's lock while it fetches).
   std::atomic<bool> done{false};
+  std::atomic<bool> fetched_ok{false};  // set before done: the bar may show 100%
   std::thread bar;
   if (tty) {
     bar = std::thread([&] {
@@ -53,8 +53,8 @@ void run_prefetch(const PrefetchOptions& opt) {
         Progress progress("prefetch " + opt.db, page_count, true);
         uint64_t shown = 0;
         while (!done.load()) {
-          auto j = nlohmann::json::parse(QueryValue(watcher.get(), "PRAGMA litevfs_stats"),
-                                         nullptr, false);
+          auto j = nlohmann::json::parse(QueryValue(watcher.get(), "PRAGMA litevfs_stats"), nullptr,
+                                         false);
           if (j.is_object() && j["cache_pages"].is_number_unsigned()) {
             uint64_t cached = j["cache_pages"].get<uint64_t>();
             if (cached > shown) {
@@ -63,6 +63,9 @@ void run_prefetch(const PrefetchOptions& opt) {
             }
           }
           std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
+        if (fetched_ok.load() && page_count > shown) {
+          progress.Add(page_count - shown, (page_count - shown) * page_size);
         }
         progress.Done();
       } catch (const std::exception&) {
@@ -80,6 +83,7 @@ void run_prefetch(const PrefetchOptions& opt) {
     ~StopBar() { Stop(); }
   } stop_bar{done, bar};
   std::string fetched_s = QueryValue(db.get(), "PRAGMA litevfs_cache_db");
+  fetched_ok.store(true);
   stop_bar.Stop();
   const double secs = double(NowMicros() - start) / 1e6;
   if (fetched_s.empty()) {
@@ -100,7 +104,8 @@ void run_prefetch(const PrefetchOptions& opt) {
   }
   char line[256];
   std::snprintf(line, sizeof(line),
-                "%s: %" PRIu64 " pages cached, %" PRIu64 " fetched (%.1f MB) in %.2f s, %.1f MB/s\n",
+                "%s: %" PRIu64 " pages cached, %" PRIu64
+                " fetched (%.1f MB) in %.2f s, %.1f MB/s\n",
                 opt.db.c_str(), page_count, fetched, mb, secs, rate);
   std::cout << line;
 }
@@ -109,8 +114,9 @@ void run_prefetch(const PrefetchOptions& opt) {
 
 void setup_prefetch(CLI::App& app) {
   auto opt = std::make_shared<PrefetchOptions>();
-  CLI::App* sub = app.add_subcommand("prefetch", "Download every page of a database into the local cache");
-  sub->add_option("db", opt->db, "Database name")->required();
+  CLI::App* sub =
+      app.add_subcommand("prefetch", "Download every page of a database into the local cache");
+  sub->add_option("DB", opt->db, "Database name")->required();
   sub->add_flag("--json", opt->json, "Machine-readable output");
   sub->callback([opt]() { run_prefetch(*opt); });
 }

@@ -3,7 +3,6 @@
 #include <mutex>
 
 #include "common.h"
-
 #include "litevfs/vfs.h"
 
 namespace cli {

@@ -4,8 +4,11 @@
 // table/csv/json/line. Statement errors print SQLite's message ("Error: ..."); outside
 // interactive use any failed statement makes the exit code 1 (--bail stops at the first).
 #include <editline/readline.h>
+#include <signal.h>
 #include <sqlite3.h>
 
+#include <CLI/CLI.hpp>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -14,8 +17,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "commands.h"
 #include "common.h"
@@ -128,13 +129,15 @@ class Shell {
     if (cmd == ".tables") {
       if (!want(0, 1)) return false;
       std::string sql =
-          "SELECT name FROM sqlite_schema WHERE type IN ('table','view') AND name NOT LIKE 'sqlite_%'";
+          "SELECT name FROM sqlite_schema WHERE type IN ('table','view') AND name NOT LIKE "
+          "'sqlite_%'";
       if (args.size() == 2) sql += " AND name LIKE " + Quote(args[1]);
       return PrintList(sql + " ORDER BY 1", "");
     }
     if (cmd == ".schema") {
       if (!want(0, 1)) return false;
-      std::string sql = "SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'";
+      std::string sql =
+          "SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'";
       if (args.size() == 2) sql += " AND tbl_name LIKE " + Quote(args[1]);
       return PrintList(sql + " ORDER BY tbl_name, type DESC, name", ";");
     }
@@ -286,6 +289,13 @@ class LineFeeder {
   std::string buf_;
 };
 
+// The connection Ctrl-C interrupts while the interactive shell runs a statement.
+std::atomic<sqlite3*> g_interrupt_db{nullptr};
+extern "C" void OnSigint(int) {
+  sqlite3* db = g_interrupt_db.load();
+  if (db) sqlite3_interrupt(db);  // async-signal-safe enough: sets a flag (sqlite3 shell does this)
+}
+
 std::string HistoryPath() {
   const char* home = std::getenv("HOME");
   return home && *home ? std::string(home) + "/.litevfs_history" : std::string();
@@ -304,6 +314,11 @@ void RunInteractive(Shell& shell, const std::string& db_name, sqlite3* db) {
   using_history();
   stifle_history(1000);
   if (!hist.empty()) read_history(hist.c_str());
+  g_interrupt_db.store(db);
+  struct sigaction sa {};
+  sa.sa_handler = OnSigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);  // Ctrl-C stops the running statement, not the shell
   LineFeeder feeder(&shell);
   while (!shell.quit()) {
     char* raw = readline(feeder.pending() ? "   ...> " : "litevfs> ");
@@ -317,6 +332,8 @@ void RunInteractive(Shell& shell, const std::string& db_name, sqlite3* db) {
     feeder.Feed(line);
   }
   feeder.Finish();
+  signal(SIGINT, SIG_DFL);
+  g_interrupt_db.store(nullptr);
   if (!hist.empty()) write_history(hist.c_str());
 }
 
@@ -328,7 +345,8 @@ void run_shell(const ShellOptions& opt) {
   }
   SqlitePtr db = OpenRemote(opt.db, opt.read_only, opt.create);
   Shell shell(db.get(), opt, *mode);
-  if (opt.lease) QueryRows(db.get(), "PRAGMA litevfs_acquire_lease");  // throws with SQLite's message
+  if (opt.lease)
+    QueryRows(db.get(), "PRAGMA litevfs_acquire_lease");  // throws with SQLite's message
 
   if (!opt.commands.empty()) {
     for (const std::string& c : opt.commands) {
@@ -356,7 +374,7 @@ void run_shell(const ShellOptions& opt) {
 void setup_shell(CLI::App& app) {
   auto opt = std::make_shared<ShellOptions>();
   CLI::App* sub = app.add_subcommand("shell", "SQL shell on a remote database (through the VFS)");
-  sub->add_option("db", opt->db, "Database name")->required();
+  sub->add_option("DB", opt->db, "Database name")->required();
   sub->add_option("-c,--command", opt->commands,
                   "Run this SQL or dot-command instead of reading stdin (repeatable, in order)")
       ->allow_extra_args(false);

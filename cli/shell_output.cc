@@ -1,7 +1,6 @@
 #include "shell_output.h"
 
 #include <algorithm>
-
 #include <nlohmann/json.hpp>
 
 namespace cli {
@@ -48,10 +47,14 @@ std::optional<OutputMode> ParseOutputMode(std::string_view s) {
 
 const char* OutputModeName(OutputMode m) {
   switch (m) {
-    case OutputMode::kTable: return "table";
-    case OutputMode::kCsv: return "csv";
-    case OutputMode::kJson: return "json";
-    case OutputMode::kLine: return "line";
+    case OutputMode::kTable:
+      return "table";
+    case OutputMode::kCsv:
+      return "csv";
+    case OutputMode::kJson:
+      return "json";
+    case OutputMode::kLine:
+      return "line";
   }
   return "?";
 }
@@ -102,9 +105,15 @@ void ResultPrinter::Row(sqlite3_stmt* stmt) {
       for (int i = 0; i < n; ++i) {
         const std::string& name = names_[size_t(i)];
         switch (sqlite3_column_type(stmt, i)) {
-          case SQLITE_INTEGER: obj[name] = sqlite3_column_int64(stmt, i); break;
-          case SQLITE_FLOAT: obj[name] = sqlite3_column_double(stmt, i); break;
-          case SQLITE_NULL: obj[name] = nullptr; break;
+          case SQLITE_INTEGER:
+            obj[name] = sqlite3_column_int64(stmt, i);
+            break;
+          case SQLITE_FLOAT:
+            obj[name] = sqlite3_column_double(stmt, i);
+            break;
+          case SQLITE_NULL:
+            obj[name] = nullptr;
+            break;
           default: {
             Cell c = ReadCell(stmt, i);
             obj[name] = c.text;

@@ -24,7 +24,8 @@ struct Cell {
 
 class ResultPrinter {
  public:
-  ResultPrinter(OutputMode mode, bool headers, FILE* out) : mode_(mode), headers_(headers), out_(out) {}
+  ResultPrinter(OutputMode mode, bool headers, FILE* out)
+      : mode_(mode), headers_(headers), out_(out) {}
   // Columns of the statement about to be stepped (call once, before rows).
   void Begin(sqlite3_stmt* stmt);
   void Row(sqlite3_stmt* stmt);

@@ -2,12 +2,11 @@
 // compute the LTX database checksum and compare it with the position's checksum (the
 // server's pages and its bookkeeping agree). --integrity also opens DB through the VFS and
 // runs PRAGMA integrity_check (SQLite agrees the pages form a valid database).
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <iostream>
 #include <memory>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "commands.h"
 #include "common.h"
@@ -34,14 +33,14 @@ void run_verify(const VerifyOptions& opt) {
   fo.parallel = opt.parallel;
   fo.progress = StdoutIsTty() && !opt.json;
   fo.label = "verify";
-  FetchStats fs = Unwrap(FetchAllPages(*client, opt.db, st.pos, st.commit, fo,
-                                       [&](uint32_t pgno, std::string_view data) {
-                                         acc.fetch_xor(ltx::PageChecksum(
-                                             pgno, {reinterpret_cast<const uint8_t*>(data.data()),
-                                                    data.size()}));
-                                         return ltx::Status::OK();
-                                       }),
-                         opt.db + ": fetch pages");
+  FetchStats fs = Unwrap(
+      FetchAllPages(*client, opt.db, st.pos, st.commit, fo,
+                    [&](uint32_t pgno, std::string_view data) {
+                      acc.fetch_xor(ltx::PageChecksum(
+                          pgno, {reinterpret_cast<const uint8_t*>(data.data()), data.size()}));
+                      return ltx::Status::OK();
+                    }),
+      opt.db + ": fetch pages");
   const uint64_t sum = ltx::kChecksumFlag | acc.load();
   const bool checksum_ok = sum == st.pos.post_apply_checksum;
 
@@ -50,7 +49,8 @@ void run_verify(const VerifyOptions& opt) {
     SqlitePtr db = OpenRemote(opt.db, /*read_only=*/true);
     auto rows = QueryRows(db.get(), "PRAGMA integrity_check");
     integrity.clear();
-    for (const auto& r : rows) integrity += (integrity.empty() ? "" : "\n") + (r.empty() ? "" : r[0]);
+    for (const auto& r : rows)
+      integrity += (integrity.empty() ? "" : "\n") + (r.empty() ? "" : r[0]);
   }
   const bool integrity_ok = !opt.integrity || integrity == "ok";
 
@@ -83,9 +83,11 @@ void run_verify(const VerifyOptions& opt) {
 
 void setup_verify(CLI::App& app) {
   auto opt = std::make_shared<VerifyOptions>();
-  CLI::App* sub = app.add_subcommand("verify", "Check a database's pages against its position's checksum");
-  sub->add_option("db", opt->db, "Database name")->required();
-  sub->add_flag("--integrity", opt->integrity, "Also open it through the VFS and run PRAGMA integrity_check");
+  CLI::App* sub =
+      app.add_subcommand("verify", "Check a database's pages against its position's checksum");
+  sub->add_option("DB", opt->db, "Database name")->required();
+  sub->add_flag("--integrity", opt->integrity,
+                "Also open it through the VFS and run PRAGMA integrity_check");
   sub->add_option("--parallel", opt->parallel, "Concurrent page requests")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();

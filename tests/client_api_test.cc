@@ -1451,6 +1451,23 @@ TEST(ClientNetworkTest, TruncatedBodyIsUnavailable) {
   EXPECT_EQ((*c)->stats().retries.load(), 2u);
 }
 
+TEST(ClientNetworkTest, SnapshotCutMidStreamIsUnavailableAndNotRetried) {
+  const std::string ltx = MakeLtx(1, 2, 0, 0x8000000000000002ULL, 4);
+  RawServer s("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: " +
+              std::to_string(ltx.size()) + "\r\n\r\n" + ltx.substr(0, 5000));
+  auto c = Client::Create(RawConfig(s));
+  ASSERT_TRUE(c.ok());
+  std::string got;
+  ltx::StringSink sink(&got);
+  auto r = (*c)->GetSnapshot("db", &sink);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().ToString();
+  // Bytes reached the sink, so a retry would duplicate them: none was made.
+  EXPECT_EQ((*c)->stats().retries.load(), 0u);
+  EXPECT_EQ(got, ltx.substr(0, got.size()));
+  EXPECT_GT(got.size(), 0u);
+}
+
 TEST(ClientNetworkTest, TruncatedBinaryBatchNeverYieldsPages) {
   std::string frames = Frames({1, 2}, 4096);
   std::string head = "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.litevfs.pages\r\n"

@@ -321,6 +321,33 @@ TEST(Decode, V1Lz4AcceptsAnyFrameSettings) {
   }
 }
 
+// Litestream 0.5 (db.go) writes v3 files with the no-checksum flag and the WAL position
+// they came from (WALOffset 32 = just past the WAL header, WALSize possibly 0, salts set).
+TEST(Decode, LitestreamShapedV3Files) {
+  Header h = MakeHeader(4096, 2, 1, 1, 0);
+  h.flags = kFlagNoChecksum;
+  h.wal_offset = 32;
+  h.wal_size = 0;
+  h.wal_salt1 = 0x1234;
+  h.wal_salt2 = 0x5678;
+  Pages pages = SnapshotPages(4096, 2, 4);
+  EncodeOptions o;
+  o.version = Version::kV3;
+  Encoded e = EncodeOrDie(h, pages, o, 0);
+  auto d = DecodeAll(e.bytes);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->version, Version::kV3);
+  EXPECT_EQ(d->header, h);
+  EXPECT_EQ(d->pages, pages);
+  Header inc = MakeHeader(4096, 3, 2, 2, 0);
+  inc.flags = kFlagNoChecksum;
+  inc.wal_offset = 32;
+  inc.wal_size = 4120;
+  inc.wal_salt1 = 1;
+  Encoded e2 = EncodeOrDie(inc, {{3, MakePage(3, 4096)}}, o, 0);
+  EXPECT_EQ(DecodeError(e2.bytes), "OK");
+}
+
 TEST(Decode, DetectsV1PageThatLooksLikeAV3Header) {
   // A v1 page whose first bytes are 00 01 (as a v3 page header's flags would be).
   Page page(512, 0);

@@ -20,7 +20,8 @@ std::string ErrCode(const httplib::Result& r) {
 }
 
 ltx::Pos PosOf(const json& j) {
-  auto p = ltx::ParsePos(j["txid"].get<std::string>() + "/" + j["postApplyChecksum"].get<std::string>());
+  auto p =
+      ltx::ParsePos(j["txid"].get<std::string>() + "/" + j["postApplyChecksum"].get<std::string>());
   EXPECT_TRUE(p.ok()) << j.dump();
   return p.ok() ? *p : ltx::Pos{};
 }
@@ -47,7 +48,8 @@ std::string PgnoList(uint32_t from, uint32_t to) {
 
 // Checks every page 1..upto as of m's position through both encodings.
 void ExpectPagesAt(httplib::Client& c, const std::string& db, const Model& m, uint32_t upto) {
-  const std::string q = "/db/page?db=" + db + "&pos=" + ltx::FormatPos(m.pos()) + "&pgno=" + PgnoList(1, upto);
+  const std::string q =
+      "/db/page?db=" + db + "&pos=" + ltx::FormatPos(m.pos()) + "&pgno=" + PgnoList(1, upto);
   auto r = c.Get(q.c_str());
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
@@ -60,7 +62,8 @@ void ExpectPagesAt(httplib::Client& c, const std::string& db, const Model& m, ui
     uint32_t p = pg["pgno"];
     EXPECT_GT(p, prev);
     prev = p;
-    EXPECT_EQ(Base64Decode(pg["data"].get<std::string>()), m.Page(p)) << "page " << p << " at txid " << m.txid;
+    EXPECT_EQ(Base64Decode(pg["data"].get<std::string>()), m.Page(p))
+        << "page " << p << " at txid " << m.txid;
   }
   // Binary, plain and zstd.
   for (bool z : {false, true}) {
@@ -69,7 +72,7 @@ void ExpectPagesAt(httplib::Client& c, const std::string& db, const Model& m, ui
     auto b = c.Get(q.c_str(), hd);
     ASSERT_TRUE(b);
     ASSERT_EQ(b->status, 200);
-    EXPECT_EQ(b->get_header_value("Litevfs-Page-Size"), "4096");
+    EXPECT_EQ(b->get_header_value("Litevfs-Page-Size"), std::to_string(m.page_size));
     EXPECT_EQ(b->get_header_value("Litevfs-Pos"), ltx::FormatPos(m.pos()));
     EXPECT_EQ(b->get_header_value("Litevfs-Commit"), std::to_string(m.commit));
     std::string body = b->body;
@@ -84,7 +87,7 @@ void ExpectPagesAt(httplib::Client& c, const std::string& db, const Model& m, ui
     } else {
       EXPECT_FALSE(b->has_header("Content-Encoding"));
     }
-    auto frames = ParseFrames(body, 4096);
+    auto frames = ParseFrames(body, m.page_size);
     ASSERT_EQ(frames.size(), expect_n);
     for (const auto& [p, data] : frames) EXPECT_EQ(data, m.Page(p)) << "binary page " << p;
   }
@@ -121,19 +124,26 @@ TEST(MockcloudServer, EveryRouteButHealthzNeedsTheToken) {
     const char* method;
     const char* path;
   };
-  const R routes[] = {{"GET", "/info"},         {"GET", "/pos"},
-                      {"POST", "/db/tx?db=a"},  {"GET", "/db/snapshot?db=a"},
+  const R routes[] = {{"GET", "/info"},
+                      {"GET", "/pos"},
+                      {"POST", "/db/tx?db=a"},
+                      {"GET", "/db/snapshot?db=a"},
                       {"GET", "/db/page?db=a&pos=0000000000000001/8000000000000000&pgno=1"},
-                      {"GET", "/db/sync?db=a"}, {"POST", "/sync"},
-                      {"GET", "/db/interior?db=a"}, {"GET", "/db/history?db=a"},
-                      {"POST", "/lease?db=a&duration=5000"}, {"DELETE", "/lease?db=a&id=x"},
-                      {"GET", "/metrics"},      {"GET", "/no/such/route"}};
+                      {"GET", "/db/sync?db=a"},
+                      {"POST", "/sync"},
+                      {"GET", "/db/interior?db=a"},
+                      {"GET", "/db/history?db=a"},
+                      {"POST", "/lease?db=a&duration=5000"},
+                      {"DELETE", "/lease?db=a&id=x"},
+                      {"GET", "/metrics"},
+                      {"GET", "/no/such/route"}};
   for (const std::string tok : {"", "wrong", "secretX", "secre"}) {
     auto c = h.Client(tok);
     for (const auto& rt : routes) {
-      httplib::Result r = std::string(rt.method) == "GET"    ? c->Get(rt.path)
-                          : std::string(rt.method) == "POST" ? c->Post(rt.path, "{}", "application/json")
-                                                             : c->Delete(rt.path);
+      httplib::Result r = std::string(rt.method) == "GET" ? c->Get(rt.path)
+                          : std::string(rt.method) == "POST"
+                              ? c->Post(rt.path, "{}", "application/json")
+                              : c->Delete(rt.path);
       ASSERT_TRUE(r) << rt.path;
       EXPECT_EQ(r->status, 401) << rt.method << " " << rt.path << " token=" << tok;
       EXPECT_EQ(ErrCode(r), "EUNAUTHORIZED") << rt.path;
@@ -153,7 +163,8 @@ TEST(MockcloudServer, ClusterScopedTokensSeeOnlyTheirCluster) {
   ASSERT_TRUE(up);
   ASSERT_EQ(up->status, 200) << up->body;
   // tok-a on another cluster (existing or not) and on the default cluster: 401.
-  for (const char* path : {"/pos?cluster=beta", "/pos", "/db/sync?db=db1&cluster=beta", "/info?cluster=zzz"}) {
+  for (const char* path :
+       {"/pos?cluster=beta", "/pos", "/db/sync?db=db1&cluster=beta", "/info?cluster=zzz"}) {
     auto r = a->Get(path);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 401) << path;
@@ -177,18 +188,46 @@ TEST(MockcloudServer, HostileNamesAreRejectedAndCreateNothing) {
   Harness h;
   h.Start();
   auto c = h.Client();
-  const std::vector<std::string> names = {
-      "..", ".", "../x", "..%2Fx", "a/b", "%2Fetc%2Fpasswd", "a%00b", "%00", ".hidden", "a..b",
-      "x%0Ay", "tab%09", "sp%20ace", "%C3%A9t%C3%A9", "%FF", "a%5Cb", "*", "a:b", "a%3Bb",
-      "a?b=1", std::string(256, 'n'), "~root", "%7E", "a%7Cb", "%2E%2E", "%2E%2E%2Fescape", "con%01"};
+  const std::vector<std::string> names = {"..",
+                                          ".",
+                                          "../x",
+                                          "..%2Fx",
+                                          "a/b",
+                                          "%2Fetc%2Fpasswd",
+                                          "a%00b",
+                                          "%00",
+                                          ".hidden",
+                                          "a..b",
+                                          "x%0Ay",
+                                          "tab%09",
+                                          "sp%20ace",
+                                          "%C3%A9t%C3%A9",
+                                          "%FF",
+                                          "a%5Cb",
+                                          "*",
+                                          "a:b",
+                                          "a%3Bb",
+                                          "a?b=1",
+                                          std::string(256, 'n'),
+                                          "~root",
+                                          "%7E",
+                                          "a%7Cb",
+                                          "%2E%2E",
+                                          "%2E%2E%2Fescape",
+                                          "con%01"};
   Model m;
   const std::string snap = Snapshot(&m, 2);
   int checked = 0;
   for (const auto& n : names) {
     std::vector<std::string> paths = {
-        "/db/tx?db=" + n,        "/db/page?db=" + n + "&pos=0000000000000001/8000000000000000&pgno=1",
-        "/db/sync?db=" + n,      "/db/snapshot?db=" + n, "/db/history?db=" + n,
-        "/db/interior?db=" + n,  "/lease?db=" + n + "&duration=5000", "/pos?cluster=" + n,
+        "/db/tx?db=" + n,
+        "/db/page?db=" + n + "&pos=0000000000000001/8000000000000000&pgno=1",
+        "/db/sync?db=" + n,
+        "/db/snapshot?db=" + n,
+        "/db/history?db=" + n,
+        "/db/interior?db=" + n,
+        "/lease?db=" + n + "&duration=5000",
+        "/pos?cluster=" + n,
         "/db/tx?db=ok&cluster=" + n};
     for (const auto& p : paths) {
       bool post = p.rfind("/db/tx", 0) == 0 || p.rfind("/lease", 0) == 0;
@@ -202,7 +241,8 @@ TEST(MockcloudServer, HostileNamesAreRejectedAndCreateNothing) {
     }
     // POST /sync with the hostile name as a key.
     json body = {{"positions", {{httplib::detail::decode_url(n, false), nullptr}}}};
-    auto r = c->Post("/sync", body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+    auto r = c->Post("/sync", body.dump(-1, ' ', false, json::error_handler_t::replace),
+                     "application/json");
     ASSERT_TRUE(r);
     if (n != "a?b=1") {
       EXPECT_EQ(r->status, 400) << n;
@@ -214,7 +254,8 @@ TEST(MockcloudServer, HostileNamesAreRejectedAndCreateNothing) {
   for (const auto& e : fs::directory_iterator(h.dir.path())) top.insert(e.path().filename());
   EXPECT_EQ(top, std::set<std::string>{"data"});
   std::set<std::string> inside;
-  for (const auto& e : fs::recursive_directory_iterator(h.data)) inside.insert(e.path().lexically_relative(h.data));
+  for (const auto& e : fs::recursive_directory_iterator(h.data))
+    inside.insert(e.path().lexically_relative(h.data));
   EXPECT_EQ(inside, (std::set<std::string>{"tmp", "clusters"}));
 }
 
@@ -246,7 +287,8 @@ TEST(MockcloudServer, SnapshotOfSqliteDbRoundTrips) {
   ASSERT_EQ(s->status, 200);
   EXPECT_EQ(s->get_header_value("Content-Type"), "application/octet-stream");
   const std::string& body = s->body;
-  auto v = ltx::VerifySource(ltx::MemorySource({reinterpret_cast<const uint8_t*>(body.data()), body.size()}));
+  auto v = ltx::VerifySource(
+      ltx::MemorySource({reinterpret_cast<const uint8_t*>(body.data()), body.size()}));
   ASSERT_TRUE(v.ok()) << v.status().ToString();
   EXPECT_EQ(v->header.min_txid, 1u);
   EXPECT_EQ(v->header.max_txid, 1u);
@@ -294,11 +336,13 @@ TEST(MockcloudServer, TransactionsServeEveryHistoricalPosition) {
     states.push_back(m);
   };
   up(Snapshot(&m, 10));
-  up(m.Tx({{1, FilledPage(4096, 101)}, {3, FilledPage(4096, 103)}, {11, FilledPage(4096, 111)},
+  up(m.Tx({{1, FilledPage(4096, 101)},
+           {3, FilledPage(4096, 103)},
+           {11, FilledPage(4096, 111)},
            {12, FilledPage(4096, 112)}},
           12, /*compress=*/true));
   up(m.Tx({{1, FilledPage(4096, 201)}, {2, FilledPage(4096, 202)}}, 12));
-  up(m.Tx({{1, FilledPage(4096, 301)}}, 6));  // shrink: 12 -> 6
+  up(m.Tx({{1, FilledPage(4096, 301)}}, 6));                              // shrink: 12 -> 6
   up(m.Tx({{1, FilledPage(4096, 401)}, {9, FilledPage(4096, 409)}}, 9));  // regrow, 7 and 8 zero
   up(m.Tx({{1, FilledPage(4096, 501)}, {4, FilledPage(4096, 504)}}, 9, true));
   for (const auto& s : states) ExpectPagesAt(*c, "db", s, 13);
@@ -330,9 +374,12 @@ TEST(MockcloudServer, TransactionsServeEveryHistoricalPosition) {
   }
 
   // POST /sync: every asked database present, missing ones zero.
-  json req = {{"positions", {{"db", {{"txid", ltx::FormatTxid(states[4].txid)},
-                                     {"postApplyChecksum", ltx::FormatChecksum(states[4].Checksum())}}},
-                             {"nosuch", {{"txid", "0000000000000000"}, {"postApplyChecksum", "0000000000000000"}}}}}};
+  json req = {
+      {"positions",
+       {{"db",
+         {{"txid", ltx::FormatTxid(states[4].txid)},
+          {"postApplyChecksum", ltx::FormatChecksum(states[4].Checksum())}}},
+        {"nosuch", {{"txid", "0000000000000000"}, {"postApplyChecksum", "0000000000000000"}}}}}};
   auto r = c->Post("/sync", req.dump(), "application/json");
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
@@ -359,7 +406,8 @@ TEST(MockcloudServer, TransactionsServeEveryHistoricalPosition) {
   // Snapshot of the final state applies to the model's image.
   auto s = c->Get("/db/snapshot?db=db");
   ASSERT_EQ(s->status, 200);
-  auto v = ltx::VerifySource(ltx::MemorySource({reinterpret_cast<const uint8_t*>(s->body.data()), s->body.size()}));
+  auto v = ltx::VerifySource(
+      ltx::MemorySource({reinterpret_cast<const uint8_t*>(s->body.data()), s->body.size()}));
   ASSERT_TRUE(v.ok()) << v.status().ToString();
   EXPECT_EQ(v->header.max_txid, m.txid);
   EXPECT_EQ(v->header.commit, 9u);
@@ -372,9 +420,11 @@ TEST(MockcloudServer, TransactionsServeEveryHistoricalPosition) {
   // Metrics counted pages and requests per route.
   r = c->Get("/metrics");
   ASSERT_EQ(r->status, 200);
-  EXPECT_NE(r->body.find("mockcloud_requests_total{route=\"/db/page\",code=\"200\"}"), std::string::npos);
+  EXPECT_NE(r->body.find("mockcloud_requests_total{route=\"/db/page\",code=\"200\"}"),
+            std::string::npos);
   EXPECT_NE(r->body.find("mockcloud_pages_total{route=\"/db/page\"}"), std::string::npos);
-  EXPECT_NE(r->body.find("mockcloud_request_duration_seconds_count{route=\"/db/tx\"} 6"), std::string::npos)
+  EXPECT_NE(r->body.find("mockcloud_request_duration_seconds_count{route=\"/db/tx\"} 6"),
+            std::string::npos)
       << r->body;
 }
 
@@ -402,10 +452,11 @@ TEST(MockcloudServer, PositionMismatches) {
   Model ahead = m;
   ahead.Tx({{3, FilledPage(4096, 8)}}, 4);  // skip one
   Model wrong = m;
-  wrong.pages[4] = FilledPage(4096, 99);    // model diverged: its pre checksum is wrong
+  wrong.pages[4] = FilledPage(4096, 99);  // model diverged: its pre checksum is wrong
   Model snap2;
-  for (const std::string& body : {stale.Tx({{3, FilledPage(4096, 9)}}, 4), ahead.Tx({{3, FilledPage(4096, 10)}}, 4),
-                                  wrong.Tx({{3, FilledPage(4096, 11)}}, 4), Snapshot(&snap2, 2)}) {
+  for (const std::string& body :
+       {stale.Tx({{3, FilledPage(4096, 9)}}, 4), ahead.Tx({{3, FilledPage(4096, 10)}}, 4),
+        wrong.Tx({{3, FilledPage(4096, 11)}}, 4), Snapshot(&snap2, 2)}) {
     r = Upload(*c, "db", body);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 409) << r->body;
@@ -413,7 +464,8 @@ TEST(MockcloudServer, PositionMismatches) {
     EXPECT_EQ(PosOf(J(r)["pos"]), m.pos());
   }
   // Page reads at positions that are not retained: ahead, wrong checksum, zero.
-  for (const std::string& p : {PosUrl(3, m.Checksum()), PosUrl(2, m.Checksum() ^ 1), PosUrl(0, 0), PosUrl(1, m.Checksum())}) {
+  for (const std::string& p : {PosUrl(3, m.Checksum()), PosUrl(2, m.Checksum() ^ 1), PosUrl(0, 0),
+                               PosUrl(1, m.Checksum())}) {
     r = c->Get(("/db/page?db=db&pgno=1&pos=" + p).c_str());
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 409) << p;
@@ -434,10 +486,10 @@ TEST(MockcloudServer, BadRequestsGet400WithAMessage) {
   ASSERT_EQ(Upload(*c, "db", Snapshot(&m, 3))->status, 200);
   const std::string good = ltx::FormatPos(m.pos());
   const std::vector<std::string> bad = {
-      "/db/page?pos=" + good + "&pgno=1",                       // no db
-      "/db/page?db=db&pgno=1",                                   // no pos
-      "/db/page?db=db&pos=" + good,                              // no pgno
-      "/db/page?db=db&pos=1/2&pgno=1",                           // short pos
+      "/db/page?pos=" + good + "&pgno=1",  // no db
+      "/db/page?db=db&pgno=1",             // no pos
+      "/db/page?db=db&pos=" + good,        // no pgno
+      "/db/page?db=db&pos=1/2&pgno=1",     // short pos
       "/db/page?db=db&pos=000000000000000g/0000000000000000&pgno=1",
       "/db/page?db=db&pos=0000000000000001-8000000000000000&pgno=1",
       "/db/page?db=db&pos=00000000000000001/800000000000000&pgno=1",
@@ -492,28 +544,41 @@ TEST(MockcloudServer, BadRequestsGet400WithAMessage) {
     ASSERT_TRUE((*enc)->AddPage(2, {reinterpret_cast<const uint8_t*>(pg.data()), pg.size()}).ok());
     ASSERT_TRUE((*enc)->Finish(0x8000000000000042ull).ok());
   }
-  for (const std::string& body : {std::string("hello"), std::string(), flipped, tx.substr(0, tx.size() - 9), lie}) {
+  for (const std::string& body :
+       {std::string("hello"), std::string(), flipped, tx.substr(0, tx.size() - 9), lie}) {
     r = Upload(*c, "db", body);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 400) << r->body;
     EXPECT_EQ(ErrCode(r), "EBADREQUEST");
   }
   // POST /sync bodies.
-  for (const std::string& body : {std::string("nope"), std::string("[]"), std::string("{\"positions\":[]}"),
-                                  std::string("{\"positions\":{\"db\":{\"txid\":\"1\",\"postApplyChecksum\":\"2\"}}}"),
-                                  std::string("{\"positions\":{\"db\":5}}")}) {
+  for (const std::string& body :
+       {std::string("nope"), std::string("[]"), std::string("{\"positions\":[]}"),
+        std::string("{\"positions\":{\"db\":{\"txid\":\"1\",\"postApplyChecksum\":\"2\"}}}"),
+        std::string("{\"positions\":{\"db\":5}}")}) {
     r = c->Post("/sync", body, "application/json");
     EXPECT_EQ(r->status, 400) << body;
   }
   // Lease parameters.
   for (const char* q : {"/lease?db=db", "/lease?db=db&duration=999", "/lease?db=db&duration=600001",
-                               "/lease?db=db&duration=abc", "/lease?duration=5000"}) {
+                        "/lease?db=db&duration=abc", "/lease?duration=5000"}) {
     r = c->Post(q, "", "text/plain");
     EXPECT_EQ(r->status, 400) << q;
   }
   EXPECT_EQ(c->Delete("/lease?db=db")->status, 400);
   // The good transaction still applies after all that.
   EXPECT_EQ(Upload(*c, "db", tx)->status, 200);
+  // A header that grows the database by more unwritten (zero) pages than allowed.
+  Model small;
+  small.page_size = 512;
+  ASSERT_EQ(Upload(*c, "small", Snapshot(&small, 2))->status, 200);
+  Model grown = small;
+  r = Upload(*c, "small", grown.Tx({{1, FilledPage(512, 9)}}, 2 + 70000));
+  EXPECT_EQ(r->status, 400);
+  EXPECT_NE(J(r)["error"].get<std::string>().find("does not write"), std::string::npos) << r->body;
+  grown = small;
+  EXPECT_EQ(Upload(*c, "small", grown.Tx({{1, FilledPage(512, 9)}}, 2 + 1000))->status, 200);
+  ExpectPagesAt(*c, "small", grown, 1003);
   // Not found.
   r = c->Get("/db/snapshot?db=nothere");
   EXPECT_EQ(r->status, 404);
@@ -527,7 +592,8 @@ TEST(MockcloudServer, LeasesGuardWrites) {
   h.Start();
   auto c = h.Client();
   auto acquire = [&](const std::string& db, const std::string& id = "", int ms = 5000) {
-    std::string q = "/lease?db=" + db + "&duration=" + std::to_string(ms) + (id.empty() ? "" : "&id=" + id);
+    std::string q =
+        "/lease?db=" + db + "&duration=" + std::to_string(ms) + (id.empty() ? "" : "&id=" + id);
     return c->Post(q.c_str(), "", "text/plain");
   };
   // A lease on a database that does not exist yet; the owner creates it.
@@ -615,14 +681,17 @@ TEST(MockcloudServer, BodyLimitGives413ForLengthAndChunked) {
   EXPECT_EQ(r->status, 413);
   EXPECT_EQ(ErrCode(r), "ETOOLARGE");
   auto c2 = h.Client();
-  r = c2->Post("/db/tx?db=db", [&](size_t offset, httplib::DataSink& sink) {
+  r = c2->Post(
+      "/db/tx?db=db",
+      [&](size_t offset, httplib::DataSink& sink) {
         if (offset >= big.size()) {
           sink.done();
           return true;
         }
         size_t n = std::min<size_t>(16384, big.size() - offset);
         return sink.write(big.data() + offset, n);
-      }, "application/octet-stream");
+      },
+      "application/octet-stream");
   ASSERT_TRUE(r) << "error " << int(r.error());
   EXPECT_EQ(r->status, 413);
   // Nothing was created, and the server still works.
@@ -637,13 +706,16 @@ TEST(MockcloudServer, ChunkedUploadIsAccepted) {
   auto c = h.Client();
   Model m;
   std::string snap = Snapshot(&m, 5);
-  auto r = c->Post("/db/tx?db=db", [&](size_t offset, httplib::DataSink& sink) {
+  auto r = c->Post(
+      "/db/tx?db=db",
+      [&](size_t offset, httplib::DataSink& sink) {
         if (offset >= snap.size()) {
           sink.done();
           return true;
         }
         return sink.write(snap.data() + offset, std::min<size_t>(1000, snap.size() - offset));
-      }, "application/octet-stream");
+      },
+      "application/octet-stream");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
   ExpectPagesAt(*c, "db", m, 6);
@@ -660,7 +732,9 @@ TEST(MockcloudServer, SyncWaitReturnsWhenThePositionMoves) {
   // Nothing changes: the wait is capped (3 s), and the answer says "nothing new".
   auto t0 = std::chrono::steady_clock::now();
   auto r = c->Get(("/db/sync?db=db&wait=300&pos=" + ltx::FormatPos(m.pos())).c_str());
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   ASSERT_EQ(r->status, 200);
   EXPECT_GE(ms, 280);
   EXPECT_LT(ms, 2500);
@@ -679,7 +753,8 @@ TEST(MockcloudServer, SyncWaitReturnsWhenThePositionMoves) {
   }
   t0 = std::chrono::steady_clock::now();
   r = c->Get(q.c_str());
-  ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+           .count();
   writer.join();
   for (auto& p : polls) p.join();
   ASSERT_EQ(r->status, 200);
@@ -695,7 +770,8 @@ TEST(MockcloudServer, StopWakesLongPolls) {
   auto c = h.Client();
   Model m;
   ASSERT_EQ(Upload(*c, "db", Snapshot(&m, 2))->status, 200);
-  std::thread poll([&] { c->Get(("/db/sync?db=db&wait=30000&pos=" + ltx::FormatPos(m.pos())).c_str()); });
+  std::thread poll(
+      [&] { c->Get(("/db/sync?db=db&wait=30000&pos=" + ltx::FormatPos(m.pos())).c_str()); });
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   auto t0 = std::chrono::steady_clock::now();
   h.Stop();
@@ -731,7 +807,8 @@ TEST(MockcloudServer, FaultInjectionViaAdminRoute) {
 
   // Determinism: the same seed gives the same sequence of outcomes.
   auto run = [&] {
-    EXPECT_EQ(admin->Put("/admin/faults", "error=0.5,seed=7,routes=/pos", "text/plain")->status, 200);
+    EXPECT_EQ(admin->Put("/admin/faults", "error=0.5,seed=7,routes=/pos", "text/plain")->status,
+              200);
     std::string seq;
     for (int i = 0; i < 24; i++) seq += h.Client()->Get("/pos")->status == 503 ? 'E' : '.';
     return seq;
@@ -818,7 +895,9 @@ TEST(MockcloudServer, LongPollsAreCappedAndOrdinaryRequestsFlow) {
   std::this_thread::sleep_for(std::chrono::milliseconds(150));
   auto t0 = std::chrono::steady_clock::now();
   auto r = c->Get(q.c_str());  // over the cap: answered at once
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   ASSERT_EQ(r->status, 200);
   EXPECT_LT(ms, 700);
   EXPECT_EQ(J(r)["pgnos"], json::array());
@@ -844,14 +923,17 @@ TEST(MockcloudServer, DroppedAndTruncatedUploadsAndSnapshots) {
   EXPECT_EQ(r->status, 503);
   // Neither was applied.
   EXPECT_EQ(PosOf(J(c->Get("/pos"))["db"]), m.pos());
-  ASSERT_EQ(admin->Put("/admin/faults", "truncate=1,routes=/db/snapshot", "text/plain")->status, 200);
+  ASSERT_EQ(admin->Put("/admin/faults", "truncate=1,routes=/db/snapshot", "text/plain")->status,
+            200);
   r = h.Client()->Get("/db/snapshot?db=db");
   EXPECT_TRUE(!r || r->body.size() < 40 * 4096) << "snapshot should have been cut short";
   ASSERT_EQ(admin->Put("/admin/faults", "", "text/plain")->status, 200);
   ASSERT_EQ(Upload(*h.Client(), "db", tx)->status, 200);
   EXPECT_EQ(PosOf(J(c->Get("/pos"))["db"]), next.pos());
   r = c->Get("/metrics");
-  EXPECT_NE(r->body.find("mockcloud_requests_total{route=\"/db/tx\",code=\"0\"} 1"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("mockcloud_requests_total{route=\"/db/tx\",code=\"0\"} 1"),
+            std::string::npos)
+      << r->body;
 }
 
 TEST(MockcloudServer, ConcurrentUploadsAtOnePositionHaveOneWinner) {
@@ -863,7 +945,8 @@ TEST(MockcloudServer, ConcurrentUploadsAtOnePositionHaveOneWinner) {
   for (int round = 0; round < 5; round++) {
     std::vector<Model> cand(3, m);
     std::vector<std::string> bodies;
-    for (int i = 0; i < 3; i++) bodies.push_back(cand[i].Tx({{2, FilledPage(4096, 100 * round + i)}}, 4));
+    for (int i = 0; i < 3; i++)
+      bodies.push_back(cand[i].Tx({{2, FilledPage(4096, 100 * round + i)}}, 4));
     std::vector<int> status(3, 0);
     std::atomic<bool> go{false};
     std::vector<std::thread> ts;

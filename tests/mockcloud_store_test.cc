@@ -26,8 +26,9 @@ std::string AllPgnos(uint32_t n) {
 
 // Every page 1..upto at m's position equals the model (binary batch).
 void ExpectPages(httplib::Client& c, const std::string& db, const Model& m, uint32_t upto) {
-  auto r = c.Get(("/db/page?db=" + db + "&pos=" + ltx::FormatPos(m.pos()) + "&pgno=" + AllPgnos(upto)).c_str(),
-                 {{"Accept", "application/vnd.litevfs.pages"}});
+  auto r = c.Get(
+      ("/db/page?db=" + db + "&pos=" + ltx::FormatPos(m.pos()) + "&pgno=" + AllPgnos(upto)).c_str(),
+      {{"Accept", "application/vnd.litevfs.pages"}});
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
   auto frames = ParseFrames(r->body, m.page_size);
@@ -81,7 +82,8 @@ TEST(MockcloudStore, RestartRecoversExactlyTheAcknowledgedState) {
   h.Stop();
   // Leftovers of a crash: half-written files everywhere they can be.
   const std::string dbdir = h.data + "/clusters/default/db";
-  for (const std::string& p : {h.data + "/tmp/upload-dead.tmp", dbdir + "/ltx/incoming.tmp", dbdir + "/base.tmp"}) {
+  for (const std::string& p :
+       {h.data + "/tmp/upload-dead.tmp", dbdir + "/ltx/incoming.tmp", dbdir + "/base.tmp"}) {
     int fd = open(p.c_str(), O_CREAT | O_WRONLY, 0644);
     ASSERT_GE(fd, 0) << p;
     ASSERT_EQ(write(fd, "LTX1garbage", 11), 11);
@@ -147,10 +149,12 @@ TEST(MockcloudStore, RetentionCompactsOldPositionsAway) {
       EXPECT_EQ(r->status, 409) << s.txid;
       EXPECT_EQ(J(r)["code"], "EPOSMISMATCH");
       // And sync from there says "everything".
-      EXPECT_TRUE(J(c->Get(("/db/sync?db=db&pos=" + ltx::FormatPos(s.pos())).c_str()))["all"].get<bool>());
+      EXPECT_TRUE(
+          J(c->Get(("/db/sync?db=db&pos=" + ltx::FormatPos(s.pos())).c_str()))["all"].get<bool>());
     }
   }
-  EXPECT_EQ(J(c->Get(("/db/sync?db=db&pos=" + ltx::FormatPos(states[8].pos())).c_str()))["all"], false);
+  EXPECT_EQ(J(c->Get(("/db/sync?db=db&pos=" + ltx::FormatPos(states[8].pos())).c_str()))["all"],
+            false);
   // Compaction is idempotent and survives a restart.
   ASSERT_TRUE(h.server->Compact().ok());
   EXPECT_EQ(CountFiles(ltxdir), 2u);
@@ -183,11 +187,14 @@ TEST(MockcloudStore, TimeRetentionKeepsRecentPositions) {
   for (const auto& s : states) ExpectPages(*c, "db", s, 10);
   // Two hours later only the last txid is kept.
   const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch()).count();
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
   ASSERT_TRUE(h.server->CompactAt(now_ms + 2 * 3600 * 1000).ok());
   EXPECT_EQ(J(c->Get("/db/history?db=db"))["history"].size(), 1u);
   ExpectPages(*c, "db", states.back(), 10);
-  EXPECT_EQ(c->Get(("/db/page?db=db&pgno=1&pos=" + ltx::FormatPos(states[3].pos())).c_str())->status, 409);
+  EXPECT_EQ(
+      c->Get(("/db/page?db=db&pgno=1&pos=" + ltx::FormatPos(states[3].pos())).c_str())->status,
+      409);
 }
 
 TEST(MockcloudStore, ReadersSeeConsistentPagesWhileWritersAndCompactionRun) {
@@ -229,7 +236,8 @@ TEST(MockcloudStore, ReadersSeeConsistentPagesWhileWritersAndCompactionRun) {
       std::lock_guard l(mu);
       next = states.back();
     }
-    body = next.Tx({{1, FilledPage(4096, 100 + i)}, {uint32_t(2 + i % 5), FilledPage(4096, 200 + i)}}, 6);
+    body = next.Tx(
+        {{1, FilledPage(4096, 100 + i)}, {uint32_t(2 + i % 5), FilledPage(4096, 200 + i)}}, 6);
     ASSERT_EQ(Upload(*c, "db", body)->status, 200);
     {
       std::lock_guard l(mu);
@@ -243,4 +251,27 @@ TEST(MockcloudStore, ReadersSeeConsistentPagesWhileWritersAndCompactionRun) {
   reader.join();
   EXPECT_EQ(mismatches.load(), 0);
   EXPECT_GT(checked.load(), 0);
+}
+
+TEST(MockcloudStore, LostFileIsAnInternalErrorNotWrongData) {
+  Harness h;
+  h.Start();
+  auto c = h.Client();
+  auto states = Build(*c, "db", 2);
+  const std::string ltxdir = h.data + "/clusters/default/db/ltx";
+  for (const auto& e : fs::directory_iterator(ltxdir))
+    fs::remove(e.path());  // under the server's feet
+  const Model& m = states.back();
+  auto r = c->Get(("/db/page?db=db&pgno=1&pos=" + ltx::FormatPos(m.pos())).c_str());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 500);
+  EXPECT_EQ(J(r)["code"], "EINTERNAL");
+  EXPECT_EQ(c->Get("/db/snapshot?db=db")->status, 500);
+  // Pages that live in the base are still served.
+  r = c->Get(("/db/page?db=db&pgno=4&pos=" + ltx::FormatPos(m.pos())).c_str(),
+             {{"Accept", "application/vnd.litevfs.pages"}});
+  ASSERT_EQ(r->status, 200);
+  auto frames = ParseFrames(r->body, 4096);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[4], m.Page(4));
 }

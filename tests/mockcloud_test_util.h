@@ -95,11 +95,13 @@ struct Model {
     auto enc = ltx::Encoder::Open(&sink, h, eo);
     EXPECT_TRUE(enc.ok()) << enc.status().ToString();
     for (const auto& [p, data] : writes) {
-      ltx::Status st = (*enc)->AddPage(p, {reinterpret_cast<const uint8_t*>(data.data()), data.size()});
+      ltx::Status st =
+          (*enc)->AddPage(p, {reinterpret_cast<const uint8_t*>(data.data()), data.size()});
       EXPECT_TRUE(st.ok()) << st.ToString();
     }
     for (const auto& [p, data] : writes) pages[p] = data;
-    for (auto it = pages.begin(); it != pages.end();) it = it->first > new_commit ? pages.erase(it) : ++it;
+    for (auto it = pages.begin(); it != pages.end();)
+      it = it->first > new_commit ? pages.erase(it) : ++it;
     commit = new_commit;
     txid++;
     ltx::Status st = (*enc)->Finish(Checksum());
@@ -132,9 +134,10 @@ inline void MakeSqliteDb(const std::string& path, int rows = 1500) {
                          "CREATE INDEX t_v ON t(v);",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
-  std::string ins = "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i < " +
-                    std::to_string(rows) +
-                    ") INSERT INTO t(v) SELECT printf('row-%08d-%s', i, hex(randomblob(40))) FROM c;";
+  std::string ins =
+      "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i < " +
+      std::to_string(rows) +
+      ") INSERT INTO t(v) SELECT printf('row-%08d-%s', i, hex(randomblob(40))) FROM c;";
   ASSERT_EQ(sqlite3_exec(db, ins.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
 }
@@ -156,7 +159,8 @@ inline Model ModelFromImage(const std::string& image, uint32_t page_size, uint64
   m.page_size = page_size;
   m.commit = uint32_t(image.size() / page_size);
   m.txid = txid;
-  for (uint32_t p = 1; p <= m.commit; p++) m.pages[p] = image.substr(size_t(p - 1) * page_size, page_size);
+  for (uint32_t p = 1; p <= m.commit; p++)
+    m.pages[p] = image.substr(size_t(p - 1) * page_size, page_size);
   return m;
 }
 

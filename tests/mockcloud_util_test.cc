@@ -11,9 +11,25 @@ TEST(MockcloudUtil, NamesFollowTheProtocolRule) {
     EXPECT_TRUE(ValidateName(ok, "db").ok()) << ok;
   }
   EXPECT_TRUE(ValidateName(std::string(255, 'z'), "db").ok());
-  const std::string bad[] = {"", ".", "..", ".x", "a..b", "a/b", "/abs", std::string("a\0b", 3),
-                             "a\nb", "a b", "caf\xc3\xa9", "\xff", std::string(256, 'z'), "a\\b", "a:b",
-                             "*", "a%2fb", "~", "a\x7f"};
+  const std::string bad[] = {"",
+                             ".",
+                             "..",
+                             ".x",
+                             "a..b",
+                             "a/b",
+                             "/abs",
+                             std::string("a\0b", 3),
+                             "a\nb",
+                             "a b",
+                             "caf\xc3\xa9",
+                             "\xff",
+                             std::string(256, 'z'),
+                             "a\\b",
+                             "a:b",
+                             "*",
+                             "a%2fb",
+                             "~",
+                             "a\x7f"};
   for (const auto& b : bad) {
     Status st = ValidateName(b, "db");
     EXPECT_FALSE(st.ok()) << b;
@@ -28,9 +44,10 @@ TEST(MockcloudUtil, PositionsAreStrict) {
   EXPECT_EQ(p->txid, 3u);
   EXPECT_EQ(p->post_apply_checksum, 0x9c74a15b4e4f246cull);
   EXPECT_TRUE(ParsePosParam("0000000000000003/9C74A15B4E4F246C").ok());
-  for (const char* bad : {"", "3/9c74a15b4e4f246c", "0000000000000003/9c74a15b4e4f246", "0000000000000003-9c74a15b4e4f246c",
-                          "0000000000000003/9c74a15b4e4f246cc", "000000000000000x/9c74a15b4e4f246c",
-                          " 000000000000003/9c74a15b4e4f246c", "+000000000000003/9c74a15b4e4f246c"}) {
+  for (const char* bad : {"", "3/9c74a15b4e4f246c", "0000000000000003/9c74a15b4e4f246",
+                          "0000000000000003-9c74a15b4e4f246c", "0000000000000003/9c74a15b4e4f246cc",
+                          "000000000000000x/9c74a15b4e4f246c", " 000000000000003/9c74a15b4e4f246c",
+                          "+000000000000003/9c74a15b4e4f246c"}) {
     EXPECT_FALSE(ParsePosParam(bad).ok()) << bad;
   }
 }
@@ -45,8 +62,8 @@ TEST(MockcloudUtil, PageListsAreBoundedAndSorted) {
   auto over = ParsePgnoList(s + ",4097", 4096);
   ASSERT_FALSE(over.ok());
   EXPECT_NE(over.status().message().find("too many"), std::string::npos);
-  for (const char* bad : {"", "0", "1,", ",1", "1,,2", "-1", "+1", "1 ", "a", "2147483648", "4294967297",
-                          "99999999999999999999999"}) {
+  for (const char* bad : {"", "0", "1,", ",1", "1,,2", "-1", "+1", "1 ", "a", "2147483648",
+                          "4294967297", "99999999999999999999999"}) {
     EXPECT_FALSE(ParsePgnoList(bad, 4096).ok()) << bad;
   }
   EXPECT_TRUE(ParsePgnoList("2147483647", 4096).ok());
@@ -59,7 +76,8 @@ TEST(MockcloudUtil, DurationsListenAndNumbers) {
   EXPECT_EQ(*ParseDurationMs("5m"), 300000);
   EXPECT_EQ(*ParseDurationMs("1500"), 1500);
   EXPECT_EQ(*ParseDurationMs("2d"), 172800000);
-  for (const char* bad : {"", "h", "1x", "-1s", "1.5s", "99999999999999999999d"}) EXPECT_FALSE(ParseDurationMs(bad).ok()) << bad;
+  for (const char* bad : {"", "h", "1x", "-1s", "1.5s", "99999999999999999999d"})
+    EXPECT_FALSE(ParseDurationMs(bad).ok()) << bad;
   std::string host;
   int port = -1;
   ASSERT_TRUE(ParseListen("127.0.0.1:20202", &host, &port).ok());
@@ -67,7 +85,8 @@ TEST(MockcloudUtil, DurationsListenAndNumbers) {
   EXPECT_EQ(port, 20202);
   ASSERT_TRUE(ParseListen("[::1]:0", &host, &port).ok());
   EXPECT_EQ(host, "::1");
-  for (const char* bad : {"", "1234", ":80", "host:", "host:70000", "host:x"}) EXPECT_FALSE(ParseListen(bad, &host, &port).ok()) << bad;
+  for (const char* bad : {"", "1234", ":80", "host:", "host:70000", "host:x"})
+    EXPECT_FALSE(ParseListen(bad, &host, &port).ok()) << bad;
   EXPECT_FALSE(ParseUint("18446744073709551616", "n").ok());
 }
 
@@ -91,7 +110,8 @@ TEST(MockcloudUtil, Base64TimeRandomAndCompare) {
 }
 
 TEST(MockcloudFaults, SpecParsesAndFormats) {
-  auto f = ParseFaultSpec("latency=20ms,jitter=5ms,error=0.05,drop=0.05,truncate=0.05,seed=1,routes=/db/page|/db/tx");
+  auto f = ParseFaultSpec(
+      "latency=20ms,jitter=5ms,error=0.05,drop=0.05,truncate=0.05,seed=1,routes=/db/page|/db/tx");
   ASSERT_TRUE(f.ok()) << f.status().ToString();
   EXPECT_EQ(f->latency_ms, 20);
   EXPECT_EQ(f->jitter_ms, 5);
@@ -101,7 +121,8 @@ TEST(MockcloudFaults, SpecParsesAndFormats) {
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(FormatFaultSpec(*again), FormatFaultSpec(*f));
   EXPECT_FALSE(ParseFaultSpec("")->Active());
-  for (const char* bad : {"error=2", "error=-0.1", "drop=x", "latency=fast", "nope=1", "error", "routes=db", "seed=-1"}) {
+  for (const char* bad : {"error=2", "error=-0.1", "drop=x", "latency=fast", "nope=1", "error",
+                          "routes=db", "seed=-1"}) {
     EXPECT_FALSE(ParseFaultSpec(bad).ok()) << bad;
   }
 }

@@ -84,6 +84,27 @@ TEST_F(VfsWriteTest, UploadFailureRollsBackAndTheConnectionStaysUsable) {
   ExpectRemoteMatches(w, "c", "SELECT id, v FROM t ORDER BY id");
 }
 
+TEST_F(VfsWriteTest, LostUploadAnswerIsResolvedBySyncing) {
+  std::string path = MakeLocalDb("h.db", 100);
+  ltx::Pos p1 = UploadSnapshot("h", path);
+  sqlite3* w = OpenRemote("h");
+  Q(w, "PRAGMA litevfs_acquire_lease");
+  for (const char* fault : {"truncate=1.0,routes=/db/tx", "drop=1.0,routes=/db/tx"}) {
+    SCOPED_TRACE(fault);
+    SetFaults(fault);
+    ltx::Pos before = RemotePos("h");
+    int rc = Exec(w, "INSERT INTO t(id, k, v, pad) VALUES (NULL, 'x', 1, 'y')");
+    SetFaults("");
+    ltx::Pos after = RemotePos("h");
+    // Whatever the fault did, the app's answer matches the service: success iff applied.
+    EXPECT_EQ(rc == SQLITE_OK, after.txid == before.txid + 1) << rc << " " << sqlite3_errmsg(w);
+    EXPECT_EQ(Q1(w, "PRAGMA litevfs_position"), ltx::FormatPos(after));
+    EXPECT_EQ(Q1(w, "SELECT count(*) FROM t"), std::to_string(100 + after.txid - p1.txid));
+  }
+  Q(w, "INSERT INTO t(id, k, v, pad) VALUES (NULL, 'z', 1, 'y')");
+  ExpectRemoteMatches(w, "h", "SELECT id, k, v, pad FROM t ORDER BY id");
+}
+
 TEST_F(VfsWriteTest, LostLeaseFailsTheNextWrite) {
   std::string path = MakeLocalDb("d.db", 50);
   UploadSnapshot("d", path);

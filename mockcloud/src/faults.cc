@@ -22,7 +22,8 @@ static ltx::Result<double> ParseProb(std::string_view key, std::string_view v) {
 
 ltx::Result<FaultSpec> ParseFaultSpec(std::string_view s) {
   FaultSpec f;
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r'))
+    s.remove_suffix(1);
   size_t start = 0;
   while (start < s.size()) {
     size_t comma = s.find(',', start);
@@ -36,7 +37,8 @@ ltx::Result<FaultSpec> ParseFaultSpec(std::string_view s) {
     std::string_view key = item.substr(0, eq), val = item.substr(eq + 1);
     if (key == "latency" || key == "jitter") {
       auto d = ParseDurationMs(val);
-      if (!d.ok()) return Status::InvalidArgument("fault " + std::string(key) + ": " + d.status().message());
+      if (!d.ok())
+        return Status::InvalidArgument("fault " + std::string(key) + ": " + d.status().message());
       (key == "latency" ? f.latency_ms : f.jitter_ms) = *d;
     } else if (key == "error" || key == "drop" || key == "truncate") {
       LTX_ASSIGN_OR_RETURN(double p, ParseProb(key, val));
@@ -57,8 +59,9 @@ ltx::Result<FaultSpec> ParseFaultSpec(std::string_view s) {
         b = bar + 1;
       }
     } else {
-      return Status::InvalidArgument("unknown fault \"" + std::string(key) +
-                                     "\" (want latency, jitter, error, drop, truncate, seed, routes)");
+      return Status::InvalidArgument(
+          "unknown fault \"" + std::string(key) +
+          "\" (want latency, jitter, error, drop, truncate, seed, routes)");
     }
   }
   return f;

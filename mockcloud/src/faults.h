@@ -47,7 +47,7 @@ class FaultInjector {
   FaultDecision Decide(const std::string& path);
 
  private:
-  double NextUnit();  // [0, 1)
+  double NextUnit();       // [0, 1)
   mutable std::mutex mu_;  // guards spec_ and state_
   FaultSpec spec_;
   uint64_t state_ = 1;

@@ -11,28 +11,43 @@
 #include "util.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"litevfs-mockcloud: a self-contained LiteFS Cloud server (durable, for tests and local use)"};
+  CLI::App app{
+      "litevfs-mockcloud: a self-contained LiteFS Cloud server (durable, for tests and local use)"};
   std::string data, listen = "127.0.0.1:20202", token, tokens_file, admin_token, retention = "1h",
                     faults, log_level = "info", compact_interval = "10s", max_wait = "30s";
   uint64_t retain_txids = 1000, max_body = 256ull << 20;
   int threads = 64, max_long_polls = 32;
-  app.add_option("--data", data, "Directory holding every database (created if missing)")->required();
-  app.add_option("--listen", listen, "HOST:PORT to listen on (port 0 = any free port)")->capture_default_str();
-  auto* tok = app.add_option("--token", token, "Accept this token (Authorization header) for every cluster");
-  app.add_option("--tokens", tokens_file, "File of \"TOKEN CLUSTER\" lines ('#' comments, CLUSTER * = all)")
-      ->excludes(tok);
-  app.add_option("--admin-token", admin_token, "Token for /admin/* (fault control); unset = admin routes off");
-  app.add_option("--retention", retention, "Keep positions younger than this (ms, s, m, h, d)")->capture_default_str();
-  app.add_option("--retain-txids", retain_txids, "Also always keep the last N transactions (>= 1)")->capture_default_str();
-  app.add_option("--compact-interval", compact_interval, "How often expired history is compacted (0 = never)")
+  app.add_option("--data", data, "Directory holding every database (created if missing)")
+      ->required();
+  app.add_option("--listen", listen, "HOST:PORT to listen on (port 0 = any free port)")
       ->capture_default_str();
-  app.add_option("--max-body", max_body, "Largest request body in bytes; larger gets 413")->capture_default_str();
-  app.add_option("--faults", faults, "Fault injection spec, e.g. latency=20ms,jitter=5ms,error=0.05,drop=0.05,truncate=0.05,seed=1,routes=/db/page|/db/tx");
+  auto* tok = app.add_option("--token", token,
+                             "Accept this token (Authorization header) for every cluster");
+  app.add_option("--tokens", tokens_file,
+                 "File of \"TOKEN CLUSTER\" lines ('#' comments, CLUSTER * = all)")
+      ->excludes(tok);
+  app.add_option("--admin-token", admin_token,
+                 "Token for /admin/* (fault control); unset = admin routes off");
+  app.add_option("--retention", retention, "Keep positions younger than this (ms, s, m, h, d)")
+      ->capture_default_str();
+  app.add_option("--retain-txids", retain_txids, "Also always keep the last N transactions (>= 1)")
+      ->capture_default_str();
+  app.add_option("--compact-interval", compact_interval,
+                 "How often expired history is compacted (0 = never)")
+      ->capture_default_str();
+  app.add_option("--max-body", max_body, "Largest request body in bytes; larger gets 413")
+      ->capture_default_str();
+  app.add_option(
+      "--faults", faults,
+      "Fault injection spec, e.g. "
+      "latency=20ms,jitter=5ms,error=0.05,drop=0.05,truncate=0.05,seed=1,routes=/db/page|/db/tx");
   app.add_option("--threads", threads, "HTTP worker threads")->capture_default_str();
-  app.add_option("--max-long-polls", max_long_polls, "Sync-wait requests held at once (more answer at once)")
+  app.add_option("--max-long-polls", max_long_polls,
+                 "Sync-wait requests held at once (more answer at once)")
       ->capture_default_str();
   app.add_option("--max-wait", max_wait, "Cap on a sync-wait hold")->capture_default_str();
-  app.add_option("--log-level", log_level, "error, warn, info (one line per request) or debug")->capture_default_str();
+  app.add_option("--log-level", log_level, "error, warn, info (one line per request) or debug")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -46,7 +61,8 @@ int main(int argc, char** argv) {
   };
   mockcloud::ServerOptions o;
   o.data_dir = data;
-  if (auto st = mockcloud::ParseListen(listen, &o.host, &o.port); !st.ok()) return fail(st.message());
+  if (auto st = mockcloud::ParseListen(listen, &o.host, &o.port); !st.ok())
+    return fail(st.message());
   if (!token.empty()) o.tokens.push_back({token, "*"});
   if (!tokens_file.empty()) {
     auto t = mockcloud::LoadTokensFile(tokens_file);

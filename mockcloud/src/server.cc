@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -24,7 +25,6 @@
 #include <condition_variable>
 #include <cstdio>
 #include <fstream>
-#include <httplib.h>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -89,8 +89,8 @@ constexpr size_t kNumBuckets = sizeof(kBuckets) / sizeof(kBuckets[0]);
 struct RequestState {
   Clock::time_point start;
   bool started = false;
-  std::string route;       // metrics label
-  std::string cluster;     // validated cluster name
+  std::string route;    // metrics label
+  std::string cluster;  // validated cluster name
   FaultDecision fault;
   bool close_after = false;  // shut the connection down after the response (unread body)
   bool dropped = false;
@@ -103,7 +103,8 @@ thread_local RequestState tl;
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 json PosJson(const Pos& p) {
-  return {{"txid", ltx::FormatTxid(p.txid)}, {"postApplyChecksum", ltx::FormatChecksum(p.post_apply_checksum)}};
+  return {{"txid", ltx::FormatTxid(p.txid)},
+          {"postApplyChecksum", ltx::FormatChecksum(p.post_apply_checksum)}};
 }
 
 std::string FnvHex(const std::string& s) {
@@ -127,14 +128,16 @@ bool HeaderHasToken(const std::string& value, const std::string& token) {
   size_t start = 0;
   while (start <= value.size()) {
     size_t comma = value.find(',', start);
-    std::string item = value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    std::string item =
+        value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     size_t semi = item.find(';');
     if (semi != std::string::npos) item.resize(semi);
     size_t b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
     if (b != std::string::npos) {
       std::string t = item.substr(b, e - b + 1);
       if (t.size() == token.size() &&
-          std::equal(t.begin(), t.end(), token.begin(), [](char x, char y) { return tolower(x) == tolower(y); })) {
+          std::equal(t.begin(), t.end(), token.begin(),
+                     [](char x, char y) { return tolower(x) == tolower(y); })) {
         return true;
       }
     }
@@ -245,8 +248,10 @@ class ServerImpl : public Server {
   // Parameter helpers; false = an error reply was written.
   bool GetDb(const httplib::Request& req, httplib::Response& res, bool create,
              std::shared_ptr<Database>* db, std::string* name);
-  bool OptPos(const httplib::Request& req, httplib::Response& res, const char* key, bool* has, Pos* pos);
-  bool ReadBody(const httplib::ContentReader& reader, httplib::Response& res, uint64_t limit, std::string* out);
+  bool OptPos(const httplib::Request& req, httplib::Response& res, const char* key, bool* has,
+              Pos* pos);
+  bool ReadBody(const httplib::ContentReader& reader, httplib::Response& res, uint64_t limit,
+                std::string* out);
 
   Status CheckWriteLease(const std::string& key, bool has_id, const std::string& id);
 
@@ -262,8 +267,10 @@ class ServerImpl : public Server {
   void HandleLease(const httplib::Request&, httplib::Response&, const httplib::ContentReader&);
   void HandleLeaseRelease(const httplib::Request&, httplib::Response&);
   void HandleMetrics(const httplib::Request&, httplib::Response&);
-  void HandleAdminFaults(const httplib::Request&, httplib::Response&, const httplib::ContentReader*);
-  void SendPageBatch(const httplib::Request& req, httplib::Response& res, const PageSet& ps, bool force_binary);
+  void HandleAdminFaults(const httplib::Request&, httplib::Response&,
+                         const httplib::ContentReader*);
+  void SendPageBatch(const httplib::Request& req, httplib::Response& res, const PageSet& ps,
+                     bool force_binary);
 
   ServerOptions opts_;
   std::unique_ptr<Store> store_;
@@ -309,7 +316,8 @@ Status ServerImpl::Init() {
   if (opts_.max_long_polls < 0 || opts_.max_long_polls >= opts_.threads) {
     return Status::InvalidArgument("max-long-polls must be in [0, threads)");
   }
-  const bool loopback = opts_.host == "127.0.0.1" || opts_.host == "::1" || opts_.host == "localhost";
+  const bool loopback =
+      opts_.host == "127.0.0.1" || opts_.host == "::1" || opts_.host == "localhost";
   if (opts_.tokens.empty() && !loopback) {
     return Status::InvalidArgument("refusing to listen on " + opts_.host +
                                    " without authentication: give --token or --tokens");
@@ -334,30 +342,40 @@ Status ServerImpl::Init() {
   http_.set_default_headers({{"Lfsc-Instance-Id", instance_id_}});
   http_.set_payload_max_length(size_t(opts_.max_body + kDrainCap));
   http_.set_keep_alive_timeout(5);
+  http_.set_keep_alive_max_count(100000);  // httplib's default (5) reconnects every 5 requests
+  http_.set_tcp_nodelay(true);             // headers and body are separate writes: no Nagle wait
   http_.set_read_timeout(30);
   http_.set_write_timeout(30);
-  http_.set_pre_routing_handler([this](const httplib::Request& q, httplib::Response& r) { return PreRoute(q, r); });
-  http_.set_logger([this](const httplib::Request& q, const httplib::Response& r) { AfterResponse(q, r); });
-  http_.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& r) {
-    if (!r.body.empty() || r.content_provider_) return httplib::Server::HandlerResponse::Unhandled;
-    int s = r.status;
-    const char* code = s == 404 ? "ENOTFOUND" : s == 413 ? "ETOOLARGE" : s == 401 ? "EUNAUTHORIZED"
-                     : s >= 500 ? "EINTERNAL" : "EBADREQUEST";
-    std::string msg = s == 404 ? "no such route" : "HTTP error " + std::to_string(s);
-    r.set_content(Dump(json{{"code", code}, {"error", msg}}), "application/json");
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-  http_.set_exception_handler([this](const httplib::Request&, httplib::Response& r, std::exception_ptr ep) {
-    std::string what = "unknown exception";
-    try {
-      if (ep) std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    Log(LogLevel::kError, "handler exception: " + what);
-    ReplyError(r, 500, "EINTERNAL", "internal error");
-  });
+  http_.set_pre_routing_handler(
+      [this](const httplib::Request& q, httplib::Response& r) { return PreRoute(q, r); });
+  http_.set_logger(
+      [this](const httplib::Request& q, const httplib::Response& r) { AfterResponse(q, r); });
+  http_.set_error_handler(
+      httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& r) {
+        if (!r.body.empty() || r.content_provider_)
+          return httplib::Server::HandlerResponse::Unhandled;
+        int s = r.status;
+        const char* code = s == 404   ? "ENOTFOUND"
+                           : s == 413 ? "ETOOLARGE"
+                           : s == 401 ? "EUNAUTHORIZED"
+                           : s >= 500 ? "EINTERNAL"
+                                      : "EBADREQUEST";
+        std::string msg = s == 404 ? "no such route" : "HTTP error " + std::to_string(s);
+        r.set_content(Dump(json{{"code", code}, {"error", msg}}), "application/json");
+        return httplib::Server::HandlerResponse::Handled;
+      }));
+  http_.set_exception_handler(
+      [this](const httplib::Request&, httplib::Response& r, std::exception_ptr ep) {
+        std::string what = "unknown exception";
+        try {
+          if (ep) std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        Log(LogLevel::kError, "handler exception: " + what);
+        ReplyError(r, 500, "EINTERNAL", "internal error");
+      });
   Routes();
   port_ = opts_.port == 0 ? http_.bind_to_any_port(opts_.host)
                           : (http_.bind_to_port(opts_.host, opts_.port) ? opts_.port : -1);
@@ -366,7 +384,8 @@ Status ServerImpl::Init() {
   }
   listen_thread_ = std::thread([this] { http_.listen_after_bind(); });
   // Wait until the accept loop runs, so a test's first request never races the start.
-  for (int i = 0; i < 2000 && !http_.is_running(); i++) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  for (int i = 0; i < 2000 && !http_.is_running(); i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   if (opts_.compact_interval_ms > 0) {
     compact_thread_ = std::thread([this] {
       std::unique_lock l(stop_mu_);
@@ -380,8 +399,10 @@ Status ServerImpl::Init() {
       }
     });
   }
-  Log(LogLevel::kInfo, "listening on " + opts_.host + ":" + std::to_string(port_) + " data=" + opts_.data_dir);
-  if (opts_.tokens.empty()) Log(LogLevel::kWarn, "no --token/--tokens: every request is accepted (loopback only)");
+  Log(LogLevel::kInfo,
+      "listening on " + opts_.host + ":" + std::to_string(port_) + " data=" + opts_.data_dir);
+  if (opts_.tokens.empty())
+    Log(LogLevel::kWarn, "no --token/--tokens: every request is accepted (loopback only)");
   return Status::OK();
 }
 
@@ -409,23 +430,26 @@ void ServerImpl::Stop() {
 
 // ---- plumbing ----
 
-httplib::Server::HandlerResponse ServerImpl::PreRoute(const httplib::Request& req, httplib::Response& res) {
+httplib::Server::HandlerResponse ServerImpl::PreRoute(const httplib::Request& req,
+                                                      httplib::Response& res) {
   tl = RequestState();
   tl.start = Clock::now();
   tl.started = true;
-  static const char* const kRoutes[] = {"/info", "/pos", "/db/tx", "/db/snapshot", "/db/page", "/db/sync",
-                                        "/sync", "/db/interior", "/db/history", "/lease", "/healthz",
-                                        "/metrics", "/admin/faults"};
+  static const char* const kRoutes[] = {
+      "/info",        "/pos",        "/db/tx", "/db/snapshot", "/db/page", "/db/sync",     "/sync",
+      "/db/interior", "/db/history", "/lease", "/healthz",     "/metrics", "/admin/faults"};
   tl.route = "other";  // a bounded label set, whatever paths clients send
   for (const char* r : kRoutes) {
     if (req.path == r) tl.route = r;
   }
   using HR = httplib::Server::HandlerResponse;
-  const bool has_body = req.has_header("Content-Length") ? req.get_header_value("Content-Length") != "0"
-                                                         : req.has_header("Transfer-Encoding");
+  const bool has_body = req.has_header("Content-Length")
+                            ? req.get_header_value("Content-Length") != "0"
+                            : req.has_header("Transfer-Encoding");
 
   tl.fault = faults_.Decide(req.path);
-  if (tl.fault.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(tl.fault.delay_ms));
+  if (tl.fault.delay_ms > 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(tl.fault.delay_ms));
   if (tl.fault.drop) {
     tl.dropped = true;
     ShutdownConnection(req);
@@ -448,7 +472,8 @@ httplib::Server::HandlerResponse ServerImpl::PreRoute(const httplib::Request& re
     }
     if (!match) {
       tl.close_after = has_body;
-      ReplyError(res, 401, "EUNAUTHORIZED", req.has_header("Authorization") ? "invalid token" : "missing token");
+      ReplyError(res, 401, "EUNAUTHORIZED",
+                 req.has_header("Authorization") ? "invalid token" : "missing token");
       return HR::Handled;
     }
   }
@@ -494,8 +519,9 @@ void ServerImpl::AfterResponse(const httplib::Request& req, const httplib::Respo
   std::string q;
   for (const auto& [k, v] : req.params) q += (q.empty() ? "?" : "&") + k + "=" + v;
   Log(res.status >= 500 && !tl.dropped ? LogLevel::kWarn : LogLevel::kInfo,
-      (req.method.empty() ? std::string("- (unparsed request)") : req.method + " " + Sanitize(target + q)) + " " + (tl.dropped ? std::string("dropped") : std::to_string(res.status)) +
-          " " + ms);
+      (req.method.empty() ? std::string("- (unparsed request)")
+                          : req.method + " " + Sanitize(target + q)) +
+          " " + (tl.dropped ? std::string("dropped") : std::to_string(res.status)) + " " + ms);
   if (tl.close_after) ShutdownConnection(req);
   tl.started = false;
 }
@@ -505,11 +531,13 @@ void ServerImpl::Reply(httplib::Response& res, int status, std::string body, con
   if (tl.fault.truncate && status < 300 && body.size() > 1) {
     // Full Content-Length, half the body, then the connection closes.
     auto shared = std::make_shared<std::string>(std::move(body));
-    res.set_content_provider(shared->size(), type, [shared](size_t offset, size_t, httplib::DataSink& sink) {
-      size_t half = shared->size() / 2;
-      if (offset < half) sink.write(shared->data() + offset, half - offset);
-      return false;
-    });
+    res.set_content_provider(shared->size(), type,
+                             [shared](size_t offset, size_t, httplib::DataSink& sink) {
+                               size_t half = shared->size() / 2;
+                               if (offset < half)
+                                 sink.write(shared->data() + offset, half - offset);
+                               return false;
+                             });
     return;
   }
   res.set_content(std::move(body), type);
@@ -527,7 +555,8 @@ void ServerImpl::ReplyError(httplib::Response& res, int status, const std::strin
   res.set_content(Dump(j), "application/json");
 }
 
-void ServerImpl::ReplyStatus(httplib::Response& res, const Status& st, const std::shared_ptr<Database>& db) {
+void ServerImpl::ReplyStatus(httplib::Response& res, const Status& st,
+                             const std::shared_ptr<Database>& db) {
   switch (st.code()) {
     case ltx::Code::kInvalidArgument:
       return ReplyError(res, 400, "EBADREQUEST", st.message());
@@ -574,7 +603,8 @@ bool ServerImpl::GetDb(const httplib::Request& req, httplib::Response& res, bool
   return true;
 }
 
-bool ServerImpl::OptPos(const httplib::Request& req, httplib::Response& res, const char* key, bool* has, Pos* pos) {
+bool ServerImpl::OptPos(const httplib::Request& req, httplib::Response& res, const char* key,
+                        bool* has, Pos* pos) {
   *has = req.has_param(key);
   if (!*has) return true;
   auto p = ParsePosParam(req.get_param_value(key));
@@ -586,8 +616,8 @@ bool ServerImpl::OptPos(const httplib::Request& req, httplib::Response& res, con
   return true;
 }
 
-bool ServerImpl::ReadBody(const httplib::ContentReader& reader, httplib::Response& res, uint64_t limit,
-                          std::string* out) {
+bool ServerImpl::ReadBody(const httplib::ContentReader& reader, httplib::Response& res,
+                          uint64_t limit, std::string* out) {
   bool too_large = false;
   uint64_t total = 0;
   bool ok = reader([&](const char* data, size_t n) {
@@ -625,12 +655,14 @@ void ServerImpl::Routes() {
       tl.started = true;
       tl.route = q.path == "/db/tx" ? "/db/tx" : "other";
       tl.close_after = true;  // the client may send the body anyway: do not parse it as requests
-      ReplyError(r, 413, "ETOOLARGE", "request body over " + std::to_string(opts_.max_body) + " bytes");
+      ReplyError(r, 413, "ETOOLARGE",
+                 "request body over " + std::to_string(opts_.max_body) + " bytes");
       return 413;
     }
     return 100;
   });
-  auto get = [this](const char* path, void (ServerImpl::*fn)(const httplib::Request&, httplib::Response&)) {
+  auto get = [this](const char* path,
+                    void (ServerImpl::*fn)(const httplib::Request&, httplib::Response&)) {
     std::string route = path;
     http_.Get(path, [this, fn, route](const httplib::Request& q, httplib::Response& r) {
       tl.route = route;
@@ -649,19 +681,23 @@ void ServerImpl::Routes() {
     tl.route = "/healthz";
     r.set_content("ok", "text/plain");
   });
-  http_.Post("/db/tx", [this](const httplib::Request& q, httplib::Response& r, const httplib::ContentReader& rd) {
+  http_.Post("/db/tx", [this](const httplib::Request& q, httplib::Response& r,
+                              const httplib::ContentReader& rd) {
     tl.route = "/db/tx";
     HandleTx(q, r, rd);
   });
-  http_.Post("/sync", [this](const httplib::Request& q, httplib::Response& r, const httplib::ContentReader& rd) {
+  http_.Post("/sync", [this](const httplib::Request& q, httplib::Response& r,
+                             const httplib::ContentReader& rd) {
     tl.route = "/sync";
     HandleSyncMany(q, r, rd);
   });
-  http_.Post("/lease", [this](const httplib::Request& q, httplib::Response& r, const httplib::ContentReader& rd) {
+  http_.Post("/lease", [this](const httplib::Request& q, httplib::Response& r,
+                              const httplib::ContentReader& rd) {
     tl.route = "/lease";
     HandleLease(q, r, rd);
   });
-  http_.Delete("/lease", [this](const httplib::Request& q, httplib::Response& r, const httplib::ContentReader& rd) {
+  http_.Delete("/lease", [this](const httplib::Request& q, httplib::Response& r,
+                                const httplib::ContentReader& rd) {
     tl.route = "/lease";
     std::string body;
     if (!ReadBody(rd, r, 64 * 1024, &body)) return;
@@ -671,12 +707,14 @@ void ServerImpl::Routes() {
     tl.route = "/admin/faults";
     HandleAdminFaults(q, r, nullptr);
   });
-  http_.Put("/admin/faults", [this](const httplib::Request& q, httplib::Response& r, const httplib::ContentReader& rd) {
+  http_.Put("/admin/faults", [this](const httplib::Request& q, httplib::Response& r,
+                                    const httplib::ContentReader& rd) {
     tl.route = "/admin/faults";
     HandleAdminFaults(q, r, &rd);
   });
   // Any other route with a body: 404 without reading the body (httplib would buffer it).
-  auto no_route = [this](const httplib::Request&, httplib::Response& r, const httplib::ContentReader&) {
+  auto no_route = [this](const httplib::Request&, httplib::Response& r,
+                         const httplib::ContentReader&) {
     tl.close_after = true;
     ReplyError(r, 404, "ENOTFOUND", "no such route");
   };
@@ -689,8 +727,9 @@ void ServerImpl::Routes() {
 // ---- routes ----
 
 void ServerImpl::HandleInfo(const httplib::Request&, httplib::Response& res) {
-  ReplyJson(res, 200, {{"clusterID", "LFSC" + FnvHex(tl.cluster)},
-                       {"features", {"pages-binary", "sync-wait", "interior", "history", "zstd"}}});
+  ReplyJson(res, 200,
+            {{"clusterID", "LFSC" + FnvHex(tl.cluster)},
+             {"features", {"pages-binary", "sync-wait", "interior", "history", "zstd"}}});
 }
 
 void ServerImpl::HandlePos(const httplib::Request&, httplib::Response& res) {
@@ -704,17 +743,21 @@ Status ServerImpl::CheckWriteLease(const std::string& key, bool has_id, const st
   auto it = leases_.find(key);
   bool held = it != leases_.end() && it->second.expires > Clock::now();
   if (has_id) {
-    if (!held) return Status(ltx::Code::kConflict, "lease " + Sanitize(id) + " is not held (expired or released)", kApiLease);
+    if (!held)
+      return Status(ltx::Code::kConflict,
+                    "lease " + Sanitize(id) + " is not held (expired or released)", kApiLease);
     if (!ConstantTimeEquals(it->second.id, id)) {
       return Status(ltx::Code::kConflict, "lease id does not match the current lease", kApiLease);
     }
     return Status::OK();
   }
-  if (held) return Status(ltx::Code::kConflict, "database is leased; send Lfsc-Lease-Id", kApiLease);
+  if (held)
+    return Status(ltx::Code::kConflict, "database is leased; send Lfsc-Lease-Id", kApiLease);
   return Status::OK();
 }
 
-void ServerImpl::HandleTx(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+void ServerImpl::HandleTx(const httplib::Request& req, httplib::Response& res,
+                          const httplib::ContentReader& reader) {
   std::shared_ptr<Database> db;
   std::string name;
   if (!GetDb(req, res, true, &db, &name)) {
@@ -732,7 +775,8 @@ void ServerImpl::HandleTx(const httplib::Request& req, httplib::Response& res, c
     auto len = ParseUint(req.get_header_value("Content-Length"), "Content-Length");
     if (len.ok() && *len > opts_.max_body + kDrainCap) {
       tl.close_after = true;
-      return ReplyError(res, 413, "ETOOLARGE", "request body over " + std::to_string(opts_.max_body) + " bytes");
+      return ReplyError(res, 413, "ETOOLARGE",
+                        "request body over " + std::to_string(opts_.max_body) + " bytes");
     }
   }
   auto tmp = store_->NewTempPath("upload");
@@ -762,7 +806,8 @@ void ServerImpl::HandleTx(const httplib::Request& req, httplib::Response& res, c
   tl.bytes_in = total;
   if (too_large) {
     tl.close_after = true;
-    return ReplyError(res, 413, "ETOOLARGE", "request body over " + std::to_string(opts_.max_body) + " bytes");
+    return ReplyError(res, 413, "ETOOLARGE",
+                      "request body over " + std::to_string(opts_.max_body) + " bytes");
   }
   if (!write_err.ok()) return ReplyStatus(res, write_err, db);
   if (!ok) {
@@ -776,7 +821,8 @@ void ServerImpl::HandleTx(const httplib::Request& req, httplib::Response& res, c
   tl.pages = r->pages;
   if (!r->warning.empty()) Log(LogLevel::kWarn, tl.cluster + "/" + name + ": " + r->warning);
   Log(LogLevel::kDebug, tl.cluster + "/" + name + ": applied " + ltx::FormatPos(r->pos) + " (" +
-                            std::to_string(r->pages) + " pages, " + std::to_string(total) + " bytes)");
+                            std::to_string(r->pages) + " pages, " + std::to_string(total) +
+                            " bytes)");
   res.set_header("Litefs-Hwm", ltx::FormatTxid(r->pos.txid));
   ReplyJson(res, 200, {{"pos", PosJson(r->pos)}});
 }
@@ -804,19 +850,20 @@ void ServerImpl::HandleSnapshot(const httplib::Request& req, httplib::Response& 
   });
   res.status = 200;
   res.set_header("Litevfs-Pos", ltx::FormatPos(*pos));
-  res.set_content_provider(size, "application/octet-stream",
-                           [shared_fd, limit](size_t offset, size_t length, httplib::DataSink& sink) {
-                             if (offset >= limit) return false;
-                             char buf[1 << 16];
-                             size_t n = std::min({length, sizeof buf, limit - offset});
-                             ssize_t r = pread(*shared_fd, buf, n, off_t(offset));
-                             if (r <= 0) return false;
-                             return sink.write(buf, size_t(r));
-                           });
+  res.set_content_provider(
+      size, "application/octet-stream",
+      [shared_fd, limit](size_t offset, size_t length, httplib::DataSink& sink) {
+        if (offset >= limit) return false;
+        char buf[1 << 16];
+        size_t n = std::min({length, sizeof buf, limit - offset});
+        ssize_t r = pread(*shared_fd, buf, n, off_t(offset));
+        if (r <= 0) return false;
+        return sink.write(buf, size_t(r));
+      });
 }
 
-void ServerImpl::SendPageBatch(const httplib::Request& req, httplib::Response& res, const PageSet& ps,
-                               bool force_binary) {
+void ServerImpl::SendPageBatch(const httplib::Request& req, httplib::Response& res,
+                               const PageSet& ps, bool force_binary) {
   tl.pages = ps.pages.size();
   if (force_binary || HeaderHasToken(req.get_header_value("Accept"), kPagesMime)) {
     std::string body;
@@ -840,7 +887,8 @@ void ServerImpl::SendPageBatch(const httplib::Request& req, httplib::Response& r
     return Reply(res, 200, std::move(body), kPagesMime);
   }
   json pages = json::array();
-  for (const auto& [pgno, data] : ps.pages) pages.push_back({{"pgno", pgno}, {"data", Base64Encode(data)}});
+  for (const auto& [pgno, data] : ps.pages)
+    pages.push_back({{"pgno", pgno}, {"data", Base64Encode(data)}});
   ReplyJson(res, 200, {{"pages", std::move(pages)}});
 }
 
@@ -874,7 +922,8 @@ void ServerImpl::HandleInterior(const httplib::Request& req, httplib::Response& 
 }
 
 json SyncJson(const SyncInfo& s) {
-  json j = {{"pos", PosJson(s.pos)}, {"all", s.all}, {"commit", s.commit}, {"pageSize", s.page_size}};
+  json j = {
+      {"pos", PosJson(s.pos)}, {"all", s.all}, {"commit", s.commit}, {"pageSize", s.page_size}};
   if (s.all) {
     j["pgnos"] = nullptr;
   } else {
@@ -907,24 +956,31 @@ void ServerImpl::HandleSync(const httplib::Request& req, httplib::Response& res)
   ReplyJson(res, 200, SyncJson(*r));
 }
 
-void ServerImpl::HandleSyncMany(const httplib::Request&, httplib::Response& res, const httplib::ContentReader& reader) {
+void ServerImpl::HandleSyncMany(const httplib::Request&, httplib::Response& res,
+                                const httplib::ContentReader& reader) {
   std::string body;
   if (!ReadBody(reader, res, opts_.max_body, &body)) return;
   json in = json::parse(body, nullptr, false);
-  if (in.is_discarded() || !in.is_object() || !in.contains("positions") || !in["positions"].is_object()) {
+  if (in.is_discarded() || !in.is_object() || !in.contains("positions") ||
+      !in["positions"].is_object()) {
     return ReplyError(res, 400, "EBADREQUEST", "body must be {\"positions\":{\"DB\":Pos,...}}");
   }
   json changes = json::object();
   for (const auto& [name, pj] : in["positions"].items()) {
-    if (Status st = ValidateName(name, "db"); !st.ok()) return ReplyError(res, 400, "EBADREQUEST", st.message());
+    if (Status st = ValidateName(name, "db"); !st.ok())
+      return ReplyError(res, 400, "EBADREQUEST", st.message());
     Pos p;
     if (!pj.is_null()) {
       if (!pj.is_object() || !pj.contains("txid") || !pj.contains("postApplyChecksum") ||
           !pj["txid"].is_string() || !pj["postApplyChecksum"].is_string()) {
-        return ReplyError(res, 400, "EBADREQUEST", "position of " + name + " must be {\"txid\":…,\"postApplyChecksum\":…}");
+        return ReplyError(res, 400, "EBADREQUEST",
+                          "position of " + name + " must be {\"txid\":…,\"postApplyChecksum\":…}");
       }
-      auto pp = ParsePosParam(pj["txid"].get<std::string>() + "/" + pj["postApplyChecksum"].get<std::string>());
-      if (!pp.ok()) return ReplyError(res, 400, "EBADREQUEST", "position of " + name + ": " + pp.status().message());
+      auto pp = ParsePosParam(pj["txid"].get<std::string>() + "/" +
+                              pj["postApplyChecksum"].get<std::string>());
+      if (!pp.ok())
+        return ReplyError(res, 400, "EBADREQUEST",
+                          "position of " + name + ": " + pp.status().message());
       p = *pp;
     }
     auto dbr = store_->Get(tl.cluster, name, false);
@@ -949,19 +1005,24 @@ void ServerImpl::HandleHistory(const httplib::Request& req, httplib::Response& r
   if (!GetDb(req, res, false, &db, &name)) return;
   json h = json::array();
   for (const auto& it : db->History()) {
-    h.push_back({{"pos", PosJson(it.pos)}, {"timestamp", FormatRfc3339Ms(it.timestamp_ms)},
-                 {"commit", it.commit}, {"pageCount", it.page_count}});
+    h.push_back({{"pos", PosJson(it.pos)},
+                 {"timestamp", FormatRfc3339Ms(it.timestamp_ms)},
+                 {"commit", it.commit},
+                 {"pageCount", it.page_count}});
   }
   ReplyJson(res, 200, {{"history", std::move(h)}});
 }
 
-void ServerImpl::HandleLease(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+void ServerImpl::HandleLease(const httplib::Request& req, httplib::Response& res,
+                             const httplib::ContentReader& reader) {
   std::string body;
   if (!ReadBody(reader, res, 64 * 1024, &body)) return;
   if (!req.has_param("db")) return ReplyError(res, 400, "EBADREQUEST", "missing db parameter");
   const std::string name = req.get_param_value("db");
-  if (Status st = ValidateName(name, "db"); !st.ok()) return ReplyError(res, 400, "EBADREQUEST", st.message());
-  if (!req.has_param("duration")) return ReplyError(res, 400, "EBADREQUEST", "missing duration parameter");
+  if (Status st = ValidateName(name, "db"); !st.ok())
+    return ReplyError(res, 400, "EBADREQUEST", st.message());
+  if (!req.has_param("duration"))
+    return ReplyError(res, 400, "EBADREQUEST", "missing duration parameter");
   auto d = ParseUint(req.get_param_value("duration"), "duration");
   if (!d.ok()) return ReplyError(res, 400, "EBADREQUEST", d.status().message());
   if (*d < 1000 || *d > 600000) {
@@ -978,7 +1039,8 @@ void ServerImpl::HandleLease(const httplib::Request& req, httplib::Response& res
     bool held = it != leases_.end() && it->second.expires > now;
     if (refresh) {
       if (!held || !ConstantTimeEquals(it->second.id, id)) {
-        return ReplyError(res, 409, kApiLease, "lease id is not the current lease (expired, released or never held)");
+        return ReplyError(res, 409, kApiLease,
+                          "lease id is not the current lease (expired, released or never held)");
       }
       it->second.expires = now + std::chrono::milliseconds(*d);
       granted = it->second;
@@ -997,12 +1059,14 @@ void ServerImpl::HandleLease(const httplib::Request& req, httplib::Response& res
 void ServerImpl::HandleLeaseRelease(const httplib::Request& req, httplib::Response& res) {
   if (!req.has_param("db")) return ReplyError(res, 400, "EBADREQUEST", "missing db parameter");
   const std::string name = req.get_param_value("db");
-  if (Status st = ValidateName(name, "db"); !st.ok()) return ReplyError(res, 400, "EBADREQUEST", st.message());
+  if (Status st = ValidateName(name, "db"); !st.ok())
+    return ReplyError(res, 400, "EBADREQUEST", st.message());
   if (!req.has_param("id")) return ReplyError(res, 400, "EBADREQUEST", "missing id parameter");
   const std::string id = req.get_param_value("id");
   std::lock_guard l(lease_mu_);
   auto it = leases_.find(tl.cluster + "/" + name);
-  if (it == leases_.end() || it->second.expires <= Clock::now() || !ConstantTimeEquals(it->second.id, id)) {
+  if (it == leases_.end() || it->second.expires <= Clock::now() ||
+      !ConstantTimeEquals(it->second.id, id)) {
     return ReplyError(res, 409, kApiLease, "lease id is not the current lease");
   }
   leases_.erase(it);
@@ -1015,29 +1079,43 @@ void ServerImpl::HandleMetrics(const httplib::Request&, httplib::Response& res) 
   o << "# HELP mockcloud_requests_total Requests by route and status (0 = dropped).\n"
     << "# TYPE mockcloud_requests_total counter\n";
   for (const auto& [route, m] : metrics_) {
-    for (const auto& [s, n] : m.by_status) o << "mockcloud_requests_total{route=\"" << route << "\",code=\"" << s << "\"} " << n << "\n";
+    for (const auto& [s, n] : m.by_status)
+      o << "mockcloud_requests_total{route=\"" << route << "\",code=\"" << s << "\"} " << n << "\n";
   }
-  o << "# HELP mockcloud_request_bytes_total Request body bytes by route.\n# TYPE mockcloud_request_bytes_total counter\n";
-  for (const auto& [route, m] : metrics_) o << "mockcloud_request_bytes_total{route=\"" << route << "\"} " << m.bytes_in << "\n";
-  o << "# HELP mockcloud_response_bytes_total Response body bytes by route.\n# TYPE mockcloud_response_bytes_total counter\n";
-  for (const auto& [route, m] : metrics_) o << "mockcloud_response_bytes_total{route=\"" << route << "\"} " << m.bytes_out << "\n";
-  o << "# HELP mockcloud_pages_total Pages served or written by route.\n# TYPE mockcloud_pages_total counter\n";
-  for (const auto& [route, m] : metrics_) o << "mockcloud_pages_total{route=\"" << route << "\"} " << m.pages << "\n";
-  o << "# HELP mockcloud_request_duration_seconds Request latency by route.\n# TYPE mockcloud_request_duration_seconds histogram\n";
+  o << "# HELP mockcloud_request_bytes_total Request body bytes by route.\n# TYPE "
+       "mockcloud_request_bytes_total counter\n";
+  for (const auto& [route, m] : metrics_)
+    o << "mockcloud_request_bytes_total{route=\"" << route << "\"} " << m.bytes_in << "\n";
+  o << "# HELP mockcloud_response_bytes_total Response body bytes by route.\n# TYPE "
+       "mockcloud_response_bytes_total counter\n";
+  for (const auto& [route, m] : metrics_)
+    o << "mockcloud_response_bytes_total{route=\"" << route << "\"} " << m.bytes_out << "\n";
+  o << "# HELP mockcloud_pages_total Pages served or written by route.\n# TYPE "
+       "mockcloud_pages_total counter\n";
+  for (const auto& [route, m] : metrics_)
+    o << "mockcloud_pages_total{route=\"" << route << "\"} " << m.pages << "\n";
+  o << "# HELP mockcloud_request_duration_seconds Request latency by route.\n# TYPE "
+       "mockcloud_request_duration_seconds histogram\n";
   for (const auto& [route, m] : metrics_) {
     for (size_t i = 0; i < kNumBuckets; i++) {
-      o << "mockcloud_request_duration_seconds_bucket{route=\"" << route << "\",le=\"" << kBuckets[i] << "\"} " << m.buckets[i] << "\n";
+      o << "mockcloud_request_duration_seconds_bucket{route=\"" << route << "\",le=\""
+        << kBuckets[i] << "\"} " << m.buckets[i] << "\n";
     }
-    o << "mockcloud_request_duration_seconds_bucket{route=\"" << route << "\",le=\"+Inf\"} " << m.latency_count << "\n";
-    o << "mockcloud_request_duration_seconds_sum{route=\"" << route << "\"} " << m.latency_sum << "\n";
-    o << "mockcloud_request_duration_seconds_count{route=\"" << route << "\"} " << m.latency_count << "\n";
+    o << "mockcloud_request_duration_seconds_bucket{route=\"" << route << "\",le=\"+Inf\"} "
+      << m.latency_count << "\n";
+    o << "mockcloud_request_duration_seconds_sum{route=\"" << route << "\"} " << m.latency_sum
+      << "\n";
+    o << "mockcloud_request_duration_seconds_count{route=\"" << route << "\"} " << m.latency_count
+      << "\n";
   }
-  o << "# HELP mockcloud_long_polls Sync-wait requests being held now.\n# TYPE mockcloud_long_polls gauge\n"
+  o << "# HELP mockcloud_long_polls Sync-wait requests being held now.\n# TYPE "
+       "mockcloud_long_polls gauge\n"
     << "mockcloud_long_polls " << std::max(0, long_polls_.load()) << "\n";
   Reply(res, 200, o.str(), "text/plain; version=0.0.4");
 }
 
-void ServerImpl::HandleAdminFaults(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader* reader) {
+void ServerImpl::HandleAdminFaults(const httplib::Request& req, httplib::Response& res,
+                                   const httplib::ContentReader* reader) {
   if (opts_.admin_token.empty()) {
     if (reader) tl.close_after = true;
     return ReplyError(res, 404, "ENOTFOUND", "admin routes are disabled (no --admin-token)");

@@ -21,6 +21,8 @@
 namespace mockcloud {
 namespace {
 
+constexpr uint64_t kMaxUnwrittenGrowth = 65536;
+
 Status PosMismatch(const std::string& msg) {
   return Status(ltx::Code::kConflict, msg, kApiPosMismatch);
 }
@@ -45,7 +47,8 @@ std::vector<std::string> ListDir(const std::string& path) {
 }
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // "%016x-%016x.ltx" exactly.
@@ -182,8 +185,9 @@ Status Database::ReadPageLocked(const View& v, uint32_t pgno, uint8_t* out, FdCa
   }
   if (found) {
     const TxFile* f = FileByTxidLocked(found->txid);
-    if (!f) return Status::Corruption("index names txid " + ltx::FormatTxid(found->txid) +
-                                      " which has no file");
+    if (!f)
+      return Status::Corruption("index names txid " + ltx::FormatTxid(found->txid) +
+                                " which has no file");
     LTX_ASSIGN_OR_RETURN(int fd, fds->Get(f->path));
     uint64_t off = ltx::kHeaderSize + uint64_t(found->frame) * (ltx::kV1PageHeaderSize + ps) +
                    ltx::kV1PageHeaderSize;
@@ -231,8 +235,10 @@ Result<PageSet> Database::ReadInterior(const Pos* at) const {
   for (size_t i = 0; i < v.file_end; i++) {
     const TxFile& f = files_[i];
     for (uint32_t pg : f.pgnos) {
-      if (std::binary_search(f.interior.begin(), f.interior.end(), pg)) set.insert(pg);
-      else set.erase(pg);
+      if (std::binary_search(f.interior.begin(), f.interior.end(), pg))
+        set.insert(pg);
+      else
+        set.erase(pg);
     }
     if (f.commit < prev_commit) {
       for (auto it = set.begin(); it != set.end();) it = *it > f.commit ? set.erase(it) : ++it;
@@ -283,11 +289,13 @@ std::vector<HistoryItem> Database::History() const {
   std::shared_lock l(mu_);
   std::vector<HistoryItem> out;
   if (base_.pos.txid != 0) {
-    out.push_back({base_.pos, base_.timestamp_ms ? base_.timestamp_ms : base_.recv_ms,
-                   base_.commit, base_.page_count});
+    out.push_back({base_.pos, base_.timestamp_ms ? base_.timestamp_ms : base_.recv_ms, base_.commit,
+                   base_.page_count});
   }
   for (const auto& f : files_) {
-    out.push_back({{f.max_txid, f.post}, f.timestamp_ms ? f.timestamp_ms : f.recv_ms, f.commit,
+    out.push_back({{f.max_txid, f.post},
+                   f.timestamp_ms ? f.timestamp_ms : f.recv_ms,
+                   f.commit,
                    uint32_t(f.pgnos.size())});
   }
   return out;
@@ -311,10 +319,10 @@ Result<Pos> Database::WriteSnapshot(int fd) const {
   FdCache fds;
   std::vector<uint8_t> page(page_size_);
   const uint32_t lock = ltx::LockPgno(page_size_);
-  for (uint32_t p = 1; p <= v.commit; p++) {
+  for (uint64_t p = 1; p <= v.commit; p++) {
     if (p == lock) continue;
-    LTX_RETURN_IF_ERROR(ReadPageLocked(v, p, page.data(), &fds));
-    LTX_RETURN_IF_ERROR(enc->AddPage(p, page));
+    LTX_RETURN_IF_ERROR(ReadPageLocked(v, uint32_t(p), page.data(), &fds));
+    LTX_RETURN_IF_ERROR(enc->AddPage(uint32_t(p), page));
   }
   LTX_RETURN_IF_ERROR(enc->Finish(cur.post_apply_checksum));
   LTX_RETURN_IF_ERROR(sink.Flush());
@@ -342,7 +350,7 @@ void Database::WaitForChange(const Pos& p, std::chrono::steady_clock::time_point
 }
 
 Result<ApplyResult> Database::Apply(const std::string& upload_path,
-                                   const std::function<Status()>& lease_check) {
+                                    const std::function<Status()>& lease_check) {
   std::lock_guard wl(write_mu_);
   // write_mu_ makes us the only mutator: reading the state without mu_ is safe here.
   const Pos cur = CurrentLocked();
@@ -355,16 +363,19 @@ Result<ApplyResult> Database::Apply(const std::string& upload_path,
   if (!dec_r.ok()) return Status::InvalidArgument("bad LTX: " + dec_r.status().message());
   auto dec = std::move(dec_r).value();
   ltx::Header h = dec->header();
-  if (Status st = h.Validate(); !st.ok()) return Status::InvalidArgument("bad LTX header: " + st.message());
+  if (Status st = h.Validate(); !st.ok())
+    return Status::InvalidArgument("bad LTX header: " + st.message());
   if (!h.HasChecksums()) {
     return Status::InvalidArgument("LTX without checksums (flag 0x2) is not accepted");
   }
   if (h.IsSnapshot()) {
     if (!cur.IsZero()) {
-      return PosMismatch("snapshot upload to an existing database (at " + ltx::FormatPos(cur) + ")");
+      return PosMismatch("snapshot upload to an existing database (at " + ltx::FormatPos(cur) +
+                         ")");
     }
   } else {
-    if (cur.IsZero()) return PosMismatch("database does not exist: the first upload must be a snapshot");
+    if (cur.IsZero())
+      return PosMismatch("database does not exist: the first upload must be a snapshot");
     if (h.min_txid != cur.txid + 1 || h.pre_apply_checksum != cur.post_apply_checksum) {
       return PosMismatch("upload applies at " + ltx::FormatPos(h.PreApplyPos()) +
                          " but the database is at " + ltx::FormatPos(cur));
@@ -425,20 +436,31 @@ Result<ApplyResult> Database::Apply(const std::string& upload_path,
     tf.pgnos.push_back(fr.pgno);
     if (IsInteriorPage(fr.pgno, fr.data)) tf.interior.push_back(fr.pgno);
   }
-  if (Status st = dec->Finish(); !st.ok()) return fail(Status::InvalidArgument("bad LTX: " + st.message()));
+  if (Status st = dec->Finish(); !st.ok())
+    return fail(Status::InvalidArgument("bad LTX: " + st.message()));
   const uint64_t claimed = dec->trailer().post_apply_checksum;
   // Pages the transaction drops (shrink) leave the checksum; pages it adds without writing
   // them are zeros.
-  for (uint32_t p = h.commit + 1; p <= old_commit; p++) {
+  for (uint64_t p = uint64_t(h.commit) + 1; p <= old_commit; p++) {
     if (p == lock) continue;
-    if (Status st = ReadPageLocked(curv, p, old.data(), &fds); !st.ok()) return fail(st);
-    acc.Toggle(ltx::PageChecksum(p, old));
+    if (Status st = ReadPageLocked(curv, uint32_t(p), old.data(), &fds); !st.ok()) return fail(st);
+    acc.Toggle(ltx::PageChecksum(uint32_t(p), old));
   }
   if (h.commit > old_commit) {
+    // Growth the transaction does not write is zeros; bound it so a header cannot make us
+    // checksum billions of pages.
+    const uint64_t unwritten = uint64_t(h.commit - old_commit) -
+                               uint64_t(std::count_if(tf.pgnos.begin(), tf.pgnos.end(),
+                                                      [&](uint32_t p) { return p > old_commit; }));
+    if (unwritten > kMaxUnwrittenGrowth) {
+      return fail(Status::InvalidArgument(
+          "bad LTX: grows the database by " + std::to_string(unwritten) +
+          " pages it does not write (max " + std::to_string(kMaxUnwrittenGrowth) + ")"));
+    }
     std::vector<uint8_t> zero(ps, 0);
-    for (uint32_t p = old_commit + 1; p <= h.commit; p++) {
-      if (p == lock || std::binary_search(tf.pgnos.begin(), tf.pgnos.end(), p)) continue;
-      acc.Toggle(ltx::PageChecksum(p, zero));
+    for (uint64_t p = uint64_t(old_commit) + 1; p <= h.commit; p++) {
+      if (p == lock || std::binary_search(tf.pgnos.begin(), tf.pgnos.end(), uint32_t(p))) continue;
+      acc.Toggle(ltx::PageChecksum(uint32_t(p), zero));
     }
   }
   if (acc.value() != claimed) {
@@ -452,7 +474,8 @@ Result<ApplyResult> Database::Apply(const std::string& upload_path,
   if (Status st = sink->Close(); !st.ok()) return fail(st);
   if (Status st = lease_check(); !st.ok()) return fail(st);
   // Commit point.
-  if (rename(tmp.c_str(), tf.path.c_str()) != 0) return fail(Status::IOError(ErrnoText("rename", tmp)));
+  if (rename(tmp.c_str(), tf.path.c_str()) != 0)
+    return fail(Status::IOError(ErrnoText("rename", tmp)));
   LTX_RETURN_IF_ERROR(FsyncPath(ltx_dir));
   tf.recv_ms = FileMtimeMs(tf.path);
 
@@ -470,7 +493,8 @@ Result<ApplyResult> Database::Apply(const std::string& upload_path,
   if (h.IsSnapshot()) {
     // Fold the snapshot into the base right away: its pages then cost no index memory. The
     // upload is durable already, so a failure here is only a warning (compaction retries).
-    if (Status st = FoldLocked(files_.size() - 1); !st.ok()) res.warning = "folding the snapshot: " + st.ToString();
+    if (Status st = FoldLocked(files_.size() - 1); !st.ok())
+      res.warning = "folding the snapshot: " + st.ToString();
   }
   return res;
 }
@@ -497,10 +521,10 @@ Status Database::FoldLocked(size_t idx) {
     const uint32_t lock = ltx::LockPgno(ps);
     const uint32_t kBatch = 256;
     std::vector<uint8_t> buf(size_t(kBatch) * ps);
-    for (uint32_t start = 1; start <= v.commit; start += kBatch) {
-      uint32_t n = std::min(kBatch, v.commit - start + 1);
+    for (uint64_t start = 1; start <= v.commit; start += kBatch) {
+      uint32_t n = uint32_t(std::min<uint64_t>(kBatch, v.commit - start + 1));
       for (uint32_t i = 0; i < n; i++) {
-        uint32_t p = start + i;
+        uint32_t p = uint32_t(start + i);
         uint8_t* page = buf.data() + size_t(i) * ps;
         if (p == lock) {
           memset(page, 0, ps);
@@ -525,7 +549,7 @@ Status Database::FoldLocked(size_t idx) {
   ltx::EncodeU32(&hdr[48], uint32_t(target.pgnos.size()));
   ltx::EncodeU64(&hdr[56], ltx::Crc64(hdr.data(), 56));
   if (Status st = PwriteAll(fd, hdr.data(), ps, 0); !st.ok()) return fail(st);
-  if (ftruncate(fd, off_t(uint64_t(v.commit + 1) * ps)) != 0) {
+  if (ftruncate(fd, off_t((uint64_t(v.commit) + 1) * ps)) != 0) {
     return fail(Status::IOError(ErrnoText("ftruncate", tmp)));
   }
   if (fsync(fd) != 0) return fail(Status::IOError(ErrnoText("fsync", tmp)));
@@ -574,7 +598,9 @@ Status Database::Compact(int64_t now_ms) {
   const uint64_t keep_n = std::max<uint64_t>(1, opts_->retain_txids);
   const uint64_t txid_floor = cur >= keep_n ? cur - keep_n + 1 : 0;
   const int64_t time_floor = now_ms - opts_->retention_ms;
-  auto expired = [&](uint64_t txid, int64_t recv) { return txid < txid_floor && recv < time_floor; };
+  auto expired = [&](uint64_t txid, int64_t recv) {
+    return txid < txid_floor && recv < time_floor;
+  };
   // Positions in order: base (if any), files_. Fold up to the first one still retained
   // (or the current one when everything expired); everything before it goes.
   if (base_.pos.txid != 0 && !expired(base_.pos.txid, base_.recv_ms)) return Status::OK();
@@ -619,11 +645,14 @@ Status Database::LoadBase() {
   const uint32_t ps = page_size_;
   const uint32_t kBatch = std::max<uint32_t>(1, (1u << 20) / ps);
   std::vector<uint8_t> buf(size_t(kBatch) * ps);
-  for (uint32_t start = 1; start <= base_.commit; start += kBatch) {
-    uint32_t n = std::min(kBatch, base_.commit - start + 1);
-    LTX_RETURN_IF_ERROR(PreadAll(fd, buf.data(), size_t(n) * ps, uint64_t(start) * ps).WithContext(path));
+  for (uint64_t start = 1; start <= base_.commit; start += kBatch) {
+    uint32_t n = uint32_t(std::min<uint64_t>(kBatch, base_.commit - start + 1));
+    LTX_RETURN_IF_ERROR(
+        PreadAll(fd, buf.data(), size_t(n) * ps, uint64_t(start) * ps).WithContext(path));
     for (uint32_t i = 0; i < n; i++) {
-      if (IsInteriorPage(start + i, {buf.data() + size_t(i) * ps, ps})) base_.interior.push_back(start + i);
+      if (IsInteriorPage(uint32_t(start + i), {buf.data() + size_t(i) * ps, ps})) {
+        base_.interior.push_back(uint32_t(start + i));
+      }
     }
   }
   return Status::OK();
@@ -640,7 +669,9 @@ Status Database::LoadFile(const std::string& path, uint64_t min_txid, uint64_t m
     return Status::Corruption("header txids do not match the file name");
   }
   if (h.flags & ltx::kFlagCompressLZ4) return Status::Corruption("stored file is compressed");
-  if (prev.IsZero() ? !h.IsSnapshot() : (h.min_txid != prev.txid + 1 || h.pre_apply_checksum != prev.post_apply_checksum)) {
+  if (prev.IsZero()
+          ? !h.IsSnapshot()
+          : (h.min_txid != prev.txid + 1 || h.pre_apply_checksum != prev.post_apply_checksum)) {
     return Status::Corruption("does not follow " + ltx::FormatPos(prev));
   }
   if (page_size_ != 0 && h.page_size != page_size_) return Status::Corruption("page size differs");
@@ -687,7 +718,8 @@ Status Database::Load() {
     if (!ParseLtxName(n, &a, &b)) continue;
     names.push_back({a, b, ltx_dir + "/" + n});
   }
-  std::sort(names.begin(), names.end(), [](const Named& x, const Named& y) { return x.min < y.min; });
+  std::sort(names.begin(), names.end(),
+            [](const Named& x, const Named& y) { return x.min < y.min; });
   Pos prev = base_.pos;
   for (const auto& n : names) {
     if (n.max <= base_.pos.txid) {  // folded into the base before a crash
@@ -717,7 +749,8 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& opts) {
   std::unique_ptr<Store> s(new Store(opts));
   LTX_RETURN_IF_ERROR(MakeDirs(opts.data_dir + "/tmp"));
   LTX_RETURN_IF_ERROR(MakeDirs(opts.data_dir + "/clusters"));
-  for (const auto& n : ListDir(opts.data_dir + "/tmp")) unlink((opts.data_dir + "/tmp/" + n).c_str());
+  for (const auto& n : ListDir(opts.data_dir + "/tmp"))
+    unlink((opts.data_dir + "/tmp/" + n).c_str());
   for (const auto& c : ListDir(opts.data_dir + "/clusters")) {
     if (!ValidateName(c, "cluster").ok()) continue;
     for (const auto& d : ListDir(opts.data_dir + "/clusters/" + c)) {
@@ -751,7 +784,8 @@ std::map<std::string, Pos> Store::Positions(const std::string& cluster) {
   std::vector<std::pair<std::string, std::shared_ptr<Database>>> list;
   {
     std::lock_guard l(mu_);
-    for (auto it = dbs_.lower_bound({cluster, ""}); it != dbs_.end() && it->first.first == cluster; ++it) {
+    for (auto it = dbs_.lower_bound({cluster, ""}); it != dbs_.end() && it->first.first == cluster;
+         ++it) {
       list.emplace_back(it->first.second, it->second);
     }
   }

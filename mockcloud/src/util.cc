@@ -41,9 +41,12 @@ static uint64_t Hex16(std::string_view s) {
   uint64_t v = 0;
   for (char c : s) {
     v <<= 4;
-    if (c >= '0' && c <= '9') v |= uint64_t(c - '0');
-    else if (c >= 'a' && c <= 'f') v |= uint64_t(c - 'a' + 10);
-    else v |= uint64_t(c - 'A' + 10);
+    if (c >= '0' && c <= '9')
+      v |= uint64_t(c - '0');
+    else if (c >= 'a' && c <= 'f')
+      v |= uint64_t(c - 'a' + 10);
+    else
+      v |= uint64_t(c - 'A' + 10);
   }
   return v;
 }
@@ -55,8 +58,7 @@ Result<Pos> ParsePosParam(std::string_view s) {
   }
   for (size_t i = 0; i < 33; i++) {
     if (i != 16 && !IsHex(s[i])) {
-      return Status::InvalidArgument("bad position \"" + std::string(s) +
-                                     "\": non-hex character");
+      return Status::InvalidArgument("bad position \"" + std::string(s) + "\": non-hex character");
     }
   }
   return Pos{Hex16(s.substr(0, 16)), Hex16(s.substr(17, 16))};
@@ -82,7 +84,8 @@ Result<std::vector<uint32_t>> ParsePgnoList(std::string_view s, size_t max_count
   size_t start = 0;
   while (true) {
     size_t comma = s.find(',', start);
-    std::string_view item = s.substr(start, comma == std::string_view::npos ? s.npos : comma - start);
+    std::string_view item =
+        s.substr(start, comma == std::string_view::npos ? s.npos : comma - start);
     if (out.size() >= max_count) {
       return Status::InvalidArgument("too many page numbers (max " + std::to_string(max_count) +
                                      ")");
@@ -109,11 +112,16 @@ Result<int64_t> ParseDurationMs(std::string_view s) {
   if (!n.ok()) return n.status();
   std::string_view unit = s.substr(i);
   uint64_t mul;
-  if (unit.empty() || unit == "ms") mul = 1;
-  else if (unit == "s") mul = 1000;
-  else if (unit == "m") mul = 60000;
-  else if (unit == "h") mul = 3600000;
-  else if (unit == "d") mul = 86400000;
+  if (unit.empty() || unit == "ms")
+    mul = 1;
+  else if (unit == "s")
+    mul = 1000;
+  else if (unit == "m")
+    mul = 60000;
+  else if (unit == "h")
+    mul = 3600000;
+  else if (unit == "d")
+    mul = 86400000;
   else {
     return Status::InvalidArgument("bad duration unit in \"" + std::string(s) +
                                    "\" (use ms, s, m, h or d)");
@@ -170,12 +178,15 @@ std::string Base64Encode(std::string_view in) {
 std::string FormatRfc3339Ms(int64_t unix_ms) {
   time_t secs = time_t(unix_ms / 1000);
   int ms = int(unix_ms % 1000);
-  if (ms < 0) { ms += 1000; secs -= 1; }
+  if (ms < 0) {
+    ms += 1000;
+    secs -= 1;
+  }
   struct tm tm;
   gmtime_r(&secs, &tm);
   char buf[64];
-  snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+  snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
   return buf;
 }
 
@@ -242,7 +253,8 @@ Status MakeDirs(const std::string& path) {
     return Status::IOError(path + " exists and is not a directory");
   }
   size_t slash = path.find_last_of('/');
-  std::string parent = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  std::string parent =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
   if (parent != path) LTX_RETURN_IF_ERROR(MakeDirs(parent));
   if (mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
     return Status::IOError(ErrnoText("mkdir", path));

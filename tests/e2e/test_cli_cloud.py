@@ -28,10 +28,12 @@ def mockcloud_bin():
 class MockCloud:
     """litevfs-mockcloud on 127.0.0.1, a port the server picked (--listen :0)."""
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, log_path):
+        # The request log goes to a file: an undrained pipe would block the server.
+        self.log = open(log_path, "w")
         self.proc = subprocess.Popen(
             [mockcloud_bin(), "--data", data_dir, "--listen", "127.0.0.1:0", "--token", TOKEN],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.PIPE, stderr=self.log, text=True)
         line = []
         reader = threading.Thread(target=lambda: line.append(self.proc.stdout.readline()))
         reader.start()
@@ -58,9 +60,8 @@ class MockCloud:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        for f in (self.proc.stdout, self.proc.stderr):
-            if f:
-                f.close()
+        self.proc.stdout.close()
+        self.log.close()
 
 
 class CloudCliTest(unittest.TestCase):
@@ -69,18 +70,16 @@ class CloudCliTest(unittest.TestCase):
         litevfs_bin()
         mockcloud_bin()
         cls.tmp = tempfile.TemporaryDirectory()
-        cls.server = MockCloud(os.path.join(cls.tmp.name, "data"))
+        cls.addClassCleanup(cls.tmp.cleanup)
+        cls.server = MockCloud(os.path.join(cls.tmp.name, "data"),
+                               os.path.join(cls.tmp.name, "mockcloud.log"))
+        cls.addClassCleanup(cls.server.stop)  # runs before the directory is removed
         cls.env = dict(os.environ)
         cls.env.update({"LITEFS_CLOUD_HOST": cls.server.url, "LITEFS_CLOUD_TOKEN": TOKEN,
                         "LITEVFS_CACHE_DIR": os.path.join(cls.tmp.name, "cache")})
         cls.env.pop("LITEFS_CLOUD_CLUSTER", None)
         cls.src = os.path.join(cls.tmp.name, "source.db")
         build_database(cls.src, rows=8000)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-        cls.tmp.cleanup()
 
     def cli(self, args, check=0, **kw):
         return run(args, check=check, env=kw.pop("env", self.env), **kw)
@@ -244,6 +243,9 @@ class CloudCliTest(unittest.TestCase):
         self.assertIn("CREATE INDEX users_email", p.stdout)
         p = self.cli(["shell", "sh", "-c", ".pos"])
         self.assertIn("0000000000000001", p.stdout)
+        p = self.cli(["shell", "sh", "-c", ".sync", "-c", ".lease status"])
+        self.assertEqual(p.stdout.splitlines()[0], self.cli(["pos", "sh"]).stdout.strip())
+        self.assertIn("no lease", p.stdout)
 
     def test_shell_errors(self):
         self.import_db(self.src, "sherr")
@@ -256,6 +258,52 @@ class CloudCliTest(unittest.TestCase):
         self.assertIn("syntax error", p.stderr)
         self.cli(["shell", "sherr", "-c", ".frobnicate"], check=1)
         self.cli(["shell", "sherr", "--mode", "xml", "-c", "SELECT 1"], check=2)
+
+    def test_shell_interactive_on_a_terminal(self):
+        import pty
+        import select
+        self.import_db(self.src, "tty")
+        home = self.path("home")
+        os.makedirs(home, exist_ok=True)
+        env = dict(self.env, HOME=home, TERM="dumb")
+        pid, fd = pty.fork()
+        if pid == 0:  # child: the shell on the pty's terminal; never returns into the tests
+            try:
+                os.execve(litevfs_bin(), ["litevfs", "shell", "tty"], env)
+            finally:
+                os._exit(127)
+
+        def read_until(marker, timeout=20):
+            out, deadline = b"", time.monotonic() + timeout
+            while marker not in out and time.monotonic() < deadline:
+                r, _, _ = select.select([fd], [], [], 0.1)
+                if r:
+                    try:
+                        chunk = os.read(fd, 4096)
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
+                    out += chunk
+            return out.decode(errors="replace")
+
+        try:
+            self.assertIn("litevfs> ", read_until(b"litevfs> "))
+            os.write(fd, b"SELECT count(*) AS n\n")
+            self.assertIn("...> ", read_until(b"...> "))  # continuation prompt
+            os.write(fd, b"FROM users;\n")
+            self.assertIn("8000", read_until(b"litevfs> "))
+            os.write(fd, b"SELECT * FROM nope;\n")
+            self.assertIn("no such table: nope", read_until(b"litevfs> "))
+            os.write(fd, b".quit\n")
+            read_until(b"\x00", timeout=5)
+        finally:
+            _, status = os.waitpid(pid, 0)
+            os.close(fd)
+        # interactive: a failed statement does not fail the session
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0)
+        with open(os.path.join(home, ".litevfs_history")) as f:
+            self.assertIn("FROM", f.read())
 
     def test_shell_write_under_lease(self):
         self.import_db(self.src, "shw")
@@ -281,6 +329,9 @@ class CloudCliTest(unittest.TestCase):
         self.assertTrue(p.stdout.startswith("0000000000000001/"))
         p = self.cli(["pos", "flags", "--host", self.server.url, "--token", TOKEN], env=env)
         self.assertTrue(p.stdout.startswith("0000000000000001/"))
+        cache = self.path("flag-cache")
+        self.cli(["--cache-dir", cache, "prefetch", "flags"])
+        self.assertTrue(os.listdir(cache), "--cache-dir was not used")
 
     def test_errors(self):
         p = self.cli(["pos", "no-such-db"], check=1)

@@ -59,6 +59,10 @@ class LtxInteropTest(unittest.TestCase):
         self.assertIn("File Checksum: 9496a29358326fb5", p.stdout)
         p = run(["ltx", "dump", path], check=0)
         self.assertIn("SQLite format 3", p.stdout)  # hexdump of page 1
+        d = json.loads(run(["ltx", "dump", "--json", path], check=0).stdout)
+        self.assertEqual([f["pgno"] for f in d["pages"]], [1, 7, 8])
+        self.assertEqual(d["trailer"]["postApplyChecksum"], "fe3831a381c602b9")
+        self.assertEqual(d["header"]["preApplyChecksum"], "9c74a15b4e4f246c")
         p = run(["ltx", "list", "--tsv", path], check=0)
         lines = p.stdout.splitlines()
         self.assertEqual(lines[0].split("\t")[:4], ["min_txid", "max_txid", "commit", "pages"])

@@ -34,7 +34,14 @@ struct Env {
 };
 
 Env& env() {
-  static Env* e = new Env();
+  static Env* e = [] {
+    Env* created = new Env();
+    atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(env().root, ec);
+    });
+    return created;
+  }();
   return *e;
 }
 

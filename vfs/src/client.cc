@@ -1144,10 +1144,18 @@ class FastPagesScanner {
         for (;;) {
           uint32_t pgno;
           std::string_view data;
-          if (!Lit('{') || !Key("pgno") || !Number(&pgno) || !Lit(',') || !Key("data") ||
-              !String(&data) || !Lit('}')) {
+          if (!Lit('{')) return false;
+          // Either key order: Go writes struct order, nlohmann-based servers sort keys.
+          std::string_view k1;
+          if (!String(&k1) || !Lit(':')) return false;
+          if (k1 == "pgno") {
+            if (!Number(&pgno) || !Lit(',') || !Key("data") || !String(&data)) return false;
+          } else if (k1 == "data") {
+            if (!String(&data) || !Lit(',') || !Key("pgno") || !Number(&pgno)) return false;
+          } else {
             return false;
           }
+          if (!Lit('}')) return false;
           entries->emplace_back(pgno, data);
           Ws();
           if (Peek() == ',') {

@@ -53,6 +53,9 @@ std::string DefaultCacheRoot() {
 VfsConfig LoadConfigFromEnv() {
   VfsConfig cfg;
   cfg.client = ClientConfig::FromEnv();
+  if (const char* plain = std::getenv("LITEVFS_PLAIN_API"); plain && *plain && std::string(plain) != "0") {
+    cfg.client.use_extensions = false;  // speak only the LiteFS Cloud API (no long poll, no interior)
+  }
   if (const char* d = std::getenv("LITEVFS_CACHE_DIR"); d && *d) {
     cfg.cache_root = d;
   } else {

@@ -21,6 +21,7 @@ struct VfsConfig {
 };
 
 // Reads the environment. Does not check the token (the open does, with a clear message).
+// LITEVFS_PLAIN_API=1 restricts the client to the plain LiteFS Cloud API (no extensions).
 VfsConfig LoadConfigFromEnv();
 std::string DefaultCacheRoot();
 

@@ -256,8 +256,8 @@ std::shared_ptr<Database> Database::FindByPath(const std::string& full_path) {
 Status Database::Init(bool create) {
   auto info = client_->GetInfo();
   if (!info.ok()) return OpenError(info.status(), cfg_, name_);
-  long_poll_ = info->Has("sync-wait");
-  has_interior_ = info->Has("interior");
+  long_poll_ = cfg_.client.use_extensions && info->Has("sync-wait");
+  has_interior_ = cfg_.client.use_extensions && info->Has("interior");
 
   const std::string shared_dir = cfg_.cache_root + "/" + cfg_.ClusterName() + "/" + name_;
   if (uint32_t hint = ReadMetaPageSize(shared_dir); hint != 0) {
@@ -458,6 +458,8 @@ Status Database::SyncNow(Client* client, long wait_ms) {
     if (res.pos.txid <= cache_->pos().txid) {
       // The service went backwards (restore): nothing cached can be trusted.
       LTX_RETURN_IF_ERROR(cache_->Clear());
+      old_pages_.clear();
+      old_order_.clear();
       all = true;
     }
     Status st = cache_->Advance(res.pos, all, res.pgnos, commit);
@@ -1023,6 +1025,16 @@ Status Database::CommitLocked(std::unique_lock<std::mutex>& lk, Conn* c, const c
     }
   }
   auto up = client_->UploadTx(name_, bytes, lease);
+  if (!up.ok() && up.status().code() == ltx::Code::kUnavailable) {
+    // The answer was lost, not necessarily the upload: if the service is now exactly at the
+    // position this transaction produces, it was applied.
+    auto check = client_->Sync(name_, pin.pos, 0);
+    if (check.ok() && check->pos == Pos{h.max_txid, chk.value()}) {
+      LITEVFS_LOG(LogLevel::kWarn, name_, check->pos,
+                  "upload reported " + up.status().ToString() + " but the service applied it");
+      up = check->pos;
+    }
+  }
   lk.lock();
   if (!up.ok()) {
     if (up.status().api_code() == "ELEASE") {

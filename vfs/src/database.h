@@ -1,8 +1,8 @@
 // Database: the per-process state of one remote database (host, cluster, name), shared by
 // every connection that opens it (DESIGN.md §3). It owns the Client, the PageCache, the
 // latest synced position, the in-process lock table, the write lease, the writer's dirty
-// pages and the prefetch hint queue. No SQLite types here: the VFS (vfs.cc) translates
-// Status values into SQLite codes at the edge.
+// pages and the prefetch hints (the b-tree shape seen so far). No SQLite types here: the
+// VFS (vfs.cc) translates Status values into SQLite codes at the edge.
 //
 // Consistency: a connection (Conn) is pinned to a Snapshot when it takes SHARED; every page
 // it reads is that page as of the pin (dirty pages of its own write transaction first, then

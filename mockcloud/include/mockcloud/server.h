@@ -30,7 +30,7 @@ struct TokenEntry {
 };
 
 struct ServerOptions {
-  std::string data_dir;                 // required; everything lives under it
+  std::string data_dir;  // required; everything lives under it
   std::string host = "127.0.0.1";
   int port = 0;                         // 0 = any free port (see Server::port())
   std::vector<TokenEntry> tokens;       // empty = no authentication

@@ -39,8 +39,9 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   long timeout_ms = 0;  // 0 = the transport's default
-  // A body longer than this (after any transfer decoding) fails the request with
-  // kCorruption instead of being buffered without bound. 0 = no limit.
+  // A 2xx body longer than this (as received: after chunked decoding, before any
+  // Content-Encoding) fails the request with kCorruption instead of being buffered without
+  // bound. 0 = no limit. Non-2xx bodies are kept only up to 64 KiB (they feed a message).
   uint64_t max_response_bytes = 0;
 };
 struct HttpResponse {
@@ -59,7 +60,10 @@ class Transport {
   // is borrowed for the duration of the call. The default buffers, then writes.
   virtual Result<HttpResponse> DoStreaming(const HttpRequest& req, ltx::Sink* sink);
 };
-// libcurl transport: keep-alive, one easy handle per thread, connect/overall timeouts.
+// libcurl transport: keep-alive, connect/overall timeouts, TCP_NODELAY. Easy handles come
+// from a small LIFO pool: concurrent requests never share one, and a thread issuing
+// sequential requests gets back the handle (and kept-alive connection) it used last.
+// No Content-Encoding decoding (the client decodes zstd itself, bounded).
 std::unique_ptr<Transport> MakeCurlTransport(const std::string& base_url, long connect_timeout_ms,
                                              long request_timeout_ms);
 
@@ -145,7 +149,9 @@ class Client {
   // GET /db/interior (extension): page 1 and every b-tree interior page at pos (or at the
   // current position when pos is zero; the batch says which). kUnsupported without it.
   virtual Result<PageBatch> GetInterior(const std::string& db, const Pos& pos) = 0;
-  // GET /db/snapshot streamed into `out`; returns the byte count.
+  // GET /db/snapshot streamed into `out`; returns the byte count. The LTX header is checked
+  // (a valid snapshot header) before any byte reaches `out`; retried only while nothing has.
+  // On error `out` may hold a prefix: discard it.
   virtual Result<uint64_t> GetSnapshot(const std::string& db, ltx::Sink* out) = 0;
   // POST /db/tx: one v1 LTX. Returns the new position (from the LTX + Litefs-Hwm).
   virtual Result<Pos> UploadTx(const std::string& db, const std::string& ltx_bytes,
