@@ -118,7 +118,9 @@ int Main(const Args& a) {
   bool wrapped = false;
   while (!wrapped || Now() - t0 < seconds) {
     std::string list;
-    for (int i = 0; i < 1024 && next <= pages; i++, next++) {
+    // Up to 1024 pages, and a request target well under the server's 8192 bytes even if
+    // the client percent-encodes the commas.
+    for (int i = 0; i < 1024 && next <= pages && list.size() + 3 * i < 7000; i++, next++) {
       if (!list.empty()) list += ",";
       list += std::to_string(next);
     }
@@ -127,7 +129,9 @@ int Main(const Args& a) {
       wrapped = true;
     }
     auto r = c.Get(("/db/page?db=bench&pos=" + pos_s + "&pgno=" + list).c_str(), binary);
-    if (!r || r->status != 200) Die("batch GET failed");
+    if (!r || r->status != 200) {
+      Die("batch GET failed: " + (r ? std::to_string(r->status) + " " + r->body : httplib::to_string(r.error())));
+    }
     const uint64_t frames = r->body.size() / (4 + 4096);
     page_bytes += frames * 4096;
   }
@@ -136,7 +140,7 @@ int Main(const Args& a) {
   auto [snap_bytes2, snap_s2] = PlainSnapshotGet(srv.port(), "bench");
   const double snap_mbs = std::max(snap_bytes / snap_s, snap_bytes2 / snap_s2) / 1e6;
   const double batch_mbs = page_bytes / batch_s / 1e6;
-  Row("7b", "mockcloud binary page batches (1024 pages/GET, 1 client)",
+  Row("7b", "mockcloud binary page batches (≤ 1024 pages/GET, 1 client)",
       "GET /db/snapshot: " + Fmt(snap_mbs, 0) + " MB/s", Fmt(batch_mbs, 0) + " MB/s of page data",
       Fmt(batch_mbs / snap_mbs) + "× of snapshot GET (no target)", "n/a");
   Log("mockcloud peak RSS " + FmtBytes(srv.PeakRssKb() * 1024.0));
