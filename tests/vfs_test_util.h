@@ -138,15 +138,10 @@ class VfsTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    auto t0 = std::chrono::steady_clock::now();
-    auto ms = [&] { return (long long)std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count(); };
     for (sqlite3* db : open_) sqlite3_close_v2(db);
-    if (getenv("VFSTEST_TIMING")) fprintf(stderr, "teardown: closed dbs at %lld ms\n", ms());
     open_.clear();
     client_.reset();  // its keep-alive connection would hold the server's Stop()
-    if (getenv("VFSTEST_TIMING")) fprintf(stderr, "teardown: client reset at %lld ms\n", ms());
     if (server_) server_->Stop();
-    if (getenv("VFSTEST_TIMING")) fprintf(stderr, "teardown: server stopped at %lld ms\n", ms());
     std::error_code ec;
     fs::remove_all(dir_, ec);
   }

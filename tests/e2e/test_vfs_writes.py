@@ -79,7 +79,7 @@ READER = BOOT + textwrap.dedent("""
 
 CRASH_WRITER = BOOT + textwrap.dedent("""
     con = connect("log")
-    con.execute("PRAGMA litevfs_acquire_lease")
+    con.execute("PRAGMA litevfs_acquire_lease = '2s'")  # a killed writer's lease ends soon
     start, = con.execute("SELECT coalesce(max(id), 0) FROM entries").fetchone()
     i = start
     while True:
@@ -123,6 +123,8 @@ class WriteTest(TempDirTest):
         seen = [finish(r).split() for r in readers]
         for s in seen:
             self.assertGreater(int(s[0]), 10, "a reader saw too few transactions")
+        print(f"\nbank: 150 transfers; readers checked {[int(s[0]) for s in seen]} snapshots",
+              file=sys.stderr)
         # Every reader converges: a fresh reader sees the writer's last position.
         out = finish(py(READER, self.env("late"), 0.5)).split()
         self.assertEqual(int(out[1]), int(final_pos.split("/")[0], 16))
@@ -195,6 +197,8 @@ class WriteTest(TempDirTest):
             self.assertIn(last, (acked, acked + 1),
                           f"iteration {it}: acknowledged {acked}, service has {last}")
             acked = last
+            print(f"\nkill {it}: service has {last} commits (acknowledged before kill: "
+                  f"{int(lines[-1]) if lines else 'none'})", file=sys.stderr)
             self.wait_for_lease_free("log")
         run_cli(["verify", "log"], self.env("verify"))
 
