@@ -1,11 +1,16 @@
 // `litevfs shell DB`: a SQL shell on a remote database, opened as file:DB?vfs=litevfs.
-// Input: interactive (libedit, history in ~/.litevfs_history) when stdin is a terminal,
-// else SQL and dot-commands from stdin; or only the -c arguments, in order. Output modes
-// table/csv/json/line. Statement errors print SQLite's message ("Error: ..."); outside
-// interactive use any failed statement makes the exit code 1 (--bail stops at the first).
+// Input: interactive (libedit, history in $LITEVFS_HISTORY or ~/.litevfs_history, Tab
+// completes keywords, tables, columns and dot-commands) when stdin is a terminal, else SQL
+// and dot-commands from stdin; or only the -c arguments, in order. Output modes
+// table/csv/json/line. Statement errors print SQLite's message ("Error: ...", plus the
+// extended result code name when it says more than SQLITE_ERROR); outside interactive use
+// any failed statement makes the exit code 1 (--bail stops at the first). Colour (red
+// errors, bold headers) only on a terminal and only when NO_COLOR is unset.
 #include <editline/readline.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -21,6 +26,7 @@
 #include "commands.h"
 #include "common.h"
 #include "remote_db.h"
+#include "shell_complete.h"
 #include "shell_output.h"
 
 namespace cli {
@@ -35,7 +41,46 @@ struct ShellOptions {
   bool read_only = false;
   bool lease = false;
   bool bail = false;
+  bool json = false;
 };
+
+// Colour only for a terminal, and never when NO_COLOR is set (https://no-color.org).
+bool UseColor(int fd) {
+  const char* nc = std::getenv("NO_COLOR");
+  if (nc && *nc) return false;
+  return isatty(fd) == 1;
+}
+
+// The name of an (extended) result code, e.g. "SQLITE_CONSTRAINT_UNIQUE"; empty if unknown.
+const char* ResultCodeName(int rc) {
+  switch (rc) {
+#define C(x) \
+  case x:    \
+    return #x;
+    C(SQLITE_ERROR) C(SQLITE_INTERNAL) C(SQLITE_PERM) C(SQLITE_ABORT) C(SQLITE_BUSY)
+    C(SQLITE_LOCKED) C(SQLITE_NOMEM) C(SQLITE_READONLY) C(SQLITE_INTERRUPT) C(SQLITE_IOERR)
+    C(SQLITE_CORRUPT) C(SQLITE_NOTFOUND) C(SQLITE_FULL) C(SQLITE_CANTOPEN) C(SQLITE_PROTOCOL)
+    C(SQLITE_SCHEMA) C(SQLITE_TOOBIG) C(SQLITE_CONSTRAINT) C(SQLITE_MISMATCH) C(SQLITE_MISUSE)
+    C(SQLITE_AUTH) C(SQLITE_RANGE) C(SQLITE_NOTADB) C(SQLITE_ERROR_MISSING_COLLSEQ)
+    C(SQLITE_ERROR_RETRY) C(SQLITE_ERROR_SNAPSHOT) C(SQLITE_IOERR_READ)
+    C(SQLITE_IOERR_SHORT_READ) C(SQLITE_IOERR_WRITE) C(SQLITE_IOERR_FSYNC) C(SQLITE_IOERR_TRUNCATE)
+    C(SQLITE_IOERR_FSTAT) C(SQLITE_IOERR_UNLOCK) C(SQLITE_IOERR_RDLOCK) C(SQLITE_IOERR_DELETE)
+    C(SQLITE_IOERR_NOMEM) C(SQLITE_IOERR_ACCESS) C(SQLITE_IOERR_LOCK) C(SQLITE_IOERR_CLOSE)
+    C(SQLITE_IOERR_SHMOPEN) C(SQLITE_IOERR_SHMSIZE) C(SQLITE_IOERR_SHMMAP) C(SQLITE_IOERR_SEEK)
+    C(SQLITE_IOERR_CORRUPTFS) C(SQLITE_LOCKED_SHAREDCACHE) C(SQLITE_BUSY_RECOVERY)
+    C(SQLITE_BUSY_SNAPSHOT) C(SQLITE_BUSY_TIMEOUT) C(SQLITE_CANTOPEN_ISDIR)
+    C(SQLITE_CANTOPEN_FULLPATH) C(SQLITE_CORRUPT_VTAB) C(SQLITE_CORRUPT_INDEX)
+    C(SQLITE_READONLY_RECOVERY) C(SQLITE_READONLY_CANTLOCK) C(SQLITE_READONLY_ROLLBACK)
+    C(SQLITE_READONLY_DBMOVED) C(SQLITE_READONLY_DIRECTORY) C(SQLITE_ABORT_ROLLBACK)
+    C(SQLITE_CONSTRAINT_CHECK) C(SQLITE_CONSTRAINT_COMMITHOOK) C(SQLITE_CONSTRAINT_FOREIGNKEY)
+    C(SQLITE_CONSTRAINT_FUNCTION) C(SQLITE_CONSTRAINT_NOTNULL) C(SQLITE_CONSTRAINT_PRIMARYKEY)
+    C(SQLITE_CONSTRAINT_TRIGGER) C(SQLITE_CONSTRAINT_UNIQUE) C(SQLITE_CONSTRAINT_VTAB)
+    C(SQLITE_CONSTRAINT_ROWID) C(SQLITE_CONSTRAINT_DATATYPE)
+#undef C
+    default:
+      return "";
+  }
+}
 
 constexpr const char* kHelp =
     ".headers on|off          Show column names (default on)\n"
@@ -55,7 +100,11 @@ constexpr const char* kHelp =
 class Shell {
  public:
   Shell(sqlite3* db, const ShellOptions& opt, OutputMode mode)
-      : db_(db), mode_(mode), headers_(!opt.no_headers) {}
+      : db_(db),
+        mode_(mode),
+        headers_(!opt.no_headers),
+        color_out_(UseColor(STDOUT_FILENO)),
+        color_err_(UseColor(STDERR_FILENO)) {}
 
   int failures() const { return failures_; }
   bool quit() const { return quit_; }
@@ -66,18 +115,23 @@ class Shell {
     while (tail && *tail) {
       sqlite3_stmt* stmt = nullptr;
       const int64_t start = NowMicros();
-      if (sqlite3_prepare_v2(db_, tail, -1, &stmt, &tail) != SQLITE_OK) {
-        return Fail(sqlite3_errmsg(db_));
-      }
+      const CpuTimes cpu0 = Cpu();
+      if (sqlite3_prepare_v2(db_, tail, -1, &stmt, &tail) != SQLITE_OK) return FailSql();
       if (!stmt) continue;
       std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> guard(stmt, &sqlite3_finalize);
       ResultPrinter printer(mode_, headers_, stdout);
+      printer.set_color(color_out_);
       printer.Begin(stmt);
       int rc;
       while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) printer.Row(stmt);
       printer.End();
-      if (rc != SQLITE_DONE) return Fail(sqlite3_errmsg(db_));
-      if (timer_) std::printf("Run Time: real %.3f\n", double(NowMicros() - start) / 1e6);
+      if (rc != SQLITE_DONE) return FailSql();
+      if (timer_) {
+        const CpuTimes cpu1 = Cpu();
+        std::printf("Run Time: real %.3f user %.6f sys %.6f\n",
+                    double(NowMicros() - start) / 1e6, cpu1.user - cpu0.user,
+                    cpu1.sys - cpu0.sys);
+      }
     }
     std::fflush(stdout);
     return true;
@@ -177,11 +231,37 @@ class Shell {
     for (char c : s) q += c == '\'' ? std::string("''") : std::string(1, c);
     return q + "'";
   }
+  struct CpuTimes {
+    double user = 0, sys = 0;
+  };
+  static CpuTimes Cpu() {
+    struct rusage ru {};
+    getrusage(RUSAGE_SELF, &ru);
+    return {double(ru.ru_utime.tv_sec) + double(ru.ru_utime.tv_usec) / 1e6,
+            double(ru.ru_stime.tv_sec) + double(ru.ru_stime.tv_usec) / 1e6};
+  }
   bool Fail(const std::string& msg) {
     std::fflush(stdout);
-    std::fprintf(stderr, "Error: %s\n", msg.c_str());
+    if (color_err_) {
+      std::fprintf(stderr, "\033[1;31mError:\033[0m \033[31m%s\033[0m\n", msg.c_str());
+    } else {
+      std::fprintf(stderr, "Error: %s\n", msg.c_str());
+    }
     ++failures_;
     return false;
+  }
+  // A failed prepare/step: SQLite's message, plus the extended code's name when it says
+  // more than the generic SQLITE_ERROR (e.g. "(SQLITE_CONSTRAINT_UNIQUE)").
+  bool FailSql() {
+    std::string msg = sqlite3_errmsg(db_);
+    const int ext = sqlite3_extended_errcode(db_);
+    if (ext != SQLITE_ERROR) {
+      const char* name = ResultCodeName(ext);
+      if (!*name) name = ResultCodeName(ext & 0xff);
+      msg += *name ? std::string(" (") + name + ")"
+                   : " (result code " + std::to_string(ext) + ": " + sqlite3_errstr(ext) + ")";
+    }
+    return Fail(msg);
   }
   bool PrintList(const std::string& sql, const char* suffix) {
     std::vector<std::vector<std::string>> rows;
@@ -252,6 +332,8 @@ class Shell {
   sqlite3* db_;
   OutputMode mode_;
   bool headers_;
+  bool color_out_;
+  bool color_err_;
   bool timer_ = false;
   bool quit_ = false;
   int failures_ = 0;
@@ -296,7 +378,9 @@ extern "C" void OnSigint(int) {
   if (db) sqlite3_interrupt(db);  // async-signal-safe enough: sets a flag (sqlite3 shell does this)
 }
 
+// $LITEVFS_HISTORY (empty: no history file), else ~/.litevfs_history.
 std::string HistoryPath() {
+  if (const char* h = std::getenv("LITEVFS_HISTORY")) return h;
   const char* home = std::getenv("HOME");
   return home && *home ? std::string(home) + "/.litevfs_history" : std::string();
 }
@@ -314,6 +398,7 @@ void RunInteractive(Shell& shell, const std::string& db_name, sqlite3* db) {
   using_history();
   stifle_history(1000);
   if (!hist.empty()) read_history(hist.c_str());
+  InstallCompletion(db);
   g_interrupt_db.store(db);
   struct sigaction sa {};
   sa.sa_handler = OnSigint;
@@ -334,11 +419,13 @@ void RunInteractive(Shell& shell, const std::string& db_name, sqlite3* db) {
   feeder.Finish();
   signal(SIGINT, SIG_DFL);
   g_interrupt_db.store(nullptr);
-  if (!hist.empty()) write_history(hist.c_str());
+  if (!hist.empty() && write_history(hist.c_str()) != 0) {
+    std::fprintf(stderr, "litevfs: cannot write the history file %s\n", hist.c_str());
+  }
 }
 
 void run_shell(const ShellOptions& opt) {
-  auto mode = ParseOutputMode(opt.mode);
+  auto mode = ParseOutputMode(opt.json ? std::string("json") : opt.mode);
   if (!mode) throw UsageError("--mode: unknown mode '" + opt.mode + "' (table, csv, json, line)");
   if (opt.read_only && (opt.create || opt.lease)) {
     throw UsageError("--readonly cannot be combined with --create or --lease");
@@ -381,6 +468,7 @@ void setup_shell(CLI::App& app) {
   sub->add_option("--mode", opt->mode, "Output mode: table, csv, json or line")
       ->check(CLI::IsMember({"table", "csv", "json", "line"}))
       ->capture_default_str();
+  sub->add_flag("--json", opt->json, "Same as --mode json (an array of objects per statement)");
   sub->add_flag("--no-headers", opt->no_headers, "Do not print column names");
   sub->add_flag("--create", opt->create, "Create the database if it does not exist (first commit)");
   sub->add_flag("--readonly", opt->read_only, "Open read-only");

@@ -131,7 +131,8 @@ void ResultPrinter::Row(sqlite3_stmt* stmt) {
       for (int i = 0; i < n; ++i) {
         const std::string& name = names_[size_t(i)];
         Cell c = ReadCell(stmt, i);
-        Put(out_, std::string(w - Width(name), ' ') + name + " = " + c.text + "\n");
+        const std::string shown = color_ ? "\033[1m" + name + "\033[0m" : name;
+        Put(out_, std::string(w - Width(name), ' ') + shown + " = " + c.text + "\n");
       }
       break;
     }
@@ -159,17 +160,19 @@ void ResultPrinter::End() {
   std::string sep = "+";
   for (size_t x : w) sep += std::string(x + 2, '-') + "+";
   sep += "\n";
-  auto line = [&](const std::vector<std::string>& cells, const std::vector<bool>& right) {
+  auto line = [&](const std::vector<std::string>& cells, const std::vector<bool>& right,
+                  bool bold) {
     std::string s = "|";
     for (size_t i = 0; i < cells.size(); ++i) {
       std::string pad(w[i] - Width(cells[i]), ' ');
-      s += " " + (right[i] ? pad + cells[i] : cells[i] + pad) + " |";
+      std::string cell = bold ? "\033[1m" + cells[i] + "\033[0m" : cells[i];
+      s += " " + (right[i] ? pad + cell : cell + pad) + " |";
     }
     Put(out_, s + "\n");
   };
   Put(out_, sep);
   if (headers_) {
-    line(names_, std::vector<bool>(names_.size(), false));
+    line(names_, std::vector<bool>(names_.size(), false), color_);
     Put(out_, sep);
   }
   for (const auto& r : rows_) {
@@ -179,7 +182,7 @@ void ResultPrinter::End() {
       cells.push_back(c.text);
       right.push_back(c.type == SQLITE_INTEGER || c.type == SQLITE_FLOAT);
     }
-    line(cells, right);
+    line(cells, right, false);
   }
   Put(out_, sep);
   std::fflush(out_);

@@ -29,12 +29,15 @@ class ResultPrinter {
   // Columns of the statement about to be stepped (call once, before rows).
   void Begin(sqlite3_stmt* stmt);
   void Row(sqlite3_stmt* stmt);
+  // Bold column names (ANSI escapes); only for a terminal, the caller decides.
+  void set_color(bool on) { color_ = on; }
   // Prints what is buffered (table mode buffers to size the columns; json closes the array).
   void End();
 
  private:
   OutputMode mode_;
   bool headers_;
+  bool color_ = false;
   FILE* out_;
   std::vector<std::string> names_;
   std::vector<std::vector<Cell>> rows_;  // table mode only

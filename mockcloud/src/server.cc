@@ -517,11 +517,18 @@ void ServerImpl::AfterResponse(const httplib::Request& req, const httplib::Respo
   snprintf(ms, sizeof ms, "%.1fms", secs * 1000);
   std::string target = req.path;
   std::string q;
-  for (const auto& [k, v] : req.params) q += (q.empty() ? "?" : "&") + k + "=" + v;
+  for (const auto& [k, v] : req.params) {
+    // Credentials never reach the log, even if a client put one in the query string.
+    const bool secret = k == "token" || k == "access_token" || k == "authorization";
+    q += (q.empty() ? "?" : "&") + k + "=" + (secret ? std::string("REDACTED") : v);
+  }
+  // "METHOD PATH?QUERY STATUS in=BYTES out=BYTES MS" (the Authorization header never is).
   Log(res.status >= 500 && !tl.dropped ? LogLevel::kWarn : LogLevel::kInfo,
       (req.method.empty() ? std::string("- (unparsed request)")
                           : req.method + " " + Sanitize(target + q)) +
-          " " + (tl.dropped ? std::string("dropped") : std::to_string(res.status)) + " " + ms);
+          " " + (tl.dropped ? std::string("dropped") : std::to_string(res.status)) +
+          " in=" + std::to_string(tl.bytes_in ? tl.bytes_in : req.body.size()) +
+          " out=" + std::to_string(tl.dropped ? 0 : out) + " " + ms);
   if (tl.close_after) ShutdownConnection(req);
   tl.started = false;
 }

@@ -353,7 +353,11 @@ void Database::Shutdown() {
   }
   if (!id.empty()) {
     Status st = client_->ReleaseLease(name_, id);
-    if (!st.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, Pos{}, "releasing the lease at close: " + st.ToString());
+    if (!st.ok()) {
+      LITEVFS_LOG(LogLevel::kWarn, name_, Pos{}, "releasing the lease at close: " + st.ToString());
+    } else {
+      LITEVFS_LOG(LogLevel::kInfo, name_, Pos{}, "lease released at close: " + id);
+    }
   }
   {
     std::lock_guard<std::mutex> lk(mu_);
@@ -465,8 +469,9 @@ Status Database::SyncNow(Client* client, long wait_ms) {
     Status st = cache_->Advance(res.pos, all, res.pgnos, commit);
     if (!st.ok()) return st.WithContext("litevfs: recording the sync in the page cache");
   }
-  LITEVFS_LOG(LogLevel::kDebug, name_, res.pos,
-              "synced from " + ltx::FormatPos(since) + (res.all ? " (all pages)" : " (" + std::to_string(res.pgnos.size()) + " pages changed)"));
+  LITEVFS_LOG(LogLevel::kInfo, name_, res.pos,
+              "sync advanced from " + ltx::FormatPos(since) + " to " + ltx::FormatPos(res.pos) +
+                  (res.all ? " (all pages changed)" : " (" + std::to_string(res.pgnos.size()) + " pages changed)"));
   latest_ = {res.pos, commit};
   if (res.all) {
     children_.clear();
@@ -700,6 +705,7 @@ Status Database::ReadStoredPage(Conn* c, const Snapshot& pin, uint32_t pgno, std
     }
   }
   std::sort(want.begin(), want.end());
+  const auto fetch_start = Clock::now();  // for the log line only
   auto b = client_->GetPages(name_, pin.pos, want);
   page_requests_++;
   if (c) c->requests++;
@@ -733,8 +739,11 @@ Status Database::ReadStoredPage(Conn* c, const Snapshot& pin, uint32_t pgno, std
   }
   if (!found) out->assign(ps, '\0');  // past commit at the pin
   RecordChildrenLocked(pgno, *out, pin.commit, true);
-  LITEVFS_LOG(LogLevel::kTrace, name_, pin.pos,
-              "fetched page " + std::to_string(pgno) + " (+" + std::to_string(want.size() - 1) + " prefetched)");
+  LITEVFS_LOG(LogLevel::kDebug, name_, pin.pos,
+              "fetched page " + std::to_string(pgno) + " (+" + std::to_string(want.size() - 1) +
+                  " prefetched) in " +
+                  std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - fetch_start).count()) +
+                  " ms");
   return Status::OK();
 }
 
@@ -765,9 +774,15 @@ Status Database::ReadStoredPages(const Snapshot& pin, const std::vector<uint32_t
   const size_t per_req = std::max<size_t>(1, std::min(kMaxPagesPerRequest, kMaxBytesPerRequest / ps));
   for (size_t i = 0; i < missing.size(); i += per_req) {
     std::vector<uint32_t> chunk(missing.begin() + i, missing.begin() + std::min(missing.size(), i + per_req));
+    const auto fetch_start = Clock::now();  // for the log line only
     auto b = client_->GetPages(name_, pin.pos, chunk);
     page_requests_++;
     if (!b.ok()) return b.status().WithContext("litevfs: fetching pages of " + name_);
+    LITEVFS_LOG(LogLevel::kDebug, name_, pin.pos,
+                "fetched a batch of " + std::to_string(chunk.size()) + " pages (" +
+                    std::to_string(chunk.front()) + ".." + std::to_string(chunk.back()) + ") in " +
+                    std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - fetch_start).count()) +
+                    " ms");
     std::lock_guard<std::mutex> lk(mu_);
     for (uint32_t pg : chunk) (*out)[pg] = std::string(ps, '\0');
     for (auto& [pg, data] : b->pages) {
@@ -928,6 +943,7 @@ Status Database::CommitLocked(std::unique_lock<std::mutex>& lk, Conn* c, const c
   Writer& w = writer_;
   const Snapshot pin = c->pin;
   if (w.dirty.empty() && w.size_pages == pin.commit) return Status::OK();
+  const auto commit_start = Clock::now();  // for the log line only
   const uint32_t ps = page_size_;
   const uint32_t new_commit = w.size_pages;
   std::map<uint32_t, std::string> dirty = std::move(w.dirty);
@@ -1074,8 +1090,12 @@ Status Database::CommitLocked(std::unique_lock<std::mutex>& lk, Conn* c, const c
   latest_ = {np, new_commit};
   c->pin = latest_;
   w.size_pages = new_commit;
-  LITEVFS_LOG(LogLevel::kDebug, name_, np,
-              std::string("committed (") + why + "): " + std::to_string(pages.size()) + " pages, commit " + std::to_string(new_commit));
+  LITEVFS_LOG(LogLevel::kInfo, name_, np,
+              "commit uploaded: txid " + ltx::FormatTxid(np.txid) + ", " + std::to_string(pages.size()) +
+                  " pages, " + std::to_string(bytes.size()) + " bytes, database " + std::to_string(new_commit) +
+                  " pages, " +
+                  std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - commit_start).count()) +
+                  " ms (" + why + ")");
   return Status::OK();
 }
 
@@ -1107,7 +1127,14 @@ Result<std::string> Database::AcquireLease(Conn* c) {
   }
   StopLeaseThread();
   lease_thread_ = std::thread([this] { LeaseLoop(); });
-  LITEVFS_LOG(LogLevel::kInfo, name_, Pos{}, "acquired the write lease " + l->id);
+  if (LogEnabled(LogLevel::kInfo)) {
+    Pos at;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      at = latest_.pos;
+    }
+    LogLine(LogLevel::kInfo, name_, at, "lease acquired: " + l->id);
+  }
   return l->id;
 }
 
@@ -1157,7 +1184,14 @@ Result<std::string> Database::ReleaseLease() {
   if (id.empty()) return std::string();
   Status st = client_->ReleaseLease(name_, id);
   if (!st.ok()) return st.WithContext("litevfs: releasing the write lease on " + name_);
-  LITEVFS_LOG(LogLevel::kInfo, name_, Pos{}, "released the write lease " + id);
+  if (LogEnabled(LogLevel::kInfo)) {
+    Pos at;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      at = latest_.pos;
+    }
+    LogLine(LogLevel::kInfo, name_, at, "lease released: " + id);
+  }
   return id;
 }
 
