@@ -116,7 +116,10 @@ class Shell {
       sqlite3_stmt* stmt = nullptr;
       const int64_t start = NowMicros();
       const CpuTimes cpu0 = Cpu();
-      if (sqlite3_prepare_v2(db_, tail, -1, &stmt, &tail) != SQLITE_OK) return FailSql();
+      const std::string vfs_err_before = VfsLastError();
+      if (sqlite3_prepare_v2(db_, tail, -1, &stmt, &tail) != SQLITE_OK) {
+        return FailSql(vfs_err_before);
+      }
       if (!stmt) continue;
       std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> guard(stmt, &sqlite3_finalize);
       ResultPrinter printer(mode_, headers_, stdout);
@@ -125,7 +128,7 @@ class Shell {
       int rc;
       while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) printer.Row(stmt);
       printer.End();
-      if (rc != SQLITE_DONE) return FailSql();
+      if (rc != SQLITE_DONE) return FailSql(vfs_err_before);
       if (timer_) {
         const CpuTimes cpu1 = Cpu();
         std::printf("Run Time: real %.3f user %.6f sys %.6f\n",
@@ -250,9 +253,20 @@ class Shell {
     ++failures_;
     return false;
   }
+  // The VFS's most recent error detail (xGetLastError), e.g. "litevfs: no write lease on
+  // app: run PRAGMA litevfs_acquire_lease"; empty without one.
+  static std::string VfsLastError() {
+    sqlite3_vfs* vfs = sqlite3_vfs_find("litevfs");
+    if (!vfs || !vfs->xGetLastError) return std::string();
+    char buf[1024] = {0};
+    vfs->xGetLastError(vfs, int(sizeof buf) - 1, buf);
+    return buf;
+  }
   // A failed prepare/step: SQLite's message, plus the extended code's name when it says
-  // more than the generic SQLITE_ERROR (e.g. "(SQLITE_CONSTRAINT_UNIQUE)").
-  bool FailSql() {
+  // more than the generic SQLITE_ERROR (e.g. "(SQLITE_CONSTRAINT_UNIQUE)"), plus the VFS's
+  // own explanation when this statement produced a new one (SQLite's "attempt to write a
+  // readonly database" says nothing about the missing lease).
+  bool FailSql(const std::string& vfs_err_before) {
     std::string msg = sqlite3_errmsg(db_);
     const int ext = sqlite3_extended_errcode(db_);
     if (ext != SQLITE_ERROR) {
@@ -260,6 +274,10 @@ class Shell {
       if (!*name) name = ResultCodeName(ext & 0xff);
       msg += *name ? std::string(" (") + name + ")"
                    : " (result code " + std::to_string(ext) + ": " + sqlite3_errstr(ext) + ")";
+      const std::string detail = VfsLastError();
+      if (!detail.empty() && detail != vfs_err_before && msg.find(detail) == std::string::npos) {
+        msg += ": " + detail;
+      }
     }
     return Fail(msg);
   }

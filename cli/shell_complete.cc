@@ -59,8 +59,20 @@ char** Attempt(const char* text, int start, int /*end*/) {
   for (int i = 0; i < start && rl_line_buffer && rl_line_buffer[i]; ++i) {
     if (!std::isspace(static_cast<unsigned char>(rl_line_buffer[i]))) line_start = false;
   }
+  // The word before this one (for "FROM <Tab>" and the like).
+  std::string prev;
+  if (rl_line_buffer) {
+    int i = start - 1;
+    while (i >= 0 && std::isspace(static_cast<unsigned char>(rl_line_buffer[i]))) --i;
+    int e = i + 1;
+    while (i >= 0 && (std::isalnum(static_cast<unsigned char>(rl_line_buffer[i])) ||
+                      rl_line_buffer[i] == '_')) {
+      --i;
+    }
+    prev.assign(rl_line_buffer + i + 1, size_t(e - i - 1));
+  }
   // A dot-command word: the break characters do not include '.', so ".ta" arrives whole.
-  g_matches = CompletionCandidates(g_db, prefix, line_start);
+  g_matches = CompletionCandidates(g_db, prefix, line_start, prev);
   if (g_matches.empty()) return nullptr;
   return rl_completion_matches(text, Generator);
 }
@@ -68,7 +80,7 @@ char** Attempt(const char* text, int start, int /*end*/) {
 }  // namespace
 
 std::vector<std::string> CompletionCandidates(sqlite3* db, const std::string& prefix,
-                                              bool line_start) {
+                                              bool line_start, const std::string& prev_word) {
   std::vector<std::string> out;
   if (line_start && !prefix.empty() && prefix[0] == '.') {
     for (const char* d : kDotCommands) {
@@ -77,12 +89,24 @@ std::vector<std::string> CompletionCandidates(sqlite3* db, const std::string& pr
     std::sort(out.begin(), out.end());
     return out;
   }
+  std::string prev;
+  for (char c : prev_word) prev += char(std::toupper(static_cast<unsigned char>(c)));
+  const bool tables_only =
+      prev == "FROM" || prev == "JOIN" || prev == "INTO" || prev == "UPDATE" || prev == "TABLE";
   std::set<std::string> names;
   if (db) {
     CollectColumn(db,
                   "SELECT name FROM sqlite_schema WHERE type IN ('table','view') "
                   "AND name NOT LIKE 'sqlite_%'",
                   0, &names);
+  }
+  if (tables_only) {
+    for (const auto& n : names) {
+      if (StartsWithNoCase(n, prefix)) out.push_back(n);
+    }
+    return out;
+  }
+  if (db) {
     CollectColumn(db,
                   "SELECT DISTINCT p.name FROM sqlite_schema AS s, pragma_table_info(s.name) AS p "
                   "WHERE s.type IN ('table','view') AND s.name NOT LIKE 'sqlite_%'",

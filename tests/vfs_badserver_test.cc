@@ -129,7 +129,10 @@ class BadServer {
     char sep = '?';
     for (const auto& [k, v] : q.params) {
       std::string val = v;
-      if (m == Mode::kOlderPosData && IsBatchRoute(q.path) && k == "pos") val = older_pos_;
+      if (m == Mode::kOlderPosData && IsBatchRoute(q.path) && k == "pos") {
+        val = older_pos_;
+        tampered_++;
+      }
       target += sep + k + "=" + httplib::detail::encode_query_param(val);
       sep = '&';
     }
@@ -294,6 +297,8 @@ class BadServerTest : public VfsTest {
     int errors = 0, right = 0;
     std::string codes;
     for (int round = 0; round < 2; round++) {
+      // Past the sync period (1 s): the next transaction start asks /db/sync too.
+      std::this_thread::sleep_for(std::chrono::milliseconds(1100));
       for (size_t i = 0; i < kQueries.size(); i++) {
         std::vector<std::string> rows;
         const auto t0 = std::chrono::steady_clock::now();
@@ -315,6 +320,9 @@ class BadServerTest : public VfsTest {
       }
     }
     EXPECT_GE(errors, min_errors) << "the bad answers were never noticed";
+    if (m != Mode::kHonest) {
+      EXPECT_GT(bad_->tampered(), 0u) << "the fault was never injected";
+    }
     std::cerr << "[ mode " << int(m) << " ] " << right << " right, " << errors << " errors ("
               << (codes.empty() ? " none" : codes) << "), batches " << bad_->batches_served()
               << ", tampered " << bad_->tampered() << "\n";
@@ -368,6 +376,101 @@ TEST_F(BadServerTest, StalledServerFailsWithinConfiguredTimeout) {
                   "mid-body holds a query for 30 s x 4 attempts. Suggested: env "
                   "LITEVFS_REQUEST_TIMEOUT / URI param request_timeout=, then this test sets "
                   "500ms and asserts the query fails in < 5 s.";
+}
+
+}  // namespace
+}  // namespace vfstest
+
+namespace vfstest {
+namespace {
+
+// Opening against a server that misbehaves from the first request: the open (or the first
+// query) fails with a clean error within the bound, or succeeds with the right data.
+TEST_F(BadServerTest, OpenAgainstABadServerFailsCleanly) {
+  for (Mode m : {Mode::kServerError, Mode::kGarbageJson, Mode::kClosedSocket,
+                 Mode::kGarbageBinary, Mode::kOlderPosData}) {
+    BadServer bad(server_->port(), older_pos_);  // a new host: nothing shared with others
+    bad.set_mode(m);
+    const auto t0 = std::chrono::steady_clock::now();
+    sqlite3* db = nullptr;
+    int rc = OpenRemoteRc("db", &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, "&host=" + bad.url());
+    std::vector<std::string> rows;
+    if (rc == SQLITE_OK) rc = Exec(db, kQueries[0], &rows);
+    const auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_LT(took, std::chrono::seconds(20)) << "mode " << int(m);
+    if (rc == SQLITE_OK) {
+      EXPECT_EQ(rows, want_[0]) << "WRONG DATA, mode " << int(m);
+    } else {
+      EXPECT_NE(rc & 0xff, SQLITE_CORRUPT) << "mode " << int(m) << ": " << VfsLastError();
+    }
+    std::cerr << "[ open, mode " << int(m) << " ] rc " << rc << " in "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms, tampered "
+              << bad.tampered() << "\n";
+    if (db) Close(db);
+  }
+}
+
+}  // namespace
+}  // namespace vfstest
+
+namespace vfstest {
+namespace {
+
+// A commit whose answer is lost (the service applied it, the reply was truncated) while the
+// follow-up check cannot get an answer either: man/litevfs.7 promises that a failed commit
+// leaves "both the local cache and the remote database exactly as before". Either outcome
+// is acceptable if it is the truth: the commit fails and the service does not have it, or
+// the commit succeeds and the service has it.
+class AmbiguousCommitTest : public VfsTest {};
+
+// The upload is applied but its answer is lost; the sync that settles the outcome works:
+// the commit must succeed (the service has it), never fail while applied.
+TEST_F(AmbiguousCommitTest, LostUploadAnswerIsSettledAsApplied) {
+  sqlite3* db = OpenRemote("amb");
+  ASSERT_NE(db, nullptr);
+  Q(db, "PRAGMA litevfs_acquire_lease");
+  Q(db, "CREATE TABLE t(x INTEGER)");
+  Q(db, "INSERT INTO t VALUES(1)");
+  const ltx::Pos before = RemotePos("amb");
+  ASSERT_GT(before.txid, 0u);
+  SetFaults("truncate=1,routes=/db/tx");
+  const int rc = Exec(db, "INSERT INTO t VALUES(2)");
+  const std::string err = rc == SQLITE_OK ? "" : sqlite3_errmsg(db);
+  SetFaults("");
+  EXPECT_EQ(rc, SQLITE_OK) << err;
+  EXPECT_EQ(RemotePos("amb").txid, before.txid + 1);
+  std::vector<std::string> rows;
+  Exec(db, "SELECT group_concat(x) FROM (SELECT x FROM t ORDER BY x)", &rows);
+  EXPECT_EQ(rows, std::vector<std::string>{"1,2"});
+}
+
+// Every answer (uploads and the checks) is lost: the outcome cannot be known, so the commit
+// fails with an I/O error (the log says "outcome unknown"); once the service answers again the connection agrees with it.
+TEST_F(AmbiguousCommitTest, UnsettledCommitSaysOutcomeUnknownThenConverges) {
+  sqlite3* db = OpenRemote("amb2");
+  ASSERT_NE(db, nullptr);
+  Q(db, "PRAGMA litevfs_acquire_lease");
+  Q(db, "CREATE TABLE t(x INTEGER)");
+  Q(db, "INSERT INTO t VALUES(1)");
+  const ltx::Pos before = RemotePos("amb2");
+  SetFaults("truncate=1,routes=/db/tx|/db/sync");
+  const int rc = Exec(db, "INSERT INTO t VALUES(2)");
+  const std::string err = rc == SQLITE_OK ? "" : sqlite3_errmsg(db);
+  SetFaults("");
+  const ltx::Pos after = RemotePos("amb2");
+  if (rc == SQLITE_OK) {
+    EXPECT_EQ(after.txid, before.txid + 1) << "the commit succeeded but the service lacks it";
+  } else {
+    EXPECT_EQ(rc & 0xff, SQLITE_IOERR) << err;  // the detail ("outcome unknown") is in the log
+  }
+  const std::vector<std::string> want{after.txid == before.txid ? "1" : "1,2"};
+  std::vector<std::string> rows;
+  for (int i = 0; i < 50 && rows != want; i++) {
+    rows.clear();
+    Exec(db, "SELECT group_concat(x) FROM (SELECT x FROM t ORDER BY x)", &rows);
+    if (rows != want) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(rows, want) << "the writer's connection still disagrees with the service after 5 s";
 }
 
 }  // namespace

@@ -51,9 +51,19 @@ using json = nlohmann::json;
 constexpr const char* kToken = "bench-token";
 constexpr const char* kAdminToken = "bench-admin";
 
+// Temp dirs of this process, removed by Die() too (it exits without running destructors).
+inline std::vector<std::string>& LiveTempDirs() {
+  static std::vector<std::string> dirs;
+  return dirs;
+}
+
 [[noreturn]] inline void Die(const std::string& msg) {
   std::fprintf(stderr, "bench: %s\n", msg.c_str());
   std::fflush(stderr);
+  for (const auto& d : LiveTempDirs()) {
+    std::error_code ec;
+    std::filesystem::remove_all(d, ec);
+  }
   std::_Exit(2);
 }
 
@@ -151,10 +161,13 @@ class TempDir {
     buf.push_back('\0');
     if (!mkdtemp(buf.data())) Die("mkdtemp " + tmpl + ": " + std::strerror(errno));
     path_ = buf.data();
+    LiveTempDirs().push_back(path_);
   }
   ~TempDir() {
     std::error_code ec;
     fs::remove_all(path_, ec);
+    auto& live = LiveTempDirs();
+    live.erase(std::remove(live.begin(), live.end(), path_), live.end());
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;

@@ -20,6 +20,8 @@ int RunChild(const Args& a) {
   SetVfsEnv(a.rest[0], a.rest[1]);
   const double t0 = Now();
   sqlite3* db = OpenRemote(a.rest[2], SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+  // Diagnostics: extra pragmas to try a setting (unset in the normal run).
+  if (const char* extra = getenv("LITEVFS_BENCH_PRAGMAS"); extra && *extra) Exec(db, extra);
   const std::string cache_size = Exec(db, "PRAGMA cache_size");
   std::string result;
   if (a.child == "scan") {
@@ -81,7 +83,7 @@ int Main(const Args& a) {
   ServerProc srv(dir / "data");  // fresh process: its peak RSS is the serving one
   uint64_t server_peak_kb = srv.PeakRssKb();
 
-  double best_get = 0;  // bytes/s
+  double best_get = 0;  // bytes/s, best of the interleaved GETs
   auto get = [&] {
     auto [n, t] = PlainSnapshotGet(srv.port(), "big");
     best_get = std::max(best_get, double(n) / t);
@@ -89,13 +91,30 @@ int Main(const Args& a) {
     Log("plain GET /db/snapshot: " + FmtBytes(double(n)) + " in " + Fmt(t, 2) + " s = " +
         Fmt(double(n) / t / 1e6, 0) + " MB/s");
   };
+  // Rounds alternate GET / scan / prefetch, each child with a fresh empty cache; the best
+  // of each counts (the machine is shared and single runs swing by 2x).
+  const int rounds = a.smoke ? 1 : 2;
+  json scan, pre;
+  double scan_rss = 0, pre_rss = 0;  // the largest peak of any round
+  auto faster = [](const json& best, const json& now) {
+    return best.is_null() || now["ms"].get<double>() < best["ms"].get<double>() ? now : best;
+  };
+  for (int r = 0; r < rounds; r++) {
+    get();
+    json s = RunMeasuredChild("scan", srv, dir / ("cache-scan" + std::to_string(r)), &server_peak_kb);
+    Log("scan child: " + s.dump());
+    scan = faster(scan, s);
+    scan_rss = std::max(scan_rss, s["peak_rss_kb"].get<double>() * 1024);
+    get();
+    json p = RunMeasuredChild("prefetch", srv, dir / ("cache-prefetch" + std::to_string(r)), &server_peak_kb);
+    Log("prefetch child: " + p.dump());
+    pre = faster(pre, p);
+    pre_rss = std::max(pre_rss, p["peak_rss_kb"].get<double>() * 1024);
+    std::error_code ec;  // the caches of this round are no longer needed
+    fs::remove_all(dir / ("cache-scan" + std::to_string(r)), ec);
+    fs::remove_all(dir / ("cache-prefetch" + std::to_string(r)), ec);
+  }
   get();
-  json scan = RunMeasuredChild("scan", srv, dir / "cache-scan", &server_peak_kb);
-  get();
-  json pre = RunMeasuredChild("prefetch", srv, dir / "cache-prefetch", &server_peak_kb);
-  get();
-  Log("scan child: " + scan.dump());
-  Log("prefetch child: " + pre.dump());
 
   const std::string size = FmtBytes(db_bytes);
   const double scan_tp = db_bytes / (scan["ms"].get<double>() / 1000.0);
@@ -105,7 +124,6 @@ int Main(const Args& a) {
       Fmt(scan_tp / 1e6, 0) + " MB/s (" + Fmt(scan["ms"].get<double>() / 1000.0, 2) + " s, " +
           std::to_string(scan["requests"].get<uint64_t>()) + " req)",
       Fmt(scan_tp / best_get) + "× / ≥ 0.5×", Met(scan_tp / best_get >= 0.5));
-  const double pre_rss = pre["peak_rss_kb"].get<double>() * 1024;
   Row("4", "PRAGMA litevfs_cache_db (prefetch), " + size + ", fresh process", base,
       Fmt(pre_tp / 1e6, 0) + " MB/s (" + Fmt(pre["ms"].get<double>() / 1000.0, 2) + " s), peak RSS " +
           FmtBytes(pre_rss),
@@ -115,7 +133,7 @@ int Main(const Args& a) {
   // SQLite's page cache as configured (PRAGMA cache_size: negative = KiB, positive = pages).
   const long cs = std::stol(scan["cache_size"].get<std::string>());
   const double sqlite_cache = cs < 0 ? double(-cs) * 1024 : double(cs) * 4096;
-  const double vfs_rss = scan["peak_rss_kb"].get<double>() * 1024;
+  const double vfs_rss = scan_rss;
   const double vfs_limit = 64.0 * 1024 * 1024 + sqlite_cache;
   Row("8", "VFS process peak RSS during the row-3 scan", "limit 64 MiB + page cache " + FmtBytes(sqlite_cache),
       FmtBytes(vfs_rss), Fmt(vfs_rss / vfs_limit) + "× of limit / ≤ 1×", Met(vfs_rss <= vfs_limit));

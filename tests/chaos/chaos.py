@@ -382,21 +382,26 @@ def run(seconds=30, seed=1, readers=16, reader_procs=4, faults=DEFAULT_FAULTS, k
             return harness.Env(cloud, os.path.join(tmp, "cache-" + name)).vars
 
         def child(mode, name, *args):
+            e = env(name)
+            e.setdefault("LITEVFS_LOG_LEVEL", "warn")
             p = subprocess.Popen(["/usr/bin/python3", os.path.abspath(__file__), mode,
                                   "--module", module, "--workdir", tmp, *map(str, args)],
-                                 env=env(name), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 text=True)
+                                 env=e, stdout=subprocess.PIPE,
+                                 stderr=open(os.path.join(tmp, f"{name}.log"), "w"), text=True)
+            p.log_path = os.path.join(tmp, f"{name}.log")
             procs.append(p)
             return p
 
         def result(p, what, timeout):
             try:
-                out, err = p.communicate(timeout=timeout)
+                out, _ = p.communicate(timeout=timeout)
             except subprocess.TimeoutExpired:
                 p.kill()
-                out, err = p.communicate()
+                out, _ = p.communicate()
+                err = open(p.log_path, errors="replace").read()
                 raise AssertionError(f"{what} did not finish in {timeout} s\n{err[-3000:]}")
             if p.returncode != 0:
+                err = open(p.log_path, errors="replace").read()
                 raise AssertionError(f"{what} exited {p.returncode}\n{err[-3000:]}")
             return json.loads(out.strip().splitlines()[-1])
 
@@ -448,6 +453,7 @@ def run(seconds=30, seed=1, readers=16, reader_procs=4, faults=DEFAULT_FAULTS, k
         if v.returncode != 0:
             violations.append(f"litevfs verify bank failed: {v.stdout} {v.stderr}")
 
+        violations = list(dict.fromkeys(violations))  # one line per distinct problem
         reader_errors = {}
         for r in rs:
             for k, n in r["errors"].items():
@@ -471,6 +477,9 @@ def run(seconds=30, seed=1, readers=16, reader_procs=4, faults=DEFAULT_FAULTS, k
         }
         log(json.dumps(figures, indent=1))
         if violations:
+            wlog = open(os.path.join(tmp, "w.log"), errors="replace").read().splitlines()
+            log("writer log (upload lines, last 15):\n" +
+                "\n".join([x for x in wlog if "upload" in x][-15:]))
             raise AssertionError("chaos invariants violated (workdir " + tmp + "):\n  " +
                                  "\n  ".join(violations[:20]))
         return figures

@@ -66,6 +66,15 @@ class ShellPipedTest(ShellTestBase):
         self.assertEqual(p.stderr,
                          "Error: NOT NULL constraint failed: items.k (SQLITE_CONSTRAINT_NOTNULL)\n")
 
+    def test_write_without_lease_explains_why(self):
+        # (The VFS also logs the failure at its default level, error, on stderr.)
+        p = self.shell("-c", "INSERT INTO items(k) VALUES ('x')")
+        self.assertEqual(p.returncode, 1)
+        errors = [l for l in p.stderr.splitlines() if l.startswith("Error:")]
+        self.assertEqual(len(errors), 1, p.stderr)
+        self.assertRegex(errors[0], r"^Error: attempt to write a readonly database "
+                                    r"\(SQLITE_READONLY\): litevfs: no write lease on shelldb")
+
     def test_unknown_dot_command_and_bad_usage(self):
         p = self.shell("-c", ".frobnicate")
         self.assertEqual(p.returncode, 1)
@@ -139,15 +148,21 @@ class ShellTmuxTest(ShellTestBase):
                         "-x", "160", "-y", "50", "sh " + shlex.quote(script)],
                        check=True, timeout=10, env={"PATH": os.environ.get("PATH", ""),
                                                     "TERM": "xterm"})
-        self.wait_for("litevfs> ")
+        self.wait_for("litevfs>")
 
     def keys(self, *keys):
         subprocess.run([self.tmux, "-S", self.sock, "send-keys", "-t", "0", *keys], check=True,
                        timeout=10)
 
     def type(self, text):
-        subprocess.run([self.tmux, "-S", self.sock, "send-keys", "-t", "0", "-l", text],
-                       check=True, timeout=10)
+        # tmux reads an argument ending in ';' as a command separator: send ';' as hex.
+        for i, part in enumerate(text.split(";")):
+            if i:
+                subprocess.run([self.tmux, "-S", self.sock, "send-keys", "-t", "0", "-H", "3b"],
+                               check=True, timeout=10)
+            if part:
+                subprocess.run([self.tmux, "-S", self.sock, "send-keys", "-t", "0", "-l", part],
+                               check=True, timeout=10)
 
     def screen(self, escapes=False):
         args = [self.tmux, "-S", self.sock, "capture-pane", "-p", "-t", "0"]
@@ -166,10 +181,6 @@ class ShellTmuxTest(ShellTestBase):
             time.sleep(0.05)
         self.fail("%r never appeared on the screen:\n%s" % (pattern, text))
 
-    def last_prompt_line(self):
-        lines = [l for l in self.screen().splitlines() if "litevfs> " in l]
-        return lines[-1] if lines else ""
-
     def test_tab_completion_query_history_and_colours(self):
         if not os.environ.get("LITEVFS_BIN"):
             self.skipTest("LITEVFS_BIN is not set")
@@ -177,23 +188,24 @@ class ShellTmuxTest(ShellTestBase):
         # A table name.
         self.type("SELECT count(*) FROM ite")
         self.keys("Tab")
-        self.wait_for(r"litevfs> SELECT count\(\*\) FROM items ")
-        self.type(";")
+        self.wait_for(r"(?m)litevfs> SELECT count\(\*\) FROM items$")
+        self.type(";")  # after the completion's space
+        self.wait_for(r"(?m)litevfs> SELECT count\(\*\) FROM items ;$")
         self.keys("Enter")
         screen = self.wait_for(r"\|\s+500 \|")
         self.assertIn("count(*)", screen)
         # A column name and a keyword (lower-case prefix, lower-case keyword).
         self.type("select paylo")
         self.keys("Tab")
-        self.wait_for(r"litevfs> select payload $", timeout=10)
+        self.wait_for(r"(?m)litevfs> select payload$", timeout=10)
         self.type("fro")
         self.keys("Tab")
-        self.wait_for(r"litevfs> select payload from $", timeout=10)
+        self.wait_for(r"(?m)litevfs> select payload from$", timeout=10)
         self.keys("C-u")
         # A dot-command.
         self.type(".tabl")
         self.keys("Tab")
-        self.wait_for(r"litevfs> \.tables $", timeout=10)
+        self.wait_for(r"(?m)litevfs> \.tables$", timeout=10)
         self.keys("Enter")
         self.wait_for(r"(?m)^items\s*$")
         # An error: readable, in red on the terminal; headers bold.

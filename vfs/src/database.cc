@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "log.h"
@@ -15,6 +16,10 @@
 #include "ltx/io.h"
 
 namespace litevfs {
+
+// How often an upload whose answer was lost is settled (sync, maybe resend) before the
+// commit is reported with an unknown outcome.
+constexpr int kCommitSettleAttempts = 8;
 namespace {
 
 namespace fs = std::filesystem;
@@ -470,7 +475,8 @@ Status Database::SyncNow(Client* client, long wait_ms) {
     if (!st.ok()) return st.WithContext("litevfs: recording the sync in the page cache");
   }
   LITEVFS_LOG(LogLevel::kInfo, name_, res.pos,
-              "sync advanced from " + ltx::FormatPos(since) + " to " + ltx::FormatPos(res.pos) +
+              (since.IsZero() ? "first sync: at " + ltx::FormatPos(res.pos)
+                              : "sync advanced from " + ltx::FormatPos(since) + " to " + ltx::FormatPos(res.pos)) +
                   (res.all ? " (all pages changed)" : " (" + std::to_string(res.pgnos.size()) + " pages changed)"));
   latest_ = {res.pos, commit};
   if (res.all) {
@@ -1041,14 +1047,36 @@ Status Database::CommitLocked(std::unique_lock<std::mutex>& lk, Conn* c, const c
     }
   }
   auto up = client_->UploadTx(name_, bytes, lease);
-  if (!up.ok() && up.status().code() == ltx::Code::kUnavailable) {
-    // The answer was lost, not necessarily the upload: if the service is now exactly at the
-    // position this transaction produces, it was applied.
+  // A kUnavailable upload lost its answer, not necessarily its effect. Settle the outcome
+  // before reporting anything: ask where the service is; if it is at the position this
+  // transaction produces, it was applied; if it is still at our pin, send the same LTX
+  // again (the service's position check makes that idempotent); anything else is a
+  // definite failure. Bounded: a few attempts with backoff, then "outcome unknown".
+  const Pos want{h.max_txid, chk.value()};
+  for (int attempt = 0; !up.ok() && up.status().code() == ltx::Code::kUnavailable; attempt++) {
+    if (attempt == kCommitSettleAttempts) {
+      up = Status(ltx::Code::kUnavailable,
+                  "outcome unknown after " + std::to_string(attempt) + " attempts: " +
+                      up.status().message() + " (the next transaction resyncs)");
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(25L << std::min(attempt, 5)));
     auto check = client_->Sync(name_, pin.pos, 0);
-    if (check.ok() && check->pos == Pos{h.max_txid, chk.value()}) {
+    if (!check.ok()) continue;  // still unreachable: try again
+    if (check->pos == want) {
       LITEVFS_LOG(LogLevel::kWarn, name_, check->pos,
                   "upload reported " + up.status().ToString() + " but the service applied it");
       up = check->pos;
+      break;
+    }
+    if (check->pos != pin.pos) break;  // someone else moved it: ours was not applied
+    LITEVFS_LOG(LogLevel::kWarn, name_, pin.pos,
+                "upload reported " + up.status().ToString() + "; the service does not have it, sending it again");
+    up = client_->UploadTx(name_, bytes, lease);
+    if (!up.ok() && up.status().api_code() == "EPOSMISMATCH") {
+      // Raced with our own first attempt landing late: only `want` means it is ours.
+      auto again = client_->Sync(name_, pin.pos, 0);
+      if (again.ok() && again->pos == want) up = again->pos;
     }
   }
   lk.lock();
