@@ -50,7 +50,15 @@ std::string DefaultCacheRoot() {
   return "/tmp/litevfs-cache";
 }
 
-VfsConfig LoadConfigFromEnv() {
+ltx::Status SetTimeoutMs(std::string_view what, const char* value, long* out) {
+  if (!value || !*value) return ltx::Status::OK();
+  auto ms = ParseDurationMs(what, value, kMinTimeoutMs, kMaxTimeoutMs);
+  if (!ms.ok()) return ms.status();
+  *out = static_cast<long>(*ms);
+  return ltx::Status::OK();
+}
+
+ltx::Result<VfsConfig> LoadConfigFromEnv() {
   VfsConfig cfg;
   cfg.client = ClientConfig::FromEnv();
   if (const char* plain = std::getenv("LITEVFS_PLAIN_API"); plain && *plain && std::string(plain) != "0") {
@@ -61,6 +69,10 @@ VfsConfig LoadConfigFromEnv() {
   } else {
     cfg.cache_root = DefaultCacheRoot();
   }
+  LTX_RETURN_IF_ERROR(SetTimeoutMs("LITEVFS_REQUEST_TIMEOUT", std::getenv("LITEVFS_REQUEST_TIMEOUT"),
+                                   &cfg.client.request_timeout_ms));
+  LTX_RETURN_IF_ERROR(SetTimeoutMs("LITEVFS_CONNECT_TIMEOUT", std::getenv("LITEVFS_CONNECT_TIMEOUT"),
+                                   &cfg.client.connect_timeout_ms));
   return cfg;
 }
 

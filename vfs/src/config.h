@@ -22,7 +22,14 @@ struct VfsConfig {
 
 // Reads the environment. Does not check the token (the open does, with a clear message).
 // LITEVFS_PLAIN_API=1 restricts the client to the plain LiteFS Cloud API (no extensions).
-VfsConfig LoadConfigFromEnv();
+// LITEVFS_REQUEST_TIMEOUT / LITEVFS_CONNECT_TIMEOUT set the client's timeouts; a bad value
+// is an error naming the variable and the range.
+ltx::Result<VfsConfig> LoadConfigFromEnv();
+// Sets a timeout from a duration string ("500ms", "2s"); null or empty leaves it alone.
+// `what` names the setting in the error (an env var or a URI parameter).
+ltx::Status SetTimeoutMs(std::string_view what, const char* value, long* out);
+inline constexpr int64_t kMinTimeoutMs = 100;
+inline constexpr int64_t kMaxTimeoutMs = 600000;
 std::string DefaultCacheRoot();
 
 // Tunables (defaults documented in man/litevfs.7).

@@ -763,13 +763,13 @@ Status Database::ReadStoredPages(const Snapshot& pin, const std::vector<uint32_t
     for (uint32_t pg : pgnos) {
       std::string page(ps, '\0');
       if (pg == ltx::LockPgno(ps) || pg > pin.commit) {
-        (*out)[pg] = std::move(page);
+        if (out) (*out)[pg] = std::move(page);
         continue;
       }
       if (cache_) {
         auto r = cache_->Get(pg, pin.pos.txid, std::span<uint8_t>(reinterpret_cast<uint8_t*>(page.data()), ps));
         if (r.ok() && *r) {
-          (*out)[pg] = std::move(page);
+          if (out) (*out)[pg] = std::move(page);
           continue;
         }
       }
@@ -790,14 +790,16 @@ Status Database::ReadStoredPages(const Snapshot& pin, const std::vector<uint32_t
                     std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - fetch_start).count()) +
                     " ms");
     std::lock_guard<std::mutex> lk(mu_);
-    for (uint32_t pg : chunk) (*out)[pg] = std::string(ps, '\0');
+    if (out) {
+      for (uint32_t pg : chunk) (*out)[pg] = std::string(ps, '\0');
+    }
     for (auto& [pg, data] : b->pages) {
       if (data.size() != ps) return Status::Corruption("litevfs: wrong page size from the service for " + name_);
       if (cache_) {
         Status st = cache_->Put(pg, pin.pos.txid, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), ps));
         if (!st.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, pin.pos, "cache put: " + st.ToString());
       }
-      (*out)[pg] = std::move(data);
+      if (out) (*out)[pg] = std::move(data);
     }
   }
   return Status::OK();
@@ -1240,8 +1242,8 @@ Result<uint64_t> Database::CacheAll(Conn* c) {
       missing.push_back(pg);
     }
   }
-  std::map<uint32_t, std::string> pages;
-  LTX_RETURN_IF_ERROR(ReadStoredPages(pin, missing, &pages));
+  // Pages go to the cache only (no output map): memory stays one batch, not the database.
+  LTX_RETURN_IF_ERROR(ReadStoredPages(pin, missing, nullptr));
   prefetched_ += missing.size();
   return uint64_t(missing.size());
 }

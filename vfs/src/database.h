@@ -150,7 +150,8 @@ class Database : public std::enable_shared_from_this<Database> {
   // A page as stored at pin (cache, then the service, batched with prefetch candidates).
   Status ReadStoredPage(Conn* c, const Snapshot& pin, uint32_t pgno, std::string* out,
                         bool allow_prefetch);
-  // Old versions of many pages at pin (for checksums at commit).
+  // Old versions of many pages at pin (for checksums at commit). `out` may be null: the
+  // pages then only go to the cache (PRAGMA litevfs_cache_db keeps memory at one batch).
   Status ReadStoredPages(const Snapshot& pin, const std::vector<uint32_t>& pgnos,
                          std::map<uint32_t, std::string>* out);
   // Records the b-tree shape seen in `page` (children of an interior page, or the schema's

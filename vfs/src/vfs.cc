@@ -464,9 +464,17 @@ int VfsOpen(sqlite3_vfs*, sqlite3_filename zName, sqlite3_file* pFile, int flags
     if (ours && (flags & SQLITE_OPEN_MAIN_DB)) {
       pFile->pMethods = nullptr;
       const std::string name = path.substr(path.rfind('/') + 1);
-      VfsConfig cfg = LoadConfigFromEnv();
+      auto loaded = LoadConfigFromEnv();
+      if (!loaded.ok()) return ToSqlite(loaded.status(), SQLITE_CANTOPEN, name);
+      VfsConfig cfg = std::move(loaded).value();
       if (const char* c = sqlite3_uri_parameter(zName, "cluster"); c && *c) cfg.client.cluster = c;
       if (const char* h = sqlite3_uri_parameter(zName, "host"); h && *h) cfg.client.host = h;
+      for (const auto& [param, field] : {std::pair{"request_timeout", &cfg.client.request_timeout_ms},
+                                         std::pair{"connect_timeout", &cfg.client.connect_timeout_ms}}) {
+        Status st = SetTimeoutMs(std::string("URI parameter ") + param,
+                                 sqlite3_uri_parameter(zName, param), field);
+        if (!st.ok()) return ToSqlite(st, SQLITE_CANTOPEN, name);
+      }
       auto db = Database::Open(cfg, name, path, (flags & SQLITE_OPEN_CREATE) != 0);
       if (!db.ok()) return ToSqlite(db.status(), SQLITE_CANTOPEN, name);
       LvFile* f = new (pFile) LvFile();
