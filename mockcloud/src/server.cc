@@ -163,30 +163,11 @@ std::string SockAddr(const sockaddr_storage& a) {
   return buf;
 }
 
-// Finds the socket serving `req` by its address pair and shuts it down: the client sees
-// the connection close without (more of) a response. httplib later closes the fd itself.
-void ShutdownConnection(const httplib::Request& req) {
-  DIR* d = opendir("/proc/self/fd");
-  if (!d) return;
-  while (struct dirent* e = readdir(d)) {
-    char* end = nullptr;
-    long fd = strtol(e->d_name, &end, 10);
-    if (!end || *end != '\0' || fd < 0) continue;
-    sockaddr_storage local{}, peer{};
-    socklen_t ll = sizeof local, pl = sizeof peer;
-    if (getsockname(int(fd), reinterpret_cast<sockaddr*>(&local), &ll) != 0) continue;
-    if (SockPort(local) != req.local_port) continue;
-    if (getpeername(int(fd), reinterpret_cast<sockaddr*>(&peer), &pl) != 0) continue;
-    if (SockPort(peer) != req.remote_port || SockAddr(peer) != req.remote_addr) continue;
-    shutdown(int(fd), SHUT_RDWR);
-    break;
-  }
-  closedir(d);
-}
-
-// Shuts down every accepted connection of the server on `port` (Stop: idle keep-alive
-// connections would otherwise hold a worker, and so the shutdown, for the keep-alive timeout).
-void ShutdownAllConnections(int port) {
+// Calls fn(fd, peer) for every socket of this process whose local port is `port` and that
+// has a peer (an accepted connection); stops early when fn returns true. Linux: scans
+// /proc/self/fd, since httplib does not expose its connections.
+template <typename Fn>
+void ForEachAcceptedSocket(int port, Fn fn) {
   DIR* d = opendir("/proc/self/fd");
   if (!d) return;
   while (struct dirent* e = readdir(d)) {
@@ -198,9 +179,28 @@ void ShutdownAllConnections(int port) {
     if (getsockname(int(fd), reinterpret_cast<sockaddr*>(&local), &ll) != 0) continue;
     if (SockPort(local) != port) continue;
     if (getpeername(int(fd), reinterpret_cast<sockaddr*>(&peer), &pl) != 0) continue;
-    shutdown(int(fd), SHUT_RDWR);
+    if (fn(int(fd), peer)) break;
   }
   closedir(d);
+}
+
+// Finds the socket serving `req` by its address pair and shuts it down: the client sees
+// the connection close without (more of) a response. httplib later closes the fd itself.
+void ShutdownConnection(const httplib::Request& req) {
+  ForEachAcceptedSocket(req.local_port, [&](int fd, const sockaddr_storage& peer) {
+    if (SockPort(peer) != req.remote_port || SockAddr(peer) != req.remote_addr) return false;
+    shutdown(fd, SHUT_RDWR);
+    return true;
+  });
+}
+
+// Shuts down every accepted connection of the server on `port` (Stop: idle keep-alive
+// connections would otherwise hold a worker, and so the shutdown, for the keep-alive timeout).
+void ShutdownAllConnections(int port) {
+  ForEachAcceptedSocket(port, [](int fd, const sockaddr_storage&) {
+    shutdown(fd, SHUT_RDWR);
+    return false;
+  });
 }
 
 struct RouteMetrics {
