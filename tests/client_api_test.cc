@@ -932,10 +932,47 @@ TEST_F(BinaryPagesTest, GetInterior) {
 TEST_F(ClientApiTest, GetInteriorUnsupportedWithoutFeature) {
   server_.ServeInfo({"pages-binary"});
   auto c = NewClient();
+  // Nothing known yet: the client asks /db/interior directly (no /info round trip); the
+  // fake's 404 carries no Litevfs-Features header, so the route is missing: kUnsupported.
   auto r = c->GetInterior("db", kPos3);
   ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kUnsupported) << r.status().ToString();
+  EXPECT_EQ(server_.count(), 1u);
+  EXPECT_EQ(server_.last().path, "/db/interior");
+  // Once /info has answered, the client knows and asks nothing.
+  ASSERT_TRUE(c->GetInfo().ok());
+  r = c->GetInterior("db", kPos3);
   EXPECT_EQ(r.status().code(), Code::kUnsupported);
-  EXPECT_EQ(server_.count(), 1u);  // only /info
+  EXPECT_EQ(server_.count(), 2u);  // the probe and /info
+}
+
+TEST_F(ClientApiTest, FeaturesHeaderReplacesInfo) {
+  // A server that names its features in every response: a 404 with the header is "no
+  // such database", and no request ever goes to /info.
+  server_.svr().Get("/db/interior", [](const httplib::Request&, httplib::Response& res) {
+    res.set_header("Litevfs-Features", "pages-binary, interior,sync-wait");
+    JsonError(res, 404, "ENOTFOUND", "database not found");
+  });
+  auto c = NewClient();
+  auto r = c->GetInterior("nope", Pos{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kNotFound) << r.status().ToString();
+  for (const char* f : {"pages-binary", "interior", "sync-wait"}) {
+    auto has = c->HasFeature(f);
+    ASSERT_TRUE(has.ok());
+    EXPECT_TRUE(*has) << f;
+  }
+  auto has = c->HasFeature("history");
+  ASSERT_TRUE(has.ok());
+  EXPECT_FALSE(*has);
+  EXPECT_EQ(server_.count(), 1u);
+  // Extensions off: never a feature, never a probe.
+  ClientConfig off = Config();
+  off.use_extensions = false;
+  auto plain = NewClient(off);
+  EXPECT_EQ(plain->GetInterior("db", Pos{}).status().code(), Code::kUnsupported);
+  EXPECT_FALSE(*plain->HasFeature("interior"));
+  EXPECT_EQ(server_.count(), 1u);
 }
 
 // ---- snapshot ----

@@ -82,6 +82,16 @@ constexpr size_t kMaxPgnos = 4096;
 constexpr uint64_t kDrainCap = 8ull << 20;  // bytes past --max-body read (and dropped) so the
                                             // client sees the 413 before the socket closes
 constexpr char kPagesMime[] = "application/vnd.litevfs.pages";
+// Our extensions: the /info list, and the same list in every response's Litevfs-Features.
+const std::vector<std::string> kFeatures = {"pages-binary", "sync-wait", "interior", "history", "zstd"};
+const std::string kFeaturesHeader = [] {
+  std::string h;
+  for (const auto& f : kFeatures) h += (h.empty() ? "" : ",") + f;
+  return h;
+}();
+// Bodies this large are compressed only when a trial on their first kZstdProbe bytes saves
+// at least a tenth: compressing incompressible pages costs the server CPU and saves nothing.
+constexpr size_t kZstdProbe = 64 << 10;
 const double kBuckets[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30};
 constexpr size_t kNumBuckets = sizeof(kBuckets) / sizeof(kBuckets[0]);
 
@@ -122,6 +132,14 @@ std::string Sanitize(const std::string& s) {
   std::string out;
   for (unsigned char c : s.substr(0, 512)) out += (c >= 0x20 && c < 0x7f) ? char(c) : '?';
   return out;
+}
+
+bool WorthCompressing(const std::string& body) {
+  if (body.empty()) return false;
+  if (body.size() <= 2 * kZstdProbe) return true;
+  std::string z(ZSTD_compressBound(kZstdProbe), '\0');
+  size_t n = ZSTD_compress(z.data(), z.size(), body.data(), kZstdProbe, 1);
+  return !ZSTD_isError(n) && n < kZstdProbe - kZstdProbe / 10;
 }
 
 bool HeaderHasToken(const std::string& value, const std::string& token) {
@@ -339,7 +357,9 @@ Status ServerImpl::Init() {
   signal(SIGPIPE, SIG_IGN);
   const int threads = opts_.threads;
   http_.new_task_queue = [threads] { return new httplib::ThreadPool(size_t(threads)); };
-  http_.set_default_headers({{"Lfsc-Instance-Id", instance_id_}});
+  // Every response names our extensions, so a client learns them from whatever it asked
+  // first (a cold open is then one request: no /info round trip).
+  http_.set_default_headers({{"Lfsc-Instance-Id", instance_id_}, {"Litevfs-Features", kFeaturesHeader}});
   http_.set_payload_max_length(size_t(opts_.max_body + kDrainCap));
   http_.set_keep_alive_timeout(5);
   http_.set_keep_alive_max_count(100000);  // httplib's default (5) reconnects every 5 requests
@@ -736,7 +756,7 @@ void ServerImpl::Routes() {
 void ServerImpl::HandleInfo(const httplib::Request&, httplib::Response& res) {
   ReplyJson(res, 200,
             {{"clusterID", "LFSC" + FnvHex(tl.cluster)},
-             {"features", {"pages-binary", "sync-wait", "interior", "history", "zstd"}}});
+             {"features", kFeatures}});
 }
 
 void ServerImpl::HandlePos(const httplib::Request&, httplib::Response& res) {
@@ -882,10 +902,10 @@ void ServerImpl::SendPageBatch(const httplib::Request& req, httplib::Response& r
     res.set_header("Litevfs-Page-Size", std::to_string(ps.page_size));
     res.set_header("Litevfs-Pos", ltx::FormatPos(ps.pos));
     res.set_header("Litevfs-Commit", std::to_string(ps.commit));
-    if (HeaderHasToken(req.get_header_value("Accept-Encoding"), "zstd") && !body.empty()) {
+    if (HeaderHasToken(req.get_header_value("Accept-Encoding"), "zstd") && WorthCompressing(body)) {
       std::string z(ZSTD_compressBound(body.size()), '\0');
       size_t n = ZSTD_compress(z.data(), z.size(), body.data(), body.size(), 1);
-      if (!ZSTD_isError(n)) {
+      if (!ZSTD_isError(n) && n < body.size()) {
         z.resize(n);
         res.set_header("Content-Encoding", "zstd");
         body = std::move(z);

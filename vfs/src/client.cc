@@ -14,6 +14,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "client_codec.h"
@@ -485,9 +486,17 @@ class ClientImpl final : public Client {
 
   Result<PageBatch> GetInterior(const std::string& db, const Pos& pos) override {
     LTX_RETURN_IF_ERROR(ValidateDatabaseName(db));
-    LTX_ASSIGN_OR_RETURN(bool has, HasFeature("interior"));
-    if (!has) {
-      return Status::Unsupported("litevfs: the server does not offer the interior extension");
+    if (!cfg_.use_extensions) {
+      return Status::Unsupported("litevfs: extensions are off: no /db/interior");
+    }
+    // Features not known yet (nothing asked so far): ask anyway instead of spending a round
+    // trip on /info. Our server names its features in every response, even a 404.
+    const bool probing = !FeaturesKnown();
+    if (!probing) {
+      LTX_ASSIGN_OR_RETURN(bool has, HasFeature("interior"));
+      if (!has) {
+        return Status::Unsupported("litevfs: the server does not offer the interior extension");
+      }
     }
     Call c;
     c.path = "/db/interior";
@@ -499,7 +508,15 @@ class ClientImpl final : public Client {
     if (cfg_.accept_zstd) c.headers.emplace_back("Accept-Encoding", "zstd");
     c.max_response_bytes = kMaxInteriorBytes;
     const std::string where = Where(c.method, c.path, db);
-    LTX_ASSIGN_OR_RETURN(HttpResponse r, Exec(c));
+    auto rr = Exec(c);
+    if (!rr.ok()) {
+      if (probing && rr.status().code() == ltx::Code::kNotFound && !FeaturesKnown()) {
+        // A 404 without our header: a server without the extension (route unknown).
+        return Status::Unsupported("litevfs: the server does not offer the interior extension");
+      }
+      return rr.status();
+    }
+    HttpResponse r = std::move(rr).value();
     LTX_ASSIGN_OR_RETURN(Pos at, ParsePosHeader(r, where));
     if (!pos.IsZero() && at != pos) {
       return Corrupt(where, "answered at position " + ltx::FormatPos(at) + ", asked " +
@@ -729,10 +746,15 @@ class ClientImpl final : public Client {
   const ClientStats& stats() const override { return stats_; }
 
  private:
-  // Whether the server announced `feature` (false when extensions are off, or when the
-  // server has no /info at all: a plain LiteFS Cloud).
-  Result<bool> HasFeature(const std::string& feature) {
+  Result<bool> HasFeature(const std::string& feature) override {
     if (!cfg_.use_extensions) return false;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (header_features_) {
+        return std::find(header_features_->begin(), header_features_->end(), feature) !=
+               header_features_->end();
+      }
+    }
     auto info = GetInfo();
     if (!info.ok()) {
       if (info.status().code() == ltx::Code::kNotFound) {
@@ -743,6 +765,12 @@ class ClientImpl final : public Client {
       return info.status();
     }
     return info->Has(feature);
+  }
+
+  // Whether the features are known without a request (a Litevfs-Features header or /info).
+  bool FeaturesKnown() {
+    std::lock_guard<std::mutex> l(mu_);
+    return header_features_.has_value() || info_.has_value();
   }
 
   static bool ParseU32Header(const HttpResponse& r, const char* name, uint32_t* out) {
@@ -878,6 +906,11 @@ class ClientImpl final : public Client {
           std::lock_guard<std::mutex> l(mu_);
           instance_id_ = it->second;
         }
+        if (auto it = r->headers.find("litevfs-features"); it != r->headers.end()) {
+          std::vector<std::string> f = SplitFeatures(it->second);
+          std::lock_guard<std::mutex> l(mu_);
+          header_features_ = std::move(f);
+        }
         if (r->status >= 200 && r->status < 300) return r;
         st = ErrorFromResponse(*r, where);
       } else {
@@ -893,6 +926,19 @@ class ClientImpl final : public Client {
       std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
       backoff = std::min(backoff * 2, 1000L);
     }
+  }
+
+  // "a, b,c" -> {"a","b","c"} (empty items dropped).
+  static std::vector<std::string> SplitFeatures(const std::string& v) {
+    std::vector<std::string> out;
+    std::string item;
+    std::istringstream in(v);
+    while (std::getline(in, item, ',')) {
+      const size_t b = item.find_first_not_of(" \t");
+      if (b == std::string::npos) continue;
+      out.push_back(item.substr(b, item.find_last_not_of(" \t") - b + 1));
+    }
+    return out;
   }
 
   static Status ErrorFromResponse(const HttpResponse& r, const std::string& where) {
@@ -941,6 +987,9 @@ class ClientImpl final : public Client {
   ClientStats stats_;
   std::mutex mu_;
   std::optional<Info> info_;   // guarded by mu_
+  // The server's features from its latest Litevfs-Features header (our extension of
+  // every response; absent on a plain LiteFS Cloud). Guarded by mu_.
+  std::optional<std::vector<std::string>> header_features_;
   std::string instance_id_;    // guarded by mu_
 };
 

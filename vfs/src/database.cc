@@ -259,25 +259,58 @@ std::shared_ptr<Database> Database::FindByPath(const std::string& full_path) {
 }
 
 Status Database::Init(bool create) {
-  auto info = client_->GetInfo();
-  if (!info.ok()) return OpenError(info.status(), cfg_, name_);
-  long_poll_ = cfg_.client.use_extensions && info->Has("sync-wait");
-  has_interior_ = cfg_.client.use_extensions && info->Has("interior");
-
   const std::string shared_dir = cfg_.cache_root + "/" + cfg_.ClusterName() + "/" + name_;
+  bool cold = true;
   if (uint32_t hint = ReadMetaPageSize(shared_dir); hint != 0) {
     std::lock_guard<std::mutex> lk(mu_);
     LTX_RETURN_IF_ERROR(OpenCacheLocked(hint));
     latest_ = {cache_->pos(), 0};
+    cold = cache_->page_count() == 0;
   }
-  if (Status st = SyncNow(client_.get(), 0); !st.ok()) return OpenError(st, cfg_, name_);
+  bool synced = false;
+  if (cold && cfg_.client.use_extensions) {
+    // Cold cache: one request. /db/interior at the current position answers with the
+    // position, the size, the page size and the server's features (Litevfs-Features), and
+    // holds page 1 and every interior page, so a lookup then misses only on its leaf.
+    // kUnsupported (no extension) and kNotFound (no such database) take the sync path,
+    // which handles both.
+    auto b = client_->GetInterior(name_, Pos{});
+    page_requests_++;
+    if (b.ok() && !b->pos.IsZero() && b->commit > 0) {
+      std::lock_guard<std::mutex> lk(mu_);
+      if (page_size_ == 0 || page_size_ == b->page_size) {
+        SyncResult res;
+        res.pos = b->pos;
+        res.all = true;
+        res.commit = b->commit;
+        res.page_size = b->page_size;
+        if (Status st = ApplySyncLocked(latest_.pos, res, b->commit, b->page_size, b->pages); !st.ok()) {
+          return OpenError(st, cfg_, name_);
+        }
+        prefetched_ += b->pages.size();
+        synced = true;
+      }
+    } else if (!b.ok() && b.status().code() != ltx::Code::kUnsupported &&
+               b.status().code() != ltx::Code::kNotFound) {
+      return OpenError(b.status(), cfg_, name_);
+    }
+  }
+  if (!synced) {
+    if (Status st = SyncNow(client_.get(), 0); !st.ok()) return OpenError(st, cfg_, name_);
+  }
+  // Known from the Litevfs-Features header of the answer above; /info only for a server
+  // that does not send it.
+  auto wait = client_->HasFeature("sync-wait");
+  if (!wait.ok()) return OpenError(wait.status(), cfg_, name_);
+  auto interior = client_->HasFeature("interior");
+  if (!interior.ok()) return OpenError(interior.status(), cfg_, name_);
+  long_poll_ = *wait;
+  has_interior_ = *interior;
 
   Snapshot latest;
-  bool cold = false;
   {
     std::lock_guard<std::mutex> lk(mu_);
     latest = latest_;
-    cold = cache_ && cache_->page_count() == 0;
   }
   if (latest.pos.IsZero()) {
     if (!create) {
@@ -286,25 +319,6 @@ Status Database::Init(bool create) {
     }
     LITEVFS_LOG(LogLevel::kInfo, name_, latest.pos,
                 "database does not exist on the service: opened empty; the first commit creates it");
-  } else if (cold && has_interior_) {
-    // Cold cache: page 1 and every interior page in one request, so a lookup misses only
-    // on its leaf.
-    auto b = client_->GetInterior(name_, latest.pos);
-    page_requests_++;
-    if (b.ok() && b->pos == latest.pos) {
-      std::lock_guard<std::mutex> lk(mu_);
-      for (auto& [pg, data] : b->pages) {
-        if (data.size() == page_size_) RecordChildrenLocked(pg, data, latest.commit, true);
-        if (cache_ && data.size() == page_size_) {
-          Status st = cache_->Put(pg, latest.pos.txid,
-                                  std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
-          if (!st.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, latest.pos, "cache put: " + st.ToString());
-        }
-      }
-      prefetched_ += b->pages.size();
-    } else if (!b.ok()) {
-      LITEVFS_LOG(LogLevel::kWarn, name_, latest.pos, "interior prefetch failed: " + b.status().ToString());
-    }
   }
   if (long_poll_) {
     auto sc = Client::Create(cfg_.client);
@@ -454,6 +468,11 @@ Status Database::SyncNow(Client* client, long wait_ms) {
   }
 
   std::lock_guard<std::mutex> lk(mu_);
+  return ApplySyncLocked(since, res, commit, ps, boot);
+}
+
+Status Database::ApplySyncLocked(const Pos& since, const SyncResult& res, uint32_t commit,
+                                 uint32_t ps, const std::vector<std::pair<uint32_t, std::string>>& boot) {
   last_sync_ = Clock::now();
   if (stopping_) return Status::OK();
   if (latest_.pos != since) return Status::OK();  // a commit or another sync got there first

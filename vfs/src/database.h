@@ -141,6 +141,10 @@ class Database : public std::enable_shared_from_this<Database> {
   // Syncs with the service (wait_ms > 0: long poll) and moves latest_.
   // `client`: client_ for callers on connection threads, sync_client_ on the sync thread.
   Status SyncNow(Client* client, long wait_ms);
+  // Moves latest_ to res (fetched from `since`), advancing the cache; `boot`: pages as of
+  // res.pos to record and cache (page 1, interior pages). A no-op when latest_ moved on.
+  Status ApplySyncLocked(const Pos& since, const SyncResult& res, uint32_t commit, uint32_t ps,
+                         const std::vector<std::pair<uint32_t, std::string>>& boot);
   void MaybeSyncForTransaction();
   void SyncLoop();
   void LeaseLoop();

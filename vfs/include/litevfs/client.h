@@ -134,6 +134,10 @@ class Client {
 
   // GET /info (cached after the first success).
   virtual Result<Info> GetInfo() = 0;
+  // Whether the server offers extension `feature`: from the Litevfs-Features header of any
+  // response seen so far (our server sends it on every response), else GET /info. False
+  // when extensions are off or the server has no /info (a plain LiteFS Cloud).
+  virtual Result<bool> HasFeature(const std::string& feature) = 0;
   // GET /pos: every database of the cluster.
   virtual Result<std::map<std::string, Pos>> GetPositions() = 0;
   // GET /db/sync?db=N[&pos=P][&wait=MS]. wait_ms > 0 only when sync-wait is announced
@@ -148,6 +152,9 @@ class Client {
                                      const std::vector<uint32_t>& pgnos) = 0;
   // GET /db/interior (extension): page 1 and every b-tree interior page at pos (or at the
   // current position when pos is zero; the batch says which). kUnsupported without it.
+  // Sent without asking /info first when no feature list is known yet (a cold open is one
+  // request); a 404 that carries no Litevfs-Features header then means kUnsupported, one
+  // that does means kNotFound (no such database).
   virtual Result<PageBatch> GetInterior(const std::string& db, const Pos& pos) = 0;
   // GET /db/snapshot streamed into `out`; returns the byte count. The LTX header is checked
   // (a valid snapshot header) before any byte reaches `out`; retried only while nothing has.
