@@ -73,8 +73,20 @@ TEST_F(VfsReadTest, ColdPointLookupCostsOnePageRequest) {
               (unsigned long long)point_reqs, (unsigned long long)index_reqs,
               ReadFileBytes(path).size() / 4096, (unsigned long long)s2["cache_pages"].get<uint64_t>());
   EXPECT_EQ(open_reqs, 1u);   // /db/interior: page 1 and every interior page
+  // ... and nothing else: no /info, no /db/sync (the position, size, page size and features
+  // come with the interior batch).
+  EXPECT_EQ(s0["requests"].get<uint64_t>(), 1u) << s0.dump();
   EXPECT_EQ(point_reqs, 1u);  // the leaf (with its siblings as prefetch)
   EXPECT_LE(index_reqs, 2u);  // index leaf, then the table leaf unless prefetched
+
+  // A warm reopen (cache on disk) is one request too: the sync from the cached position.
+  Close(r);
+  r = OpenRemote("c");
+  json w = Stats(r);
+  EXPECT_EQ(w["requests"].get<uint64_t>(), 1u) << w.dump();
+  EXPECT_EQ(w["page_requests"].get<uint64_t>(), 0u) << w.dump();
+  EXPECT_EQ(Q1(r, "SELECT v FROM t WHERE id = 12345"), "37035");
+  EXPECT_EQ(Stats(r)["requests"].get<uint64_t>(), 1u);
 }
 
 TEST_F(VfsReadTest, TransactionIsPinnedAcrossRemoteCommits) {
@@ -240,6 +252,71 @@ TEST_F(VfsReadTest, MaxReqsPerQueryDisablesPrefetchButStillReads) {
   json s = Stats(db);
   // After the first request of the transaction no prefetch: one request per missing page.
   EXPECT_GE(s["requests"].get<uint64_t>(), s["pages_fetched"].get<uint64_t>() / 40);
+}
+
+// A scan's read-ahead grows while the reader uses what was prefetched and follows the
+// b-tree across interior pages; point reads keep the small window.
+TEST_F(VfsReadTest, ScanReadAheadGrowsAndFollowsTheTree) {
+  // 512-byte pages: ~6,000 table leaves under three interior levels, so a scan crosses
+  // hundreds of interior-page boundaries.
+  std::string path = MakeLocalDb("s.db", 20000, 512);
+  UploadSnapshot("s", path);
+  sqlite3* local = OpenLocal(path);
+  const uint64_t db_pages = ReadFileBytes(path).size() / 512;
+  sqlite3* db = OpenRemote("s");
+  json s0 = Stats(db);
+  // A point read: the leaf and the base window (32) of its neighbours, no more.
+  EXPECT_EQ(Q1(db, "SELECT v FROM t WHERE id = 7777"), "23331");
+  json s1 = Stats(db);
+  EXPECT_EQ(s1["page_requests"].get<uint64_t>() - s0["page_requests"].get<uint64_t>(), 1u);
+  EXPECT_LE(s1["pages_fetched"].get<uint64_t>() - s0["pages_fetched"].get<uint64_t>(), 33u);
+  // A full scan: the window doubles (33, 65, 129, ... pages), so a logarithmic number of
+  // requests; a fixed window of 32 would need db_pages / 33 (> 150 here).
+  EXPECT_EQ(Q1(db, "SELECT sum(length(pad)), count(*) FROM t"),
+            Q1(local, "SELECT sum(length(pad)), count(*) FROM t"));
+  json s2 = Stats(db);
+  const uint64_t scan_reqs = s2["page_requests"].get<uint64_t>() - s1["page_requests"].get<uint64_t>();
+  std::printf("512-byte pages: %llu db pages, full scan took %llu requests\n",
+              (unsigned long long)db_pages, (unsigned long long)scan_reqs);
+  EXPECT_LE(scan_reqs, 12u) << s2.dump();
+  EXPECT_LE(s2["pages_fetched"].get<uint64_t>(), db_pages);  // nothing fetched twice
+  // The next transaction starts over at the base window.
+  Q(db, "PRAGMA litevfs_max_prefetch_pages = 8");
+  EXPECT_EQ(Q1(db, "SELECT count(*) FROM t WHERE k >= 'key00500000' AND k < 'key00500100'"),
+            Q1(local, "SELECT count(*) FROM t WHERE k >= 'key00500000' AND k < 'key00500100'"));
+  json s3 = Stats(db);
+  EXPECT_LE(s3["pages_fetched"].get<uint64_t>() - s2["pages_fetched"].get<uint64_t>(),
+            9u * (s3["page_requests"].get<uint64_t>() - s2["page_requests"].get<uint64_t>()));
+  EXPECT_EQ(Q(db, "PRAGMA integrity_check"), std::vector<std::string>{"ok"});
+}
+
+// PRAGMA litevfs_cache_db fetches in batches with several requests in flight: every page
+// arrives once, a failing batch is an error that leaves the cache usable, and a retry
+// fetches only what is still missing.
+TEST_F(VfsReadTest, CacheDbPipelinesBatchesAndFailsCleanly) {
+  std::string path = MakeLocalDb("p.db", 40000, 512);  // ~12,000 pages: 3+ batches
+  UploadSnapshot("p", path);
+  sqlite3* local = OpenLocal(path);
+  const uint64_t db_pages = ReadFileBytes(path).size() / 512;
+  sqlite3* db = OpenRemote("p");
+  SetFaults("error=1,routes=/db/page");
+  int rc = sqlite3_exec(db, "PRAGMA litevfs_cache_db", nullptr, nullptr, nullptr);
+  EXPECT_NE(rc, SQLITE_OK);
+  EXPECT_NE(std::string(sqlite3_errmsg(db)).find("/db/page"), std::string::npos) << sqlite3_errmsg(db);
+  SetFaults("");
+  json s0 = Stats(db);
+  const uint64_t fetched = std::stoull(Q1(db, "PRAGMA litevfs_cache_db"));
+  json s1 = Stats(db);
+  const uint64_t cached_before = s0["cache_pages"].get<uint64_t>();
+  EXPECT_EQ(fetched + cached_before, db_pages);  // (the lock page lies past 1 GiB)
+  EXPECT_EQ(s1["cache_pages"].get<uint64_t>(), db_pages);
+  const uint64_t batches = s1["page_requests"].get<uint64_t>() - s0["page_requests"].get<uint64_t>();
+  EXPECT_EQ(batches, (fetched + 4095) / 4096);
+  EXPECT_EQ(Q1(db, "PRAGMA litevfs_cache_db"), "0");
+  EXPECT_EQ(Q1(db, "SELECT sum(length(pad)), sum(v), count(*) FROM t"),
+            Q1(local, "SELECT sum(length(pad)), sum(v), count(*) FROM t"));
+  EXPECT_EQ(Stats(db)["page_requests"], s1["page_requests"]);
+  EXPECT_EQ(Q(db, "PRAGMA integrity_check"), std::vector<std::string>{"ok"});
 }
 
 class VfsRetentionTest : public VfsTest {

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <thread>
 #include <nlohmann/json.hpp>
 
@@ -30,7 +31,9 @@ constexpr long kLongPollWaitMs = 5000;          // per long poll; bounds how lon
 constexpr size_t kMaxTreeHints = 1u << 20;      // b-tree shape entries kept for prefetch
 constexpr size_t kMaxOldPageBytes = 32u << 20;  // pages kept for pins older than the cache
 constexpr size_t kMaxPagesPerRequest = 4096;    // the server's cap on pgnos per /db/page
-constexpr size_t kMaxBytesPerRequest = 16u << 20;
+constexpr size_t kMaxWindowBytes = 4u << 20;      // a scan's read-ahead grows to this per request
+constexpr size_t kBatchesInFlight = 3;          // bulk fetches (litevfs_cache_db, commit)
+constexpr int kMaxTreeDepth = 12;               // b-tree levels walked for scan order
 constexpr auto kLeaseSafetyMargin = std::chrono::milliseconds(500);
 constexpr const char* kMetaFile = "litevfs.meta";
 
@@ -577,6 +580,9 @@ Result<LockResult> Database::Lock(Conn* c, int level) {
     c->pin = latest_;
     c->pinned = true;
     c->requests = 0;
+    c->window = 0;
+    c->ahead.clear();
+    c->ahead_total = 0;
     return LockResult::kOk;
   }
   std::lock_guard<std::mutex> lk(mu_);
@@ -662,15 +668,49 @@ void Database::RecordChildrenLocked(uint32_t pgno, const std::string& page, uint
   children_[pgno] = std::move(kids);
 }
 
+void Database::AppendFollowingLocked(uint32_t pgno, size_t max, std::vector<uint32_t>* order) {
+  // Depth-first over the known shape: the pages `depth` levels below `node`, in order.
+  // False when the shape is not known that far (the order would skip pages: stop there).
+  size_t visits = 0;
+  auto descend = [&](auto& self, uint32_t node, int depth) -> bool {
+    if (order->size() >= max || ++visits > 4 * max + 64) return false;
+    if (depth == 0) {
+      order->push_back(node);
+      return true;
+    }
+    auto cit = children_.find(node);
+    if (cit == children_.end()) return false;
+    for (uint32_t k : cit->second) {
+      if (!self(self, k, depth - 1)) return false;
+    }
+    return true;
+  };
+  uint32_t node = pgno;
+  for (int depth = 0; depth < kMaxTreeDepth && order->size() < max; depth++) {
+    auto pit = parent_.find(node);
+    if (pit == parent_.end()) return;
+    auto cit = children_.find(pit->second);
+    if (cit == children_.end()) return;
+    const auto& kids = cit->second;
+    auto at = std::find(kids.begin(), kids.end(), node);
+    if (at == kids.end()) return;  // stale shape
+    for (++at; at != kids.end(); ++at) {
+      if (!descend(descend, *at, depth)) return;
+    }
+    node = pit->second;
+  }
+}
+
 std::vector<uint32_t> Database::PrefetchCandidatesLocked(uint32_t pgno, const Snapshot& pin, size_t max) {
   std::vector<uint32_t> picked;
   if (max == 0) return picked;
+  // Twice the window: some of the order is cached already or past commit.
   std::vector<uint32_t> order;
+  AppendFollowingLocked(pgno, 2 * max + 8, &order);
   if (auto pit = parent_.find(pgno); pit != parent_.end()) {
     if (auto cit = children_.find(pit->second); cit != children_.end()) {
       const auto& kids = cit->second;
       size_t idx = size_t(std::find(kids.begin(), kids.end(), pgno) - kids.begin());
-      for (size_t j = idx + 1; j < kids.size(); j++) order.push_back(kids[j]);
       for (size_t j = std::min(idx, kids.size()); j-- > 0;) order.push_back(kids[j]);
     }
   }
@@ -678,7 +718,7 @@ std::vector<uint32_t> Database::PrefetchCandidatesLocked(uint32_t pgno, const Sn
     order.insert(order.end(), cit->second.begin(), cit->second.end());
   }
   const uint32_t lock_pg = ltx::LockPgno(page_size_);
-  std::set<uint32_t> seen = {pgno};
+  std::unordered_set<uint32_t> seen = {pgno};
   for (uint32_t p : order) {
     if (picked.size() >= max) break;
     if (p > pin.commit || p == lock_pg || !seen.insert(p).second) continue;
@@ -687,6 +727,19 @@ std::vector<uint32_t> Database::PrefetchCandidatesLocked(uint32_t pgno, const Sn
     picked.push_back(p);
   }
   return picked;
+}
+
+size_t Database::PrefetchWindowLocked(Conn* c) {
+  const size_t base = size_t(max_prefetch_pages.load());
+  if (base == 0 || c == nullptr) return base;
+  const size_t cap = std::max(base, std::min(kMaxPagesPerRequest - 1, kMaxWindowBytes / page_size_));
+  const size_t used = c->ahead_total - std::min<size_t>(c->ahead_total, c->ahead.size());
+  if (c->window == 0 || c->ahead_total == 0 || used * 2 < c->ahead_total) {
+    c->window = uint32_t(base);  // a point read (or the first miss): the base window
+  } else {
+    c->window = uint32_t(std::min(cap, size_t(c->window) * 2));  // a scan: read further ahead
+  }
+  return c->window;
 }
 
 void Database::RememberOldPageLocked(uint64_t txid, uint32_t pgno, const std::string& page) {
@@ -713,6 +766,7 @@ Status Database::ReadStoredPage(Conn* c, const Snapshot& pin, uint32_t pgno, std
                            std::span<uint8_t>(reinterpret_cast<uint8_t*>(out->data()), out->size()));
       if (r.ok() && *r) {
         cache_hits_++;
+        if (c && !c->ahead.empty()) c->ahead.erase(pgno);
         RecordChildrenLocked(pgno, *out, pin.commit, false);
         return Status::OK();
       }
@@ -721,12 +775,18 @@ Status Database::ReadStoredPage(Conn* c, const Snapshot& pin, uint32_t pgno, std
     if (auto it = old_pages_.find({pin.pos.txid, pgno}); it != old_pages_.end()) {
       *out = it->second;
       cache_hits_++;
+      if (c && !c->ahead.empty()) c->ahead.erase(pgno);
       return Status::OK();
     }
     cache_misses_++;
     const int64_t max_reqs = max_reqs_per_query.load();
     if (allow_prefetch && (max_reqs == 0 || c == nullptr || c->requests < uint64_t(max_reqs))) {
-      for (uint32_t p : PrefetchCandidatesLocked(pgno, pin, size_t(max_prefetch_pages.load()))) want.push_back(p);
+      for (uint32_t p : PrefetchCandidatesLocked(pgno, pin, PrefetchWindowLocked(c))) want.push_back(p);
+      if (c) {
+        c->ahead.clear();
+        c->ahead.insert(want.begin() + 1, want.end());
+        c->ahead_total = uint32_t(want.size() - 1);
+      }
     }
   }
   std::sort(want.begin(), want.end());
@@ -796,17 +856,43 @@ Status Database::ReadStoredPages(const Snapshot& pin, const std::vector<uint32_t
     }
   }
   std::sort(missing.begin(), missing.end());
-  const size_t per_req = std::max<size_t>(1, std::min(kMaxPagesPerRequest, kMaxBytesPerRequest / ps));
-  for (size_t i = 0; i < missing.size(); i += per_req) {
-    std::vector<uint32_t> chunk(missing.begin() + i, missing.begin() + std::min(missing.size(), i + per_req));
-    const auto fetch_start = Clock::now();  // for the log line only
-    auto b = client_->GetPages(name_, pin.pos, chunk);
+  // A pipeline: up to kBatchesInFlight requests run while the oldest answer goes to the
+  // cache, so the server's work, the transfer and ours overlap. Answers are taken in order;
+  // memory is bounded by the batches in flight, not by the number of pages.
+  const size_t per_req = std::max<size_t>(1, std::min(kMaxPagesPerRequest, kMaxWindowBytes / ps));
+  std::shared_ptr<Client> client = client_;
+  struct Pending {
+    std::vector<uint32_t> chunk;
+    Clock::time_point start;  // for the log line only
+    std::future<Result<PageBatch>> answer;
+  };
+  std::deque<Pending> inflight;
+  size_t next = 0;
+  auto launch = [&] {
+    Pending p;
+    p.chunk.assign(missing.begin() + next, missing.begin() + std::min(missing.size(), next + per_req));
+    next += p.chunk.size();
+    p.start = Clock::now();
+    // async|deferred: libstdc++ runs it on a thread, or (no thread to be had) at get().
+    p.answer = std::async(std::launch::async | std::launch::deferred, [client, name = name_, pos = pin.pos, chunk = p.chunk] {
+      return client->GetPages(name, pos, chunk);
+    });
+    inflight.push_back(std::move(p));
+  };
+  while (next < missing.size() && inflight.size() < kBatchesInFlight) launch();
+  while (!inflight.empty()) {
+    Pending p = std::move(inflight.front());
+    inflight.pop_front();
+    auto b = p.answer.get();
     page_requests_++;
+    // On an error the remaining futures are waited for as `inflight` goes out of scope.
     if (!b.ok()) return b.status().WithContext("litevfs: fetching pages of " + name_);
+    if (next < missing.size()) launch();  // keep the pipe full while this batch is stored
+    const std::vector<uint32_t>& chunk = p.chunk;
     LITEVFS_LOG(LogLevel::kDebug, name_, pin.pos,
                 "fetched a batch of " + std::to_string(chunk.size()) + " pages (" +
                     std::to_string(chunk.front()) + ".." + std::to_string(chunk.back()) + ") in " +
-                    std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - fetch_start).count()) +
+                    std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - p.start).count()) +
                     " ms");
     std::lock_guard<std::mutex> lk(mu_);
     if (out) {

@@ -34,6 +34,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "cache.h"
@@ -59,6 +60,12 @@ struct Conn {
   bool pinned = false;
   Snapshot pin;
   uint64_t requests = 0;  // service requests made for this transaction (max_reqs_per_query)
+  // Read-ahead of this transaction. A miss prefetches `window` pages; when the reader has
+  // used at least half of what the previous miss prefetched (a scan), the window doubles,
+  // else it falls back to litevfs_max_prefetch_pages. Reset at each transaction start.
+  uint32_t window = 0;                  // 0: not yet set (the configured base)
+  std::unordered_set<uint32_t> ahead;   // prefetched by the last miss, not read yet
+  uint32_t ahead_total = 0;             // how many the last miss prefetched
 };
 
 enum class LockResult { kOk, kBusy };
@@ -161,9 +168,14 @@ class Database : public std::enable_shared_from_this<Database> {
   // Records the b-tree shape seen in `page` (children of an interior page, or the schema's
   // roots on page 1). `refresh`: parse even if the page is known (a newly fetched version).
   void RecordChildrenLocked(uint32_t pgno, const std::string& page, uint32_t commit, bool refresh);
-  // Prefetch candidates for a miss on pgno: its siblings (after it first: scan order), then
-  // its own children; none cached for the pin.
+  // Prefetch candidates for a miss on pgno: the pages after it at its depth in key order
+  // (right siblings, then the next subtrees' pages as far as the shape is known: a scan's
+  // next pages), then its left siblings, then its own children; none cached for the pin.
   std::vector<uint32_t> PrefetchCandidatesLocked(uint32_t pgno, const Snapshot& pin, size_t max);
+  // Appends the pages after `pgno` at its depth, in key order, until `order` holds `max`.
+  void AppendFollowingLocked(uint32_t pgno, size_t max, std::vector<uint32_t>* order);
+  // The number of prefetch candidates for a miss of connection c (the read-ahead window).
+  size_t PrefetchWindowLocked(Conn* c);
   void RememberOldPageLocked(uint64_t txid, uint32_t pgno, const std::string& page);
   Status CommitLocked(std::unique_lock<std::mutex>& lk, Conn* c, const char* why);
   bool LeaseValidLocked() const;
