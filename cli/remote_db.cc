@@ -12,6 +12,9 @@ void RegisterVfs() {
   static int rc = SQLITE_OK;
   std::call_once(once, [] {
     ExportVfsEnvironment();
+    // Every error reaches the user through our own message; the VFS's stderr log line
+    // would print it a second time.
+    litevfs_core_host_reports_errors(1);
     rc = sqlite3_auto_extension(reinterpret_cast<void (*)(void)>(&litevfs_core_init));
     if (rc != SQLITE_OK) return;
     // SQLite resolves "vfs=litevfs" before it runs automatic extensions, so one plain open
@@ -25,18 +28,33 @@ void RegisterVfs() {
   }
 }
 
+std::string VfsLastError() {
+  sqlite3_vfs* vfs = sqlite3_vfs_find("litevfs");
+  if (!vfs || !vfs->xGetLastError) return std::string();
+  char buf[1024] = {0};
+  vfs->xGetLastError(vfs, int(sizeof buf) - 1, buf);
+  return buf;
+}
+
+std::string SqliteError(sqlite3* db, int rc, const std::string& vfs_err_before) {
+  std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  const std::string detail = VfsLastError();
+  if (!detail.empty() && detail != vfs_err_before && msg.find(detail) == std::string::npos) {
+    msg += ": " + detail;
+  }
+  return msg;
+}
+
 SqlitePtr OpenRemote(const std::string& name, bool read_only, bool create) {
   RegisterVfs();
+  const std::string vfs_err_before = VfsLastError();
   std::string uri = "file:" + name + "?vfs=litevfs";
   int flags = SQLITE_OPEN_URI | (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE);
   if (create && !read_only) flags |= SQLITE_OPEN_CREATE;
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(uri.c_str(), &raw, flags, nullptr);
   SqlitePtr db(raw);
-  if (rc != SQLITE_OK) {
-    std::string msg = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
-    throw CliError(name + ": " + msg);
-  }
+  if (rc != SQLITE_OK) throw CliError(name + ": " + SqliteError(raw, rc, vfs_err_before));
   sqlite3_extended_result_codes(raw, 1);
   return db;
 }
@@ -44,10 +62,11 @@ SqlitePtr OpenRemote(const std::string& name, bool read_only, bool create) {
 std::vector<std::vector<std::string>> QueryRows(sqlite3* db, const std::string& sql) {
   std::vector<std::vector<std::string>> rows;
   const char* tail = sql.c_str();
+  const std::string vfs_err_before = VfsLastError();
   while (tail && *tail) {
     sqlite3_stmt* stmt = nullptr;
     if (sqlite3_prepare_v2(db, tail, -1, &stmt, &tail) != SQLITE_OK) {
-      throw CliError(sqlite3_errmsg(db));
+      throw CliError(SqliteError(db, SQLITE_ERROR, vfs_err_before));
     }
     if (!stmt) continue;  // whitespace or comment
     rows.clear();
@@ -61,7 +80,7 @@ std::vector<std::vector<std::string>> QueryRows(sqlite3* db, const std::string& 
       rows.push_back(std::move(row));
     }
     if (rc != SQLITE_DONE) {
-      std::string msg = sqlite3_errmsg(db);
+      std::string msg = SqliteError(db, rc, vfs_err_before);
       sqlite3_finalize(stmt);
       throw CliError(msg);
     }

@@ -253,15 +253,6 @@ class Shell {
     ++failures_;
     return false;
   }
-  // The VFS's most recent error detail (xGetLastError), e.g. "litevfs: no write lease on
-  // app: run PRAGMA litevfs_acquire_lease"; empty without one.
-  static std::string VfsLastError() {
-    sqlite3_vfs* vfs = sqlite3_vfs_find("litevfs");
-    if (!vfs || !vfs->xGetLastError) return std::string();
-    char buf[1024] = {0};
-    vfs->xGetLastError(vfs, int(sizeof buf) - 1, buf);
-    return buf;
-  }
   // A failed prepare/step: SQLite's message, plus the extended code's name when it says
   // more than the generic SQLITE_ERROR (e.g. "(SQLITE_CONSTRAINT_UNIQUE)"), plus the VFS's
   // own explanation when this statement produced a new one (SQLite's "attempt to write a

@@ -4,6 +4,7 @@
 // The "remote database" is a pure function: page p changes at txid t when
 // (p * 7 + t) % 5 == 0, so the version of p at pin T is the last such t <= T (or 1).
 #include <atomic>
+#include <chrono>
 #include <random>
 #include <thread>
 
@@ -42,7 +43,7 @@ TEST(CacheConcurrencyTest, ReadersNeverSeeAnotherPinsVersion) {
   ASSERT_TRUE(c->Advance(P(1), false, {}, kPages).ok());
 
   std::atomic<bool> done{false};
-  std::atomic<uint64_t> wrong{0}, hits{0}, errors{0};
+  std::atomic<uint64_t> wrong{0}, hits{0}, errors{0}, reads{0};
   auto reader = [&](unsigned seed) {
     std::mt19937 rng(seed);
     std::vector<uint8_t> buf(o.page_size);
@@ -52,6 +53,7 @@ TEST(CacheConcurrencyTest, ReadersNeverSeeAnotherPinsVersion) {
         uint32_t pgno = 1 + rng() % kPages;
         auto want = MakePage(pgno, VersionAt(pgno, pin), o.page_size);
         auto r = c->Get(pgno, pin, buf);
+        reads++;
         if (!r.ok()) {
           errors++;
           continue;
@@ -69,7 +71,14 @@ TEST(CacheConcurrencyTest, ReadersNeverSeeAnotherPinsVersion) {
   for (unsigned i = 0; i < 3; i++) readers.emplace_back(reader, 1000 + i);
 
   std::thread syncer([&] {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     for (uint64_t t = 2; t <= kLastTxid; t++) {
+      // Let the readers work at every position (a fast syncer would otherwise finish before
+      // they read anything); bounded, so a stuck reader fails the test instead of hanging it.
+      const uint64_t target = reads.load() + 30;
+      while (reads.load() < target && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::yield();
+      }
       std::vector<uint32_t> changed;
       for (uint32_t p = 1; p <= kPages; p++) {
         if (ChangesAt(p, t)) changed.push_back(p);

@@ -8,6 +8,7 @@
 #include "cache.h"
 #include "cache_format.h"
 #include "cache_test_util.h"
+#include "pgno_map.h"
 #include "ltx/checksum.h"
 #include "ltx/coding.h"
 
@@ -530,6 +531,31 @@ TEST_F(CacheTest, BadArgumentsAreRejected) {
   st = c->Advance({5, 12345}, false, {}, 10);
   EXPECT_EQ(st.code(), ltx::Code::kInvalidArgument) << st.ToString();
   EXPECT_EQ(c->pos(), P(5));
+}
+
+// The page-number map behind the cache's slots and the b-tree hints: absent until written,
+// memory only for the chunks written, the whole pgno range usable.
+TEST(PgnoMapTest, ChunksAllocateOnWriteOnly) {
+  PgnoMap<uint32_t> m;
+  EXPECT_EQ(m.Find(1), nullptr);
+  EXPECT_EQ(m.allocated_bytes(), 0u);
+  m.At(5) = 7;
+  ASSERT_NE(m.Find(5), nullptr);
+  EXPECT_EQ(*m.Find(5), 7u);
+  ASSERT_NE(m.Find(6), nullptr);  // same chunk: present but value-initialised
+  EXPECT_EQ(*m.Find(6), 0u);
+  EXPECT_EQ(m.allocated_bytes(), PgnoMap<uint32_t>::kChunk * sizeof(uint32_t));
+  const uint32_t top = (1u << 31) - 1;  // the largest SQLite page number
+  m.At(top) = 9;
+  EXPECT_EQ(*m.Find(top), 9u);
+  EXPECT_EQ(m.Find(top - PgnoMap<uint32_t>::kChunk), nullptr);  // chunks in between: none
+  EXPECT_EQ(m.allocated_bytes(), 2 * PgnoMap<uint32_t>::kChunk * sizeof(uint32_t));
+  m.Reset(5);
+  EXPECT_EQ(*m.Find(5), 0u);
+  m.Clear();
+  EXPECT_EQ(m.Find(5), nullptr);
+  EXPECT_EQ(m.Find(top), nullptr);
+  EXPECT_EQ(m.allocated_bytes(), 0u);
 }
 
 }  // namespace

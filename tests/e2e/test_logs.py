@@ -137,6 +137,16 @@ class LogsTest(TempDirTest):
         with open(log) as f:
             self.assertNotIn("wrong-token", f.read())
 
+    def test_cli_prints_an_error_once(self):
+        # The CLI reports every error itself; the VFS's stderr log line would repeat it.
+        e = self.env("once", "error")
+        e.vars["LITEFS_CLOUD_TOKEN"] = "wrong-token"
+        p = run_cli(["shell", "logdb", "-c", "SELECT 1"], e, check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertEqual(p.stderr.count("EUNAUTHORIZED"), 1, p.stderr)
+        self.assertNotIn(" ERROR db=", p.stderr)
+        self.assertIn("LITEFS_CLOUD_TOKEN", p.stderr)  # the hint survives
+
     def test_bad_level_is_reported(self):
         p = run_cli(["shell", "logdb", "-c", "SELECT 1"], self.env("bad", "loud"))
         self.assertIn("LITEVFS_LOG_LEVEL=loud", p.stderr)

@@ -51,10 +51,10 @@
 #include <filesystem>
 #include <mutex>
 #include <random>
-#include <unordered_map>
 #include <vector>
 
 #include "cache_format.h"
+#include "pgno_map.h"
 #include "ltx/checksum.h"
 
 namespace litevfs {
@@ -127,6 +127,11 @@ struct PageCache::Impl {
     uint32_t ring = 0;  // position in resident
     bool ref = false;   // clock reference bit
   };
+  // A present page's slot, or nullptr.
+  Slot* FindLocked(uint32_t pgno) {
+    Slot* s = slots.Find(pgno);
+    return s && s->gen != 0 ? s : nullptr;
+  }
 
   CacheOptions opts;
   std::string pages_path, index_path, lock_path;
@@ -138,7 +143,7 @@ struct PageCache::Impl {
   ltx::Pos pos;
   uint64_t epoch = 0;
   uint64_t prev_epoch_valid_until = 0;
-  std::unordered_map<uint32_t, Slot> slots;  // present pages only
+  PgnoMap<Slot> slots;                       // gen == 0: not present
   std::vector<uint32_t> resident;            // clock ring of present pgnos
   size_t hand = 0;
   uint32_t max_pgno = 0;  // >= every present pgno (not lowered by drops; reset by Clear)
@@ -218,7 +223,7 @@ struct PageCache::Impl {
   // Adds a page to the ring: at ring position `at` (a slot EvictOneLocked kept), or at the
   // end when at == SIZE_MAX.
   Slot& InsertLocked(uint32_t pgno, size_t at = SIZE_MAX) {
-    Slot& s = slots[pgno];
+    Slot& s = slots.At(pgno);
     assert(s.gen == 0 && "InsertLocked: page already present");
     max_pgno = std::max(max_pgno, pgno);
     if (at == SIZE_MAX) {
@@ -234,10 +239,10 @@ struct PageCache::Impl {
   // Removes the page from memory and disk (entry cleared, then hole punched). The status
   // is that of clearing the entry.
   ltx::Status DropLocked(uint32_t pgno) {
-    auto it = slots.find(pgno);
-    assert(it != slots.end() && "DropLocked: page not present");
-    const size_t idx = it->second.ring;
-    slots.erase(it);
+    Slot* it = FindLocked(pgno);
+    assert(it && "DropLocked: page not present");
+    const size_t idx = it->ring;
+    *it = Slot{};
     RemoveRingIndexLocked(idx);
     ltx::Status st = ClearEntryLocked(pgno);
     PunchLocked(pgno);
@@ -256,7 +261,7 @@ struct PageCache::Impl {
     resident.pop_back();
     if (idx < resident.size()) {
       resident[idx] = last;
-      slots[last].ring = static_cast<uint32_t>(idx);
+      slots.At(last).ring = static_cast<uint32_t>(idx);
     }
   }
 
@@ -268,10 +273,10 @@ struct PageCache::Impl {
     if (resident.empty()) return SIZE_MAX;
     for (size_t steps = 0; steps <= 2 * resident.size(); steps++) {
       if (hand >= resident.size()) hand = 0;
-      auto it = slots.find(resident[hand]);
-      assert(it != slots.end() && "ring names a page that is not present");
-      if (it->second.ref) {
-        it->second.ref = false;
+      Slot* it = FindLocked(resident[hand]);
+      assert(it && "ring names a page that is not present");
+      if (it->ref) {
+        it->ref = false;
         hand++;
         continue;
       }
@@ -283,7 +288,7 @@ struct PageCache::Impl {
         DropCountingErrorsLocked(victim);
         return idx;
       }
-      slots.erase(it);
+      *it = Slot{};
       if (!ClearEntryLocked(victim).ok()) stats.write_errors++;
       PunchLocked(victim);
       hand++;
@@ -296,9 +301,9 @@ struct PageCache::Impl {
   // Caps the page's validity at `cap` (the old position's txid). Returns the status of
   // the entry write; a page no pin can use any more is dropped.
   ltx::Status CapLocked(uint32_t pgno, uint64_t cap) {
-    auto it = slots.find(pgno);
-    if (it == slots.end() || it->second.valid_until <= cap) return ltx::Status::OK();
-    Slot& s = it->second;
+    Slot* it = FindLocked(pgno);
+    if (!it || it->valid_until <= cap) return ltx::Status::OK();
+    Slot& s = *it;
     s.valid_until = cap;
     if (s.valid_until < s.fetched) return DropLocked(pgno);
     return WriteEntryLocked(pgno, s);
@@ -312,7 +317,7 @@ struct PageCache::Impl {
     if (::ftruncate(pages_fd, 0) != 0) return IoError("truncate", pages_path, errno);
     if (::fdatasync(pages_fd) != 0) return IoError("sync", pages_path, errno);
     if (::fdatasync(index_fd) != 0) return IoError("sync", index_path, errno);
-    slots.clear();
+    slots.Clear();
     resident.clear();
     hand = 0;
     max_pgno = 0;
@@ -480,14 +485,14 @@ ltx::Result<bool> PageCache::Get(uint32_t pgno, uint64_t pin_txid, std::span<uin
   uint64_t gen, checksum;
   {
     std::lock_guard lock(m.mu);
-    auto it = m.slots.find(pgno);
-    if (it == m.slots.end() || !Impl::Usable(it->second, pin_txid)) {
+    Impl::Slot* it = m.FindLocked(pgno);
+    if (!it || !Impl::Usable(*it, pin_txid)) {
       m.stats.misses++;
       return false;
     }
-    it->second.ref = true;
-    gen = it->second.gen;
-    checksum = it->second.checksum;
+    it->ref = true;
+    gen = it->gen;
+    checksum = it->checksum;
   }
   ssize_t n =
       PreadFull(m.pages_fd, out.data(), out.size(), cachefmt::PageOffset(pgno, m.opts.page_size));
@@ -501,9 +506,9 @@ ltx::Result<bool> PageCache::Get(uint32_t pgno, uint64_t pin_txid, std::span<uin
   }
   {
     std::lock_guard lock(m.mu);
-    auto it = m.slots.find(pgno);
+    Impl::Slot* it = m.FindLocked(pgno);
     // A changed generation means a concurrent replace/evict raced the read: not corruption.
-    if (it != m.slots.end() && it->second.gen == gen) {
+    if (it && it->gen == gen) {
       m.DropCountingErrorsLocked(pgno);
       m.stats.corrupt_dropped++;
     }
@@ -515,8 +520,8 @@ ltx::Result<bool> PageCache::Get(uint32_t pgno, uint64_t pin_txid, std::span<uin
 
 bool PageCache::Contains(uint32_t pgno, uint64_t pin_txid) const {
   std::lock_guard lock(impl_->mu);
-  auto it = impl_->slots.find(pgno);
-  return it != impl_->slots.end() && Impl::Usable(it->second, pin_txid);
+  const Impl::Slot* it = impl_->FindLocked(pgno);
+  return it && Impl::Usable(*it, pin_txid);
 }
 
 ltx::Status PageCache::Put(uint32_t pgno, uint64_t fetched_txid, std::span<const uint8_t> data) {
@@ -529,9 +534,9 @@ ltx::Status PageCache::Put(uint32_t pgno, uint64_t fetched_txid, std::span<const
   const uint64_t checksum = cachefmt::PageHash(pgno, data);  // outside the lock
   std::lock_guard lock(m.mu);
   if (fetched_txid == 0 || fetched_txid < m.pos.txid) return ltx::Status::OK();
-  auto it = m.slots.find(pgno);
-  const bool present = it != m.slots.end();
-  if (present && it->second.fetched > fetched_txid && it->second.valid_until >= m.pos.txid) {
+  Impl::Slot* it = m.FindLocked(pgno);
+  const bool present = it != nullptr;
+  if (present && it->fetched > fetched_txid && it->valid_until >= m.pos.txid) {
     return ltx::Status::OK();  // a newer, still current version is already cached
   }
   size_t ring_at = SIZE_MAX;  // a ring position freed for this page by eviction
@@ -555,7 +560,7 @@ ltx::Status PageCache::Put(uint32_t pgno, uint64_t fetched_txid, std::span<const
     if (ring_at != SIZE_MAX) m.RemoveRingIndexLocked(ring_at);
     return ltx::Status::OK();
   }
-  Impl::Slot& s = present ? it->second : m.InsertLocked(pgno, ring_at);
+  Impl::Slot& s = present ? *it : m.InsertLocked(pgno, ring_at);
   s.fetched = fetched_txid;
   s.valid_until = cachefmt::kValidForever;
   s.checksum = checksum;
@@ -610,7 +615,7 @@ ltx::Status PageCache::Advance(const ltx::Pos& new_pos, bool all, std::span<cons
       // Every page changed (or an invalidation could not be written): cap all of them in
       // memory, and on disk through the epoch in the header.
       for (size_t i = 0; i < m.resident.size();) {
-        Impl::Slot& s = m.slots[m.resident[i]];
+        Impl::Slot& s = m.slots.At(m.resident[i]);
         s.valid_until = std::min(s.valid_until, cap);
         if (s.valid_until < s.fetched) {
           m.DropCountingErrorsLocked(m.resident[i]);  // the ring's last page moved to i
@@ -641,7 +646,7 @@ void PageCache::Collect(uint64_t oldest_pin_txid) {
   Impl& m = *impl_;
   std::lock_guard lock(m.mu);
   for (size_t i = 0; i < m.resident.size();) {
-    if (m.slots[m.resident[i]].valid_until < oldest_pin_txid) {
+    if (m.slots.At(m.resident[i]).valid_until < oldest_pin_txid) {
       m.DropCountingErrorsLocked(m.resident[i]);  // the ring's last page moved to i
     } else {
       i++;

@@ -28,11 +28,12 @@ using Clock = std::chrono::steady_clock;
 
 constexpr long kLongPollWaitMs = 5000;          // per long poll; bounds how long a stopped
                                                 // sync thread lingers after the last close
-constexpr size_t kMaxTreeHints = 1u << 20;      // b-tree shape entries kept for prefetch
+constexpr size_t kMaxTreeHints = 4u << 20;      // b-tree shape entries kept for prefetch
+                                                // (~32 MiB at most: a 16 GiB database's)
 constexpr size_t kMaxOldPageBytes = 32u << 20;  // pages kept for pins older than the cache
 constexpr size_t kMaxPagesPerRequest = 4096;    // the server's cap on pgnos per /db/page
 constexpr size_t kMaxWindowBytes = 4u << 20;      // a scan's read-ahead grows to this per request
-constexpr size_t kBatchesInFlight = 3;          // bulk fetches (litevfs_cache_db, commit)
+constexpr size_t kBatchesInFlight = 2;          // bulk fetches (litevfs_cache_db, commit)
 constexpr int kMaxTreeDepth = 12;               // b-tree levels walked for scan order
 constexpr auto kLeaseSafetyMargin = std::chrono::milliseconds(500);
 constexpr const char* kMetaFile = "litevfs.meta";
@@ -503,7 +504,8 @@ Status Database::ApplySyncLocked(const Pos& since, const SyncResult& res, uint32
   latest_ = {res.pos, commit};
   if (res.all) {
     children_.clear();
-    parent_.clear();
+    parent_.Clear();
+    tree_hints_ = 0;
   }
   for (auto& [pg, data] : boot) {
     if (data.size() == page_size_) RecordChildrenLocked(pg, data, commit, true);
@@ -660,11 +662,16 @@ void Database::RecordChildrenLocked(uint32_t pgno, const std::string& page, uint
     kids.push_back(child);
   }
   if (kids.empty()) return;
-  if (parent_.size() > kMaxTreeHints) {  // bound the memory; it refills as pages are read
-    parent_.clear();
+  if (auto old = children_.find(pgno); old != children_.end()) tree_hints_ -= old->second.size();
+  if (tree_hints_ + kids.size() > kMaxTreeHints ||
+      parent_.allocated_bytes() > kMaxTreeHints * sizeof(uint32_t)) {
+    // Bound the memory; the shape refills as pages are read.
+    parent_.Clear();
     children_.clear();
+    tree_hints_ = 0;
   }
-  for (uint32_t k : kids) parent_[k] = pgno;
+  for (uint32_t k : kids) parent_.At(k) = pgno;
+  tree_hints_ += kids.size();
   children_[pgno] = std::move(kids);
 }
 
@@ -687,9 +694,9 @@ void Database::AppendFollowingLocked(uint32_t pgno, size_t max, std::vector<uint
   };
   uint32_t node = pgno;
   for (int depth = 0; depth < kMaxTreeDepth && order->size() < max; depth++) {
-    auto pit = parent_.find(node);
-    if (pit == parent_.end()) return;
-    auto cit = children_.find(pit->second);
+    const uint32_t* pit = parent_.Find(node);
+    if (!pit || *pit == 0) return;
+    auto cit = children_.find(*pit);
     if (cit == children_.end()) return;
     const auto& kids = cit->second;
     auto at = std::find(kids.begin(), kids.end(), node);
@@ -697,7 +704,7 @@ void Database::AppendFollowingLocked(uint32_t pgno, size_t max, std::vector<uint
     for (++at; at != kids.end(); ++at) {
       if (!descend(descend, *at, depth)) return;
     }
-    node = pit->second;
+    node = *pit;
   }
 }
 
@@ -707,8 +714,8 @@ std::vector<uint32_t> Database::PrefetchCandidatesLocked(uint32_t pgno, const Sn
   // Twice the window: some of the order is cached already or past commit.
   std::vector<uint32_t> order;
   AppendFollowingLocked(pgno, 2 * max + 8, &order);
-  if (auto pit = parent_.find(pgno); pit != parent_.end()) {
-    if (auto cit = children_.find(pit->second); cit != children_.end()) {
+  if (const uint32_t* pit = parent_.Find(pgno); pit && *pit != 0) {
+    if (auto cit = children_.find(*pit); cit != children_.end()) {
       const auto& kids = cit->second;
       size_t idx = size_t(std::find(kids.begin(), kids.end(), pgno) - kids.begin());
       for (size_t j = std::min(idx, kids.size()); j-- > 0;) order.push_back(kids[j]);
@@ -887,25 +894,29 @@ Status Database::ReadStoredPages(const Snapshot& pin, const std::vector<uint32_t
     page_requests_++;
     // On an error the remaining futures are waited for as `inflight` goes out of scope.
     if (!b.ok()) return b.status().WithContext("litevfs: fetching pages of " + name_);
-    if (next < missing.size()) launch();  // keep the pipe full while this batch is stored
     const std::vector<uint32_t>& chunk = p.chunk;
     LITEVFS_LOG(LogLevel::kDebug, name_, pin.pos,
                 "fetched a batch of " + std::to_string(chunk.size()) + " pages (" +
                     std::to_string(chunk.front()) + ".." + std::to_string(chunk.back()) + ") in " +
                     std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - p.start).count()) +
                     " ms");
-    std::lock_guard<std::mutex> lk(mu_);
-    if (out) {
-      for (uint32_t pg : chunk) (*out)[pg] = std::string(ps, '\0');
-    }
-    for (auto& [pg, data] : b->pages) {
-      if (data.size() != ps) return Status::Corruption("litevfs: wrong page size from the service for " + name_);
-      if (cache_) {
-        Status st = cache_->Put(pg, pin.pos.txid, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), ps));
-        if (!st.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, pin.pos, "cache put: " + st.ToString());
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      if (out) {
+        for (uint32_t pg : chunk) (*out)[pg] = std::string(ps, '\0');
       }
-      if (out) (*out)[pg] = std::move(data);
+      for (auto& [pg, data] : b->pages) {
+        if (data.size() != ps) return Status::Corruption("litevfs: wrong page size from the service for " + name_);
+        if (cache_) {
+          Status st = cache_->Put(pg, pin.pos.txid, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), ps));
+          if (!st.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, pin.pos, "cache put: " + st.ToString());
+        }
+        if (out) (*out)[pg] = std::move(data);
+      }
     }
+    b->pages.clear();  // free this batch before the next one is asked for
+    b->pages.shrink_to_fit();
+    if (next < missing.size()) launch();
   }
   return Status::OK();
 }

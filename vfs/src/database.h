@@ -39,6 +39,7 @@
 
 #include "cache.h"
 #include "config.h"
+#include "pgno_map.h"
 #include "litevfs/client.h"
 #include "ltx/format.h"
 #include "ltx/status.h"
@@ -204,7 +205,8 @@ class Database : public std::enable_shared_from_this<Database> {
   Writer writer_;
   // The b-tree shape seen so far (prefetch hints; may be stale, which only wastes a prefetch).
   std::unordered_map<uint32_t, std::vector<uint32_t>> children_;  // interior pgno -> children
-  std::unordered_map<uint32_t, uint32_t> parent_;                 // child -> interior pgno
+  PgnoMap<uint32_t> parent_;                                      // child -> interior pgno (0: none)
+  size_t tree_hints_ = 0;                                         // entries in children_
   // Pages fetched for pins older than the cache's position (the cache will not take them),
   // so a long read transaction does not refetch its prefetched pages. FIFO, bounded.
   std::map<std::pair<uint64_t, uint32_t>, std::string> old_pages_;

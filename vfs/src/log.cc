@@ -65,6 +65,8 @@ bool ParseLogLevel(std::string_view s, LogLevel* out) {
   return true;
 }
 
+bool LogToStderr() { return GetLogger()->fd == 2; }
+
 bool LogEnabled(LogLevel level) { return static_cast<int>(level) <= static_cast<int>(GetLogger()->level); }
 
 void LogLine(LogLevel level, std::string_view db, const ltx::Pos& pos, std::string_view msg) {

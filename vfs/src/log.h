@@ -19,6 +19,8 @@ enum class LogLevel { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3, kTrace = 4 }
 bool ParseLogLevel(std::string_view s, LogLevel* out);
 
 bool LogEnabled(LogLevel level);
+// Whether the log goes to stderr (no usable LITEVFS_LOG_FILE).
+bool LogToStderr();
 // `db` and `pos` may be empty / zero; they are printed as "-" then.
 void LogLine(LogLevel level, std::string_view db, const ltx::Pos& pos, std::string_view msg);
 

@@ -39,6 +39,7 @@
 SQLITE_EXTENSION_INIT1
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -105,6 +106,8 @@ bool EndsWith(const std::string& s, const char* suf) {
   return s.size() >= n && s.compare(s.size() - n, n, suf) == 0;
 }
 
+std::atomic<bool> g_host_reports_errors{false};  // litevfs_core_host_reports_errors
+
 void RecordError(int code, const std::string& db, const std::string& msg) {
   {
     LastError* e = GetLastErrorStore();
@@ -112,6 +115,8 @@ void RecordError(int code, const std::string& db, const std::string& msg) {
     e->msg = msg;
   }
   if (sqlite3_api) sqlite3_log(code, "%s", msg.c_str());
+  // The host prints this error itself: a log line on the same terminal would repeat it.
+  if (g_host_reports_errors.load() && LogToStderr()) return;
   LITEVFS_LOG(LogLevel::kError, db, Pos{}, msg);
 }
 
@@ -646,3 +651,5 @@ extern "C" int litevfs_core_init(sqlite3* db, char** pzErrMsg, const sqlite3_api
   if (rc != SQLITE_OK && pzErrMsg) *pzErrMsg = sqlite3_mprintf("litevfs: cannot register the VFS (code %d)", rc);
   return rc;
 }
+
+extern "C" void litevfs_core_host_reports_errors(int on) { litevfs::g_host_reports_errors.store(on != 0); }

@@ -26,6 +26,12 @@ extern "C" {
 // error from an automatic extension); the module entry point converts it.
 int litevfs_core_init(sqlite3* db, char** pzErrMsg, const sqlite3_api_routines* api);
 
+// For a static host that shows the user every error SQLite returns (the litevfs CLI): the
+// VFS then stops also logging those errors to stderr, so each is printed once. They still
+// go to LITEVFS_LOG_FILE when it is set, and errors nobody is told about (a commit that
+// fails at unlock, a lost lease) are logged as always. Default: off.
+void litevfs_core_host_reports_errors(int on);
+
 #ifdef __cplusplus
 }
 #endif
