@@ -276,9 +276,15 @@ TEST_F(VfsReadTest, ScanReadAheadGrowsAndFollowsTheTree) {
             Q1(local, "SELECT sum(length(pad)), count(*) FROM t"));
   json s2 = Stats(db);
   const uint64_t scan_reqs = s2["page_requests"].get<uint64_t>() - s1["page_requests"].get<uint64_t>();
-  std::printf("512-byte pages: %llu db pages, full scan took %llu requests\n",
-              (unsigned long long)db_pages, (unsigned long long)scan_reqs);
+  const uint64_t readaheads = s2["readaheads"].get<uint64_t>() - s1["readaheads"].get<uint64_t>();
+  std::printf("512-byte pages: %llu db pages, full scan took %llu requests (%llu read ahead)\n",
+              (unsigned long long)db_pages, (unsigned long long)scan_reqs,
+              (unsigned long long)readaheads);
   EXPECT_LE(scan_reqs, 12u) << s2.dump();
+  // Once the window has grown, the next one is fetched in the background while the reader
+  // works through the current one.
+  EXPECT_GE(readaheads, 1u) << s2.dump();
+  EXPECT_EQ(s1["readaheads"].get<uint64_t>(), 0u);  // never for a point read
   EXPECT_LE(s2["pages_fetched"].get<uint64_t>(), db_pages);  // nothing fetched twice
   // The next transaction starts over at the base window.
   Q(db, "PRAGMA litevfs_max_prefetch_pages = 8");

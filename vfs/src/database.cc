@@ -34,6 +34,7 @@ constexpr size_t kMaxOldPageBytes = 32u << 20;  // pages kept for pins older tha
 constexpr size_t kMaxPagesPerRequest = 4096;    // the server's cap on pgnos per /db/page
 constexpr size_t kMaxWindowBytes = 4u << 20;      // a scan's read-ahead grows to this per request
 constexpr size_t kBatchesInFlight = 2;          // bulk fetches (litevfs_cache_db, commit)
+constexpr size_t kReadAheadsInFlight = 2;       // per database, during scans
 constexpr int kMaxTreeDepth = 12;               // b-tree levels walked for scan order
 constexpr auto kLeaseSafetyMargin = std::chrono::milliseconds(500);
 constexpr const char* kMetaFile = "litevfs.meta";
@@ -585,6 +586,7 @@ Result<LockResult> Database::Lock(Conn* c, int level) {
     c->window = 0;
     c->ahead.clear();
     c->ahead_total = 0;
+    c->frontier = 0;
     return LockResult::kOk;
   }
   std::lock_guard<std::mutex> lk(mu_);
@@ -708,12 +710,30 @@ void Database::AppendFollowingLocked(uint32_t pgno, size_t max, std::vector<uint
   }
 }
 
-std::vector<uint32_t> Database::PrefetchCandidatesLocked(uint32_t pgno, const Snapshot& pin, size_t max) {
+bool Database::FetchableLocked(uint32_t p, const Snapshot& pin) const {
+  if (p > pin.commit || p == ltx::LockPgno(page_size_)) return false;
+  if (cache_ && cache_->Contains(p, pin.pos.txid)) return false;
+  if (old_pages_.count({pin.pos.txid, p})) return false;
+  if (ReadAheadOfLocked(pin.pos.txid, p)) return false;  // already coming
+  return true;
+}
+
+std::shared_ptr<Database::ReadAhead> Database::ReadAheadOfLocked(uint64_t txid, uint32_t pgno) const {
+  for (const auto& ra : readaheads_in_flight_) {
+    if (ra->txid == txid && ra->pgnos.count(pgno)) return ra;
+  }
+  return nullptr;
+}
+
+std::vector<uint32_t> Database::PrefetchCandidatesLocked(uint32_t pgno, const Snapshot& pin, size_t max,
+                                                         uint32_t* frontier) {
   std::vector<uint32_t> picked;
+  *frontier = 0;
   if (max == 0) return picked;
   // Twice the window: some of the order is cached already or past commit.
   std::vector<uint32_t> order;
   AppendFollowingLocked(pgno, 2 * max + 8, &order);
+  const size_t following = order.size();
   if (const uint32_t* pit = parent_.Find(pgno); pit && *pit != 0) {
     if (auto cit = children_.find(*pit); cit != children_.end()) {
       const auto& kids = cit->second;
@@ -724,14 +744,12 @@ std::vector<uint32_t> Database::PrefetchCandidatesLocked(uint32_t pgno, const Sn
   if (auto cit = children_.find(pgno); cit != children_.end()) {
     order.insert(order.end(), cit->second.begin(), cit->second.end());
   }
-  const uint32_t lock_pg = ltx::LockPgno(page_size_);
   std::unordered_set<uint32_t> seen = {pgno};
-  for (uint32_t p : order) {
-    if (picked.size() >= max) break;
-    if (p > pin.commit || p == lock_pg || !seen.insert(p).second) continue;
-    if (cache_ && cache_->Contains(p, pin.pos.txid)) continue;
-    if (old_pages_.count({pin.pos.txid, p})) continue;
+  for (size_t i = 0; i < order.size() && picked.size() < max; i++) {
+    const uint32_t p = order[i];
+    if (!seen.insert(p).second || !FetchableLocked(p, pin)) continue;
     picked.push_back(p);
+    if (i < following) *frontier = p;  // the scan continues after this one
   }
   return picked;
 }
@@ -749,6 +767,93 @@ size_t Database::PrefetchWindowLocked(Conn* c) {
   return c->window;
 }
 
+void Database::MaybeReadAheadLocked(Conn* c, const Snapshot& pin) {
+  // Only in a scan (the window grew: the reader used what was prefetched), while less than
+  // one and a half windows are prefetched ahead of the reader, and at most
+  // kReadAheadsInFlight at a time per database: the next batch is on the wire while the
+  // reader works through the current one, so a scan waits for the network only at its start.
+  const size_t base = size_t(max_prefetch_pages.load());
+  if (c->frontier == 0 || base == 0 || c->window <= base || stopping_) return;
+  if (readaheads_in_flight_.size() >= kReadAheadsInFlight) return;
+  if (c->ahead.size() > size_t(c->window) * 3 / 2) return;
+  const int64_t max_reqs = max_reqs_per_query.load();
+  if (max_reqs != 0 && c->requests >= uint64_t(max_reqs)) return;
+  const size_t cap = std::max(base, std::min(kMaxPagesPerRequest - 1, kMaxWindowBytes / page_size_));
+  const size_t n = std::min(cap, size_t(c->window) * 2);
+  std::vector<uint32_t> order;
+  AppendFollowingLocked(c->frontier, 2 * n + 8, &order);
+  std::vector<uint32_t> next;
+  uint32_t frontier = 0;
+  for (uint32_t p : order) {
+    if (next.size() >= n) break;
+    if (!FetchableLocked(p, pin)) continue;
+    next.push_back(p);
+    frontier = p;
+  }
+  c->frontier = frontier;
+  if (next.empty()) return;  // the end of the b-tree (or of what its shape tells)
+  c->window = uint32_t(n);
+  c->ahead.insert(next.begin(), next.end());
+  c->ahead_total = uint32_t(next.size());
+  c->requests++;
+  auto ra = std::make_shared<ReadAhead>();
+  ra->txid = pin.pos.txid;
+  ra->pgnos = std::unordered_set<uint32_t>(next.begin(), next.end());
+  auto done = std::make_shared<std::promise<void>>();
+  ra->done = done->get_future().share();
+  readaheads_in_flight_.push_back(ra);
+  std::sort(next.begin(), next.end());
+  // Detached: it holds the Database and the Client alive, and only stores into the cache
+  // (under mu_, unless the database was shut down meanwhile).
+  std::thread([self = shared_from_this(), client = client_, pin, pgnos = std::move(next), done, ra] {
+    const auto start = Clock::now();
+    auto b = client->GetPages(self->name_, pin.pos, pgnos);
+    {
+      std::lock_guard<std::mutex> lk(self->mu_);
+      self->page_requests_++;
+      self->readaheads_++;
+      if (!b.ok()) {
+        // Speculative: the reader fetches what it still needs on its misses.
+        LITEVFS_LOG(LogLevel::kDebug, self->name_, pin.pos,
+                    "read-ahead of " + std::to_string(pgnos.size()) + " pages failed (fetched on demand): " +
+                        b.status().ToString());
+      } else if (!self->stopping_) {
+        Status st = self->StoreFetchedLocked(pin, &b->pages);
+        if (!st.ok()) LITEVFS_LOG(LogLevel::kWarn, self->name_, pin.pos, "read-ahead: " + st.ToString());
+        self->prefetched_ += b->pages.size();
+        LITEVFS_LOG(LogLevel::kDebug, self->name_, pin.pos,
+                    "read ahead " + std::to_string(pgnos.size()) + " pages (" + std::to_string(pgnos.front()) +
+                        ".." + std::to_string(pgnos.back()) + ") in " +
+                        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count()) +
+                        " ms");
+      }
+      auto& v = self->readaheads_in_flight_;
+      v.erase(std::remove(v.begin(), v.end(), ra), v.end());
+    }
+    done->set_value();
+  }).detach();
+}
+
+Status Database::StoreFetchedLocked(const Snapshot& pin, std::vector<std::pair<uint32_t, std::string>>* pages) {
+  const bool old_pin = !cache_ || pin.pos.txid < cache_->pos().txid;
+  for (auto& [pg, data] : *pages) {
+    if (data.size() != page_size_) {
+      return Status::Corruption("litevfs: the service sent a " + std::to_string(data.size()) +
+                                "-byte page " + std::to_string(pg) + " for " + name_ +
+                                " (page size " + std::to_string(page_size_) + ")");
+    }
+  }
+  for (auto& [pg, data] : *pages) {
+    if (old_pin) RememberOldPageLocked(pin.pos.txid, pg, data);
+    if (cache_) {
+      Status st = cache_->Put(pg, pin.pos.txid,
+                              std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
+      if (!st.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, pin.pos, "cache put: " + st.ToString());
+    }
+  }
+  return Status::OK();
+}
+
 void Database::RememberOldPageLocked(uint64_t txid, uint32_t pgno, const std::string& page) {
   if (!old_pages_.emplace(std::make_pair(txid, pgno), page).second) return;
   old_order_.emplace_back(txid, pgno);
@@ -763,36 +868,50 @@ Status Database::ReadStoredPage(Conn* c, const Snapshot& pin, uint32_t pgno, std
   std::vector<uint32_t> want = {pgno};
   uint32_t ps;
   {
-    std::lock_guard<std::mutex> lk(mu_);
+    std::unique_lock<std::mutex> lk(mu_);
     ps = page_size_;
     out->assign(ps, '\0');
     if (pgno == ltx::LockPgno(ps) || pgno > pin.commit) return Status::OK();  // zeros
     page_reads_++;
-    if (cache_) {
-      auto r = cache_->Get(pgno, pin.pos.txid,
-                           std::span<uint8_t>(reinterpret_cast<uint8_t*>(out->data()), out->size()));
-      if (r.ok() && *r) {
+    for (;;) {
+      if (cache_) {
+        auto r = cache_->Get(pgno, pin.pos.txid,
+                             std::span<uint8_t>(reinterpret_cast<uint8_t*>(out->data()), out->size()));
+        if (r.ok() && *r) {
+          cache_hits_++;
+          RecordChildrenLocked(pgno, *out, pin.commit, false);
+          if (c && c->ahead.erase(pgno)) MaybeReadAheadLocked(c, pin);
+          return Status::OK();
+        }
+        if (!r.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, pin.pos, "cache read: " + r.status().ToString());
+      }
+      if (auto it = old_pages_.find({pin.pos.txid, pgno}); it != old_pages_.end()) {
+        *out = it->second;
         cache_hits_++;
-        if (c && !c->ahead.empty()) c->ahead.erase(pgno);
-        RecordChildrenLocked(pgno, *out, pin.commit, false);
+        if (c && c->ahead.erase(pgno)) MaybeReadAheadLocked(c, pin);
         return Status::OK();
       }
-      if (!r.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, pin.pos, "cache read: " + r.status().ToString());
-    }
-    if (auto it = old_pages_.find({pin.pos.txid, pgno}); it != old_pages_.end()) {
-      *out = it->second;
-      cache_hits_++;
-      if (c && !c->ahead.empty()) c->ahead.erase(pgno);
-      return Status::OK();
+      // A read-ahead is fetching this page: wait for it rather than asking twice.
+      auto ra = ReadAheadOfLocked(pin.pos.txid, pgno);
+      if (!ra) break;
+      std::shared_future<void> done = ra->done;
+      ra.reset();
+      lk.unlock();
+      done.wait();
+      lk.lock();
     }
     cache_misses_++;
     const int64_t max_reqs = max_reqs_per_query.load();
     if (allow_prefetch && (max_reqs == 0 || c == nullptr || c->requests < uint64_t(max_reqs))) {
-      for (uint32_t p : PrefetchCandidatesLocked(pgno, pin, PrefetchWindowLocked(c))) want.push_back(p);
+      uint32_t frontier = 0;
+      for (uint32_t p : PrefetchCandidatesLocked(pgno, pin, PrefetchWindowLocked(c), &frontier)) {
+        want.push_back(p);
+      }
       if (c) {
         c->ahead.clear();
         c->ahead.insert(want.begin() + 1, want.end());
         c->ahead_total = uint32_t(want.size() - 1);
+        c->frontier = frontier;
       }
     }
   }
@@ -808,22 +927,11 @@ Status Database::ReadStoredPage(Conn* c, const Snapshot& pin, uint32_t pgno, std
                   b.status().api_code());
   }
   std::lock_guard<std::mutex> lk(mu_);
+  LTX_RETURN_IF_ERROR(StoreFetchedLocked(pin, &b->pages));
   bool found = false;
-  const bool old_pin = !cache_ || pin.pos.txid < cache_->pos().txid;
   for (auto& [pg, data] : b->pages) {
-    if (data.size() != ps) {
-      return Status::Corruption("litevfs: the service sent a " + std::to_string(data.size()) +
-                                "-byte page " + std::to_string(pg) + " for " + name_ +
-                                " (page size " + std::to_string(ps) + ")");
-    }
-    if (old_pin) RememberOldPageLocked(pin.pos.txid, pg, data);
-    if (cache_) {
-      Status st = cache_->Put(pg, pin.pos.txid,
-                              std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
-      if (!st.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, pin.pos, "cache put: " + st.ToString());
-    }
     if (pg == pgno) {
-      *out = data;
+      *out = std::move(data);
       found = true;
     } else {
       prefetched_++;
@@ -1388,6 +1496,7 @@ std::string Database::StatsJson(Conn* c) {
   j["cache_pages"] = cache_ ? cache_->page_count() : 0;
   j["cache_dir"] = cache_dir_;
   j["prefetched_pages"] = prefetched_.load();
+  j["readaheads"] = readaheads_.load();
   j["requests"] = cs.requests.load();
   j["page_requests"] = page_requests_.load();
   j["bytes_received"] = cs.bytes_received.load();

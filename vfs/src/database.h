@@ -27,6 +27,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -65,8 +66,9 @@ struct Conn {
   // used at least half of what the previous miss prefetched (a scan), the window doubles,
   // else it falls back to litevfs_max_prefetch_pages. Reset at each transaction start.
   uint32_t window = 0;                  // 0: not yet set (the configured base)
-  std::unordered_set<uint32_t> ahead;   // prefetched by the last miss, not read yet
-  uint32_t ahead_total = 0;             // how many the last miss prefetched
+  std::unordered_set<uint32_t> ahead;   // prefetched (or being read ahead), not read yet
+  uint32_t ahead_total = 0;             // how many the latest batch prefetched
+  uint32_t frontier = 0;                // the last page, in key order, prefetched so far
 };
 
 enum class LockResult { kOk, kBusy };
@@ -172,7 +174,18 @@ class Database : public std::enable_shared_from_this<Database> {
   // Prefetch candidates for a miss on pgno: the pages after it at its depth in key order
   // (right siblings, then the next subtrees' pages as far as the shape is known: a scan's
   // next pages), then its left siblings, then its own children; none cached for the pin.
-  std::vector<uint32_t> PrefetchCandidatesLocked(uint32_t pgno, const Snapshot& pin, size_t max);
+  // *frontier: the last picked page of the key-order part (where a read-ahead continues).
+  std::vector<uint32_t> PrefetchCandidatesLocked(uint32_t pgno, const Snapshot& pin, size_t max,
+                                                 uint32_t* frontier);
+  // Whether page p is worth asking for at pin: within the database, not the lock page, not
+  // cached, not already coming with the read-ahead.
+  bool FetchableLocked(uint32_t p, const Snapshot& pin) const;
+  // In a scan, once the reader is half-way through the latest batch: fetches the next
+  // window (twice as large, up to 4 MiB) in the background, so the scan need not wait.
+  void MaybeReadAheadLocked(Conn* c, const Snapshot& pin);
+  // Puts fetched pages as of pin into the cache (or old_pages_ for a pin older than the
+  // cache). kCorruption for a page of the wrong size (nothing stored then).
+  Status StoreFetchedLocked(const Snapshot& pin, std::vector<std::pair<uint32_t, std::string>>* pages);
   // Appends the pages after `pgno` at its depth, in key order, until `order` holds `max`.
   void AppendFollowingLocked(uint32_t pgno, size_t max, std::vector<uint32_t>* order);
   // The number of prefetch candidates for a miss of connection c (the read-ahead window).
@@ -211,6 +224,15 @@ class Database : public std::enable_shared_from_this<Database> {
   // so a long read transaction does not refetch its prefetched pages. FIFO, bounded.
   std::map<std::pair<uint64_t, uint32_t>, std::string> old_pages_;
   std::deque<std::pair<uint64_t, uint32_t>> old_order_;
+  // Background read-aheads in flight (MaybeReadAheadLocked), at most kReadAheadsInFlight.
+  struct ReadAhead {
+    uint64_t txid = 0;                    // the pin it fetches for
+    std::unordered_set<uint32_t> pgnos;   // what it fetches
+    std::shared_future<void> done;        // ready once stored (or failed)
+  };
+  std::vector<std::shared_ptr<ReadAhead>> readaheads_in_flight_;
+  // The read-ahead fetching page pgno at txid, if any.
+  std::shared_ptr<ReadAhead> ReadAheadOfLocked(uint64_t txid, uint32_t pgno) const;
   std::string lease_id_;
   std::chrono::steady_clock::time_point lease_expires_{};
   bool lease_lost_ = false;
@@ -229,6 +251,7 @@ class Database : public std::enable_shared_from_this<Database> {
   std::atomic<uint64_t> cache_hits_{0};
   std::atomic<uint64_t> cache_misses_{0};
   std::atomic<uint64_t> prefetched_{0};
+  std::atomic<uint64_t> readaheads_{0};
   std::atomic<uint64_t> page_requests_{0};  // page fetches (GetPages/GetInterior), not syncs
   std::atomic<uint64_t> uploads_{0};
   std::atomic<uint64_t> upload_failures_{0};
