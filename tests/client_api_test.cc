@@ -837,6 +837,55 @@ TEST_F(BinaryPagesTest, LargeRequestsAreSplitUnderTheUriLimit) {
   EXPECT_EQ(c->stats().pages_fetched.load(), want.size());
 }
 
+// With pgno-ranges announced, runs of 3+ pages go as "A-B": a scan's batch is one item.
+TEST_F(ClientApiTest, PageRangesWhenAnnounced) {
+  for (bool announced : {true, false}) {
+    FakeServer srv;
+    std::vector<std::string> features = {"pages-binary"};
+    if (announced) features.push_back("pgno-ranges");
+    srv.ServeInfo(features);
+    srv.svr().Get("/db/page", [](const httplib::Request& req, httplib::Response& res) {
+      std::vector<uint32_t> asked;
+      std::string list = req.get_param_value("pgno");
+      for (size_t start = 0; start < list.size();) {
+        size_t end = std::min(list.find(',', start), list.size());
+        std::string item = list.substr(start, end - start);
+        size_t dash = item.find('-');
+        uint32_t a = uint32_t(std::stoul(item.substr(0, dash)));
+        uint32_t b = dash == std::string::npos ? a : uint32_t(std::stoul(item.substr(dash + 1)));
+        for (uint32_t p = a; p <= b; p++) asked.push_back(p);
+        start = end + 1;
+      }
+      res.set_header("Litevfs-Page-Size", "512");
+      res.set_header("Litevfs-Pos", kPos3Text);
+      res.set_content(Frames(asked, 512), "application/vnd.litevfs.pages");
+    });
+    srv.Start();
+    ClientConfig cfg = Config();
+    cfg.host = srv.url();
+    auto c = NewClient(cfg);
+    std::vector<uint32_t> want = {1, 2, 3, 4, 5, 7, 9, 10};
+    for (uint32_t p = 100000; p < 100000 + 4000; p++) want.push_back(p);
+    auto r = c->GetPages("db", kPos3, want);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_EQ(r->pages.size(), want.size());
+    EXPECT_EQ(r->pages.back().second, Page(want.back(), 512));
+    std::vector<std::string> lists;
+    for (const auto& q : srv.seen()) {
+      if (q.path == "/db/page") lists.push_back(q.Param("pgno"));
+    }
+    if (announced) {
+      ASSERT_EQ(lists.size(), 1u);  // 4,008 pages, one short list
+      EXPECT_EQ(lists[0], "1-5,7,9,10,100000-103999");
+    } else {
+      EXPECT_GE(lists.size(), 4u);  // 7 characters a page: split under the URI limit
+      EXPECT_EQ(lists[0].substr(0, 16), "1,2,3,4,5,7,9,10");
+    }
+    c.reset();  // its kept-alive connection would hold Stop() for the keep-alive timeout
+    srv.Stop();
+  }
+}
+
 TEST_F(BinaryPagesTest, BatchThroughputBinaryZstdJson) {
   // Informational numbers for the hot path: 256 x 4 KiB pages per batch.
   std::vector<uint32_t> want;

@@ -67,6 +67,20 @@ TEST(MockcloudUtil, PageListsAreBoundedAndSorted) {
     EXPECT_FALSE(ParsePgnoList(bad, 4096).ok()) << bad;
   }
   EXPECT_TRUE(ParsePgnoList("2147483647", 4096).ok());
+  // Ranges (pgno-ranges): every page in between, counted against the bound.
+  auto r = ParsePgnoList("9,1-4,3-5", 4096);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, (std::vector<uint32_t>{1, 2, 3, 4, 5, 9}));
+  EXPECT_EQ(ParsePgnoList("1-4096", 4096)->size(), 4096u);
+  EXPECT_EQ(ParsePgnoList("2147483645-2147483647", 4096)->size(), 3u);
+  auto big = ParsePgnoList("1-4097", 4096);
+  ASSERT_FALSE(big.ok());
+  EXPECT_NE(big.status().message().find("too many"), std::string::npos);
+  EXPECT_FALSE(ParsePgnoList("1,2,3-4097", 4096).ok());  // 4,097 in all
+  EXPECT_FALSE(ParsePgnoList("1-2147483647", 4096).ok());  // bounded before expanding
+  for (const char* bad : {"5-3", "1-", "-", "1--2", "0-3", "3-2147483648", "a-b", "1-2-3"}) {
+    EXPECT_FALSE(ParsePgnoList(bad, 4096).ok()) << bad;
+  }
 }
 
 TEST(MockcloudUtil, DurationsListenAndNumbers) {

@@ -83,7 +83,8 @@ constexpr uint64_t kDrainCap = 8ull << 20;  // bytes past --max-body read (and d
                                             // client sees the 413 before the socket closes
 constexpr char kPagesMime[] = "application/vnd.litevfs.pages";
 // Our extensions: the /info list, and the same list in every response's Litevfs-Features.
-const std::vector<std::string> kFeatures = {"pages-binary", "sync-wait", "interior", "history", "zstd"};
+const std::vector<std::string> kFeatures = {"pages-binary", "sync-wait", "interior", "history", "zstd",
+                                            "pgno-ranges"};
 const std::string kFeaturesHeader = [] {
   std::string h;
   for (const auto& f : kFeatures) h += (h.empty() ? "" : ",") + f;

@@ -81,21 +81,42 @@ Result<uint64_t> ParseUint(std::string_view s, std::string_view what) {
 Result<std::vector<uint32_t>> ParsePgnoList(std::string_view s, size_t max_count) {
   if (s.empty()) return Status::InvalidArgument("pgno list is empty");
   std::vector<uint32_t> out;
-  size_t start = 0;
-  while (true) {
-    size_t comma = s.find(',', start);
-    std::string_view item =
-        s.substr(start, comma == std::string_view::npos ? s.npos : comma - start);
-    if (out.size() >= max_count) {
-      return Status::InvalidArgument("too many page numbers (max " + std::to_string(max_count) +
-                                     ")");
-    }
+  auto one = [](std::string_view item) -> Result<uint32_t> {
     auto v = ParseUint(item, "pgno");
     if (!v.ok()) return v.status();
     if (*v < 1 || *v > 0x7fffffffu) {
       return Status::InvalidArgument("pgno " + std::string(item) + " out of range 1..2147483647");
     }
-    out.push_back(uint32_t(*v));
+    return uint32_t(*v);
+  };
+  auto too_many = [&] {
+    return Status::InvalidArgument("too many page numbers (max " + std::to_string(max_count) + ")");
+  };
+  size_t start = 0;
+  while (true) {
+    size_t comma = s.find(',', start);
+    std::string_view item =
+        s.substr(start, comma == std::string_view::npos ? s.npos : comma - start);
+    // "A-B" (extension pgno-ranges): every page from A to B.
+    if (size_t dash = item.find('-'); dash != std::string_view::npos) {
+      auto a = one(item.substr(0, dash));
+      if (!a.ok()) return a.status();
+      auto b = one(item.substr(dash + 1));
+      if (!b.ok()) return b.status();
+      if (*a > *b) {
+        return Status::InvalidArgument("pgno range " + std::string(item) + " is backwards");
+      }
+      if (uint64_t(*b - *a) + 1 > max_count - std::min(max_count, out.size())) return too_many();
+      for (uint32_t p = *a;; p++) {
+        out.push_back(p);
+        if (p == *b) break;
+      }
+    } else {
+      if (out.size() >= max_count) return too_many();
+      auto v = one(item);
+      if (!v.ok()) return v.status();
+      out.push_back(*v);
+    }
     if (comma == std::string_view::npos) break;
     start = comma + 1;
   }

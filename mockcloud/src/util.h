@@ -23,8 +23,9 @@ Status ValidateName(std::string_view name, std::string_view what);
 
 // "%016x/%016x", exactly 16 hex digits each.
 Result<Pos> ParsePosParam(std::string_view s);
-// Comma-separated decimal page numbers, each 1..2^31-1, at most `max_count`. Returned sorted
-// and de-duplicated.
+// Comma-separated decimal page numbers, each 1..2^31-1, or ranges "A-B" (A <= B, every page
+// between; extension pgno-ranges), at most `max_count` pages in all. Returned sorted and
+// de-duplicated.
 Result<std::vector<uint32_t>> ParsePgnoList(std::string_view s, size_t max_count);
 // Unsigned decimal, no sign, no spaces, no overflow.
 Result<uint64_t> ParseUint(std::string_view s, std::string_view what);

@@ -52,14 +52,28 @@ Status Corrupt(const std::string& where, const std::string& what) {
   return Status::Corruption("litevfs: server: " + what + " (" + where + ")");
 }
 
-std::string JoinPgnos(const uint32_t* p, size_t n) {
-  std::string s;
-  s.reserve(n * 7);
-  for (size_t i = 0; i < n; i++) {
-    if (i) s.push_back(',');
-    s += std::to_string(p[i]);
+// The pgno list of one /db/page request: from want[i], at most kMaxPgnosPerRequest pages in
+// at most kMaxPgnoListChars characters (the server's URI limit). With `ranges` (extension
+// pgno-ranges) runs of 3+ consecutive pages are written "A-B", so a scan's 1,024 pages
+// are one short item. Returns the index after the last page taken.
+size_t EncodePgnoChunk(const std::vector<uint32_t>& want, size_t i, bool ranges, std::string* out) {
+  out->clear();
+  size_t j = i;
+  while (j < want.size() && j - i < kMaxPgnosPerRequest) {
+    size_t k = j + 1;  // end of the run starting at j
+    while (ranges && k < want.size() && k - i < kMaxPgnosPerRequest && want[k] == want[k - 1] + 1) k++;
+    std::string item = std::to_string(want[j]);
+    if (k - j >= 3) {
+      item += "-" + std::to_string(want[k - 1]);
+    } else {
+      k = j + 1;
+    }
+    if (!out->empty() && out->size() + 1 + item.size() > kMaxPgnoListChars) break;
+    if (!out->empty()) out->push_back(',');
+    *out += item;
+    j = k;
   }
-  return s;
+  return j;
 }
 
 // Rejects nesting deeper than any of our documents before building a DOM of it.
@@ -446,6 +460,7 @@ class ClientImpl final : public Client {
     }
     const std::vector<uint32_t> want = SortedUnique(pgnos);
     LTX_ASSIGN_OR_RETURN(bool binary, HasFeature("pages-binary"));
+    LTX_ASSIGN_OR_RETURN(bool ranges, HasFeature("pgno-ranges"));
 
     PageBatch out;
     out.pos = pos;
@@ -453,15 +468,10 @@ class ClientImpl final : public Client {
     size_t i = 0;
     while (i < want.size()) {
       // Next chunk: <= 4096 pgnos and a pgno list short enough for the server's URI limit.
-      size_t j = i, chars = 0;
-      while (j < want.size() && j - i < kMaxPgnosPerRequest) {
-        size_t add = std::to_string(want[j]).size() + 1;
-        if (j > i && chars + add > kMaxPgnoListChars) break;
-        chars += add;
-        j++;
-      }
+      std::string list;
+      const size_t j = EncodePgnoChunk(want, i, ranges, &list);
       std::vector<uint32_t> chunk(want.begin() + long(i), want.begin() + long(j));
-      LTX_ASSIGN_OR_RETURN(PageBatch b, FetchPagesChunk(db, pos, chunk, binary, &commit_known));
+      LTX_ASSIGN_OR_RETURN(PageBatch b, FetchPagesChunk(db, pos, chunk, list, binary, &commit_known));
       const std::string where = Where("GET", "/db/page", db);
       if (b.page_size != 0) {
         if (out.page_size != 0 && out.page_size != b.page_size) {
@@ -805,17 +815,17 @@ class ClientImpl final : public Client {
     return std::string_view(*scratch);
   }
 
-  // One /db/page request of <= 4096 pages.
+  // One /db/page request of <= 4096 pages (`want`), asked for as `list` (EncodePgnoChunk).
   Result<PageBatch> FetchPagesChunk(const std::string& db, const Pos& pos,
-                                    const std::vector<uint32_t>& want, bool binary,
-                                    bool* commit_known) {
+                                    const std::vector<uint32_t>& want, const std::string& list,
+                                    bool binary, bool* commit_known) {
     Call c;
     c.path = "/db/page";
     c.db = db;
     c.idempotent = true;
     c.query.emplace_back("db", db);
     c.query.emplace_back("pos", ltx::FormatPos(pos));
-    c.query.emplace_back("pgno", JoinPgnos(want.data(), want.size()));
+    c.query.emplace_back("pgno", list);
     const uint64_t n = want.size();
     if (binary) {
       c.headers.emplace_back("Accept", kPagesMime);

@@ -807,7 +807,12 @@ void Database::MaybeReadAheadLocked(Conn* c, const Snapshot& pin) {
   // (under mu_, unless the database was shut down meanwhile).
   std::thread([self = shared_from_this(), client = client_, pin, pgnos = std::move(next), done, ra] {
     const auto start = Clock::now();
-    auto b = client->GetPages(self->name_, pin.pos, pgnos);
+    Result<PageBatch> b = Status::Unavailable("litevfs: read-ahead did not run");
+    try {
+      b = client->GetPages(self->name_, pin.pos, pgnos);
+    } catch (const std::exception& e) {  // bad_alloc: readers must not wait forever
+      b = Status::ResourceExhausted(std::string("litevfs: read-ahead: ") + e.what());
+    }
     {
       std::lock_guard<std::mutex> lk(self->mu_);
       self->page_requests_++;
