@@ -33,6 +33,7 @@ constexpr size_t kMaxTreeHints = 4u << 20;      // b-tree shape entries kept for
 constexpr size_t kMaxOldPageBytes = 32u << 20;  // pages kept for pins older than the cache
 constexpr size_t kMaxPagesPerRequest = 4096;    // the server's cap on pgnos per /db/page
 constexpr size_t kMaxWindowBytes = 4u << 20;      // a scan's read-ahead grows to this per request
+constexpr size_t kBulkBatchBytes = 2u << 20;     // per request of a bulk fetch
 constexpr size_t kBatchesInFlight = 2;          // bulk fetches (litevfs_cache_db, commit)
 constexpr size_t kReadAheadsInFlight = 2;       // per database, during scans
 constexpr int kMaxTreeDepth = 12;               // b-tree levels walked for scan order
@@ -976,10 +977,10 @@ Status Database::ReadStoredPages(const Snapshot& pin, const std::vector<uint32_t
     }
   }
   std::sort(missing.begin(), missing.end());
-  // A pipeline: up to kBatchesInFlight requests run while the oldest answer goes to the
-  // cache, so the server's work, the transfer and ours overlap. Answers are taken in order;
-  // memory is bounded by the batches in flight, not by the number of pages.
-  const size_t per_req = std::max<size_t>(1, std::min(kMaxPagesPerRequest, kMaxWindowBytes / ps));
+  // A pipeline: while one answer goes to the cache, the next kBatchesInFlight requests
+  // run, so the server's work, the transfer and ours overlap. Answers are taken in order;
+  // memory is bounded by kBatchesInFlight + 1 batches, not by the number of pages.
+  const size_t per_req = std::max<size_t>(1, std::min(kMaxPagesPerRequest, kBulkBatchBytes / ps));
   std::shared_ptr<Client> client = client_;
   struct Pending {
     std::vector<uint32_t> chunk;
@@ -1007,6 +1008,7 @@ Status Database::ReadStoredPages(const Snapshot& pin, const std::vector<uint32_t
     page_requests_++;
     // On an error the remaining futures are waited for as `inflight` goes out of scope.
     if (!b.ok()) return b.status().WithContext("litevfs: fetching pages of " + name_);
+    if (next < missing.size()) launch();  // the next batch travels while this one is stored
     const std::vector<uint32_t>& chunk = p.chunk;
     LITEVFS_LOG(LogLevel::kDebug, name_, pin.pos,
                 "fetched a batch of " + std::to_string(chunk.size()) + " pages (" +
@@ -1027,9 +1029,7 @@ Status Database::ReadStoredPages(const Snapshot& pin, const std::vector<uint32_t
         if (out) (*out)[pg] = std::move(data);
       }
     }
-    b->pages.clear();  // free this batch before the next one is asked for
-    b->pages.shrink_to_fit();
-    if (next < missing.size()) launch();
+
   }
   return Status::OK();
 }
