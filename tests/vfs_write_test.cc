@@ -125,6 +125,34 @@ TEST_F(VfsWriteTest, LostLeaseFailsTheNextWrite) {
   EXPECT_EQ(Q1(w, "SELECT count(*) FROM t WHERE id >= 100000"), "1");
 }
 
+// The lease is lost in the middle of an explicit transaction: its COMMIT fails, none of its
+// statements reach the service, and the connection is left usable (reads work, the
+// transaction is rolled back, local state matches the service).
+TEST_F(VfsWriteTest, LeaseLostInsideAnExplicitTransactionAppliesNothing) {
+  std::string path = MakeLocalDb("x.db", 50);
+  UploadSnapshot("x", path);
+  sqlite3* w = OpenRemote("x");
+  std::string id = Q1(w, "PRAGMA litevfs_acquire_lease");
+  Q(w, "BEGIN");
+  Q(w, "INSERT INTO t(id, k, v, pad) VALUES (200000, 'a', 1, 'a')");
+  Q(w, "UPDATE t SET v = -1 WHERE id <= 10");
+  // Released behind our back and taken by another writer, mid-transaction.
+  ASSERT_TRUE(client_->ReleaseLease("x", id).ok());
+  auto other = client_->AcquireLease("x", 60000);
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  const ltx::Pos before = RemotePos("x");
+  Exec(w, "DELETE FROM t WHERE id BETWEEN 20 AND 30");  // may fail at once or at COMMIT
+  int rc = Exec(w, "COMMIT");
+  EXPECT_NE(rc, SQLITE_OK) << "a commit without the lease must fail";
+  if (!sqlite3_get_autocommit(w)) Exec(w, "ROLLBACK");
+  EXPECT_EQ(RemotePos("x"), before) << "nothing of the transaction may reach the service";
+  // The connection still reads, and sees exactly the service's state.
+  EXPECT_EQ(Q1(w, "SELECT count(*) FROM t WHERE id = 200000 OR v = -1"), "0");
+  EXPECT_EQ(Q1(w, "SELECT count(*) FROM t"), "50");
+  ExpectRemoteMatches(w, "x", "SELECT id, k, v, pad FROM t ORDER BY id");
+  EXPECT_EQ(Q(w, "PRAGMA integrity_check"), std::vector<std::string>{"ok"});
+}
+
 TEST_F(VfsWriteTest, VacuumShrinksTheDatabase) {
   std::string path = MakeLocalDb("e.db", 4000);
   UploadSnapshot("e", path);

@@ -147,6 +147,24 @@ class LogsTest(TempDirTest):
         self.assertNotIn(" ERROR db=", p.stderr)
         self.assertIn("LITEFS_CLOUD_TOKEN", p.stderr)  # the hint survives
 
+    def test_client_retries_are_logged_at_warn(self):
+        # A server failing a quarter of its page requests: the reads still succeed (retries), and
+        # each retry leaves one WARN line naming the request and the error.
+        flaky = MockCloud(os.path.join(self.tmp, "data"), token=TOKEN,
+                          extra_args=["--faults", "error=0.25,seed=7,routes=/db/page"])
+        self.cloud.stop()
+        flaky.start()
+        self.addCleanup(flaky.stop)
+        self.cloud = flaky
+        log = os.path.join(self.tmp, "vfs-retry.log")
+        p = run_cli(["shell", "logdb", "--mode", "csv", "--no-headers", "-c",
+                     "SELECT count(*), sum(v) FROM items"], self.env("retry", "warn", log))
+        self.assertTrue(p.stdout.startswith("3000,"), p.stdout)
+        events = self.parse(self.read_lines(log))
+        retries = self.find(events, "WARN", r"^retrying GET /db/page db=logdb \(attempt [2-4] of 4\) "
+                                            r"in \d+ ms after: .*EUNAVAILABLE")
+        self.assertGreater(len(retries), 0)
+
     def test_bad_level_is_reported(self):
         p = run_cli(["shell", "logdb", "-c", "SELECT 1"], self.env("bad", "loud"))
         self.assertIn("LITEVFS_LOG_LEVEL=loud", p.stderr)
