@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "client_codec.h"
+#include "log.h"
 #include "ltx/coding.h"
 
 namespace litevfs {
@@ -933,6 +934,10 @@ class ClientImpl final : public Client {
       // Jitter in [backoff/2, backoff] so clients that failed together do not retry together.
       thread_local std::minstd_rand rng(std::random_device{}());
       long sleep_ms = backoff / 2 + long(rng() % uint64_t(backoff / 2 + 1));
+      LITEVFS_LOG(LogLevel::kWarn, c.db, Pos{},
+                  "retrying " + where + " (attempt " + std::to_string(attempt + 2) + " of " +
+                      std::to_string(cfg_.max_retries + 1) + ") in " + std::to_string(sleep_ms) +
+                      " ms after: " + st.ToString());
       std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
       backoff = std::min(backoff * 2, 1000L);
     }
