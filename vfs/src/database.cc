@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <system_error>
 #include <thread>
 #include <nlohmann/json.hpp>
 
@@ -802,42 +803,54 @@ void Database::MaybeReadAheadLocked(Conn* c, const Snapshot& pin) {
   ra->pgnos = std::unordered_set<uint32_t>(next.begin(), next.end());
   auto done = std::make_shared<std::promise<void>>();
   ra->done = done->get_future().share();
-  readaheads_in_flight_.push_back(ra);
   std::sort(next.begin(), next.end());
-  // Detached: it holds the Database and the Client alive, and only stores into the cache
-  // (under mu_, unless the database was shut down meanwhile).
-  std::thread([self = shared_from_this(), client = client_, pin, pgnos = std::move(next), done, ra] {
-    const auto start = Clock::now();
-    Result<PageBatch> b = Status::Unavailable("litevfs: read-ahead did not run");
-    try {
-      b = client->GetPages(self->name_, pin.pos, pgnos);
-    } catch (const std::exception& e) {  // bad_alloc: readers must not wait forever
-      b = Status::ResourceExhausted(std::string("litevfs: read-ahead: ") + e.what());
+  std::thread worker;
+  try {
+    // Detached: it holds the Database and the Client alive, and only stores into the cache
+    // (under mu_, unless the database was shut down meanwhile).
+    worker = std::thread(&Database::RunReadAhead, shared_from_this(), client_, pin, std::move(next), ra, done);
+  } catch (const std::system_error& e) {  // no thread to be had: the reader fetches on misses
+    LITEVFS_LOG(LogLevel::kDebug, name_, pin.pos, std::string("read-ahead skipped: ") + e.what());
+    return;
+  }
+  // Listed only once the thread exists (it waits for mu_, which we hold, before unlisting).
+  readaheads_in_flight_.push_back(ra);
+  worker.detach();
+}
+
+void Database::RunReadAhead(std::shared_ptr<Database> self, std::shared_ptr<Client> client, Snapshot pin,
+                            std::vector<uint32_t> pgnos, std::shared_ptr<ReadAhead> ra,
+                            std::shared_ptr<std::promise<void>> done) {
+  const auto start = Clock::now();
+  Result<PageBatch> b = Status::Unavailable("litevfs: read-ahead did not run");
+  try {
+    b = client->GetPages(self->name_, pin.pos, pgnos);
+  } catch (const std::exception& e) {  // bad_alloc: readers waiting on it must not hang
+    b = Status::ResourceExhausted(std::string("litevfs: read-ahead: ") + e.what());
+  }
+  {
+    std::lock_guard<std::mutex> lk(self->mu_);
+    self->page_requests_++;
+    self->readaheads_++;
+    if (!b.ok()) {
+      // Speculative: the reader fetches what it still needs on its misses.
+      LITEVFS_LOG(LogLevel::kDebug, self->name_, pin.pos,
+                  "read-ahead of " + std::to_string(pgnos.size()) + " pages failed (fetched on demand): " +
+                      b.status().ToString());
+    } else if (!self->stopping_) {
+      Status st = self->StoreFetchedLocked(pin, &b->pages);
+      if (!st.ok()) LITEVFS_LOG(LogLevel::kWarn, self->name_, pin.pos, "read-ahead: " + st.ToString());
+      self->prefetched_ += b->pages.size();
+      LITEVFS_LOG(LogLevel::kDebug, self->name_, pin.pos,
+                  "read ahead " + std::to_string(pgnos.size()) + " pages (" + std::to_string(pgnos.front()) +
+                      ".." + std::to_string(pgnos.back()) + ") in " +
+                      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count()) +
+                      " ms");
     }
-    {
-      std::lock_guard<std::mutex> lk(self->mu_);
-      self->page_requests_++;
-      self->readaheads_++;
-      if (!b.ok()) {
-        // Speculative: the reader fetches what it still needs on its misses.
-        LITEVFS_LOG(LogLevel::kDebug, self->name_, pin.pos,
-                    "read-ahead of " + std::to_string(pgnos.size()) + " pages failed (fetched on demand): " +
-                        b.status().ToString());
-      } else if (!self->stopping_) {
-        Status st = self->StoreFetchedLocked(pin, &b->pages);
-        if (!st.ok()) LITEVFS_LOG(LogLevel::kWarn, self->name_, pin.pos, "read-ahead: " + st.ToString());
-        self->prefetched_ += b->pages.size();
-        LITEVFS_LOG(LogLevel::kDebug, self->name_, pin.pos,
-                    "read ahead " + std::to_string(pgnos.size()) + " pages (" + std::to_string(pgnos.front()) +
-                        ".." + std::to_string(pgnos.back()) + ") in " +
-                        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count()) +
-                        " ms");
-      }
-      auto& v = self->readaheads_in_flight_;
-      v.erase(std::remove(v.begin(), v.end(), ra), v.end());
-    }
-    done->set_value();
-  }).detach();
+    auto& v = self->readaheads_in_flight_;
+    v.erase(std::remove(v.begin(), v.end(), ra), v.end());
+  }
+  done->set_value();
 }
 
 Status Database::StoreFetchedLocked(const Snapshot& pin, std::vector<std::pair<uint32_t, std::string>>* pages) {

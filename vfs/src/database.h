@@ -183,6 +183,11 @@ class Database : public std::enable_shared_from_this<Database> {
   // In a scan, once the reader is half-way through the latest batch: fetches the next
   // window (twice as large, up to 4 MiB) in the background, so the scan need not wait.
   void MaybeReadAheadLocked(Conn* c, const Snapshot& pin);
+  struct ReadAhead;
+  // The read-ahead thread's body: fetch, store, unlist, then fulfil `done`.
+  static void RunReadAhead(std::shared_ptr<Database> self, std::shared_ptr<Client> client, Snapshot pin,
+                           std::vector<uint32_t> pgnos, std::shared_ptr<ReadAhead> ra,
+                           std::shared_ptr<std::promise<void>> done);
   // Puts fetched pages as of pin into the cache (or old_pages_ for a pin older than the
   // cache). kCorruption for a page of the wrong size (nothing stored then).
   Status StoreFetchedLocked(const Snapshot& pin, std::vector<std::pair<uint32_t, std::string>>* pages);
