@@ -5,14 +5,24 @@
 //    commit = the file's page count), so history is kept and readers just sync.
 // Uploads happen under a lease: --lease-id uses one the caller holds; otherwise a short
 // lease is acquired for the upload and released afterwards (409 if another client holds it).
+// The LTX is encoded into a temporary file (in TMPDIR, else /tmp) and streamed from there, so
+// memory stays bounded whatever the database's size; the file is removed on every way out.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "commands.h"
 #include "common.h"
@@ -24,6 +34,7 @@ namespace cli {
 namespace {
 
 constexpr long kImportLeaseMs = 60000;
+constexpr long kMaxLeaseMs = 600000;  // the longest lease the service grants (PROTOCOL.md)
 
 struct ImportOptions {
   std::string file;
@@ -33,9 +44,90 @@ struct ImportOptions {
   bool json = false;
 };
 
-// Full-page transaction of `path` on top of `cur`. Returns the LTX bytes and sets *post.
-std::string EncodeFullPageTx(const std::string& path, const DbFileInfo& fi, const ltx::Pos& cur,
-                             bool compress, uint64_t* post) {
+// The temporary LTX file: created by mkstemp in temp_directory_path() (TMPDIR), unlinked
+// when this goes out of scope, and also when SIGINT/SIGTERM/SIGHUP end the process before
+// that (a large import's file is as large as the database).
+char g_temp_ltx_path[4096];  // read by the signal handler; empty = nothing to remove
+
+void RemoveTempLtxAndDie(int sig) {
+  if (g_temp_ltx_path[0] != '\0') ::unlink(g_temp_ltx_path);
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+
+class TempLtx {
+ public:
+  TempLtx() {
+    std::error_code ec;
+    std::filesystem::path dir = std::filesystem::temp_directory_path(ec);
+    if (ec) {
+      throw CliError("temporary directory" + TmpdirHint() + ": " + ec.message() +
+                     "; set TMPDIR to a writable directory");
+    }
+    std::string tmpl = (dir / "litevfs-import-XXXXXX").string();
+    if (tmpl.size() >= sizeof(g_temp_ltx_path)) {
+      throw CliError("temporary directory " + dir.string() + ": path too long");
+    }
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    fd_ = ::mkstemp(buf.data());
+    if (fd_ < 0) {
+      throw CliError("create temporary file " + tmpl + ": " + std::strerror(errno) +
+                     "; set TMPDIR to a writable directory");
+    }
+    path_ = buf.data();
+    std::memcpy(g_temp_ltx_path, path_.c_str(), path_.size() + 1);
+    struct sigaction sa {};
+    sa.sa_handler = &RemoveTempLtxAndDie;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < kSignals.size(); i++) ::sigaction(kSignals[i], &sa, &old_[i]);
+  }
+  ~TempLtx() {
+    if (fd_ >= 0) ::close(fd_);
+    ::unlink(path_.c_str());
+    for (size_t i = 0; i < kSignals.size(); i++) ::sigaction(kSignals[i], &old_[i], nullptr);
+    g_temp_ltx_path[0] = '\0';
+  }
+  TempLtx(const TempLtx&) = delete;
+  TempLtx& operator=(const TempLtx&) = delete;
+
+  const std::string& path() const { return path_; }
+  int fd() const { return fd_; }
+  // Closes the descriptor (reporting a deferred write error) and returns the file's size.
+  uint64_t Finish() {
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) throw CliError("stat " + path_ + ": " + std::strerror(errno));
+    const int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0)
+      throw CliError(WriteError("close " + path_ + ": " + std::strerror(errno)));
+    return static_cast<uint64_t>(st.st_size);
+  }
+  // `msg` plus what to do when the disk is full.
+  static std::string WriteError(const std::string& msg) {
+    if (msg.find(std::strerror(ENOSPC)) == std::string::npos &&
+        msg.find(std::strerror(EDQUOT)) == std::string::npos) {
+      return msg;
+    }
+    return msg + " (the temporary LTX file is about as large as the database; set TMPDIR to a " +
+           "directory with more free space)";
+  }
+
+ private:
+  static std::string TmpdirHint() {
+    const char* t = std::getenv("TMPDIR");
+    return t && *t ? std::string(" ") + t + " (TMPDIR)" : std::string();
+  }
+  static constexpr std::array<int, 3> kSignals{SIGINT, SIGTERM, SIGHUP};
+  std::string path_;
+  int fd_ = -1;
+  std::array<struct sigaction, 3> old_{};
+};
+
+// Full-page transaction of `path` on top of `cur`, written to `sink`. Returns the post-apply
+// checksum.
+uint64_t EncodeFullPageTx(const std::string& path, const DbFileInfo& fi, const ltx::Pos& cur,
+                          bool compress, ltx::Sink* sink) {
   ltx::Header h;
   h.page_size = fi.page_size;
   h.commit = fi.page_count;
@@ -48,9 +140,7 @@ std::string EncodeFullPageTx(const std::string& path, const DbFileInfo& fi, cons
   eo.version = ltx::Version::kV1;
   eo.compress = compress;
 
-  std::string out;
-  ltx::StringSink sink(&out);
-  auto enc = Unwrap(ltx::Encoder::Open(&sink, h, eo), "encode " + path);
+  auto enc = Unwrap(ltx::Encoder::Open(sink, h, eo), "encode " + path);
   std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!f) throw CliError(path + ": " + std::strerror(errno));
   std::string page(fi.page_size, '\0');
@@ -66,8 +156,7 @@ std::string EncodeFullPageTx(const std::string& path, const DbFileInfo& fi, cons
     Check(enc->AddPage(pgno, span), "encode page " + std::to_string(pgno));
   }
   Check(enc->Finish(sum.value()), "encode " + path);
-  *post = sum.value();
-  return out;
+  return sum.value();
 }
 
 void run_import(const ImportOptions& opt) {
@@ -108,21 +197,35 @@ void run_import(const ImportOptions& opt) {
   auto it = positions.find(opt.db);
   const bool exists = it != positions.end() && !it->second.IsZero();
 
-  std::string ltx_bytes;
+  TempLtx tmp;
   uint64_t post = 0;
-  if (!exists) {
-    ltx::StringSink sink(&ltx_bytes);
-    ltx::EncodeDbOptions eo;
-    eo.encode.version = ltx::Version::kV1;
-    eo.encode.compress = opt.compress;
-    eo.txid = 1;
-    ltx::FileInfo info = Unwrap(ltx::EncodeDatabaseFile(opt.file, &sink, eo), opt.file);
-    post = info.trailer.post_apply_checksum;
-  } else {
-    ltx_bytes = EncodeFullPageTx(opt.file, fi, it->second, opt.compress, &post);
+  try {
+    FdSink sink(tmp.fd(), tmp.path());
+    if (!exists) {
+      ltx::EncodeDbOptions eo;
+      eo.encode.version = ltx::Version::kV1;
+      eo.encode.compress = opt.compress;
+      eo.txid = 1;
+      ltx::FileInfo info = Unwrap(ltx::EncodeDatabaseFile(opt.file, &sink, eo), opt.file);
+      post = info.trailer.post_apply_checksum;
+    } else {
+      post = EncodeFullPageTx(opt.file, fi, it->second, opt.compress, &sink);
+    }
+  } catch (const CliError& e) {
+    std::string msg = TempLtx::WriteError(e.what());
+    if (msg == e.what()) throw;
+    throw CliError(msg, e.exit_code());
   }
+  const uint64_t upload_bytes = tmp.Finish();
 
-  ltx::Pos pos = Unwrap(client->UploadTx(opt.db, ltx_bytes, lease_id), opt.db + ": upload");
+  if (own_lease) {
+    // Encoding a large database may have used much of the lease; renew it for the upload,
+    // long enough for the upload at a slow 10 MB/s (the service's cap is 10 minutes).
+    const long ms = long(std::min<uint64_t>(kImportLeaseMs + upload_bytes / 10000, kMaxLeaseMs));
+    auto renewed = client->AcquireLease(opt.db, ms, lease_id);
+    if (!renewed.ok()) throw CliError(Describe(renewed.status(), opt.db + ": renew lease before upload"));
+  }
+  ltx::Pos pos = Unwrap(client->UploadTxFile(opt.db, tmp.path(), lease_id), opt.db + ": upload");
   if (pos.post_apply_checksum != post) {
     throw CliError(opt.db + ": server reports checksum " +
                    ltx::FormatChecksum(pos.post_apply_checksum) + " after upload, expected " +
@@ -135,7 +238,7 @@ void run_import(const ImportOptions& opt) {
                {"pos", PosJson(pos)},
                {"pages", fi.page_count},
                {"pageSize", fi.page_size},
-               {"uploadBytes", ltx_bytes.size()}});
+               {"uploadBytes", upload_bytes}});
     return;
   }
   std::cout << "imported " << opt.file << " as " << opt.db << " at " << ltx::FormatPos(pos) << " ("

@@ -1607,5 +1607,242 @@ TEST_F(ClientApiTest, ConcurrentThreadsAreSafe) {
   EXPECT_EQ(c->stats().pages_fetched.load(), 40u);
 }
 
+// ---- upload from a file (streamed) ----
+
+// A file under the test's temporary directory holding `contents`, removed on destruction.
+class TestFile {
+ public:
+  explicit TestFile(const std::string& contents) {
+    static std::atomic<int> n{0};
+    path_ = ::testing::TempDir() + "client_api_test." + std::to_string(getpid()) + "." +
+            std::to_string(n++) + ".ltx";
+    FILE* f = std::fopen(path_.c_str(), "wb");
+    EXPECT_NE(f, nullptr) << path_;
+    if (!f) return;
+    EXPECT_EQ(std::fwrite(contents.data(), 1, contents.size(), f), contents.size());
+    EXPECT_EQ(std::fclose(f), 0);
+  }
+  ~TestFile() { ::unlink(path_.c_str()); }
+  TestFile(const TestFile&) = delete;
+  TestFile& operator=(const TestFile&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Acknowledges every upload at *ack (read at each request); the last body received goes
+// to *body.
+void ServeTxAck(FakeServer& server, const Pos* ack, std::string* body) {
+  server.svr().Post("/db/tx", [=](const httplib::Request& req, httplib::Response& res) {
+    *body = req.body;
+    res.set_header("Litefs-Hwm", ltx::FormatTxid(ack->txid));
+    res.set_content(json{{"pos", json::parse(PosJson(*ack))}}.dump(), "application/json");
+  });
+}
+
+TEST_F(ClientApiTest, UploadTxFileSendsTheFileAndReturnsNewPosition) {
+  // ~3.3 MB: many read callbacks, more than one upload buffer.
+  const std::string ltx = MakeLtx(4, 4, 0x8000000000000003ULL, 0x80000000000000aaULL, 800);
+  TestFile f(ltx);
+  std::string got;
+  Pos ack{4, 0x80000000000000aaULL};
+  ServeTxAck(server_, &ack, &got);
+  auto c = NewClient();
+  auto r = c->UploadTxFile("db", f.path(), "lease-1");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, (Pos{4, 0x80000000000000aaULL}));
+  SeenRequest s = server_.last();
+  EXPECT_EQ(s.method, "POST");
+  EXPECT_EQ(s.path, "/db/tx");
+  EXPECT_EQ(s.Param("db"), "db");
+  EXPECT_TRUE(got == ltx) << "sent " << got.size() << " bytes, the file has " << ltx.size();
+  EXPECT_EQ(s.Header("Content-Length"), std::to_string(ltx.size()));
+  EXPECT_EQ(s.Header("Transfer-Encoding"), "<absent>");
+  EXPECT_EQ(s.Header("Lfsc-Lease-Id"), "lease-1");
+  EXPECT_EQ(s.Header("Content-Type"), "application/octet-stream");
+  EXPECT_EQ(s.Header("Authorization"), "secret-token");
+  EXPECT_EQ(c->stats().bytes_sent.load(), ltx.size());
+  EXPECT_EQ(c->stats().requests.load(), 1u);
+  // No lease: no header. The same connection carries the next upload.
+  ASSERT_TRUE(c->UploadTxFile("db", f.path(), "").ok());
+  EXPECT_EQ(server_.last().Header("Lfsc-Lease-Id"), "<absent>");
+  EXPECT_TRUE(got == ltx);
+  EXPECT_EQ(c->stats().bytes_sent.load(), 2 * ltx.size());
+  // A minimal file (header, one page, trailer) goes the same way.
+  const std::string small = MakeLtx(5, 5, 0x80000000000000aaULL, 0x80000000000000bbULL);
+  TestFile g(small);
+  got.clear();
+  ack = Pos{5, 0x80000000000000bbULL};
+  r = c->UploadTxFile("db", g.path(), "");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, (Pos{5, 0x80000000000000bbULL}));
+  EXPECT_EQ(got, small);
+}
+
+TEST_F(ClientApiTest, UploadTxFileRejectsBadFilesWithoutARequest) {
+  auto c = NewClient();
+  {
+    TestFile f("short");
+    auto r = c->UploadTxFile("db", f.path(), "");
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+    EXPECT_EQ(r.status().message(),
+              "litevfs: LTX upload " + f.path() + " is 5 bytes, shorter than a header and trailer");
+  }
+  {
+    // Truncated inside the trailer. (Cut inside the pages, the last 16 bytes decode as a
+    // trailer: that is for the server to find, as with UploadTx.)
+    const std::string ltx = MakeLtx(4, 4, 0x8000000000000003ULL, 1);
+    TestFile f(ltx.substr(0, ltx::kHeaderSize + ltx::kTrailerSize - 1));
+    auto r = c->UploadTxFile("db", f.path(), "");
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << r.status().ToString();
+    EXPECT_NE(r.status().message().find(f.path()), std::string::npos) << r.status().message();
+  }
+  {
+    std::string bad = MakeLtx(4, 4, 0x8000000000000003ULL, 1);
+    bad[0] = 'X';
+    TestFile f(bad);
+    auto r = c->UploadTxFile("db", f.path(), "");
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+    // The same message as UploadTx's, naming the file.
+    auto from_memory = c->UploadTx("db", bad, "");
+    EXPECT_EQ(from_memory.status().code(), Code::kInvalidArgument);
+    const std::string detail =
+        from_memory.status().message().substr(std::string("litevfs: LTX upload").size());
+    EXPECT_NE(r.status().message().find("magic"), std::string::npos) << r.status().message();
+    EXPECT_EQ(r.status().message(), "litevfs: LTX upload " + f.path() + detail);
+  }
+  {
+    const std::string missing = ::testing::TempDir() + "client_api_test.no-such-file.ltx";
+    auto r = c->UploadTxFile("db", missing, "");
+    EXPECT_EQ(r.status().code(), Code::kNotFound);
+    EXPECT_NE(r.status().message().find(missing), std::string::npos) << r.status().message();
+    EXPECT_NE(r.status().message().find("No such file"), std::string::npos) << r.status().message();
+  }
+  {
+    auto r = c->UploadTxFile("db", ::testing::TempDir(), "");  // a directory
+    EXPECT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find(::testing::TempDir()), std::string::npos)
+        << r.status().message();
+  }
+  {
+    TestFile f(MakeLtx(4, 4, 0x8000000000000003ULL, 1));
+    EXPECT_EQ(c->UploadTxFile("../x", f.path(), "").status().code(), Code::kInvalidArgument);
+  }
+  EXPECT_EQ(server_.count(), 0u);
+  EXPECT_EQ(c->stats().requests.load(), 0u);
+}
+
+TEST_F(ClientApiTest, UploadTxFileChecksTheAcknowledgementLikeUploadTx) {
+  TestFile f(MakeLtx(4, 4, 0x8000000000000003ULL, 0x80000000000000aaULL));
+  std::string hwm, body;
+  server_.svr().Post("/db/tx", [&](const httplib::Request&, httplib::Response& res) {
+    if (!hwm.empty()) res.set_header("Litefs-Hwm", hwm);
+    res.set_content(body, "application/json");
+  });
+  auto c = NewClient();
+  for (auto [h, b, msg] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"", "", "without Litefs-Hwm"},
+           {"4", "", "bad Litefs-Hwm"},
+           {"0000000000000005", "", "does not match"},
+           {"0000000000000004",
+            R"({"pos":{"txid":"0000000000000004","postApplyChecksum":"80000000000000ab"}})",
+            "after upload"},
+           {"0000000000000004", "nope", "not valid JSON"}}) {
+    hwm = h;
+    body = b;
+    auto r = c->UploadTxFile("db", f.path(), "");
+    ASSERT_FALSE(r.ok()) << msg;
+    EXPECT_EQ(r.status().code(), Code::kCorruption);
+    EXPECT_NE(r.status().message().find(msg), std::string::npos) << r.status().message();
+  }
+}
+
+TEST_F(ClientApiTest, UploadTxFileServerErrorsMapLikeUploadTxAndAreNotRetried) {
+  int status = 409;
+  server_.svr().Post("/db/tx", [&](const httplib::Request&, httplib::Response& res) {
+    if (status == 409) {
+      JsonError(res, 409, "EPOSMISMATCH", "position mismatch", ",\"pos\":" + PosJson(kPos3));
+    } else if (status == 413) {
+      JsonError(res, 413, "ETOOLARGE", "request body over 1024 bytes");
+    } else {
+      JsonError(res, status, "EUNAVAILABLE", "injected");
+    }
+  });
+  TestFile f(MakeLtx(9, 9, 0x8000000000000003ULL, 0x8000000000000009ULL));
+  auto c = NewClient();
+  for (auto [st, code] : std::vector<std::pair<int, Code>>{
+           {409, Code::kConflict}, {413, Code::kResourceExhausted}, {503, Code::kUnavailable}}) {
+    status = st;
+    const size_t before = server_.count();
+    auto from_file = c->UploadTxFile("db", f.path(), "");
+    ASSERT_FALSE(from_file.ok()) << st;
+    EXPECT_EQ(from_file.status().code(), code) << from_file.status().ToString();
+    EXPECT_EQ(server_.count(), before + 1) << "status " << st << " was retried";
+    auto from_memory =
+        c->UploadTx("db", MakeLtx(9, 9, 0x8000000000000003ULL, 0x8000000000000009ULL), "");
+    EXPECT_EQ(from_file.status().code(), from_memory.status().code());
+    EXPECT_EQ(from_file.status().message(), from_memory.status().message());
+    EXPECT_EQ(from_file.status().api_code(), from_memory.status().api_code());
+  }
+  status = 409;
+  auto r = c->UploadTxFile("db", f.path(), "");
+  EXPECT_EQ(r.status().api_code(), "EPOSMISMATCH");
+  EXPECT_NE(r.status().message().find(kPos3Text), std::string::npos) << r.status().message();
+  EXPECT_EQ(c->stats().retries.load(), 0u);
+}
+
+TEST(ClientNetworkTest, ClosedSocketOnFileUploadIsNotRetried) {
+  RawServer s("");
+  TestFile f(MakeLtx(1, 1, 0, 0x8000000000000001ULL, 64));
+  auto c = Client::Create(RawConfig(s));
+  ASSERT_TRUE(c.ok());
+  auto r = (*c)->UploadTxFile("db", f.path(), "");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().ToString();
+  EXPECT_EQ((*c)->stats().retries.load(), 0u);
+  EXPECT_EQ(s.accepted(), 1);
+}
+
+TEST_F(ClientApiTest, CurlTransportBodyFileRequests) {
+  std::string got;
+  server_.svr().Put("/put", [&](const httplib::Request& req, httplib::Response& res) {
+    got = req.body;
+    res.set_content("ok", "text/plain");
+  });
+  auto t = MakeCurlTransport(server_.url(), 2000, 5000);
+  const std::string contents = Page(7, 70000);
+  TestFile f(contents);
+  HttpRequest req;
+  req.method = "PUT";
+  req.path = "/put";
+  // Not curl's default form type, which cpp-httplib would parse (and refuse past 8 KiB).
+  req.headers.emplace_back("Content-Type", "application/octet-stream");
+  req.body_path = f.path();
+  auto r = t->Do(req);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_TRUE(got == contents);
+  TestFile empty("");
+  req.body_path = empty.path();
+  r = t->Do(req);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(got, "");
+  EXPECT_EQ(server_.last().Header("Content-Length"), "0");
+
+  const size_t before = server_.count();
+  req.body_path = ::testing::TempDir() + "client_api_test.missing-body";
+  r = t->Do(req);
+  EXPECT_EQ(r.status().code(), Code::kNotFound);
+  EXPECT_NE(r.status().message().find(req.body_path), std::string::npos) << r.status().message();
+  req.body_path = f.path();
+  req.body = "x";  // both a body and a file
+  EXPECT_EQ(t->Do(req).status().code(), Code::kInvalidArgument);
+  req.body.clear();
+  req.method = "GET";  // a file body needs POST or PUT
+  EXPECT_EQ(t->Do(req).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(server_.count(), before);
+}
+
 }  // namespace
 }  // namespace litevfs

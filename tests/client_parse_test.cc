@@ -340,11 +340,16 @@ TEST(ClientCodecTest, UrlEncodingAndBaseUrl) {
 
 class ScriptedTransport : public Transport {
  public:
-  // Each Do() pops the next scripted answer; the last one repeats.
+  // Each Do() pops the next scripted answer; the last one repeats. A request whose body is
+  // a file (body_path) is recorded and refused: this fake never reads it.
   void Push(Result<HttpResponse> r) { script_.push_back(std::move(r)); }
   Result<HttpResponse> Do(const HttpRequest& req) override {
     std::lock_guard<std::mutex> l(mu_);
     requests.push_back(req);
+    if (!req.body_path.empty()) {
+      return Status::Unsupported("ScriptedTransport: body_path " + req.body_path +
+                                 " is not supported");
+    }
     if (script_.size() > 1) {
       auto r = std::move(script_.front());
       script_.pop_front();

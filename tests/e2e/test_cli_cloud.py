@@ -156,6 +156,59 @@ class CloudCliTest(unittest.TestCase):
         self.assertFalse(os.path.exists(self.path("never.db")))
         self.cli(["verify", "hist"])
 
+    def test_import_large_database_in_bounded_memory(self):
+        # ~60 MB of incompressible rows. The import encodes the LTX into a file under TMPDIR
+        # and streams it: its peak RSS must not grow with the database (it was ~2x its size).
+        src = self.path("large.db")
+        con = sqlite3.connect(src)
+        con.execute("CREATE TABLE blobs(id INTEGER PRIMARY KEY, data BLOB)")
+        con.executemany("INSERT INTO blobs(data) VALUES (?)",
+                        ((os.urandom(1000),) for _ in range(60000)))
+        con.commit()
+        con.close()
+        self.assertGreater(os.path.getsize(src), 55 << 20)
+        tmpdir = self.path("large-tmp")
+        os.mkdir(tmpdir)
+        env = dict(self.env, TMPDIR=tmpdir)
+
+        # os.wait4 gives this child's own rusage (RUSAGE_CHILDREN would be the maximum over
+        # every child this test process has waited for so far).
+        proc = subprocess.Popen([litevfs_bin(), "import", "--json", src, "large"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        timer = threading.Timer(300, proc.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out, err = proc.stdout.read(), proc.stderr.read()
+        proc.stdout.close()
+        proc.stderr.close()
+        self.assertEqual(proc.returncode, 0, err)
+        peak_mib = usage.ru_maxrss / 1024  # KiB on Linux
+        self.assertLess(peak_mib, 40, "import of a %d MiB database peaked at %.1f MiB RSS" % (
+            os.path.getsize(src) >> 20, peak_mib))
+        info = json.loads(out)
+        self.assertTrue(info["snapshot"])
+        self.assertEqual(info["pos"]["postApplyChecksum"], self.checksum(src))
+        self.assertGreater(info["uploadBytes"], os.path.getsize(src))
+        self.assertEqual(os.listdir(tmpdir), [], "the temporary LTX file was left behind")
+
+        out_db = self.path("large-export.db")
+        self.cli(["export", "large", out_db])
+        self.assertTrue(self.read(out_db) == self.read(src), "export differs from the source")
+
+        # The temporary file goes on failure too: an upload under a lease that is not held.
+        p = self.cli(["import", "--lease-id", "0" * 32, src, "large"], env=env, check=1)
+        self.assertIn("lease", p.stderr)
+        self.assertEqual(os.listdir(tmpdir), [], "the temporary LTX file was left behind")
+        # An unusable TMPDIR is named.
+        missing = self.path("no-such-tmp")
+        p = self.cli(["import", src, "large"], env=dict(env, TMPDIR=missing), check=1)
+        self.assertIn(missing, p.stderr)
+        self.assertEqual(self.cli(["pos", "large"]).stdout.split("/")[0], "0000000000000001")
+
     def test_verify_integrity_through_vfs(self):
         self.import_db(self.src, "integ")
         v = json.loads(self.cli(["verify", "--integrity", "--json", "integ"]).stdout)

@@ -6,11 +6,16 @@
 // checking it against what was asked.
 #include "litevfs/client.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -315,6 +320,8 @@ struct Call {
   std::vector<std::pair<std::string, std::string>> query;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  std::string body_path;   // the body is this file, streamed (HttpRequest::body_path) ...
+  uint64_t body_size = 0;  // ... of this size (for stats)
   long timeout_ms = 0;
   uint64_t max_response_bytes = kMaxJsonResponse;
   bool idempotent = false;
@@ -584,26 +591,88 @@ class ClientImpl final : public Client {
   Result<Pos> UploadTx(const std::string& db, const std::string& ltx_bytes,
                        const std::string& lease_id) override {
     LTX_RETURN_IF_ERROR(ValidateDatabaseName(db));
-    if (ltx_bytes.size() < ltx::kHeaderSize + ltx::kTrailerSize) {
-      return Status::InvalidArgument("litevfs: LTX upload is " + std::to_string(ltx_bytes.size()) +
+    const std::string what = "litevfs: LTX upload";
+    LTX_RETURN_IF_ERROR(CheckUploadSize(ltx_bytes.size(), what));
+    const auto* bytes = reinterpret_cast<const uint8_t*>(ltx_bytes.data());
+    LTX_ASSIGN_OR_RETURN(Pos new_pos,
+                         UploadEndPos(bytes, bytes + ltx_bytes.size() - ltx::kTrailerSize, what));
+    Call c;
+    c.body = ltx_bytes;
+    return PostTx(db, c, new_pos, lease_id);
+  }
+
+  Result<Pos> UploadTxFile(const std::string& db, const std::string& ltx_path,
+                           const std::string& lease_id) override {
+    LTX_RETURN_IF_ERROR(ValidateDatabaseName(db));
+    const std::string what = "litevfs: LTX upload " + ltx_path;
+    int fd = ::open(ltx_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      const int e = errno;
+      std::string msg = what + ": " + std::strerror(e);
+      return e == ENOENT ? Status::NotFound(std::move(msg)) : Status::IOError(std::move(msg));
+    }
+    struct Closer {
+      int fd;
+      ~Closer() { ::close(fd); }
+    } closer{fd};
+    struct stat st;
+    if (::fstat(fd, &st) != 0) return Status::IOError(what + ": fstat: " + std::strerror(errno));
+    if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(what + " is not a regular file");
+    const uint64_t size = static_cast<uint64_t>(st.st_size);
+    LTX_RETURN_IF_ERROR(CheckUploadSize(size, what));
+    uint8_t head[ltx::kHeaderSize];
+    uint8_t tail[ltx::kTrailerSize];
+    LTX_RETURN_IF_ERROR(PreadFull(fd, head, sizeof(head), 0, what));
+    LTX_RETURN_IF_ERROR(PreadFull(fd, tail, sizeof(tail), size - ltx::kTrailerSize, what));
+    LTX_ASSIGN_OR_RETURN(Pos new_pos, UploadEndPos(head, tail, what));
+    Call c;
+    c.body_path = ltx_path;
+    c.body_size = size;
+    return PostTx(db, c, new_pos, lease_id);
+  }
+
+  // Shared by UploadTx and UploadTxFile; `what` is "litevfs: LTX upload[ PATH]".
+  static Status CheckUploadSize(uint64_t size, const std::string& what) {
+    if (size < ltx::kHeaderSize + ltx::kTrailerSize) {
+      return Status::InvalidArgument(what + " is " + std::to_string(size) +
                                      " bytes, shorter than a header and trailer");
     }
-    const auto* bytes = reinterpret_cast<const uint8_t*>(ltx_bytes.data());
-    auto hdr = ltx::Header::Decode(std::span<const uint8_t>(bytes, ltx::kHeaderSize));
-    if (!hdr.ok()) {
-      return Status::InvalidArgument("litevfs: LTX upload: " + hdr.status().message());
-    }
-    if (Status st = hdr->Validate(); !st.ok()) {
-      return Status::InvalidArgument("litevfs: LTX upload: " + st.message());
-    }
-    auto trl = ltx::Trailer::Decode(
-        std::span<const uint8_t>(bytes + ltx_bytes.size() - ltx::kTrailerSize, ltx::kTrailerSize));
-    if (!trl.ok()) {
-      return Status::InvalidArgument("litevfs: LTX upload: " + trl.status().message());
-    }
-    const Pos new_pos{hdr->max_txid, trl->post_apply_checksum};
+    return Status::OK();
+  }
 
-    Call c;
+  // The position an upload ends at: max_txid of its (valid) header, post-apply checksum of
+  // its trailer. The rest of the file is the server's to verify.
+  static Result<Pos> UploadEndPos(const uint8_t* head, const uint8_t* tail,
+                                  const std::string& what) {
+    auto hdr = ltx::Header::Decode(std::span<const uint8_t>(head, ltx::kHeaderSize));
+    if (!hdr.ok()) return Status::InvalidArgument(what + ": " + hdr.status().message());
+    if (Status st = hdr->Validate(); !st.ok()) {
+      return Status::InvalidArgument(what + ": " + st.message());
+    }
+    auto trl = ltx::Trailer::Decode(std::span<const uint8_t>(tail, ltx::kTrailerSize));
+    if (!trl.ok()) return Status::InvalidArgument(what + ": " + trl.status().message());
+    return Pos{hdr->max_txid, trl->post_apply_checksum};
+  }
+
+  static Status PreadFull(int fd, uint8_t* buf, size_t n, uint64_t off, const std::string& what) {
+    size_t got = 0;
+    while (got < n) {
+      ssize_t r = ::pread(fd, buf + got, n - got, static_cast<off_t>(off + got));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return Status::IOError(what + ": read: " + std::strerror(errno));
+      if (r == 0) {
+        return Status::IOError(what + ": file shrank while it was read (offset " +
+                               std::to_string(off + got) + ")");
+      }
+      got += size_t(r);
+    }
+    return Status::OK();
+  }
+
+  // POST /db/tx of c's body (bytes or file), then checks the acknowledgement against the
+  // position the LTX ends at. Not idempotent: never retried.
+  Result<Pos> PostTx(const std::string& db, Call& c, const Pos& new_pos,
+                     const std::string& lease_id) {
     c.method = "POST";
     c.path = "/db/tx";
     c.db = db;
@@ -612,15 +681,14 @@ class ClientImpl final : public Client {
     c.headers.emplace_back("Content-Type", "application/octet-stream");
     c.headers.emplace_back("Accept", "application/json");
     if (!lease_id.empty()) c.headers.emplace_back("Lfsc-Lease-Id", lease_id);
-    c.body = ltx_bytes;
     const std::string where = Where(c.method, c.path, db);
     LTX_ASSIGN_OR_RETURN(HttpResponse r, Exec(c));
     auto hwm = r.headers.find("litefs-hwm");
     if (hwm == r.headers.end()) return Corrupt(where, "upload acknowledged without Litefs-Hwm");
     uint64_t hwm_txid = 0;
     if (!internal::ParseHex16(hwm->second, &hwm_txid)) {
-      return Corrupt(where, "bad Litefs-Hwm header \"" + internal::BodyExcerpt(hwm->second, 40) +
-                                "\"");
+      return Corrupt(where,
+                     "bad Litefs-Hwm header \"" + internal::BodyExcerpt(hwm->second, 40) + "\"");
     }
     if (hwm_txid != new_pos.txid) {
       return Corrupt(where, "Litefs-Hwm " + ltx::FormatTxid(hwm_txid) +
@@ -892,6 +960,7 @@ class ClientImpl final : public Client {
     req.query = c.query;
     if (!cfg_.cluster.empty()) req.query.emplace_back("cluster", cfg_.cluster);
     req.body = std::move(c.body);
+    req.body_path = c.body_path;
     req.timeout_ms = c.timeout_ms;
     req.max_response_bytes = c.max_response_bytes;
     long backoff = std::max(1L, cfg_.retry_backoff_ms);
@@ -906,7 +975,7 @@ class ClientImpl final : public Client {
       for (const auto& h : c.headers) req.headers.push_back(h);
 
       stats_.requests++;
-      stats_.bytes_sent += req.body.size();
+      stats_.bytes_sent += req.body.size() + c.body_size;
       if (c.sink) c.sink->Reset();
       auto r = c.sink ? transport_->DoStreaming(req, c.sink) : transport_->Do(req);
       if (c.sink) stats_.bytes_received += c.sink->total();

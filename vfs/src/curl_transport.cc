@@ -4,9 +4,14 @@
 // handles equals the peak concurrency, not the number of threads that ever made a request.
 // Content decoding is left to the caller (the client decodes zstd itself, with a bound).
 #include <curl/curl.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <vector>
@@ -43,6 +48,66 @@ struct Transfer {
   bool too_large = false;
   ltx::Status sink_error;
 };
+
+// A request body streamed from a file (HttpRequest::body_path): read with pread at `offset`,
+// so curl can rewind (CURLOPT_SEEKFUNCTION) when it resends on a fresh connection.
+struct FileBody {
+  int fd = -1;
+  std::string path;
+  std::string where;    // "POST URL", for messages
+  uint64_t size = 0;    // Content-Length, from fstat when the transfer starts
+  uint64_t offset = 0;  // next byte to send
+  ltx::Status error;    // why the read callback aborted the transfer
+  ~FileBody() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+size_t OnReadBody(char* buf, size_t size, size_t nitems, void* userdata) {
+  auto* b = static_cast<FileBody*>(userdata);
+  const uint64_t left = b->size - std::min(b->offset, b->size);
+  const size_t want = static_cast<size_t>(std::min<uint64_t>(uint64_t(size) * nitems, left));
+  if (want == 0) return 0;
+  for (;;) {
+    ssize_t r = ::pread(b->fd, buf, want, static_cast<off_t>(b->offset));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      b->error = ltx::Status::IOError("litevfs: read " + b->path + ": " + std::strerror(errno) +
+                                      " (request body of " + b->where + ")");
+      return CURL_READFUNC_ABORT;
+    }
+    if (r == 0) {
+      b->error =
+          ltx::Status::IOError("litevfs: " + b->path + " shrank to " + std::to_string(b->offset) +
+                               " bytes while it was sent (Content-Length " +
+                               std::to_string(b->size) + ", " + b->where + ")");
+      return CURL_READFUNC_ABORT;
+    }
+    b->offset += uint64_t(r);
+    return size_t(r);
+  }
+}
+
+int OnSeekBody(void* userdata, curl_off_t offset, int origin) {
+  auto* b = static_cast<FileBody*>(userdata);
+  curl_off_t base = 0;
+  switch (origin) {
+    case SEEK_SET:
+      break;
+    case SEEK_CUR:
+      base = static_cast<curl_off_t>(b->offset);
+      break;
+    case SEEK_END:
+      base = static_cast<curl_off_t>(b->size);
+      break;
+    default:
+      return CURL_SEEKFUNC_CANTSEEK;
+  }
+  const curl_off_t to = base + offset;
+  if (to < 0 || static_cast<uint64_t>(to) > b->size) return CURL_SEEKFUNC_FAIL;
+  b->offset = static_cast<uint64_t>(to);
+  return CURL_SEEKFUNC_OK;
+}
 
 bool IsSuccess(int status) { return status >= 200 && status < 300; }
 
@@ -215,6 +280,38 @@ class CurlTransport final : public Transport {
     // Never wait for "100 Continue" before sending a body: one round trip saved per upload.
     if (!add_header("Expect:")) return Status::ResourceExhausted("litevfs: out of memory");
 
+    const bool is_upload = req.method == "POST" || req.method == "PUT";
+    FileBody file_body;
+    if (!req.body_path.empty()) {
+      if (!req.body.empty()) {
+        return Status::InvalidArgument("litevfs: request has both a body and a body file (" +
+                                       where + ")");
+      }
+      if (!is_upload) {
+        return Status::InvalidArgument("litevfs: a body file needs POST or PUT (" + where + ")");
+      }
+      file_body.path = req.body_path;
+      file_body.where = where;
+      file_body.fd = ::open(req.body_path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (file_body.fd < 0) {
+        const int e = errno;
+        std::string msg = "litevfs: open " + req.body_path + ": " + std::strerror(e) +
+                          " (request body of " + where + ")";
+        return e == ENOENT ? Status::NotFound(std::move(msg)) : Status::IOError(std::move(msg));
+      }
+      struct stat st;
+      if (::fstat(file_body.fd, &st) != 0) {
+        return Status::IOError("litevfs: fstat " + req.body_path + ": " + std::strerror(errno) +
+                               " (request body of " + where + ")");
+      }
+      if (!S_ISREG(st.st_mode)) {
+        return Status::InvalidArgument("litevfs: " + req.body_path +
+                                       " is not a regular file (request body of " + where + ")");
+      }
+      file_body.size = static_cast<uint64_t>(st.st_size);
+    }
+    const bool streams_body = file_body.fd >= 0;
+
     Lease lease(this);
     CURL* h = lease.get();
     if (!h) return Status::ResourceExhausted("litevfs: curl_easy_init failed");
@@ -236,9 +333,9 @@ class CurlTransport final : public Transport {
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms_);
-    if (sink && req.timeout_ms <= 0) {
-      // A streamed download (a snapshot) may legitimately take longer than any fixed
-      // bound; fail it when it stalls instead.
+    if ((sink || streams_body) && req.timeout_ms <= 0) {
+      // A streamed download (a snapshot) or upload (a file body) may legitimately take
+      // longer than any fixed bound; fail it when it stalls instead.
       curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
       curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, std::max(1L, request_timeout_ms_ / 1000));
     } else {
@@ -256,10 +353,20 @@ class CurlTransport final : public Transport {
 
     if (req.method == "GET") {
       curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-    } else if (req.method == "POST" || req.method == "PUT") {
+    } else if (is_upload) {
       curl_easy_setopt(h, CURLOPT_POST, 1L);
-      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
-      curl_easy_setopt(h, CURLOPT_POSTFIELDS, req.body.data());
+      if (streams_body) {
+        // No POSTFIELDS: curl pulls the body through the read callback, Content-Length set.
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(file_body.size));
+        curl_easy_setopt(h, CURLOPT_READFUNCTION, &OnReadBody);
+        curl_easy_setopt(h, CURLOPT_READDATA, &file_body);
+        curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, &OnSeekBody);
+        curl_easy_setopt(h, CURLOPT_SEEKDATA, &file_body);
+        curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 256L * 1024);
+      } else {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, req.body.data());
+      }
       if (req.method == "PUT") curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
     } else if (req.method == "DELETE") {
       curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
@@ -271,12 +378,19 @@ class CurlTransport final : public Transport {
     // Drop pointers into this stack frame before the handle goes back to the pool.
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
+    if (streams_body) {
+      curl_easy_setopt(h, CURLOPT_READFUNCTION, nullptr);
+      curl_easy_setopt(h, CURLOPT_READDATA, nullptr);
+      curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, nullptr);
+      curl_easy_setopt(h, CURLOPT_SEEKDATA, nullptr);
+    }
 
     if (t.too_large) {
       return Status::Corruption("litevfs: response body from " + where + " exceeds " +
                                 std::to_string(t.max_bytes) + " bytes");
     }
     if (!t.sink_error.ok()) return t.sink_error;
+    if (!file_body.error.ok()) return file_body.error;
     if (rc != CURLE_OK) {
       std::string msg = curl_easy_strerror(rc);
       if (errbuf[0] != '\0') msg += std::string(": ") + errbuf;

@@ -38,6 +38,14 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> query;   // not yet URL-encoded
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // When non-empty, the request body is this file, streamed from disk as it is sent (never
+  // loaded whole), with Content-Length = its size when the transfer starts; `body` must
+  // then be empty. Only for POST and PUT. A file that cannot be read, or that shrinks while
+  // it is sent, fails the request with a status naming it. Without timeout_ms, such an
+  // upload has no overall time bound (a large file takes as long as it takes) and fails
+  // instead when it stalls for the transport's request timeout. A Transport that cannot
+  // stream a file must fail the request (kUnsupported), never send an empty body.
+  std::string body_path;
   long timeout_ms = 0;  // 0 = the transport's default
   // A 2xx body longer than this (as received: after chunked decoding, before any
   // Content-Encoding) fails the request with kCorruption instead of being buffered without
@@ -163,6 +171,14 @@ class Client {
   // POST /db/tx: one v1 LTX. Returns the new position (from the LTX + Litefs-Hwm).
   virtual Result<Pos> UploadTx(const std::string& db, const std::string& ltx_bytes,
                                const std::string& lease_id) = 0;
+  // Like UploadTx, for an LTX in the file at `ltx_path`, streamed from disk (memory stays
+  // bounded whatever its size). Its header and trailer are read and checked first (the same
+  // checks and messages as UploadTx, naming the file; kInvalidArgument, and no request, for
+  // a file that is not an LTX; kNotFound / kIOError when it cannot be opened or read), then
+  // its bytes are POSTed and the acknowledgement is checked as UploadTx does. Not retried.
+  // The file must not change until this returns.
+  virtual Result<Pos> UploadTxFile(const std::string& db, const std::string& ltx_path,
+                                   const std::string& lease_id) = 0;
   // POST /lease (acquire when id is empty, refresh otherwise) / DELETE /lease.
   virtual Result<Lease> AcquireLease(const std::string& db, long duration_ms,
                                      const std::string& id = {}) = 0;
