@@ -296,6 +296,25 @@ TEST_F(VfsReadTest, ScanReadAheadGrowsAndFollowsTheTree) {
   EXPECT_EQ(Q(db, "PRAGMA integrity_check"), std::vector<std::string>{"ok"});
 }
 
+// A cold range over ~150 leaves (the peer benchmark's 5,000-row range, scaled down): three
+// requests (33 + 65 pages, then one read-ahead of 128), not one per 33 leaves, and no more
+// speculation than one batch past the range.
+TEST_F(VfsReadTest, ColdRangeTakesThreeRequests) {
+  std::string path = MakeLocalDb("r.db", 20000, 512);  // ~3 rows per leaf
+  UploadSnapshot("r", path);
+  sqlite3* db = OpenRemote("r");
+  json s0 = Stats(db);
+  const std::string q = "SELECT sum(v), count(*) FROM t WHERE id BETWEEN 9000 AND 9449";
+  EXPECT_EQ(Q1(db, q), Q1(OpenLocal(path), q));
+  json s1 = Stats(db);
+  const uint64_t reqs = s1["page_requests"].get<uint64_t>() - s0["page_requests"].get<uint64_t>();
+  const uint64_t pages = s1["pages_fetched"].get<uint64_t>() - s0["pages_fetched"].get<uint64_t>();
+  std::printf("450-row range over ~150 leaves: %llu requests, %llu pages\n", (unsigned long long)reqs,
+              (unsigned long long)pages);
+  EXPECT_LE(reqs, 3u) << s1.dump();
+  EXPECT_LE(pages, 33u + 65u + 129u) << s1.dump();
+}
+
 // PRAGMA litevfs_cache_db fetches in batches with several requests in flight: every page
 // arrives once, a failing batch is an error that leaves the cache usable, and a retry
 // fetches only what is still missing.

@@ -770,17 +770,23 @@ size_t Database::PrefetchWindowLocked(Conn* c) {
 }
 
 void Database::MaybeReadAheadLocked(Conn* c, const Snapshot& pin) {
-  // Only in a scan (the window grew: the reader used what was prefetched), while less than
-  // one and a half windows are prefetched ahead of the reader, and at most
-  // kReadAheadsInFlight at a time per database: the next batch is on the wire while the
-  // reader works through the current one, so a scan waits for the network only at its start.
+  // Only in a scan (the window grew: the reader used what was prefetched). While the window
+  // still grows, one read-ahead at a time, once the reader is half-way through the latest
+  // batch (a range that ends soon costs at most one speculative batch). At full size, up to
+  // kReadAheadsInFlight, keeping about one and a half windows ahead of the reader: the next
+  // batch is on the wire while it works through the current one, so a long scan waits for
+  // the network only at its start.
   const size_t base = size_t(max_prefetch_pages.load());
   if (c->frontier == 0 || base == 0 || c->window <= base || stopping_) return;
-  if (readaheads_in_flight_.size() >= kReadAheadsInFlight) return;
-  if (c->ahead.size() > size_t(c->window) * 3 / 2) return;
+  const size_t cap = std::max(base, std::min(kMaxPagesPerRequest - 1, kMaxWindowBytes / page_size_));
+  if (c->window < cap) {
+    if (!readaheads_in_flight_.empty() || c->ahead.size() * 2 > c->ahead_total) return;
+  } else {
+    if (readaheads_in_flight_.size() >= kReadAheadsInFlight) return;
+    if (c->ahead.size() > cap * 3 / 2) return;
+  }
   const int64_t max_reqs = max_reqs_per_query.load();
   if (max_reqs != 0 && c->requests >= uint64_t(max_reqs)) return;
-  const size_t cap = std::max(base, std::min(kMaxPagesPerRequest - 1, kMaxWindowBytes / page_size_));
   const size_t n = std::min(cap, size_t(c->window) * 2);
   std::vector<uint32_t> order;
   AppendFollowingLocked(c->frontier, 2 * n + 8, &order);
