@@ -149,6 +149,7 @@ struct PageCache::Impl {
   uint32_t max_pgno = 0;  // >= every present pgno (not lowered by drops; reset by Clear)
   uint64_t next_gen = 1;
   bool index_dirty = false;  // entry writes since the last index fdatasync
+  bool position_behind = false;  // pos moved by a deferred Advance; the header is older
   // An entry could not be cleared, so the disk may still call a dropped page valid
   // forever; the next Advance caps everything through the epoch instead of trusting it.
   bool unclean_drop = false;
@@ -178,6 +179,7 @@ struct PageCache::Impl {
     if (int err = PwriteFull(index_fd, buf, sizeof(buf), 0)) {
       return IoError("write header of", index_path, err);
     }
+    position_behind = false;
     return ltx::Status::OK();
   }
 
@@ -578,7 +580,7 @@ ltx::Status PageCache::Put(uint32_t pgno, uint64_t fetched_txid, std::span<const
 }
 
 ltx::Status PageCache::Advance(const ltx::Pos& new_pos, bool all, std::span<const uint32_t> changed,
-                               uint32_t commit) {
+                               uint32_t commit, bool defer_durability) {
   Impl& m = *impl_;
   std::lock_guard advance_lock(m.advance_mu);
   bool sync_index = false;
@@ -627,6 +629,13 @@ ltx::Status PageCache::Advance(const ltx::Pos& new_pos, bool all, std::span<cons
       m.prev_epoch_valid_until = cap;
       m.unclean_drop = false;
     } else if (m.index_dirty) {
+      if (defer_durability) {
+        // The header keeps the older position until PersistPosition: entries written since
+        // are at txids above it, so a re-sync from it caps them (see the top of this file).
+        m.pos = new_pos;
+        m.position_behind = true;
+        return ltx::Status::OK();
+      }
       sync_index = true;
       m.index_dirty = false;
     }
@@ -660,6 +669,29 @@ ltx::Status PageCache::Clear() {
   return impl_->ResetLocked();
 }
 
+ltx::Status PageCache::PersistPosition() {
+  Impl& m = *impl_;
+  std::lock_guard advance_lock(m.advance_mu);
+  {
+    std::lock_guard lock(m.mu);
+    if (!m.position_behind) return ltx::Status::OK();
+    m.index_dirty = false;
+  }
+  if (::fdatasync(m.index_fd) != 0) {
+    int err = errno;
+    std::lock_guard lock(m.mu);
+    m.index_dirty = true;
+    return IoError("sync", m.index_path, err);
+  }
+  std::lock_guard lock(m.mu);
+  return m.WriteHeaderLocked();
+}
+
+bool PageCache::position_behind() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->position_behind;
+}
+
 ltx::Status PageCache::Flush() {
   if (::fdatasync(impl_->pages_fd) != 0) return IoError("sync", impl_->pages_path, errno);
   {
@@ -672,7 +704,7 @@ ltx::Status PageCache::Flush() {
     impl_->index_dirty = true;
     return IoError("sync", impl_->index_path, err);
   }
-  return ltx::Status::OK();
+  return PersistPosition();
 }
 
 void PageCache::SetLimits(uint64_t max_pages, uint64_t min_available_bytes) {

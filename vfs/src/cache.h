@@ -83,13 +83,22 @@ class PageCache {
   // kInvalidArgument if new_pos is behind pos() (Clear() first after a restore), or has
   // pos()'s txid with another checksum. all=true is O(1) on disk (an epoch bump). From
   // pos() zero (a new or cleared cache) every present page counts as changed.
+  // `defer_durability` (a writer's own commit, on its latency path): when persisting the
+  // position would need an index fdatasync now, skip it and the header write; the stored
+  // position then stays behind the in-memory one (a crash re-syncs from there and
+  // over-invalidates, never serves a stale page) until PersistPosition(), Flush() or an
+  // Advance without the flag.
   ltx::Status Advance(const ltx::Pos& new_pos, bool all, std::span<const uint32_t> changed,
-                      uint32_t commit);
+                      uint32_t commit, bool defer_durability = false);
+  // Makes a deferred position durable (index fdatasync, then the header). Cheap when the
+  // stored position is current.
+  ltx::Status PersistPosition();
+  bool position_behind() const;  // a deferred position is not stored yet
   // Drops versions no pin >= oldest_pin_txid can use (frees disk).
   void Collect(uint64_t oldest_pin_txid);
   // Removes every page and resets the position (e.g. `litevfs verify` found corruption).
   ltx::Status Clear();
-  ltx::Status Flush();  // fdatasync pages, then index
+  ltx::Status Flush();  // fdatasync pages, then index, then a deferred position
   // Changes the bounds of an open cache (the pragmas), evicting down to max_pages now;
   // the same as reopening with new CacheOptions, without re-reading the index.
   void SetLimits(uint64_t max_pages, uint64_t min_available_bytes);

@@ -39,6 +39,9 @@ constexpr size_t kBatchesInFlight = 2;          // bulk fetches (litevfs_cache_d
 constexpr size_t kReadAheadsInFlight = 2;       // per database, during scans
 constexpr int kMaxTreeDepth = 12;               // b-tree levels walked for scan order
 constexpr auto kLeaseSafetyMargin = std::chrono::milliseconds(500);
+// How long a writer's commits may leave the cache's stored position behind (a crash then
+// re-syncs from the older one: more invalidation, never a stale page).
+constexpr auto kPersistPeriod = std::chrono::milliseconds(1000);
 constexpr const char* kMetaFile = "litevfs.meta";
 
 struct Registry {
@@ -524,6 +527,13 @@ Status Database::ApplySyncLocked(const Pos& since, const SyncResult& res, uint32
   return Status::OK();
 }
 
+void Database::PersistCachePositionLocked() {
+  if (!cache_ || !cache_->position_behind() || Clock::now() - last_persist_ < kPersistPeriod) return;
+  last_persist_ = Clock::now();
+  Status st = cache_->PersistPosition();
+  if (!st.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, latest_.pos, "storing the cache position: " + st.ToString());
+}
+
 void Database::MaybeSyncForTransaction() {
   if (long_poll_) return;  // the sync thread keeps latest_ current
   {
@@ -531,6 +541,10 @@ void Database::MaybeSyncForTransaction() {
     if (Clock::now() - last_sync_ < std::chrono::milliseconds(sync_period_ms.load())) return;
   }
   Status st = SyncNow(client_.get(), 0);
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    PersistCachePositionLocked();
+  }
   if (!st.ok()) {
     // Serve the last known state: reads of cached pages keep working while the service is away.
     LITEVFS_LOG(LogLevel::kWarn, name_, Pos{}, "sync at transaction start failed: " + st.ToString());
@@ -554,6 +568,7 @@ void Database::SyncLoop() {
     Status st = SyncNow(sync_client_.get(), missing ? 0 : kLongPollWaitMs);
     std::unique_lock<std::mutex> lk(mu_);
     if (stopping_) return;
+    PersistCachePositionLocked();
     std::chrono::milliseconds pause{0};
     if (!st.ok()) {
       failures = std::min(failures + 1, 5);
@@ -1354,7 +1369,9 @@ Status Database::CommitLocked(std::unique_lock<std::mutex>& lk, Conn* c, const c
     for (auto& [pg, _] : pages) changed.push_back(pg);
     changed.insert(changed.end(), dropped.begin(), dropped.end());
     std::sort(changed.begin(), changed.end());
-    Status cst = cache_->Advance(np, snapshot, changed, new_commit);
+    // Deferred durability: no index fdatasync on the commit's latency path; the sync thread
+    // (or the close) stores the position within kPersistPeriod.
+    Status cst = cache_->Advance(np, snapshot, changed, new_commit, /*defer_durability=*/true);
     for (auto& [pg, data] : pages) {
       if (!cst.ok()) break;
       cst = cache_->Put(pg, np.txid, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data->data()), ps));

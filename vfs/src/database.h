@@ -156,6 +156,8 @@ class Database : public std::enable_shared_from_this<Database> {
   Status ApplySyncLocked(const Pos& since, const SyncResult& res, uint32_t commit, uint32_t ps,
                          const std::vector<std::pair<uint32_t, std::string>>& boot);
   void MaybeSyncForTransaction();
+  // Stores a position the writer's commits deferred (at most once per kPersistPeriod).
+  void PersistCachePositionLocked();
   void SyncLoop();
   void LeaseLoop();
   void StopLeaseThread();
@@ -217,6 +219,7 @@ class Database : public std::enable_shared_from_this<Database> {
   uint32_t page_size_ = 0;          // 0 until known (new, empty database)
   Snapshot latest_;
   std::chrono::steady_clock::time_point last_sync_{};
+  std::chrono::steady_clock::time_point last_persist_{};
   int shared_count_ = 0;            // connections holding SHARED or above
   Conn* reserved_ = nullptr;        // the connection holding RESERVED/PENDING/EXCLUSIVE
   bool pending_ = false;            // reserved_ asked for EXCLUSIVE (blocks new SHARED)
