@@ -167,6 +167,16 @@ struct PageCache::Impl {
 
   // --- file writes; mu held -------------------------------------------------------------
 
+  // fdatasync of the index, mu not held (the caller cleared index_dirty under it); on
+  // failure the index counts as dirty again.
+  ltx::Status SyncIndex() {
+    if (::fdatasync(index_fd) == 0) return ltx::Status::OK();
+    const int err = errno;
+    std::lock_guard lock(mu);
+    index_dirty = true;
+    return IoError("sync", index_path, err);
+  }
+
   ltx::Status WriteHeaderLocked() {
     fmt::IndexHeader h;
     h.page_size = opts.page_size;
@@ -641,12 +651,7 @@ ltx::Status PageCache::Advance(const ltx::Pos& new_pos, bool all, std::span<cons
     }
     m.pos = new_pos;
   }
-  if (sync_index && ::fdatasync(m.index_fd) != 0) {
-    int err = errno;
-    std::lock_guard lock(m.mu);
-    m.index_dirty = true;
-    return IoError("sync", m.index_path, err);
-  }
+  if (sync_index) LTX_RETURN_IF_ERROR(m.SyncIndex());
   std::lock_guard lock(m.mu);
   return m.WriteHeaderLocked();
 }
@@ -677,12 +682,7 @@ ltx::Status PageCache::PersistPosition() {
     if (!m.position_behind) return ltx::Status::OK();
     m.index_dirty = false;
   }
-  if (::fdatasync(m.index_fd) != 0) {
-    int err = errno;
-    std::lock_guard lock(m.mu);
-    m.index_dirty = true;
-    return IoError("sync", m.index_path, err);
-  }
+  LTX_RETURN_IF_ERROR(m.SyncIndex());
   std::lock_guard lock(m.mu);
   return m.WriteHeaderLocked();
 }
@@ -698,12 +698,7 @@ ltx::Status PageCache::Flush() {
     std::lock_guard lock(impl_->mu);
     impl_->index_dirty = false;
   }
-  if (::fdatasync(impl_->index_fd) != 0) {
-    int err = errno;
-    std::lock_guard lock(impl_->mu);
-    impl_->index_dirty = true;
-    return IoError("sync", impl_->index_path, err);
-  }
+  LTX_RETURN_IF_ERROR(impl_->SyncIndex());
   return PersistPosition();
 }
 
