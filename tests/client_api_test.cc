@@ -1089,29 +1089,6 @@ TEST_F(ClientApiTest, UploadTxSendsBytesAndReturnsNewPosition) {
   EXPECT_EQ(server_.last().Header("Lfsc-Lease-Id"), "<absent>");
 }
 
-TEST_F(ClientApiTest, UploadTxChecksTheAcknowledgement) {
-  const std::string ltx = MakeLtx(4, 4, 0x8000000000000003ULL, 0x80000000000000aaULL);
-  std::string hwm, body;
-  server_.svr().Post("/db/tx", [&](const httplib::Request&, httplib::Response& res) {
-    if (!hwm.empty()) res.set_header("Litefs-Hwm", hwm);
-    res.set_content(body, "application/json");
-  });
-  auto c = NewClient();
-  for (auto [h, b, msg] : std::vector<std::tuple<std::string, std::string, std::string>>{
-           {"", "", "without Litefs-Hwm"},
-           {"4", "", "bad Litefs-Hwm"},
-           {"0000000000000005", "", "does not match"},
-           {"0000000000000004", R"({"pos":{"txid":"0000000000000004","postApplyChecksum":"80000000000000ab"}})", "after upload"},
-           {"0000000000000004", "nope", "not valid JSON"}}) {
-    hwm = h;
-    body = b;
-    auto r = c->UploadTx("db", ltx, "");
-    ASSERT_FALSE(r.ok()) << msg;
-    EXPECT_EQ(r.status().code(), Code::kCorruption);
-    EXPECT_NE(r.status().message().find(msg), std::string::npos) << r.status().message();
-  }
-}
-
 TEST_F(ClientApiTest, UploadTxRejectsBadLtxWithoutARequest) {
   auto c = NewClient();
   EXPECT_EQ(c->UploadTx("db", "short", "").status().code(), Code::kInvalidArgument);
@@ -1733,8 +1710,10 @@ TEST_F(ClientApiTest, UploadTxFileRejectsBadFilesWithoutARequest) {
   EXPECT_EQ(c->stats().requests.load(), 0u);
 }
 
-TEST_F(ClientApiTest, UploadTxFileChecksTheAcknowledgementLikeUploadTx) {
-  TestFile f(MakeLtx(4, 4, 0x8000000000000003ULL, 0x80000000000000aaULL));
+// Both upload forms (bytes in memory, a file streamed from disk) check the answer alike.
+TEST_F(ClientApiTest, UploadTxAndUploadTxFileCheckTheAcknowledgement) {
+  const std::string ltx = MakeLtx(4, 4, 0x8000000000000003ULL, 0x80000000000000aaULL);
+  TestFile f(ltx);
   std::string hwm, body;
   server_.svr().Post("/db/tx", [&](const httplib::Request&, httplib::Response& res) {
     if (!hwm.empty()) res.set_header("Litefs-Hwm", hwm);
@@ -1751,10 +1730,12 @@ TEST_F(ClientApiTest, UploadTxFileChecksTheAcknowledgementLikeUploadTx) {
            {"0000000000000004", "nope", "not valid JSON"}}) {
     hwm = h;
     body = b;
-    auto r = c->UploadTxFile("db", f.path(), "");
-    ASSERT_FALSE(r.ok()) << msg;
-    EXPECT_EQ(r.status().code(), Code::kCorruption);
-    EXPECT_NE(r.status().message().find(msg), std::string::npos) << r.status().message();
+    for (bool from_file : {false, true}) {
+      auto r = from_file ? c->UploadTxFile("db", f.path(), "") : c->UploadTx("db", ltx, "");
+      ASSERT_FALSE(r.ok()) << msg << (from_file ? " (file)" : " (bytes)");
+      EXPECT_EQ(r.status().code(), Code::kCorruption);
+      EXPECT_NE(r.status().message().find(msg), std::string::npos) << r.status().message();
+    }
   }
 }
 

@@ -6,16 +6,13 @@
 // rows (compared with the same query on the local database) — never wrong data, never a
 // crash, never a hang — and once the server behaves again, the same connection reads
 // correctly (nothing bad was cached).
-#include <arpa/inet.h>
-#include <dirent.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <atomic>
 #include <cstring>
 #include <mutex>
 #include <random>
 
+#include "../mockcloud/src/sockets.h"
 #include "vfs_test_util.h"
 
 namespace vfstest {
@@ -38,27 +35,6 @@ enum class Mode {
   kStalledBody,            // page batches: headers and 1 KiB, then silence until the mode changes
   kClosedSocket,           // the connection is shut down without an answer
 };
-
-// Shuts down the accepted socket serving `req` (found by its address pair): the client sees
-// the connection close without an answer.
-void ShutdownSocketOf(const httplib::Request& req) {
-  DIR* d = opendir("/proc/self/fd");
-  if (!d) return;
-  while (struct dirent* e = readdir(d)) {
-    char* end = nullptr;
-    long fd = strtol(e->d_name, &end, 10);
-    if (!end || *end != '\0' || fd < 0) continue;
-    sockaddr_in local{}, peer{};
-    socklen_t ll = sizeof local, pl = sizeof peer;
-    if (getsockname(int(fd), reinterpret_cast<sockaddr*>(&local), &ll) != 0) continue;
-    if (local.sin_family != AF_INET || ntohs(local.sin_port) != req.local_port) continue;
-    if (getpeername(int(fd), reinterpret_cast<sockaddr*>(&peer), &pl) != 0) continue;
-    if (ntohs(peer.sin_port) != req.remote_port) continue;
-    shutdown(int(fd), SHUT_RDWR);
-    break;
-  }
-  closedir(d);
-}
 
 bool IsBatchRoute(const std::string& path) { return path == "/db/page" || path == "/db/interior"; }
 
@@ -115,7 +91,7 @@ class BadServer {
     const Mode m = mode_.load();
     if (m == Mode::kClosedSocket) {
       tampered_++;
-      ShutdownSocketOf(q);
+      mockcloud::ShutdownConnection(q.local_port, q.remote_addr, q.remote_port);
       r.status = 500;
       return;
     }
@@ -456,16 +432,24 @@ namespace {
 // leaves "both the local cache and the remote database exactly as before". Either outcome
 // is acceptable if it is the truth: the commit fails and the service does not have it, or
 // the commit succeeds and the service has it.
-class AmbiguousCommitTest : public VfsTest {};
+class AmbiguousCommitTest : public VfsTest {
+ protected:
+  // A new database `name` holding t(x) = {1}, open with the write lease.
+  sqlite3* OpenWithOneRow(const std::string& name) {
+    sqlite3* db = OpenRemote(name);
+    if (!db) return nullptr;
+    Q(db, "PRAGMA litevfs_acquire_lease");
+    Q(db, "CREATE TABLE t(x INTEGER)");
+    Q(db, "INSERT INTO t VALUES(1)");
+    return db;
+  }
+};
 
 // The upload is applied but its answer is lost; the sync that settles the outcome works:
 // the commit must succeed (the service has it), never fail while applied.
 TEST_F(AmbiguousCommitTest, LostUploadAnswerIsSettledAsApplied) {
-  sqlite3* db = OpenRemote("amb");
+  sqlite3* db = OpenWithOneRow("amb");
   ASSERT_NE(db, nullptr);
-  Q(db, "PRAGMA litevfs_acquire_lease");
-  Q(db, "CREATE TABLE t(x INTEGER)");
-  Q(db, "INSERT INTO t VALUES(1)");
   const ltx::Pos before = RemotePos("amb");
   ASSERT_GT(before.txid, 0u);
   SetFaults("truncate=1,routes=/db/tx");
@@ -482,11 +466,8 @@ TEST_F(AmbiguousCommitTest, LostUploadAnswerIsSettledAsApplied) {
 // Every answer (uploads and the checks) is lost: the outcome cannot be known, so the commit
 // fails with an I/O error (the log says "outcome unknown"); once the service answers again the connection agrees with it.
 TEST_F(AmbiguousCommitTest, UnsettledCommitSaysOutcomeUnknownThenConverges) {
-  sqlite3* db = OpenRemote("amb2");
+  sqlite3* db = OpenWithOneRow("amb2");
   ASSERT_NE(db, nullptr);
-  Q(db, "PRAGMA litevfs_acquire_lease");
-  Q(db, "CREATE TABLE t(x INTEGER)");
-  Q(db, "INSERT INTO t VALUES(1)");
   const ltx::Pos before = RemotePos("amb2");
   SetFaults("truncate=1,routes=/db/tx|/db/sync");
   const int rc = Exec(db, "INSERT INTO t VALUES(2)");

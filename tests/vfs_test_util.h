@@ -30,6 +30,7 @@
 #include "ltx/file.h"
 #include "ltx/io.h"
 #include "mockcloud/server.h"
+#include "vfs_static.h"
 
 namespace vfstest {
 
@@ -38,24 +39,9 @@ using json = nlohmann::json;
 
 constexpr int kPosErrorCode = SQLITE_IOERR | (0x504F53 << 8);
 
-inline void RegisterVfsOnce() {
-  static bool done = [] {
-    sqlite3_auto_extension(reinterpret_cast<void (*)(void)>(litevfs_core_init));
-    sqlite3* tmp = nullptr;
-    sqlite3_open(":memory:", &tmp);  // runs the auto extension: registers "litevfs"
-    sqlite3_close(tmp);
-    return true;
-  }();
-  (void)done;
-}
+using vfsstatic::RegisterVfsOnce;
 
-inline std::string VfsLastError() {
-  sqlite3_vfs* v = sqlite3_vfs_find("litevfs");
-  if (!v) return "";
-  char buf[1024] = {0};
-  v->xGetLastError(v, sizeof buf, buf);
-  return buf;
-}
+using vfsstatic::VfsLastError;
 
 inline std::string ReadFileBytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -17,6 +17,19 @@ class VfsWriteTest : public VfsTest {
     EXPECT_EQ(Q(local, sql), Q(vfs_db, sql)) << sql;
     Close(local);
   }
+  // A 50-row database `name` on the service, opened through the VFS with the write lease.
+  sqlite3* OpenLeased(const std::string& name, std::string* lease_id) {
+    UploadSnapshot(name, MakeLocalDb(name + ".db", 50));
+    sqlite3* w = OpenRemote(name);
+    *lease_id = Q1(w, "PRAGMA litevfs_acquire_lease");
+    return w;
+  }
+  // Someone releases our lease behind our back (e.g. an operator), then another takes it.
+  void StealLease(const std::string& name, const std::string& lease_id) {
+    ASSERT_TRUE(client_->ReleaseLease(name, lease_id).ok());
+    auto other = client_->AcquireLease(name, 60000);
+    ASSERT_TRUE(other.ok()) << other.status().ToString();
+  }
 };
 
 TEST_F(VfsWriteTest, WriteWithoutLeaseFailsAndChangesNothing) {
@@ -106,15 +119,10 @@ TEST_F(VfsWriteTest, LostUploadAnswerIsResolvedBySyncing) {
 }
 
 TEST_F(VfsWriteTest, LostLeaseFailsTheNextWrite) {
-  std::string path = MakeLocalDb("d.db", 50);
-  UploadSnapshot("d", path);
-  sqlite3* w = OpenRemote("d");
-  std::string id = Q1(w, "PRAGMA litevfs_acquire_lease");
+  std::string id;
+  sqlite3* w = OpenLeased("d", &id);
   Q(w, "INSERT INTO t(id, k, v, pad) VALUES (100000, 'a', 1, 'a')");
-  // Someone releases our lease behind our back (e.g. an operator), then another takes it.
-  ASSERT_TRUE(client_->ReleaseLease("d", id).ok());
-  auto other = client_->AcquireLease("d", 60000);
-  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  StealLease("d", id);
   ltx::Pos before = RemotePos("d");
   int rc = Exec(w, "INSERT INTO t(id, k, v, pad) VALUES (100001, 'b', 2, 'b')");
   EXPECT_NE(rc, SQLITE_OK);
@@ -129,17 +137,12 @@ TEST_F(VfsWriteTest, LostLeaseFailsTheNextWrite) {
 // statements reach the service, and the connection is left usable (reads work, the
 // transaction is rolled back, local state matches the service).
 TEST_F(VfsWriteTest, LeaseLostInsideAnExplicitTransactionAppliesNothing) {
-  std::string path = MakeLocalDb("x.db", 50);
-  UploadSnapshot("x", path);
-  sqlite3* w = OpenRemote("x");
-  std::string id = Q1(w, "PRAGMA litevfs_acquire_lease");
+  std::string id;
+  sqlite3* w = OpenLeased("x", &id);
   Q(w, "BEGIN");
   Q(w, "INSERT INTO t(id, k, v, pad) VALUES (200000, 'a', 1, 'a')");
   Q(w, "UPDATE t SET v = -1 WHERE id <= 10");
-  // Released behind our back and taken by another writer, mid-transaction.
-  ASSERT_TRUE(client_->ReleaseLease("x", id).ok());
-  auto other = client_->AcquireLease("x", 60000);
-  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  StealLease("x", id);  // mid-transaction
   const ltx::Pos before = RemotePos("x");
   Exec(w, "DELETE FROM t WHERE id BETWEEN 20 AND 30");  // may fail at once or at COMMIT
   int rc = Exec(w, "COMMIT");

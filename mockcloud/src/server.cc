@@ -9,11 +9,8 @@
 // request's socket, found by its local/remote address pair (httplib does not expose it).
 #include "mockcloud/server.h"
 
-#include <arpa/inet.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <httplib.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -32,6 +29,7 @@
 #include <thread>
 
 #include "faults.h"
+#include "sockets.h"
 #include "ltx/coding.h"
 #include "store.h"
 #include "util.h"
@@ -164,62 +162,6 @@ bool HeaderHasToken(const std::string& value, const std::string& token) {
     start = comma + 1;
   }
   return false;
-}
-
-uint16_t SockPort(const sockaddr_storage& a) {
-  if (a.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(a).sin_port);
-  if (a.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(a).sin6_port);
-  return 0;
-}
-
-std::string SockAddr(const sockaddr_storage& a) {
-  char buf[INET6_ADDRSTRLEN] = {0};
-  if (a.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(a).sin_addr, buf, sizeof buf);
-  } else if (a.ss_family == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(a).sin6_addr, buf, sizeof buf);
-  }
-  return buf;
-}
-
-// Calls fn(fd, peer) for every socket of this process whose local port is `port` and that
-// has a peer (an accepted connection); stops early when fn returns true. Linux: scans
-// /proc/self/fd, since httplib does not expose its connections.
-template <typename Fn>
-void ForEachAcceptedSocket(int port, Fn fn) {
-  DIR* d = opendir("/proc/self/fd");
-  if (!d) return;
-  while (struct dirent* e = readdir(d)) {
-    char* end = nullptr;
-    long fd = strtol(e->d_name, &end, 10);
-    if (!end || *end != '\0' || fd < 0) continue;
-    sockaddr_storage local{}, peer{};
-    socklen_t ll = sizeof local, pl = sizeof peer;
-    if (getsockname(int(fd), reinterpret_cast<sockaddr*>(&local), &ll) != 0) continue;
-    if (SockPort(local) != port) continue;
-    if (getpeername(int(fd), reinterpret_cast<sockaddr*>(&peer), &pl) != 0) continue;
-    if (fn(int(fd), peer)) break;
-  }
-  closedir(d);
-}
-
-// Finds the socket serving `req` by its address pair and shuts it down: the client sees
-// the connection close without (more of) a response. httplib later closes the fd itself.
-void ShutdownConnection(const httplib::Request& req) {
-  ForEachAcceptedSocket(req.local_port, [&](int fd, const sockaddr_storage& peer) {
-    if (SockPort(peer) != req.remote_port || SockAddr(peer) != req.remote_addr) return false;
-    shutdown(fd, SHUT_RDWR);
-    return true;
-  });
-}
-
-// Shuts down every accepted connection of the server on `port` (Stop: idle keep-alive
-// connections would otherwise hold a worker, and so the shutdown, for the keep-alive timeout).
-void ShutdownAllConnections(int port) {
-  ForEachAcceptedSocket(port, [](int fd, const sockaddr_storage&) {
-    shutdown(fd, SHUT_RDWR);
-    return false;
-  });
 }
 
 struct RouteMetrics {
@@ -473,7 +415,7 @@ httplib::Server::HandlerResponse ServerImpl::PreRoute(const httplib::Request& re
     std::this_thread::sleep_for(std::chrono::milliseconds(tl.fault.delay_ms));
   if (tl.fault.drop) {
     tl.dropped = true;
-    ShutdownConnection(req);
+    ShutdownConnection(req.local_port, req.remote_addr, req.remote_port);
     res.status = 503;
     return HR::Handled;
   }
@@ -550,7 +492,7 @@ void ServerImpl::AfterResponse(const httplib::Request& req, const httplib::Respo
           " " + (tl.dropped ? std::string("dropped") : std::to_string(res.status)) +
           " in=" + std::to_string(tl.bytes_in ? tl.bytes_in : req.body.size()) +
           " out=" + std::to_string(tl.dropped ? 0 : out) + " " + ms);
-  if (tl.close_after) ShutdownConnection(req);
+  if (tl.close_after) ShutdownConnection(req.local_port, req.remote_addr, req.remote_port);
   tl.started = false;
 }
 

@@ -40,6 +40,7 @@
 #include "ltx/format.h"
 #include "ltx/io.h"
 #include "mockcloud/server.h"
+#include "../vfs_static.h"
 
 extern char** environ;
 
@@ -395,16 +396,7 @@ inline std::pair<uint64_t, double> PlainSnapshotGet(int port, const std::string&
 }
 
 // ---- SQLite ----
-inline void RegisterVfs() {
-  static bool done = [] {
-    sqlite3_auto_extension(reinterpret_cast<void (*)(void)>(litevfs_core_init));
-    sqlite3* tmp = nullptr;
-    sqlite3_open(":memory:", &tmp);  // runs the auto extension: registers "litevfs"
-    sqlite3_close(tmp);
-    return true;
-  }();
-  (void)done;
-}
+inline void RegisterVfs() { vfsstatic::RegisterVfsOnce(); }
 
 // Points the VFS at `host` with cache root `cache_dir` (before the first open).
 inline void SetVfsEnv(const std::string& host, const std::string& cache_dir) {
@@ -415,13 +407,7 @@ inline void SetVfsEnv(const std::string& host, const std::string& cache_dir) {
   RegisterVfs();
 }
 
-inline std::string VfsLastError() {
-  sqlite3_vfs* v = sqlite3_vfs_find("litevfs");
-  if (!v) return "";
-  char buf[1024] = {0};
-  v->xGetLastError(v, sizeof buf, buf);
-  return buf;
-}
+using vfsstatic::VfsLastError;
 
 inline sqlite3* OpenDb(const std::string& uri, int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI) {
   sqlite3* db = nullptr;

@@ -153,3 +153,9 @@ class TempDirTest(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="litevfs-e2e-")
         if not os.environ.get("LITEVFS_KEEP_TMP"):
             self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def start_cloud(self, **kwargs):
+        """A MockCloud on self.tmp/data, started now and stopped when the test ends."""
+        cloud = MockCloud(os.path.join(self.tmp, "data"), **kwargs).start()
+        self.addCleanup(cloud.stop)
+        return cloud

@@ -19,8 +19,7 @@ class ExamplesTest(TempDirTest):
     def setUp(self):
         super().setUp()
         need(MODULE, "liblitevfs.so")
-        self.cloud = MockCloud(os.path.join(self.tmp, "data")).start()
-        self.addCleanup(self.cloud.stop)
+        self.cloud = self.start_cloud()
         self.env = Env(self.cloud, os.path.join(self.tmp, "cache"))
         self.env.vars["LITEVFS_MODULE"] = os.path.abspath(MODULE)
         self.src = make_db(os.path.join(self.tmp, "src.db"), rows=2000)

@@ -23,8 +23,7 @@ class LogsTest(TempDirTest):
     def setUp(self):
         super().setUp()
         need(LITEVFS, "litevfs")
-        self.cloud = MockCloud(os.path.join(self.tmp, "data"), token=TOKEN).start()
-        self.addCleanup(self.cloud.stop)
+        self.cloud = self.start_cloud(token=TOKEN)
         self.mock_log = self.cloud.log.name
         self.src = make_db(os.path.join(self.tmp, "src.db"), rows=3000)
         run_cli(["import", self.src, "logdb"], self.env("import"))

@@ -104,8 +104,7 @@ class CacheFaultTest(TempDirTest):
     def setUp(self):
         super().setUp()
         need(MODULE, "liblitevfs.so")
-        self.cloud = MockCloud(os.path.join(self.tmp, "data")).start()
-        self.addCleanup(self.cloud.stop)
+        self.cloud = self.start_cloud()
         self.src = make_db(os.path.join(self.tmp, "src.db"), rows=12000)
         run_cli(["import", self.src, "items"], Env(self.cloud, os.path.join(self.tmp, "imp")))
         con = sqlite3.connect(self.src)

@@ -35,8 +35,7 @@ class ModuleInHostsTest(TempDirTest):
     def setUp(self):
         super().setUp()
         need(MODULE, "liblitevfs.so")
-        self.cloud = MockCloud(os.path.join(self.tmp, "data")).start()
-        self.addCleanup(self.cloud.stop)
+        self.cloud = self.start_cloud()
         self.env = Env(self.cloud, os.path.join(self.tmp, "cache"))
         self.src = make_db(os.path.join(self.tmp, "src.db"), rows=20000)
         run_cli(["import", self.src, "items"], self.env)

@@ -109,8 +109,7 @@ class WriteTest(TempDirTest):
     def setUp(self):
         super().setUp()
         need(MODULE, "liblitevfs.so")
-        self.cloud = MockCloud(os.path.join(self.tmp, "data")).start()
-        self.addCleanup(self.cloud.stop)
+        self.cloud = self.start_cloud()
 
     def env(self, name):
         return Env(self.cloud, os.path.join(self.tmp, "cache-" + name))
