@@ -186,6 +186,15 @@ class FakeServer {
   std::vector<SeenRequest> seen_;
 };
 
+// The shape of an LTX upload: POST /db/tx?db=db, octet-stream, the lease header.
+void ExpectTxRequest(const SeenRequest& s, const std::string& lease) {
+  EXPECT_EQ(s.method, "POST");
+  EXPECT_EQ(s.path, "/db/tx");
+  EXPECT_EQ(s.Param("db"), "db");
+  EXPECT_EQ(s.Header("Lfsc-Lease-Id"), lease);
+  EXPECT_EQ(s.Header("Content-Type"), "application/octet-stream");
+}
+
 void JsonError(httplib::Response& res, int status, const std::string& code,
                const std::string& text, const std::string& extra = "") {
   res.status = status;
@@ -1078,11 +1087,7 @@ TEST_F(ClientApiTest, UploadTxSendsBytesAndReturnsNewPosition) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(*r, (Pos{4, 0x80000000000000aaULL}));
   SeenRequest s = server_.last();
-  EXPECT_EQ(s.method, "POST");
-  EXPECT_EQ(s.path, "/db/tx");
-  EXPECT_EQ(s.Param("db"), "db");
-  EXPECT_EQ(s.Header("Lfsc-Lease-Id"), "lease-1");
-  EXPECT_EQ(s.Header("Content-Type"), "application/octet-stream");
+  ExpectTxRequest(s, "lease-1");
   EXPECT_EQ(c->stats().bytes_sent.load(), ltx.size());
   // No lease: no header.
   ASSERT_TRUE(c->UploadTx("db", ltx, "").ok());
@@ -1630,14 +1635,10 @@ TEST_F(ClientApiTest, UploadTxFileSendsTheFileAndReturnsNewPosition) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(*r, (Pos{4, 0x80000000000000aaULL}));
   SeenRequest s = server_.last();
-  EXPECT_EQ(s.method, "POST");
-  EXPECT_EQ(s.path, "/db/tx");
-  EXPECT_EQ(s.Param("db"), "db");
+  ExpectTxRequest(s, "lease-1");
   EXPECT_TRUE(got == ltx) << "sent " << got.size() << " bytes, the file has " << ltx.size();
   EXPECT_EQ(s.Header("Content-Length"), std::to_string(ltx.size()));
   EXPECT_EQ(s.Header("Transfer-Encoding"), "<absent>");
-  EXPECT_EQ(s.Header("Lfsc-Lease-Id"), "lease-1");
-  EXPECT_EQ(s.Header("Content-Type"), "application/octet-stream");
   EXPECT_EQ(s.Header("Authorization"), "secret-token");
   EXPECT_EQ(c->stats().bytes_sent.load(), ltx.size());
   EXPECT_EQ(c->stats().requests.load(), 1u);

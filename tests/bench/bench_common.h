@@ -321,6 +321,16 @@ inline int RunServe(const Args& a) {
   return 0;
 }
 
+// A benchmark program's main: `--serve DIR` runs the mockcloud, `--child MODE` runs
+// child_fn (the fresh-process half of a benchmark), anything else main_fn.
+inline int Run(int argc, char** argv, const char* what, int (*main_fn)(const Args&),
+               int (*child_fn)(const Args&) = nullptr) {
+  Args a = ParseArgs(argc, argv, what);
+  if (!a.serve_dir.empty()) return RunServe(a);
+  if (!a.child.empty() && child_fn) return child_fn(a);
+  return main_fn(a);
+}
+
 class ServerProc {
  public:
   explicit ServerProc(const std::string& data_dir, const std::string& faults = "") {

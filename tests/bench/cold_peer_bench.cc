@@ -206,8 +206,5 @@ int Main(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bench::Args a = bench::ParseArgs(argc, argv, "Row 2: cold reads against the peers' table");
-  if (!a.serve_dir.empty()) return bench::RunServe(a);
-  if (a.child == "peer") return RunChild(a);
-  return Main(a);
+  return bench::Run(argc, argv, "Row 2: cold reads against the peers' table", Main, RunChild);
 }

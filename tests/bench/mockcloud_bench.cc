@@ -150,7 +150,5 @@ int Main(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bench::Args a = bench::ParseArgs(argc, argv, "Row 7: mockcloud request throughput");
-  if (!a.serve_dir.empty()) return bench::RunServe(a);
-  return Main(a);
+  return bench::Run(argc, argv, "Row 7: mockcloud request throughput", Main);
 }

@@ -139,8 +139,5 @@ int Main(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bench::Args a = bench::ParseArgs(argc, argv, "Row 6: change propagation between processes");
-  if (!a.serve_dir.empty()) return bench::RunServe(a);
-  if (a.child == "watch") return RunWatcher(a);
-  return Main(a);
+  return bench::Run(argc, argv, "Row 6: change propagation between processes", Main, RunWatcher);
 }

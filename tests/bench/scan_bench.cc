@@ -147,8 +147,5 @@ int Main(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bench::Args a = bench::ParseArgs(argc, argv, "Rows 3, 4, 8: cold scan, prefetch and memory");
-  if (!a.serve_dir.empty()) return bench::RunServe(a);
-  if (a.child == "scan" || a.child == "prefetch") return RunChild(a);
-  return Main(a);
+  return bench::Run(argc, argv, "Rows 3, 4, 8: cold scan, prefetch and memory", Main, RunChild);
 }

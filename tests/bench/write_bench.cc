@@ -78,7 +78,5 @@ int Main(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bench::Args a = bench::ParseArgs(argc, argv, "Row 5: single-writer commits");
-  if (!a.serve_dir.empty()) return bench::RunServe(a);
-  return Main(a);
+  return bench::Run(argc, argv, "Row 5: single-writer commits", Main);
 }
