@@ -3,7 +3,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <fstream>
 #include <thread>
 
 #include "mockcloud_test_util.h"
@@ -13,6 +16,12 @@ using namespace mctest;
 namespace {
 
 json J(const httplib::Result& r) { return json::parse(r->body, nullptr, false); }
+
+int64_t NowMsForTest() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 httplib::Result Upload(httplib::Client& c, const std::string& db, const std::string& body) {
   return c.Post(("/db/tx?db=" + db).c_str(), body, "application/octet-stream");
@@ -34,6 +43,53 @@ void ExpectPages(httplib::Client& c, const std::string& db, const Model& m, uint
   auto frames = ParseFrames(r->body, m.page_size);
   ASSERT_EQ(frames.size(), std::min(upto, m.commit)) << "txid " << m.txid;
   for (const auto& [p, d] : frames) ASSERT_EQ(d, m.Page(p)) << "page " << p << " txid " << m.txid;
+}
+
+// The store's segment files of a database, oldest first.
+std::vector<std::string> Segments(const std::string& data, const std::string& db) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(data + "/clusters/default/" + db + "/seg", ec);
+       !ec && it != fs::directory_iterator(); ++it) {
+    out.push_back(it->path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+void WriteAt(const std::string& path, uint64_t off, const std::string& bytes) {
+  int fd = open(path.c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0) << path;
+  ASSERT_EQ(pwrite(fd, bytes.data(), bytes.size(), off_t(off)), ssize_t(bytes.size()));
+  close(fd);
+}
+
+// Records of a segment as (offset of the record header, LTX length), read the way the
+// format is documented in mockcloud/src/store.h: a 64-byte header, then 32-byte aligned
+// records (32-byte header, big-endian length at 8), then zeros.
+std::vector<std::pair<uint64_t, uint64_t>> Records(const std::string& seg) {
+  const std::string b = ReadAll(seg);
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  uint64_t at = 64;
+  while (at + 32 <= b.size() && b.substr(at, 4) == "LVRC") {
+    const uint64_t len = ltx::DecodeU64(reinterpret_cast<const uint8_t*>(&b[at + 8]));
+    out.emplace_back(at, len);
+    at = (at + 32 + len + 31) / 32 * 32;
+  }
+  return out;
+}
+
+bool Logged(Harness& h, const std::string& needle) {
+  std::lock_guard g(h.log_mu);
+  for (const auto& l : h.log) {
+    if (l.find(needle) != std::string::npos) return true;
+  }
+  return false;
 }
 
 size_t CountFiles(const std::string& dir) {
@@ -82,8 +138,11 @@ TEST(MockcloudStore, RestartRecoversExactlyTheAcknowledgedState) {
   h.Stop();
   // Leftovers of a crash: half-written files everywhere they can be.
   const std::string dbdir = h.data + "/clusters/default/db";
-  for (const std::string& p :
-       {h.data + "/tmp/upload-dead.tmp", dbdir + "/ltx/incoming.tmp", dbdir + "/base.tmp"}) {
+  const auto segs = Segments(h.data, "db");
+  ASSERT_EQ(segs.size(), 1u);  // all of it in one segment
+  // The next segment was being created when the process died.
+  const std::string unborn = dbdir + "/seg/0000000000000002.seg";
+  for (const std::string& p : {h.data + "/tmp/upload-dead.tmp", dbdir + "/base.tmp", unborn}) {
     int fd = open(p.c_str(), O_CREAT | O_WRONLY, 0644);
     ASSERT_GE(fd, 0) << p;
     ASSERT_EQ(write(fd, "LTX1garbage", 11), 11);
@@ -95,7 +154,8 @@ TEST(MockcloudStore, RestartRecoversExactlyTheAcknowledgedState) {
   EXPECT_EQ(c->Get("/db/history?db=db")->body, hist_before);
   EXPECT_EQ(c->Get("/db/snapshot?db=db")->body, snap_before);
   for (const auto& s : states) ExpectPages(*c, "db", s, 14);
-  EXPECT_FALSE(fs::exists(dbdir + "/ltx/incoming.tmp"));
+  EXPECT_FALSE(fs::exists(unborn));
+  EXPECT_TRUE(Logged(h, "removing a segment whose creation did not finish"));
   EXPECT_FALSE(fs::exists(dbdir + "/base.tmp"));
   EXPECT_EQ(CountFiles(h.data + "/tmp"), 0u);
   // And it keeps going from there.
@@ -112,27 +172,164 @@ TEST(MockcloudStore, CorruptStoredFileFailsStartupLoudly) {
     Build(*c, "db", 3);
   }
   h.Stop();
-  const std::string ltxdir = h.data + "/clusters/default/db/ltx";
-  std::string victim;
-  for (const auto& e : fs::directory_iterator(ltxdir)) victim = e.path();
-  ASSERT_FALSE(victim.empty());
-  int fd = open(victim.c_str(), O_WRONLY);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(pwrite(fd, "\x55", 1, 150), 1);
-  close(fd);
+  const auto segs = Segments(h.data, "db");
+  ASSERT_EQ(segs.size(), 1u);
+  const std::string victim = segs[0];
+  const auto recs = Records(victim);
+  ASSERT_EQ(recs.size(), 3u);  // the snapshot was folded into the base (its segment deleted)
+  const std::string good = ReadAll(victim);
+  // A damaged byte in an acknowledged transaction that others follow: not a torn write.
+  WriteAt(victim, recs[1].first + 32 + 300, "\x55");
   auto s = mockcloud::Server::Start(h.opts);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.status().message().find(victim), std::string::npos) << s.status().ToString();
+  EXPECT_NE(s.status().message().find("offset " + std::to_string(recs[1].first)), std::string::npos)
+      << s.status().ToString();
+  EXPECT_NE(s.status().message().find("stored transactions follow it"), std::string::npos);
+  // A damaged record header (its length) with records after it.
+  WriteAt(victim, 0, good);
+  WriteAt(victim, recs[1].first + 9, "\x01");
+  s = mockcloud::Server::Start(h.opts);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("record header at offset " + std::to_string(recs[1].first) +
+                                      " is damaged (and stored transactions follow it)"),
+            std::string::npos)
+      << s.status().ToString();
+  // And a bad segment header.
+  WriteAt(victim, 0, good);
+  WriteAt(victim, 3, "X");
+  s = mockcloud::Server::Start(h.opts);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("bad segment header"), std::string::npos);
+}
+
+TEST(MockcloudStore, AWriteCutShortByACrashIsDroppedOnlyAtTheEnd) {
+  // A crash during the last (unacknowledged) append can leave its bytes half on disk: a
+  // truncated file, damaged bytes inside the record with zeros after it, or a header whose
+  // sector did not land whole.
+  for (const std::string how : {"truncated", "damaged", "header"}) {
+    SCOPED_TRACE(how);
+    Harness h;
+    h.Start();
+    std::vector<Model> states;
+    {
+      auto c = h.Client();
+      states = Build(*c, "db", 4);
+    }
+    h.Stop();
+    const auto segs = Segments(h.data, "db");
+    ASSERT_EQ(segs.size(), 1u);
+    const auto recs = Records(segs[0]);
+    ASSERT_EQ(recs.size(), 4u);
+    const auto [at, len] = recs.back();
+    if (how == "truncated") {
+      fs::resize_file(segs[0], at + 32 + len / 2);
+    } else if (how == "damaged") {
+      WriteAt(segs[0], at + 32 + len - 40, "\x55\x55");
+    } else {
+      WriteAt(segs[0], at + 20, "\x55");
+    }
+    h.Start();
+    auto c = h.Client();
+    EXPECT_TRUE(how == "header" ? Logged(h, "record header at offset " + std::to_string(at) +
+                                                " fails its checksum; taking it as the end")
+                                : Logged(h, "dropping the record at offset " + std::to_string(at)));
+    const Model& acked = states[states.size() - 2];
+    EXPECT_EQ(J(c->Get("/db/history?db=db"))["history"].back()["pos"]["txid"],
+              ltx::FormatTxid(acked.txid));
+    for (size_t i = 0; i + 1 < states.size(); i++) ExpectPages(*c, "db", states[i], 14);
+    // The store goes on from there, and the new record replaces the dropped one for good.
+    Model m = acked;
+    ASSERT_EQ(Upload(*c, "db", m.Tx({{2, FilledPage(4096, 4242)}}, m.commit))->status, 200);
+    h.Stop();
+    h.Start();
+    c = h.Client();
+    ExpectPages(*c, "db", m, 14);
+    EXPECT_EQ(Records(segs[0]).size(), 4u);
+  }
+}
+
+TEST(MockcloudStore, RejectedUploadsNeverBecomeRecords) {
+  Harness h;
+  h.Start();
+  auto c = h.Client();
+  auto states = Build(*c, "db", 2);
+  Model m = states.back();
+  // A big transaction with one damaged byte: decoded (and written past the end) before the
+  // file checksum rejects it; then a small good one lands where it was written.
+  Model big = m;
+  std::map<uint32_t, std::string> many;
+  for (uint32_t p = 1; p <= 64; p++) many[p] = FilledPage(4096, 7000 + p);
+  std::string bad = big.Tx(many, 64);
+  bad[bad.size() - 5000] ^= 1;
+  auto r = Upload(*c, "db", bad);
+  ASSERT_EQ(r->status, 400) << r->body;
+  ASSERT_EQ(Upload(*c, "db", m.Tx({{3, FilledPage(4096, 31)}}, m.commit))->status, 200);
+  // A rejected one at the end too.
+  Model stale = m;
+  std::string bad2 = stale.Tx(many, 64);
+  bad2[bad2.size() - 5000] ^= 1;
+  ASSERT_EQ(Upload(*c, "db", bad2)->status, 400);
+  h.Stop();
+  h.Start();
+  c = h.Client();
+  EXPECT_FALSE(Logged(h, "dropping the record"));
+  EXPECT_EQ(J(c->Get("/db/history?db=db"))["history"].back()["pos"]["txid"],
+            ltx::FormatTxid(m.txid));
+  ExpectPages(*c, "db", m, 70);
+  ASSERT_EQ(Upload(*c, "db", m.Tx({{4, FilledPage(4096, 32)}}, m.commit))->status, 200);
+  ExpectPages(*c, "db", m, 70);
+}
+
+TEST(MockcloudStore, PerTransactionFilesFromBeforeSegmentsStillLoad) {
+  Harness h;
+  h.opts.retain_txids = 1;
+  h.Start();
+  std::vector<Model> states;
+  {
+    auto c = h.Client();
+    states = Build(*c, "db", 5);
+  }
+  h.Stop();
+  // Rewrite the stored transactions the old way: ltx/<min>-<max>.ltx, one file each.
+  const std::string dbdir = h.data + "/clusters/default/db";
+  const auto segs = Segments(h.data, "db");
+  ASSERT_EQ(segs.size(), 1u);
+  const std::string bytes = ReadAll(segs[0]);
+  fs::create_directories(dbdir + "/ltx");
+  uint64_t txid = states[0].txid;
+  for (const auto& [at, len] : Records(segs[0])) {
+    txid++;
+    std::ofstream(dbdir + "/ltx/" + ltx::LtxFileName(txid, txid), std::ios::binary)
+        << bytes.substr(at + 32, len);
+  }
+  ASSERT_EQ(txid, states.back().txid);
+  fs::remove_all(dbdir + "/seg");
+  h.Start();
+  auto c = h.Client();
+  for (const auto& s : states) ExpectPages(*c, "db", s, 14);
+  // New commits go to a segment; compaction folds the old files away.
+  Model m = states.back();
+  ASSERT_EQ(Upload(*c, "db", m.Tx({{2, FilledPage(4096, 77)}}, m.commit))->status, 200);
+  EXPECT_EQ(Segments(h.data, "db").size(), 1u);
+  ASSERT_TRUE(h.server->CompactAt(NowMsForTest() + 2 * 3600 * 1000).ok());
+  EXPECT_EQ(CountFiles(dbdir + "/ltx"), 0u);
+  ExpectPages(*c, "db", m, 14);
+  h.Stop();
+  h.Start();
+  c = h.Client();
+  ExpectPages(*c, "db", m, 14);
 }
 
 TEST(MockcloudStore, RetentionCompactsOldPositionsAway) {
   Harness h;
   h.opts.retention_ms = 0;
   h.opts.retain_txids = 3;
+  h.opts.segment_bytes = 1;  // a segment per transaction: deleting them is visible
   h.Start();
   auto c = h.Client();
   auto states = Build(*c, "db", 10);  // txids 1..11
-  const std::string ltxdir = h.data + "/clusters/default/db/ltx";
+  const std::string ltxdir = h.data + "/clusters/default/db/seg";
   EXPECT_EQ(CountFiles(ltxdir), 10u);  // the snapshot went into the base at once
   ASSERT_TRUE(h.server->Compact().ok());
   // Kept: the last 3 txids (9, 10, 11); 9 is now the base.
@@ -186,10 +383,7 @@ TEST(MockcloudStore, TimeRetentionKeepsRecentPositions) {
   ASSERT_TRUE(h.server->Compact().ok());  // everything is younger than an hour
   for (const auto& s : states) ExpectPages(*c, "db", s, 10);
   // Two hours later only the last txid is kept.
-  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
-  ASSERT_TRUE(h.server->CompactAt(now_ms + 2 * 3600 * 1000).ok());
+  ASSERT_TRUE(h.server->CompactAt(NowMsForTest() + 2 * 3600 * 1000).ok());
   EXPECT_EQ(J(c->Get("/db/history?db=db"))["history"].size(), 1u);
   ExpectPages(*c, "db", states.back(), 10);
   EXPECT_EQ(
@@ -258,7 +452,7 @@ TEST(MockcloudStore, LostFileIsAnInternalErrorNotWrongData) {
   h.Start();
   auto c = h.Client();
   auto states = Build(*c, "db", 2);
-  const std::string ltxdir = h.data + "/clusters/default/db/ltx";
+  const std::string ltxdir = h.data + "/clusters/default/db/seg";
   for (const auto& e : fs::directory_iterator(ltxdir))
     fs::remove(e.path());  // under the server's feet
   const Model& m = states.back();

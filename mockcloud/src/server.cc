@@ -77,6 +77,7 @@ ltx::Result<std::vector<TokenEntry>> LoadTokensFile(const std::string& path) {
 namespace {
 
 constexpr size_t kMaxPgnos = 4096;
+constexpr size_t kMemoryBody = 1 << 20;     // POST /db/tx bodies up to this are not spooled to disk
 constexpr uint64_t kDrainCap = 8ull << 20;  // bytes past --max-body read (and dropped) so the
                                             // client sees the 413 before the socket closes
 constexpr char kPagesMime[] = "application/vnd.litevfs.pages";
@@ -293,6 +294,8 @@ Status ServerImpl::Init() {
   so.data_dir = opts_.data_dir;
   so.retention_ms = opts_.retention_ms;
   so.retain_txids = opts_.retain_txids;
+  so.segment_bytes = opts_.segment_bytes;
+  so.warn = [this](const std::string& msg) { Log(LogLevel::kWarn, msg); };
   LTX_ASSIGN_OR_RETURN(store_, Store::Open(so));
   LTX_ASSIGN_OR_RETURN(instance_id_, RandomHex(8));
 
@@ -749,18 +752,19 @@ void ServerImpl::HandleTx(const httplib::Request& req, httplib::Response& res,
                         "request body over " + std::to_string(opts_.max_body) + " bytes");
     }
   }
-  auto tmp = store_->NewTempPath("upload");
-  if (!tmp.ok()) return ReplyStatus(res, tmp.status(), db);
-  int fd = open(tmp->c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-  if (fd < 0) return ReplyStatus(res, Status::IOError(ErrnoText("open", *tmp)), db);
+  // Bodies up to kMemoryBody stay in memory (a one-row commit costs no file); a larger one
+  // spills to a file under tmp/ as it arrives.
+  std::string mem;
+  std::string tmp_path;
+  int fd = -1;
   struct Cleanup {
-    std::string path;
-    int fd;
+    std::string* path;
+    int* fd;
     ~Cleanup() {
-      if (fd >= 0) close(fd);
-      unlink(path.c_str());
+      if (*fd >= 0) close(*fd);
+      if (!path->empty()) unlink(path->c_str());
     }
-  } cleanup{*tmp, fd};
+  } cleanup{&tmp_path, &fd};
   uint64_t total = 0;
   bool too_large = false;
   Status write_err;
@@ -769,6 +773,26 @@ void ServerImpl::HandleTx(const httplib::Request& req, httplib::Response& res,
     if (total > opts_.max_body) {
       too_large = true;
       return total <= opts_.max_body + kDrainCap;  // drain a little so the 413 arrives
+    }
+    if (fd < 0 && mem.size() + n <= kMemoryBody) {
+      mem.append(data, n);
+      return true;
+    }
+    if (fd < 0) {
+      auto tmp = store_->NewTempPath("upload");
+      if (!tmp.ok()) {
+        write_err = tmp.status();
+        return false;
+      }
+      tmp_path = *tmp;
+      fd = open(tmp_path.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+      if (fd < 0) {
+        write_err = Status::IOError(ErrnoText("open", tmp_path));
+        return false;
+      }
+      write_err = WriteAll(fd, mem.data(), mem.size());
+      std::string().swap(mem);
+      if (!write_err.ok()) return false;
     }
     write_err = WriteAll(fd, data, n);
     return write_err.ok();
@@ -784,9 +808,15 @@ void ServerImpl::HandleTx(const httplib::Request& req, httplib::Response& res,
     tl.close_after = true;
     return ReplyError(res, 400, "EBADREQUEST", "could not read the request body");
   }
-  close(cleanup.fd);
-  cleanup.fd = -1;
-  auto r = db->Apply(*tmp, [&] { return CheckWriteLease(key, has_id, id); });
+  std::unique_ptr<ltx::Source> body;
+  if (fd < 0) {
+    body = ltx::MemorySource({reinterpret_cast<const uint8_t*>(mem.data()), mem.size()});
+  } else {
+    auto src = ltx::OpenFileSource(tmp_path);
+    if (!src.ok()) return ReplyStatus(res, src.status(), db);
+    body = std::move(src).value();
+  }
+  auto r = db->Apply(std::move(body), [&] { return CheckWriteLease(key, has_id, id); });
   if (!r.ok()) return ReplyStatus(res, r.status(), db);
   tl.pages = r->pages;
   if (!r->warning.empty()) Log(LogLevel::kWarn, tl.cluster + "/" + name + ": " + r->warning);

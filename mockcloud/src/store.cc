@@ -23,6 +23,69 @@ namespace {
 
 constexpr uint64_t kMaxUnwrittenGrowth = 65536;
 
+constexpr char kSegMagic[8] = {'L', 'V', 'M', 'C', 'S', 'E', 'G', '1'};
+constexpr uint64_t kSegHeaderSize = 64;
+constexpr uint32_t kRecMagic = 0x4C565243;  // "LVRC"
+constexpr uint64_t kRecHeaderSize = 32;     // also the alignment of records
+constexpr uint64_t kExtendMin = 64 << 10;   // zeros written ahead: from this...
+constexpr uint64_t kExtendMax = 4 << 20;    // ...doubling up to this per extension
+constexpr uint64_t kExtendSlack = 16 << 10; // extend when fewer zeros than this remain
+
+uint64_t AlignRecord(uint64_t off) { return (off + kRecHeaderSize - 1) & ~(kRecHeaderSize - 1); }
+
+uint64_t RecordCrc(uint64_t salt, const uint8_t* hdr) {
+  uint8_t s[8];
+  ltx::EncodeU64(s, salt);
+  return ltx::Crc64Update(ltx::Crc64(s, sizeof s), hdr, 24);
+}
+
+void EncodeRecordHeader(uint64_t salt, uint64_t len, int64_t recv_ms, uint8_t* hdr) {
+  memset(hdr, 0, kRecHeaderSize);
+  ltx::EncodeU32(&hdr[0], kRecMagic);
+  ltx::EncodeU64(&hdr[8], len);
+  ltx::EncodeU64(&hdr[16], uint64_t(recv_ms));
+  ltx::EncodeU64(&hdr[24], RecordCrc(salt, hdr));
+}
+
+bool RecordHeaderValid(uint64_t salt, const uint8_t* hdr) {
+  return ltx::DecodeU32(&hdr[0]) == kRecMagic && ltx::DecodeU32(&hdr[4]) == 0 &&
+         ltx::DecodeU64(&hdr[24]) == RecordCrc(salt, hdr);
+}
+
+// Whether any 32-byte aligned slot of `fd` from `from` to `size` holds a valid record header
+// (that is, whether stored transactions follow). Only run when a segment does not end cleanly.
+Result<bool> RecordHeaderAfter(int fd, const std::string& path, uint64_t salt, uint64_t from,
+                               uint64_t size) {
+  std::vector<uint8_t> buf(1 << 20);
+  for (uint64_t off = AlignRecord(from); off + kRecHeaderSize <= size; off += buf.size()) {
+    const size_t n = size_t(std::min<uint64_t>(buf.size(), (size - off) / kRecHeaderSize * kRecHeaderSize));
+    LTX_RETURN_IF_ERROR(PreadAll(fd, buf.data(), n, off).WithContext(path));
+    for (size_t i = 0; i + kRecHeaderSize <= n; i += kRecHeaderSize) {
+      if (RecordHeaderValid(salt, &buf[i])) return true;
+    }
+  }
+  return false;
+}
+
+bool AllZero(const uint8_t* p, size_t n) {
+  return std::all_of(p, p + n, [](uint8_t b) { return b == 0; });
+}
+
+// "%016x.seg" exactly.
+bool ParseSegName(const std::string& n, uint64_t* seq) {
+  if (n.size() != 20 || n.substr(16) != ".seg") return false;
+  auto a = ltx::ParseHex64(n.substr(0, 16));
+  if (!a.ok()) return false;
+  *seq = *a;
+  return true;
+}
+
+std::string SegName(uint64_t seq) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "%016" PRIx64 ".seg", seq);
+  return buf;
+}
+
 Status PosMismatch(const std::string& msg) {
   return Status(ltx::Code::kConflict, msg, kApiPosMismatch);
 }
@@ -68,24 +131,55 @@ int64_t FileMtimeMs(const std::string& path) {
   return int64_t(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
 }
 
-// A Sink over a file descriptor the caller owns, buffered.
-class FdSink : public ltx::Sink {
+// A buffered Sink writing at `off` onwards of a file descriptor the caller owns (pwrite, so
+// the descriptor's file offset is left alone).
+class PwriteSink : public ltx::Sink {
  public:
-  explicit FdSink(int fd) : fd_(fd) {}
+  PwriteSink(int fd, uint64_t off) : fd_(fd), off_(off) {}
   Status Write(const void* data, size_t n) override {
     buf_.append(static_cast<const char*>(data), n);
     if (buf_.size() >= (1 << 20)) return Flush();
     return Status::OK();
   }
   Status Flush() {
-    Status st = WriteAll(fd_, buf_.data(), buf_.size());
+    Status st = PwriteAll(fd_, buf_.data(), buf_.size(), off_);
+    if (st.ok()) off_ += buf_.size();
     buf_.clear();
     return st;
+  }
+  uint64_t offset() const { return off_; }  // end of what was flushed
+
+ private:
+  int fd_;
+  uint64_t off_;
+  std::string buf_;
+};
+
+// `len` bytes at `start` of a descriptor the caller owns, as a Source.
+class RangeSource : public ltx::Source {
+ public:
+  RangeSource(int fd, std::string path, uint64_t start, uint64_t len)
+      : fd_(fd), path_(std::move(path)), start_(start), len_(len) {}
+  Result<size_t> Read(void* buf, size_t n) override {
+    LTX_ASSIGN_OR_RETURN(size_t got, ReadAt(pos_, buf, n));
+    pos_ += got;
+    return got;
+  }
+  std::optional<uint64_t> Size() const override { return len_; }
+  Result<size_t> ReadAt(uint64_t offset, void* buf, size_t n) override {
+    if (offset >= len_) return size_t{0};
+    n = size_t(std::min<uint64_t>(n, len_ - offset));
+    for (;;) {
+      ssize_t r = pread(fd_, buf, n, off_t(start_ + offset));
+      if (r >= 0) return size_t(r);
+      if (errno != EINTR) return Status::IOError(ErrnoText("read", path_));
+    }
   }
 
  private:
   int fd_;
-  std::string buf_;
+  std::string path_;
+  uint64_t start_, len_, pos_ = 0;
 };
 
 }  // namespace
@@ -111,6 +205,17 @@ class Database::FdCache {
 
 Database::~Database() {
   if (base_.fd >= 0) close(base_.fd);
+  for (auto& seg : segs_) {
+    if (seg.fd >= 0) close(seg.fd);
+  }
+}
+
+void Database::Warn(const std::string& msg) const {
+  if (opts_->warn) {
+    opts_->warn(msg);
+  } else {
+    fprintf(stderr, "%s\n", msg.c_str());
+  }
 }
 
 Pos Database::CurrentLocked() const {
@@ -135,6 +240,11 @@ uint32_t Database::page_size() const {
 size_t Database::FileCount() const {
   std::shared_lock l(mu_);
   return files_.size();
+}
+
+size_t Database::SegmentCount() const {
+  std::lock_guard wl(write_mu_);
+  return segs_.size();
 }
 
 const Database::TxFile* Database::FileByTxidLocked(uint64_t txid) const {
@@ -189,8 +299,8 @@ Status Database::ReadPageLocked(const View& v, uint32_t pgno, uint8_t* out, FdCa
       return Status::Corruption("index names txid " + ltx::FormatTxid(found->txid) +
                                 " which has no file");
     LTX_ASSIGN_OR_RETURN(int fd, fds->Get(f->path));
-    uint64_t off = ltx::kHeaderSize + uint64_t(found->frame) * (ltx::kV1PageHeaderSize + ps) +
-                   ltx::kV1PageHeaderSize;
+    uint64_t off = f->offset + ltx::kHeaderSize +
+                   uint64_t(found->frame) * (ltx::kV1PageHeaderSize + ps) + ltx::kV1PageHeaderSize;
     return PreadAll(fd, out, ps, off).WithContext(f->path);
   }
   if (base_.fd >= 0 && pgno <= base_.commit) {
@@ -314,7 +424,7 @@ Result<Pos> Database::WriteSnapshot(int fd) const {
   h.max_txid = cur.txid;
   h.timestamp = files_.empty() ? base_.timestamp_ms : files_.back().timestamp_ms;
   h.pre_apply_checksum = 0;
-  FdSink sink(fd);
+  PwriteSink sink(fd, 0);
   LTX_ASSIGN_OR_RETURN(auto enc, ltx::Encoder::Open(&sink, h));
   FdCache fds;
   std::vector<uint8_t> page(page_size_);
@@ -349,17 +459,66 @@ void Database::WaitForChange(const Pos& p, std::chrono::steady_clock::time_point
   wait_cv_.wait_until(l, deadline, [&] { return stop.load() || !(published_ == p); });
 }
 
-Result<ApplyResult> Database::Apply(const std::string& upload_path,
+Result<Database::Segment*> Database::SegmentForAppendLocked() {
+  if (!segs_.empty() && segs_.back().fd >= 0 && segs_.back().end < opts_->segment_bytes) {
+    return &segs_.back();
+  }
+  const std::string seg_dir = dir_ + "/seg";
+  LTX_RETURN_IF_ERROR(MakeDirs(seg_dir));
+  Segment seg;
+  seg.seq = segs_.empty() ? 1 : segs_.back().seq + 1;
+  seg.path = seg_dir + "/" + SegName(seg.seq);
+  LTX_ASSIGN_OR_RETURN(std::string salt_hex, RandomHex(8));
+  LTX_ASSIGN_OR_RETURN(seg.salt, ltx::ParseHex64(salt_hex));
+  int fd = open(seg.path.c_str(), O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IOError(ErrnoText("create", seg.path));
+  uint8_t h[kSegHeaderSize] = {};
+  memcpy(h, kSegMagic, 8);
+  ltx::EncodeU64(&h[8], seg.seq);
+  ltx::EncodeU64(&h[16], seg.salt);
+  ltx::EncodeU64(&h[56], ltx::Crc64(h, 56));
+  seg.fd = fd;
+  seg.end = seg.size = kSegHeaderSize;
+  Status st = PwriteAll(fd, h, sizeof h, 0);
+  if (st.ok()) st = ExtendSegmentLocked(&seg, seg.end + kExtendMin);
+  if (st.ok() && fsync(fd) != 0) st = Status::IOError(ErrnoText("fsync", seg.path));
+  if (st.ok()) st = FsyncPath(seg_dir);
+  if (!st.ok()) {
+    close(fd);
+    unlink(seg.path.c_str());
+    return st;
+  }
+  if (!segs_.empty() && segs_.back().fd >= 0) {
+    close(segs_.back().fd);
+    segs_.back().fd = -1;
+  }
+  segs_.push_back(std::move(seg));
+  return &segs_.back();
+}
+
+Status Database::ExtendSegmentLocked(Segment* seg, uint64_t need) {
+  if (seg->size >= need + kExtendSlack) return Status::OK();
+  const uint64_t target = need + std::clamp(seg->size, kExtendMin, kExtendMax);
+  static const std::vector<uint8_t> zeros(1 << 20, 0);
+  for (uint64_t off = seg->size; off < target;) {
+    const size_t n = size_t(std::min<uint64_t>(zeros.size(), target - off));
+    LTX_RETURN_IF_ERROR(PwriteAll(seg->fd, zeros.data(), n, off).WithContext(seg->path));
+    off += n;
+    seg->size = off;
+  }
+  return Status::OK();
+}
+
+Result<ApplyResult> Database::Apply(std::unique_ptr<ltx::Source> upload,
                                     const std::function<Status()>& lease_check) {
   std::lock_guard wl(write_mu_);
   // write_mu_ makes us the only mutator: reading the state without mu_ is safe here.
   const Pos cur = CurrentLocked();
   const uint32_t old_commit = CommitLocked();
 
-  LTX_ASSIGN_OR_RETURN(auto src, ltx::OpenFileSource(upload_path));
   ltx::DecodeOptions dopts;
   dopts.version = ltx::Version::kV1;
-  auto dec_r = ltx::Decoder::Open(std::move(src), dopts);
+  auto dec_r = ltx::Decoder::Open(std::move(upload), dopts);
   if (!dec_r.ok()) return Status::InvalidArgument("bad LTX: " + dec_r.status().message());
   auto dec = std::move(dec_r).value();
   ltx::Header h = dec->header();
@@ -386,17 +545,19 @@ Result<ApplyResult> Database::Apply(const std::string& upload_path,
     }
   }
 
-  const std::string ltx_dir = dir_ + "/ltx";
-  LTX_RETURN_IF_ERROR(MakeDirs(ltx_dir));
-  const std::string tmp = ltx_dir + "/incoming.tmp";
-  LTX_ASSIGN_OR_RETURN(auto sink, ltx::FileSink::Create(tmp));
+  // The normalised file goes past the segment's end, its header (the commit) comes last: a
+  // rejected upload leaves bytes there that no record header names, overwritten by the next.
+  LTX_ASSIGN_OR_RETURN(Segment* seg, SegmentForAppendLocked());
+  const uint64_t at = seg->end;
+  PwriteSink sink(seg->fd, at + kRecHeaderSize);
+  auto fail = [&](Status st) -> Status {
+    seg->size = std::max(seg->size, sink.offset());
+    return st;
+  };
   ltx::Header nh = h;
   nh.flags &= ~ltx::kFlagCompressLZ4;
-  auto enc_r = ltx::Encoder::Open(sink.get(), nh);
-  if (!enc_r.ok()) {
-    unlink(tmp.c_str());
-    return Status::InvalidArgument("bad LTX header: " + enc_r.status().message());
-  }
+  auto enc_r = ltx::Encoder::Open(&sink, nh);
+  if (!enc_r.ok()) return Status::InvalidArgument("bad LTX header: " + enc_r.status().message());
   auto enc = std::move(enc_r).value();
 
   TxFile tf;
@@ -405,7 +566,9 @@ Result<ApplyResult> Database::Apply(const std::string& upload_path,
   tf.pre = h.pre_apply_checksum;
   tf.commit = h.commit;
   tf.timestamp_ms = h.timestamp;
-  tf.path = ltx_dir + "/" + ltx::LtxFileName(h.min_txid, h.max_txid);
+  tf.path = seg->path;
+  tf.offset = at + kRecHeaderSize;
+  tf.seg_seq = seg->seq;
 
   const uint32_t ps = h.page_size;
   const uint32_t lock = ltx::LockPgno(ps);
@@ -416,10 +579,6 @@ Result<ApplyResult> Database::Apply(const std::string& upload_path,
   }
   FdCache fds;
   std::vector<uint8_t> old(ps);
-  auto fail = [&](Status st) -> Status {
-    unlink(tmp.c_str());
-    return st;
-  };
   while (true) {
     ltx::PageFrame fr;
     auto more = dec->Next(&fr);
@@ -470,14 +629,26 @@ Result<ApplyResult> Database::Apply(const std::string& upload_path,
   }
   tf.post = claimed;
   if (Status st = enc->Finish(claimed); !st.ok()) return fail(st);
-  if (Status st = sink->Sync(); !st.ok()) return fail(st);
-  if (Status st = sink->Close(); !st.ok()) return fail(st);
-  if (Status st = lease_check(); !st.ok()) return fail(st);
+  if (Status st = sink.Flush(); !st.ok()) return fail(st.WithContext(seg->path));
+  seg->size = std::max(seg->size, sink.offset());
+  const uint64_t len = sink.offset() - tf.offset;
+  const uint64_t next = AlignRecord(sink.offset());
+  if (Status st = ExtendSegmentLocked(seg, next + kRecHeaderSize); !st.ok()) return st;
+  if (Status st = lease_check(); !st.ok()) return st;
+  tf.recv_ms = NowUnixMs();
+  uint8_t rec[kRecHeaderSize];
+  EncodeRecordHeader(seg->salt, len, tf.recv_ms, rec);
+  LTX_RETURN_IF_ERROR(PwriteAll(seg->fd, rec, sizeof rec, at).WithContext(seg->path));
+  if (fdatasync(seg->fd) != 0) {
+    Status st = Status::IOError(ErrnoText("fdatasync", seg->path) +
+                                " (the transaction may or may not be stored)");
+    memset(rec, 0, sizeof rec);
+    (void)PwriteAll(seg->fd, rec, sizeof rec, at);  // best effort: no record named here
+    return st;
+  }
   // Commit point.
-  if (rename(tmp.c_str(), tf.path.c_str()) != 0)
-    return fail(Status::IOError(ErrnoText("rename", tmp)));
-  LTX_RETURN_IF_ERROR(FsyncPath(ltx_dir));
-  tf.recv_ms = FileMtimeMs(tf.path);
+  seg->end = next;
+  seg->last_txid = tf.max_txid;
 
   ApplyResult res;
   res.pos = {tf.max_txid, tf.post};
@@ -571,7 +742,9 @@ Status Database::FoldLocked(size_t idx) {
     base_.page_count = uint32_t(target.pgnos.size());
     base_.interior = std::move(interior);
     const uint64_t upto = base_.pos.txid;
-    for (size_t i = 0; i <= idx; i++) doomed.push_back(files_[i].path);
+    for (size_t i = 0; i <= idx; i++) {
+      if (files_[i].seg_seq == 0) doomed.push_back(files_[i].path);
+    }
     files_.erase(files_.begin(), files_.begin() + idx + 1);
     for (auto it = index_.begin(); it != index_.end();) {
       auto& vers = it->second;
@@ -581,7 +754,20 @@ Status Database::FoldLocked(size_t idx) {
       it = vers.empty() ? index_.erase(it) : ++it;
     }
   }
-  for (const auto& p : doomed) unlink(p.c_str());
+  // Segments holding only folded transactions go too (the newest one included: the next
+  // append starts a fresh segment). A crash before this is harmless: Load skips and deletes
+  // what the base already holds.
+  const uint64_t upto = base_.pos.txid;
+  while (!segs_.empty() && segs_.front().last_txid != 0 && segs_.front().last_txid <= upto) {
+    if (segs_.front().fd >= 0) close(segs_.front().fd);
+    doomed.push_back(segs_.front().path);
+    segs_.erase(segs_.begin());
+  }
+  for (const auto& p : doomed) {
+    if (unlink(p.c_str()) != 0 && errno != ENOENT) {
+      return Status::IOError(ErrnoText("unlink", p) + " (folded into the base; retried at startup)");
+    }
+  }
   return Status::OK();
 }
 
@@ -658,31 +844,30 @@ Status Database::LoadBase() {
   return Status::OK();
 }
 
-Status Database::LoadFile(const std::string& path, uint64_t min_txid, uint64_t max_txid, Pos prev,
-                          TxFile* tf) {
-  LTX_ASSIGN_OR_RETURN(auto src, ltx::OpenFileSource(path));
+Status Database::LoadTx(int fd, const std::string& path, uint64_t offset, uint64_t len, Pos prev,
+                        TxFile* tf) {
   ltx::DecodeOptions dopts;
   dopts.version = ltx::Version::kV1;
-  LTX_ASSIGN_OR_RETURN(auto dec, ltx::Decoder::Open(std::move(src), dopts));
+  LTX_ASSIGN_OR_RETURN(auto dec, ltx::Decoder::Open(std::make_unique<RangeSource>(fd, path, offset, len),
+                                                    dopts));
   const ltx::Header& h = dec->header();
-  if (h.min_txid != min_txid || h.max_txid != max_txid) {
-    return Status::Corruption("header txids do not match the file name");
-  }
-  if (h.flags & ltx::kFlagCompressLZ4) return Status::Corruption("stored file is compressed");
+  tf->min_txid = h.min_txid;
+  tf->max_txid = h.max_txid;
+  if (h.max_txid <= base_.pos.txid) return Status::OK();  // folded: the caller skips it
+  if (h.flags & ltx::kFlagCompressLZ4) return Status::Corruption("stored transaction is compressed");
   if (prev.IsZero()
           ? !h.IsSnapshot()
           : (h.min_txid != prev.txid + 1 || h.pre_apply_checksum != prev.post_apply_checksum)) {
-    return Status::Corruption("does not follow " + ltx::FormatPos(prev));
+    return Status::Corruption("transaction " + ltx::FormatTxid(h.min_txid) + "-" +
+                              ltx::FormatTxid(h.max_txid) + " does not follow " +
+                              ltx::FormatPos(prev));
   }
   if (page_size_ != 0 && h.page_size != page_size_) return Status::Corruption("page size differs");
-  page_size_ = h.page_size;
-  tf->min_txid = min_txid;
-  tf->max_txid = max_txid;
   tf->pre = h.pre_apply_checksum;
   tf->commit = h.commit;
   tf->timestamp_ms = h.timestamp;
   tf->path = path;
-  tf->recv_ms = FileMtimeMs(path);
+  tf->offset = offset;
   while (true) {
     ltx::PageFrame fr;
     LTX_ASSIGN_OR_RETURN(bool more, dec->Next(&fr));
@@ -691,18 +876,22 @@ Status Database::LoadFile(const std::string& path, uint64_t min_txid, uint64_t m
     if (IsInteriorPage(fr.pgno, fr.data)) tf->interior.push_back(fr.pgno);
   }
   LTX_RETURN_IF_ERROR(dec->Finish());
+  if (dec->bytes_read() != len) {
+    return Status::Corruption("the LTX file ends " + std::to_string(len - dec->bytes_read()) +
+                              " bytes before its stored length");
+  }
+  page_size_ = h.page_size;
   tf->post = dec->trailer().post_apply_checksum;
   return Status::OK();
 }
 
-Status Database::Load() {
-  std::lock_guard wl(write_mu_);
-  std::unique_lock l(mu_);
-  struct stat st;
-  if (stat(dir_.c_str(), &st) != 0) return Status::OK();
-  unlink((dir_ + "/base.tmp").c_str());
-  unlink((dir_ + "/ltx/incoming.tmp").c_str());
-  LTX_RETURN_IF_ERROR(LoadBase());
+void Database::AddLoadedLocked(TxFile tf) {
+  uint32_t frame = 0;
+  for (uint32_t p : tf.pgnos) index_[p].push_back({tf.max_txid, frame++});
+  files_.push_back(std::move(tf));
+}
+
+Status Database::LoadLegacyFiles(Pos* prev) {
   const std::string ltx_dir = dir_ + "/ltx";
   struct Named {
     uint64_t min, max;
@@ -720,21 +909,139 @@ Status Database::Load() {
   }
   std::sort(names.begin(), names.end(),
             [](const Named& x, const Named& y) { return x.min < y.min; });
-  Pos prev = base_.pos;
   for (const auto& n : names) {
     if (n.max <= base_.pos.txid) {  // folded into the base before a crash
       unlink(n.path.c_str());
       continue;
     }
+    int fd = open(n.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::IOError(ErrnoText("open", n.path));
+    struct stat st;
     TxFile tf;
-    if (Status s = LoadFile(n.path, n.min, n.max, prev, &tf); !s.ok()) {
-      return s.WithContext(n.path);
+    Status s = fstat(fd, &st) == 0 ? LoadTx(fd, n.path, 0, uint64_t(st.st_size), *prev, &tf)
+                                   : Status::IOError(ErrnoText("stat", n.path));
+    close(fd);
+    if (s.ok() && (tf.min_txid != n.min || tf.max_txid != n.max)) {
+      s = Status::Corruption("header txids do not match the file name");
     }
-    prev = {tf.max_txid, tf.post};
-    uint32_t frame = 0;
-    for (uint32_t p : tf.pgnos) index_[p].push_back({tf.max_txid, frame++});
-    files_.push_back(std::move(tf));
+    if (!s.ok()) return s.WithContext(n.path);
+    tf.recv_ms = FileMtimeMs(n.path);
+    *prev = {tf.max_txid, tf.post};
+    AddLoadedLocked(std::move(tf));
   }
+  return Status::OK();
+}
+
+Status Database::LoadSegments(Pos* prev) {
+  const std::string seg_dir = dir_ + "/seg";
+  std::vector<std::pair<uint64_t, std::string>> names;
+  for (const auto& n : ListDir(seg_dir)) {
+    uint64_t seq;
+    if (ParseSegName(n, &seq)) names.emplace_back(seq, seg_dir + "/" + n);
+  }
+  std::sort(names.begin(), names.end());
+  for (size_t i = 0; i < names.size(); i++) {
+    const bool newest = i + 1 == names.size();
+    Segment seg;
+    seg.seq = names[i].first;
+    seg.path = names[i].second;
+    int fd = open(seg.path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return Status::IOError(ErrnoText("open", seg.path));
+    struct Closer {
+      int* fd;
+      ~Closer() {
+        if (*fd >= 0) close(*fd);
+      }
+    } closer{&fd};
+    struct stat st;
+    if (fstat(fd, &st) != 0) return Status::IOError(ErrnoText("stat", seg.path));
+    seg.size = uint64_t(st.st_size);
+    uint8_t h[kSegHeaderSize] = {};
+    const bool short_header = seg.size < kSegHeaderSize;
+    if (!short_header) LTX_RETURN_IF_ERROR(PreadAll(fd, h, sizeof h, 0).WithContext(seg.path));
+    if (short_header || memcmp(h, kSegMagic, 8) != 0 || ltx::DecodeU64(&h[56]) != ltx::Crc64(h, 56) ||
+        ltx::DecodeU64(&h[8]) != seg.seq) {
+      if (newest && (short_header || AllZero(h, sizeof h))) {
+        // Created, not yet synced, when the process died: it never held a record.
+        Warn(seg.path + ": removing a segment whose creation did not finish");
+        unlink(seg.path.c_str());
+        continue;
+      }
+      return Status::Corruption(seg.path + ": bad segment header");
+    }
+    seg.salt = ltx::DecodeU64(&h[16]);
+    uint64_t at = kSegHeaderSize;
+    while (at + kRecHeaderSize <= seg.size) {
+      uint8_t rec[kRecHeaderSize];
+      LTX_RETURN_IF_ERROR(PreadAll(fd, rec, sizeof rec, at).WithContext(seg.path));
+      if (AllZero(rec, sizeof rec)) break;  // the end
+      if (!RecordHeaderValid(seg.salt, rec)) {
+        // Past the last record lie zeros or bytes of uploads that were rejected or cut short
+        // (no header names them); a damaged header with records after it is corruption.
+        LTX_ASSIGN_OR_RETURN(bool later, RecordHeaderAfter(fd, seg.path, seg.salt, at + 1, seg.size));
+        if (later) {
+          return Status::Corruption(seg.path + ": record header at offset " + std::to_string(at) +
+                                    " is damaged (and stored transactions follow it)");
+        }
+        if (ltx::DecodeU32(&rec[0]) == kRecMagic) {
+          Warn(seg.path + ": the record header at offset " + std::to_string(at) +
+               " fails its checksum; taking it as the end (a write cut short by a crash)");
+        }
+        break;
+      }
+      const uint64_t len = ltx::DecodeU64(&rec[8]);
+      const uint64_t next = AlignRecord(at + kRecHeaderSize + len);
+      TxFile tf;
+      Status bad = at + kRecHeaderSize + len > seg.size
+                       ? Status::Corruption("record runs past the end of the file")
+                       : LoadTx(fd, seg.path, at + kRecHeaderSize, len, *prev, &tf);
+      if (!bad.ok()) {
+        // A crash cut this write short only if nothing was written after it.
+        bool later = !newest;
+        if (!later) {
+          LTX_ASSIGN_OR_RETURN(later, RecordHeaderAfter(fd, seg.path, seg.salt, at + 1, seg.size));
+        }
+        if (later) {
+          return Status::Corruption(seg.path + ": record at offset " + std::to_string(at) + ": " +
+                                    bad.message() + " (and stored transactions follow it)");
+        }
+        Warn(seg.path + ": dropping the record at offset " + std::to_string(at) + " (" +
+             bad.message() + "): the last write before a crash, never acknowledged");
+        memset(rec, 0, sizeof rec);
+        LTX_RETURN_IF_ERROR(PwriteAll(fd, rec, sizeof rec, at).WithContext(seg.path));
+        if (fdatasync(fd) != 0) return Status::IOError(ErrnoText("fdatasync", seg.path));
+        break;
+      }
+      seg.last_txid = tf.max_txid;
+      at = next;
+      if (tf.max_txid <= base_.pos.txid) continue;  // folded
+      tf.recv_ms = int64_t(ltx::DecodeU64(&rec[16]));
+      tf.seg_seq = seg.seq;
+      *prev = {tf.max_txid, tf.post};
+      AddLoadedLocked(std::move(tf));
+    }
+    seg.end = std::min(at, seg.size);
+    if (seg.last_txid != 0 && seg.last_txid <= base_.pos.txid) {
+      unlink(seg.path.c_str());  // everything in it is in the base
+      continue;
+    }
+    if (newest) std::swap(seg.fd, fd);
+    segs_.push_back(std::move(seg));
+  }
+  return Status::OK();
+}
+
+Status Database::Load() {
+  std::lock_guard wl(write_mu_);
+  std::unique_lock l(mu_);
+  struct stat st;
+  if (stat(dir_.c_str(), &st) != 0) return Status::OK();
+  unlink((dir_ + "/base.tmp").c_str());
+  unlink((dir_ + "/ltx/incoming.tmp").c_str());
+  LTX_RETURN_IF_ERROR(LoadBase());
+  Pos prev = base_.pos;
+  LTX_RETURN_IF_ERROR(LoadLegacyFiles(&prev));
+  LTX_RETURN_IF_ERROR(LoadSegments(&prev));
   {
     std::lock_guard wlk(wait_mu_);
     published_ = CurrentLocked();

@@ -1,31 +1,51 @@
 // The mockcloud's durable store.
 //
 // Layout under --data DIR:
-//   tmp/                                  request bodies being received (deleted at startup)
+//   tmp/                                  large request bodies being received (deleted at startup)
 //   clusters/<cluster>/<db>/base.db       compacted snapshot: slot 0 = a base header (below),
 //                                         page N at offset N*page_size (the lock page is a hole)
-//   clusters/<cluster>/<db>/ltx/%016x-%016x.ltx   every retained transaction after the base,
-//                                         normalised to uncompressed v1 (so page P of frame i
-//                                         sits at a fixed offset and is served with one pread)
+//   clusters/<cluster>/<db>/seg/%016x.seg append-only segments holding every retained
+//                                         transaction after the base, in txid order (below)
+//   clusters/<cluster>/<db>/ltx/%016x-%016x.ltx   one file per transaction: the layout before
+//                                         segments; still loaded (and folded away), never written
 //   *.tmp                                 half-written files: discarded at startup
 //
+// Segment file: a 64-byte header (kSegMagic, seq u64, salt u64, zeros, crc64 of bytes [0,56)
+// at 56), then records at 32-byte aligned offsets, then zeros (the file is extended with
+// written zeros ahead of need, so an append overwrites allocated blocks and its fdatasync
+// flushes data only: no size, extent or directory change per commit). A record is a
+// 32-byte header (magic "LVRC", 0 u32, len u64, recv_ms i64, crc64 of salt ‖ bytes [0,24))
+// followed by `len` bytes of the transaction as an uncompressed v1 LTX file (so page P of
+// frame i sits at a fixed offset and is served with one pread). The salt is random per
+// segment, so no byte sequence a client uploads can pass for a record header.
+//
 // Write path (Database::Apply, one writer per database): the upload is decoded completely
-// (header rules, page order, file checksum), its position is checked against the current one,
-// the post-apply checksum is recomputed incrementally from the current pages (so a lying or
-// shrinking transaction is caught), and the lease is checked; only then the normalised file
-// is fsynced, renamed into ltx/, and the directory fsynced. After that the in-memory index is
-// updated and the reply says 200. So acknowledged == durable, and a crash at any moment
-// leaves either the old state or the new one (a stray *.tmp at worst).
+// (header rules, page order, file checksum) while its normalised form is written past the
+// segment's end; its position is checked against the current one, the post-apply checksum is
+// recomputed incrementally from the current pages (so a lying or shrinking transaction is
+// caught), and the lease is checked; only then the record header is written (last, so a
+// rejected or half-written upload is never a record) and the segment is fdatasynced: the
+// commit point, one flush. After that the in-memory index is updated and the reply says 200.
+// So acknowledged == durable.
 //
-// Read path: an in-memory index pgno -> [(txid, frame)] over the retained LTX files, rebuilt
-// at startup by decoding (and so verifying) every retained file. Page P at position T = the
-// newest version of P with txid <= T, else the base; zeros when a shrink in between dropped
-// it. Memory is proportional to the page versions in retained history, not the database
-// size; the base is never loaded into memory.
+// Recovery (Load): records are read back in order, each decoded and verified and required to
+// follow the one before. The log ends at an all-zero header. A record whose bytes are
+// incomplete or fail verification is a write cut short by a crash only if it is the last
+// thing in the newest segment (it was never acknowledged: its flush did not finish); it is
+// dropped with a warning and its header zeroed. Anything else that does not verify (a bad
+// record header, a bad record with records after it, a gap in the txids) is corruption of
+// acknowledged data and fails startup naming the file and offset.
 //
-// Compaction folds the LTX files of expired positions into a new base.db (written to
-// base.tmp, fsynced, renamed), then deletes them; positions older than the base answer
-// EPOSMISMATCH. A snapshot upload is folded into the base at once.
+// Read path: an in-memory index pgno -> [(txid, frame)] over the retained transactions,
+// rebuilt at startup. Page P at position T = the newest version of P with txid <= T, else the
+// base; zeros when a shrink in between dropped it. Memory is proportional to the page
+// versions in retained history, not the database size; the base is never loaded into memory.
+//
+// Compaction folds the transactions of expired positions into a new base.db (written to
+// base.tmp, fsynced, renamed), then deletes the segments (and old per-transaction files) that
+// hold only folded transactions; positions older than the base answer EPOSMISMATCH. A
+// snapshot upload is folded into the base at once. A new segment starts when the newest one
+// passes StoreOptions::segment_bytes.
 //
 // Left out: leases are in memory only (a restart frees them); page sizes cannot change;
 // v3 LTX and files without checksums (flag 0x2) are refused on upload; a multi-txid upload
@@ -46,6 +66,7 @@
 #include <vector>
 
 #include "ltx/format.h"
+#include "ltx/io.h"
 #include "ltx/status.h"
 #include "util.h"
 
@@ -65,6 +86,8 @@ struct StoreOptions {
   std::string data_dir;
   int64_t retention_ms = 3600 * 1000;  // keep positions younger than this...
   uint64_t retain_txids = 1000;        // ...and always the last N txids (>= 1)
+  uint64_t segment_bytes = 64ull << 20;  // start a new segment past this size
+  std::function<void(const std::string&)> warn;  // recovery notices; nullptr = stderr
 };
 
 struct PageSet {
@@ -110,11 +133,11 @@ class Database {
   bool exists() const { return !pos().IsZero(); }
   uint32_t page_size() const;
 
-  // Verifies the LTX at `upload_path` (v1, plain or LZ4) against the current state, makes it
+  // Verifies the uploaded LTX (v1, plain or LZ4) against the current state, makes it
   // durable and applies it. `lease_check` runs last, under the writer lock, just before the
   // commit point. Errors: InvalidArgument/Corruption (bad LTX), Conflict with api_code
   // EPOSMISMATCH (position), whatever lease_check returns, IOError.
-  Result<ApplyResult> Apply(const std::string& upload_path,
+  Result<ApplyResult> Apply(std::unique_ptr<ltx::Source> upload,
                             const std::function<Status()>& lease_check);
 
   // Pages as of `at`. Conflict(EPOSMISMATCH) if `at` is not a retained position.
@@ -134,8 +157,10 @@ class Database {
 
   // Folds the positions that retention lets go into the base. now_ms = wall clock.
   Status Compact(int64_t now_ms);
-  // Number of retained LTX files (tests).
+  // Number of retained transactions after the base (tests).
   size_t FileCount() const;
+  // Number of segment files (tests).
+  size_t SegmentCount() const;
 
  private:
   struct TxFile {
@@ -144,7 +169,9 @@ class Database {
     uint32_t commit = 0;
     int64_t timestamp_ms = 0;
     int64_t recv_ms = 0;
-    std::string path;
+    std::string path;      // the segment (or, before segments, the transaction's own file)
+    uint64_t offset = 0;   // where the LTX file starts in `path`
+    uint64_t seg_seq = 0;  // 0 = its own file (deleted when folded)
     std::vector<uint32_t> pgnos;     // ascending; frame i holds pgnos[i]
     std::vector<uint32_t> interior;  // the subset of pgnos that are b-tree interior pages
   };
@@ -168,6 +195,15 @@ class Database {
     size_t file_end = 0;  // files_[0, file_end) are at or before txid
     std::vector<std::pair<uint64_t, uint32_t>> shrinks;  // (txid, commit) where the db shrank
   };
+  struct Segment {
+    uint64_t seq = 0;
+    std::string path;
+    uint64_t salt = 0;
+    uint64_t end = 0;        // where the next record goes
+    uint64_t size = 0;       // file size; [end, size) is zeros or leftovers of rejected uploads
+    uint64_t last_txid = 0;  // 0 = no records
+    int fd = -1;             // read-write; open for the newest segment only
+  };
   class FdCache;
 
   // All need mu_ held (shared is enough) or write_mu_ (no one else mutates then).
@@ -179,8 +215,18 @@ class Database {
   Result<PageSet> ReadPagesLocked(const View& v, const std::vector<uint32_t>& pgnos) const;
 
   Status LoadBase();
-  Status LoadFile(const std::string& path, uint64_t min_txid, uint64_t max_txid, Pos prev,
-                  TxFile* out);
+  // Decodes one stored transaction: `len` bytes at `offset` of `fd` (named `path`), which must
+  // follow `prev`. Fills everything but recv_ms, seg_seq.
+  Status LoadTx(int fd, const std::string& path, uint64_t offset, uint64_t len, Pos prev,
+                TxFile* out);
+  Status LoadLegacyFiles(Pos* prev);
+  Status LoadSegments(Pos* prev);
+  void AddLoadedLocked(TxFile tf);
+  // The newest segment, with room for a record (a new one past segment_bytes). write_mu_.
+  Result<Segment*> SegmentForAppendLocked();
+  // Zeros ahead of `need`, so appends overwrite allocated blocks. write_mu_.
+  Status ExtendSegmentLocked(Segment* seg, uint64_t need);
+  void Warn(const std::string& msg) const;
   // Writes base.tmp for position files_[idx] and swaps it in. write_mu_ held.
   Status FoldLocked(size_t idx);
   void PublishPos();
@@ -189,12 +235,13 @@ class Database {
   const std::string tmp_dir_;
   const StoreOptions* opts_;
 
-  std::mutex write_mu_;  // serialises Apply and Compact (the only mutators)
+  mutable std::mutex write_mu_;  // serialises Apply and Compact (the only mutators)
 
   mutable std::shared_mutex mu_;  // guards everything below; readers shared
   uint32_t page_size_ = 0;
   Base base_;
   std::vector<TxFile> files_;  // ascending txid, contiguous after base_
+  std::vector<Segment> segs_;  // ascending seq; appends go to the last. write_mu_ only
   std::unordered_map<uint32_t, std::vector<Version>> index_;  // versions ascending by txid
 
   std::mutex wait_mu_;  // guards published_; waiters sleep on wait_cv_

@@ -39,6 +39,7 @@ struct ServerOptions {
   uint64_t retain_txids = 1000;         // ...and always the last N txids (>= 1)
   int64_t compact_interval_ms = 10000;  // background compaction period (0 = never)
   uint64_t max_body = 256ull << 20;     // request bodies above this get 413
+  uint64_t segment_bytes = 64ull << 20; // the store starts a new segment file past this
   std::string faults;                   // fault spec (see PROTOCOL.md), empty = none
   int threads = 64;                     // HTTP worker threads
   int max_long_polls = 32;              // concurrent sync-wait holds; more answer at once
