@@ -3,8 +3,11 @@
 //  - DB exists: one full-page transaction on top of the current position
 //    (min = max = cur.txid + 1, pre-apply = cur checksum, every page of the file,
 //    commit = the file's page count), so history is kept and readers just sync.
-// Uploads happen under a lease: --lease-id uses one the caller holds; otherwise a short
-// lease is acquired for the upload and released afterwards (409 if another client holds it).
+// Uploads happen under a lease: --lease-id uses one the caller holds; otherwise the CLI
+// acquires one (409 if another client holds it) for --lease-duration, renews it every third
+// of that on a second connection while it encodes and uploads (however long a large upload
+// takes), and releases it afterwards. If the process dies, others can write after at most
+// --lease-duration.
 // The LTX is encoded into a temporary file (in TMPDIR, else /tmp) and streamed from there, so
 // memory stays bounded whatever the database's size; the file is removed on every way out.
 #include <signal.h>
@@ -15,13 +18,16 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "commands.h"
@@ -33,13 +39,13 @@
 namespace cli {
 namespace {
 
-constexpr long kImportLeaseMs = 60000;
 constexpr long kMaxLeaseMs = 600000;  // the longest lease the service grants (PROTOCOL.md)
 
 struct ImportOptions {
   std::string file;
   std::string db;
   std::string lease_id;
+  std::string lease_duration = "60s";
   bool compress = false;
   bool json = false;
 };
@@ -159,8 +165,68 @@ uint64_t EncodeFullPageTx(const std::string& path, const DbFileInfo& fi, const l
   return sum.value();
 }
 
+// Renews a lease every third of its duration on its own connection until destroyed. A
+// renewal that fails is retried each second while the lease may still be valid; error()
+// then says why the upload's ELEASE happened.
+class LeaseKeeper {
+ public:
+  LeaseKeeper(std::string db, std::string id, long ms)
+      : db_(std::move(db)), id_(std::move(id)), ms_(ms), client_(MakeClient()) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~LeaseKeeper() {
+    {
+      std::lock_guard l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  std::string error() {
+    std::lock_guard l(mu_);
+    return error_;
+  }
+
+ private:
+  void Run() {
+    using Clock = std::chrono::steady_clock;
+    const auto period = std::chrono::milliseconds(std::max<long>(ms_ / 3, 100));
+    auto expires = Clock::now() + std::chrono::milliseconds(ms_);
+    auto next = Clock::now() + period;
+    std::unique_lock l(mu_);
+    while (!cv_.wait_until(l, next, [&] { return stop_; })) {
+      l.unlock();
+      auto r = client_->AcquireLease(db_, ms_, id_);
+      l.lock();
+      if (r.ok()) {
+        expires = Clock::now() + std::chrono::milliseconds(ms_);
+        next = Clock::now() + period;
+        error_.clear();
+        continue;
+      }
+      error_ = Describe(r.status(), db_ + ": renew lease " + id_);
+      if (r.status().code() != ltx::Code::kUnavailable || Clock::now() >= expires) return;
+      next = Clock::now() + std::chrono::seconds(1);
+    }
+  }
+
+  const std::string db_, id_;
+  const long ms_;
+  std::unique_ptr<litevfs::Client> client_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::string error_;
+  std::thread thread_;
+};
+
 void run_import(const ImportOptions& opt) {
   Check(litevfs::ValidateDatabaseName(opt.db), "database name");
+  const auto lease_ms = ParseDurationMs(opt.lease_duration);
+  if (!lease_ms || *lease_ms < 1000 || *lease_ms > kMaxLeaseMs) {
+    throw UsageError("--lease-duration: '" + opt.lease_duration +
+                     "' is not a duration from 1s to 10m (e.g. 30s, 2m)");
+  }
   DbFileInfo fi = InspectDbFile(opt.file);
   RequireNoWal(opt.file);
   auto client = MakeClient();
@@ -168,7 +234,7 @@ void run_import(const ImportOptions& opt) {
   std::string lease_id = opt.lease_id;
   bool own_lease = false;
   if (lease_id.empty()) {
-    auto lease = client->AcquireLease(opt.db, kImportLeaseMs);
+    auto lease = client->AcquireLease(opt.db, long(*lease_ms));
     if (!lease.ok()) {
       if (lease.status().code() == ltx::Code::kConflict) {
         throw CliError(opt.db + ": another client holds the lease (" + Describe(lease.status()) +
@@ -192,6 +258,9 @@ void run_import(const ImportOptions& opt) {
         std::cerr << "litevfs: warning: " << Describe(st, *db + ": release lease") << "\n";
     }
   } releaser{client.get(), &opt.db, &lease_id, own_lease};
+  // Declared after the releaser, so it stops renewing before the lease is released.
+  std::unique_ptr<LeaseKeeper> keeper;
+  if (own_lease) keeper = std::make_unique<LeaseKeeper>(opt.db, lease_id, long(*lease_ms));
 
   auto positions = Unwrap(client->GetPositions(), "list databases");
   auto it = positions.find(opt.db);
@@ -218,14 +287,11 @@ void run_import(const ImportOptions& opt) {
   }
   const uint64_t upload_bytes = tmp.Finish();
 
-  if (own_lease) {
-    // Encoding a large database may have used much of the lease; renew it for the upload,
-    // long enough for the upload at a slow 10 MB/s (the service's cap is 10 minutes).
-    const long ms = long(std::min<uint64_t>(kImportLeaseMs + upload_bytes / 10000, kMaxLeaseMs));
-    auto renewed = client->AcquireLease(opt.db, ms, lease_id);
-    if (!renewed.ok()) throw CliError(Describe(renewed.status(), opt.db + ": renew lease before upload"));
+  auto uploaded = client->UploadTxFile(opt.db, tmp.path(), lease_id);
+  if (!uploaded.ok() && keeper && !keeper->error().empty()) {
+    throw CliError(Describe(uploaded.status(), opt.db + ": upload") + " (" + keeper->error() + ")");
   }
-  ltx::Pos pos = Unwrap(client->UploadTxFile(opt.db, tmp.path(), lease_id), opt.db + ": upload");
+  ltx::Pos pos = Unwrap(std::move(uploaded), opt.db + ": upload");
   if (pos.post_apply_checksum != post) {
     throw CliError(opt.db + ": server reports checksum " +
                    ltx::FormatChecksum(pos.post_apply_checksum) + " after upload, expected " +
@@ -255,7 +321,11 @@ void setup_import(CLI::App& app) {
   sub->add_option("FILE", opt->file, "Local SQLite database file")->required();
   sub->add_option("DB", opt->db, "Remote database name")->required();
   sub->add_option("--lease-id", opt->lease_id,
-                  "Upload under this lease (default: acquire one briefly)");
+                  "Upload under this lease (default: acquire one, renewed while the import runs)");
+  sub->add_option("--lease-duration", opt->lease_duration,
+                  "Duration of the lease the import acquires, renewed every third of it (1s..10m); "
+                  "if the process dies, others can write after at most this long")
+      ->capture_default_str();
   sub->add_flag("--compress", opt->compress, "LZ4-compress the uploaded LTX file");
   sub->add_flag("--json", opt->json, "Machine-readable output");
   sub->callback([opt]() { run_import(*opt); });

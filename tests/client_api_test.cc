@@ -1423,7 +1423,9 @@ TEST(ClientNetworkTest, ConnectionRefusedIsUnavailableAndNamesTheUrlNotTheToken)
 // cpp-httplib will not produce (no response at all, a body shorter than its length).
 class RawServer {
  public:
-  explicit RawServer(std::string reply) : reply_(std::move(reply)) {
+  // hold: after the first read, keep the connection open without reading (until destroyed)
+  // instead of answering.
+  explicit RawServer(std::string reply, bool hold = false) : reply_(std::move(reply)), hold_(hold) {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -1446,6 +1448,9 @@ class RawServer {
         accepted_++;
         char buf[4096];
         (void)!recv(c, buf, sizeof(buf), 0);  // the request (small; one read is enough)
+        for (int j = 0; hold_ && j < 1000 && !stop_; j++) {  // bounded: 20 s
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
         if (!reply_.empty()) (void)!send(c, reply_.data(), reply_.size(), MSG_NOSIGNAL);
         close(c);
       }
@@ -1470,6 +1475,7 @@ class RawServer {
 
  private:
   std::string reply_;
+  bool hold_ = false;
   int fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stop_{false};
@@ -1658,6 +1664,44 @@ TEST_F(ClientApiTest, UploadTxFileSendsTheFileAndReturnsNewPosition) {
   EXPECT_EQ(got, small);
 }
 
+TEST_F(ClientApiTest, UploadTxFileWaitsForAServerStoringALargeBodyButNotForever) {
+  // 30 MB: after the last byte the client allows the 1 s stall limit plus 3 s (10 MB/s) for
+  // the server to verify and store it. Progress is checked about once a second.
+  const std::string ltx = MakeLtx(4, 4, 0x8000000000000003ULL, 0x80000000000000aaULL, 7300);
+  TestFile f(ltx);
+  std::atomic<int> think_ms{2200};
+  std::atomic<bool> release{false};
+  Pos ack{4, 0x80000000000000aaULL};
+  server_.svr().Post("/db/tx", [&](const httplib::Request&, httplib::Response& res) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(think_ms.load());
+    while (!release && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    res.set_header("Litefs-Hwm", ltx::FormatTxid(ack.txid));
+    res.set_content(json{{"pos", json::parse(PosJson(ack))}}.dump(), "application/json");
+  });
+  ClientConfig cfg = Config();
+  cfg.request_timeout_ms = 1000;
+  auto c = NewClient(cfg);
+  auto r = c->UploadTxFile("db", f.path(), "");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();  // 2.2 s of silence: more than the stall limit
+  EXPECT_EQ(*r, ack);
+  // A server that never answers: given up after the allowance, with a message that says so.
+  think_ms = 20000;
+  const auto t0 = std::chrono::steady_clock::now();
+  r = c->UploadTxFile("db", f.path(), "");
+  const auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  release = true;
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kUnavailable);
+  EXPECT_NE(r.status().message().find("no answer 4 s after the whole body (" +
+                                      std::to_string(ltx.size()) + " bytes) was sent"),
+            std::string::npos)
+      << r.status().message();
+  EXPECT_GE(secs, 3.9);
+  EXPECT_LT(secs, 8.0);
+}
+
 TEST_F(ClientApiTest, UploadTxFileRejectsBadFilesWithoutARequest) {
   auto c = NewClient();
   {
@@ -1784,6 +1828,26 @@ TEST(ClientNetworkTest, ClosedSocketOnFileUploadIsNotRetried) {
   EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().ToString();
   EXPECT_EQ((*c)->stats().retries.load(), 0u);
   EXPECT_EQ(s.accepted(), 1);
+}
+
+TEST(ClientNetworkTest, FileUploadThatStopsMovingFailsAtTheStallLimit) {
+  // The server reads the request line and then nothing: once the socket buffers are full,
+  // no byte moves.
+  RawServer s("", /*hold=*/true);
+  TestFile f(MakeLtx(1, 1, 0, 0x8000000000000001ULL, 16000));  // 64 MB
+  ClientConfig cfg = RawConfig(s);
+  cfg.request_timeout_ms = 1000;
+  auto c = Client::Create(cfg);
+  ASSERT_TRUE(c.ok());
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = (*c)->UploadTxFile("db", f.path(), "");
+  const auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("the upload made no progress for 1 s"), std::string::npos)
+      << r.status().message();
+  EXPECT_LT(secs, 5.0);
+  EXPECT_EQ((*c)->stats().retries.load(), 0u);
 }
 
 TEST_F(ClientApiTest, CurlTransportBodyFileRequests) {

@@ -28,11 +28,12 @@ def mockcloud_bin():
 class MockCloud:
     """litevfs-mockcloud on 127.0.0.1, a port the server picked (--listen :0)."""
 
-    def __init__(self, data_dir, log_path):
+    def __init__(self, data_dir, log_path, extra_args=()):
         # The request log goes to a file: an undrained pipe would block the server.
         self.log = open(log_path, "w")
         self.proc = subprocess.Popen(
-            [mockcloud_bin(), "--data", data_dir, "--listen", "127.0.0.1:0", "--token", TOKEN],
+            [mockcloud_bin(), "--data", data_dir, "--listen", "127.0.0.1:0", "--token", TOKEN,
+             *extra_args],
             stdout=subprocess.PIPE, stderr=self.log, text=True)
         line = []
         reader = threading.Thread(target=lambda: line.append(self.proc.stdout.readline()))
@@ -155,6 +156,26 @@ class CloudCliTest(unittest.TestCase):
         self.assertIn("not retained", p.stderr)
         self.assertFalse(os.path.exists(self.path("never.db")))
         self.cli(["verify", "hist"])
+
+    def test_import_keeps_its_lease_alive_through_a_slow_upload(self):
+        # This server sits 2.5 s on every upload before looking at it: a 1 s lease outlives
+        # that only if the import renews it meanwhile.
+        slow = MockCloud(self.path("slow-data"), self.path("slow.log"),
+                         ["--faults", "latency=2500ms,routes=/db/tx"])
+        self.addCleanup(slow.stop)
+        env = dict(self.env, LITEFS_CLOUD_HOST=slow.url)
+        # The control: a 1 s lease nobody renews is gone by then.
+        lease = json.loads(self.cli(["lease", "acquire", "--json", "--duration", "1s", "control"],
+                                    env=env).stdout)
+        p = self.cli(["import", "--lease-id", lease["id"], self.src, "control"], env=env, check=1)
+        self.assertIn("ELEASE", p.stderr)
+        p = self.cli(["import", "--json", "--lease-duration", "1s", self.src, "slow"], env=env)
+        self.assertEqual(json.loads(p.stdout)["pos"]["postApplyChecksum"], self.checksum(self.src))
+        # Released at the end: another client gets the lease at once.
+        self.cli(["lease", "acquire", "--duration", "1s", "slow"], env=env)
+        for bad in ("500ms", "11m", "soon"):
+            p = self.cli(["import", "--lease-duration", bad, self.src, "slow2"], env=env, check=2)
+            self.assertIn("--lease-duration", p.stderr)
 
     def test_import_large_database_in_bounded_memory(self):
         # ~60 MB of incompressible rows. The import encodes the LTX into a file under TMPDIR

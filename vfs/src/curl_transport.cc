@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -58,6 +59,14 @@ struct FileBody {
   uint64_t size = 0;    // Content-Length, from fstat when the transfer starts
   uint64_t offset = 0;  // next byte to send
   ltx::Status error;    // why the read callback aborted the transfer
+  // Stall detection (OnUploadProgress): the transfer fails when nothing moves for stall_ms,
+  // except while the server works on the complete body (verifying and storing a large file
+  // takes a while): then it gets answer_ms.
+  long stall_ms = 0;
+  long answer_ms = 0;
+  curl_off_t seen_up = -1, seen_down = -1;
+  std::chrono::steady_clock::time_point moved;
+  std::string stalled;  // why the progress callback aborted the transfer
   ~FileBody() {
     if (fd >= 0) ::close(fd);
   }
@@ -86,6 +95,29 @@ size_t OnReadBody(char* buf, size_t size, size_t nitems, void* userdata) {
     b->offset += uint64_t(r);
     return size_t(r);
   }
+}
+
+int OnUploadProgress(void* userdata, curl_off_t, curl_off_t dlnow, curl_off_t ultotal,
+                     curl_off_t ulnow) {
+  auto* b = static_cast<FileBody*>(userdata);
+  const auto now = std::chrono::steady_clock::now();
+  if (ulnow != b->seen_up || dlnow != b->seen_down) {
+    b->seen_up = ulnow;
+    b->seen_down = dlnow;
+    b->moved = now;
+    return 0;
+  }
+  const bool answering = ultotal > 0 && ulnow >= ultotal && dlnow == 0;
+  const long limit = answering ? b->answer_ms : b->stall_ms;
+  if (now - b->moved < std::chrono::milliseconds(limit)) return 0;
+  const std::string secs = std::to_string((limit + 500) / 1000);
+  b->stalled = answering ? "no answer " + secs +
+                               " s after the whole body (" + std::to_string(b->size) +
+                               " bytes) was sent"
+                         : "the upload made no progress for " + secs +
+                               " s (" + std::to_string(ulnow) + " of " + std::to_string(b->size) +
+                               " bytes sent)";
+  return 1;
 }
 
 int OnSeekBody(void* userdata, curl_off_t offset, int origin) {
@@ -333,9 +365,19 @@ class CurlTransport final : public Transport {
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms_);
-    if ((sink || streams_body) && req.timeout_ms <= 0) {
-      // A streamed download (a snapshot) or upload (a file body) may legitimately take
-      // longer than any fixed bound; fail it when it stalls instead.
+    if (streams_body && req.timeout_ms <= 0) {
+      // A streamed upload (a file body) may legitimately take longer than any fixed bound;
+      // fail it when it stalls instead. Once the body is sent, the server verifies and
+      // stores it before answering: allow for that at 10 MB/s on top of the usual wait.
+      file_body.stall_ms = std::max(1000L, request_timeout_ms_);
+      file_body.answer_ms = file_body.stall_ms + long(std::min<uint64_t>(file_body.size / 10000, 1u << 30));
+      file_body.moved = std::chrono::steady_clock::now();
+      curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+      curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &OnUploadProgress);
+      curl_easy_setopt(h, CURLOPT_XFERINFODATA, &file_body);
+    } else if (sink && req.timeout_ms <= 0) {
+      // A streamed download (a snapshot) may legitimately take longer than any fixed bound;
+      // fail it when it stalls instead.
       curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
       curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, std::max(1L, request_timeout_ms_ / 1000));
     } else {
@@ -383,6 +425,9 @@ class CurlTransport final : public Transport {
       curl_easy_setopt(h, CURLOPT_READDATA, nullptr);
       curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, nullptr);
       curl_easy_setopt(h, CURLOPT_SEEKDATA, nullptr);
+      curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, nullptr);
+      curl_easy_setopt(h, CURLOPT_XFERINFODATA, nullptr);
+      curl_easy_setopt(h, CURLOPT_NOPROGRESS, 1L);
     }
 
     if (t.too_large) {
@@ -391,6 +436,9 @@ class CurlTransport final : public Transport {
     }
     if (!t.sink_error.ok()) return t.sink_error;
     if (!file_body.error.ok()) return file_body.error;
+    if (rc == CURLE_ABORTED_BY_CALLBACK && !file_body.stalled.empty()) {
+      return Status::Unavailable("litevfs: " + where + ": " + file_body.stalled);
+    }
     if (rc != CURLE_OK) {
       std::string msg = curl_easy_strerror(rc);
       if (errbuf[0] != '\0') msg += std::string(": ") + errbuf;
