@@ -70,16 +70,17 @@ void WriteAt(const std::string& path, uint64_t off, const std::string& bytes) {
 }
 
 // Records of a segment as (offset of the record header, LTX length), read the way the
-// format is documented in mockcloud/src/store.h: a 64-byte header, then 32-byte aligned
-// records (32-byte header, big-endian length at 8), then zeros.
+// format is documented in mockcloud/src/store.h: a 64-byte header, then 64-byte aligned
+// records (64-byte header, big-endian length at 8), then zeros.
+constexpr uint64_t kRec = 64;
 std::vector<std::pair<uint64_t, uint64_t>> Records(const std::string& seg) {
   const std::string b = ReadAll(seg);
   std::vector<std::pair<uint64_t, uint64_t>> out;
   uint64_t at = 64;
-  while (at + 32 <= b.size() && b.substr(at, 4) == "LVRC") {
+  while (at + kRec <= b.size() && b.substr(at, 4) == "LVRC") {
     const uint64_t len = ltx::DecodeU64(reinterpret_cast<const uint8_t*>(&b[at + 8]));
     out.emplace_back(at, len);
-    at = (at + 32 + len + 31) / 32 * 32;
+    at = (at + kRec + len + kRec - 1) / kRec * kRec;
   }
   return out;
 }
@@ -179,7 +180,7 @@ TEST(MockcloudStore, CorruptStoredFileFailsStartupLoudly) {
   ASSERT_EQ(recs.size(), 3u);  // the snapshot was folded into the base (its segment deleted)
   const std::string good = ReadAll(victim);
   // A damaged byte in an acknowledged transaction that others follow: not a torn write.
-  WriteAt(victim, recs[1].first + 32 + 300, "\x55");
+  WriteAt(victim, recs[1].first + kRec + 300, "\x55");
   auto s = mockcloud::Server::Start(h.opts);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.status().message().find(victim), std::string::npos) << s.status().ToString();
@@ -223,9 +224,9 @@ TEST(MockcloudStore, AWriteCutShortByACrashIsDroppedOnlyAtTheEnd) {
     ASSERT_EQ(recs.size(), 4u);
     const auto [at, len] = recs.back();
     if (how == "truncated") {
-      fs::resize_file(segs[0], at + 32 + len / 2);
+      fs::resize_file(segs[0], at + kRec + len / 2);
     } else if (how == "damaged") {
-      WriteAt(segs[0], at + 32 + len - 40, "\x55\x55");
+      WriteAt(segs[0], at + kRec + len - 40, "\x55\x55");
     } else {
       WriteAt(segs[0], at + 20, "\x55");
     }
@@ -247,6 +248,33 @@ TEST(MockcloudStore, AWriteCutShortByACrashIsDroppedOnlyAtTheEnd) {
     ExpectPages(*c, "db", m, 14);
     EXPECT_EQ(Records(segs[0]).size(), 4u);
   }
+}
+
+TEST(MockcloudStore, AHeaderOverAnotherUploadsBytesIsNotARecord) {
+  // The crash window of a commit at an offset where an earlier, rejected upload of the same
+  // txid and length left a complete LTX file: the new header landed, the new bytes did not.
+  Harness h;
+  h.Start();
+  Model m;
+  {
+    auto c = h.Client();
+    m = Build(*c, "db", 3).back();
+  }
+  Model other = m;
+  ASSERT_EQ(h.Client()->Post("/db/tx?db=db", m.Tx({{2, FilledPage(4096, 1)}}, m.commit),
+                             "application/octet-stream")->status,
+            200);
+  h.Stop();
+  const std::string rejected = other.Tx({{2, FilledPage(4096, 2)}}, other.commit);
+  const auto segs = Segments(h.data, "db");
+  const auto [at, len] = Records(segs[0]).back();
+  ASSERT_EQ(len, rejected.size());
+  WriteAt(segs[0], at + kRec, rejected);
+  h.Start();
+  EXPECT_TRUE(Logged(h, "is not the one its record header names"));
+  auto c = h.Client();
+  EXPECT_EQ(J(c->Get("/db/history?db=db"))["history"].back()["pos"]["txid"],
+            ltx::FormatTxid(m.txid - 1));
 }
 
 TEST(MockcloudStore, RejectedUploadsNeverBecomeRecords) {
@@ -301,7 +329,7 @@ TEST(MockcloudStore, PerTransactionFilesFromBeforeSegmentsStillLoad) {
   for (const auto& [at, len] : Records(segs[0])) {
     txid++;
     std::ofstream(dbdir + "/ltx/" + ltx::LtxFileName(txid, txid), std::ios::binary)
-        << bytes.substr(at + 32, len);
+        << bytes.substr(at + kRec, len);
   }
   ASSERT_EQ(txid, states.back().txid);
   fs::remove_all(dbdir + "/seg");

@@ -26,7 +26,7 @@ constexpr uint64_t kMaxUnwrittenGrowth = 65536;
 constexpr char kSegMagic[8] = {'L', 'V', 'M', 'C', 'S', 'E', 'G', '1'};
 constexpr uint64_t kSegHeaderSize = 64;
 constexpr uint32_t kRecMagic = 0x4C565243;  // "LVRC"
-constexpr uint64_t kRecHeaderSize = 32;     // also the alignment of records
+constexpr uint64_t kRecHeaderSize = 64;     // also the alignment of records
 constexpr uint64_t kExtendMin = 64 << 10;   // zeros written ahead: from this...
 constexpr uint64_t kExtendMax = 4 << 20;    // ...doubling up to this per extension
 constexpr uint64_t kExtendSlack = 16 << 10; // extend when fewer zeros than this remain
@@ -36,20 +36,25 @@ uint64_t AlignRecord(uint64_t off) { return (off + kRecHeaderSize - 1) & ~(kRecH
 uint64_t RecordCrc(uint64_t salt, const uint8_t* hdr) {
   uint8_t s[8];
   ltx::EncodeU64(s, salt);
-  return ltx::Crc64Update(ltx::Crc64(s, sizeof s), hdr, 24);
+  return ltx::Crc64Update(ltx::Crc64(s, sizeof s), hdr, kRecHeaderSize - 8);
 }
 
-void EncodeRecordHeader(uint64_t salt, uint64_t len, int64_t recv_ms, uint8_t* hdr) {
+// Record header: 0 magic u32 | 4 zero u32 | 8 len u64 | 16 recv_ms i64 | 24 the LTX file's
+// checksum u64 (so bytes of another upload left at the same offset never pass for this
+// record) | 32 zeros | 56 crc64 of salt ‖ bytes [0,56).
+void EncodeRecordHeader(uint64_t salt, uint64_t len, int64_t recv_ms, uint64_t file_checksum,
+                        uint8_t* hdr) {
   memset(hdr, 0, kRecHeaderSize);
   ltx::EncodeU32(&hdr[0], kRecMagic);
   ltx::EncodeU64(&hdr[8], len);
   ltx::EncodeU64(&hdr[16], uint64_t(recv_ms));
-  ltx::EncodeU64(&hdr[24], RecordCrc(salt, hdr));
+  ltx::EncodeU64(&hdr[24], file_checksum);
+  ltx::EncodeU64(&hdr[kRecHeaderSize - 8], RecordCrc(salt, hdr));
 }
 
 bool RecordHeaderValid(uint64_t salt, const uint8_t* hdr) {
   return ltx::DecodeU32(&hdr[0]) == kRecMagic && ltx::DecodeU32(&hdr[4]) == 0 &&
-         ltx::DecodeU64(&hdr[24]) == RecordCrc(salt, hdr);
+         ltx::DecodeU64(&hdr[kRecHeaderSize - 8]) == RecordCrc(salt, hdr);
 }
 
 // Whether any 32-byte aligned slot of `fd` from `from` to `size` holds a valid record header
@@ -637,7 +642,7 @@ Result<ApplyResult> Database::Apply(std::unique_ptr<ltx::Source> upload,
   if (Status st = lease_check(); !st.ok()) return st;
   tf.recv_ms = NowUnixMs();
   uint8_t rec[kRecHeaderSize];
-  EncodeRecordHeader(seg->salt, len, tf.recv_ms, rec);
+  EncodeRecordHeader(seg->salt, len, tf.recv_ms, enc->trailer().file_checksum, rec);
   LTX_RETURN_IF_ERROR(PwriteAll(seg->fd, rec, sizeof rec, at).WithContext(seg->path));
   if (fdatasync(seg->fd) != 0) {
     Status st = Status::IOError(ErrnoText("fdatasync", seg->path) +
@@ -845,7 +850,7 @@ Status Database::LoadBase() {
 }
 
 Status Database::LoadTx(int fd, const std::string& path, uint64_t offset, uint64_t len, Pos prev,
-                        TxFile* tf) {
+                        const uint64_t* file_checksum, TxFile* tf) {
   ltx::DecodeOptions dopts;
   dopts.version = ltx::Version::kV1;
   LTX_ASSIGN_OR_RETURN(auto dec, ltx::Decoder::Open(std::make_unique<RangeSource>(fd, path, offset, len),
@@ -879,6 +884,11 @@ Status Database::LoadTx(int fd, const std::string& path, uint64_t offset, uint64
   if (dec->bytes_read() != len) {
     return Status::Corruption("the LTX file ends " + std::to_string(len - dec->bytes_read()) +
                               " bytes before its stored length");
+  }
+  if (file_checksum && dec->trailer().file_checksum != *file_checksum) {
+    return Status::Corruption("the LTX file is not the one its record header names (file checksum " +
+                              ltx::FormatChecksum(dec->trailer().file_checksum) + ", want " +
+                              ltx::FormatChecksum(*file_checksum) + ")");
   }
   page_size_ = h.page_size;
   tf->post = dec->trailer().post_apply_checksum;
@@ -918,7 +928,7 @@ Status Database::LoadLegacyFiles(Pos* prev) {
     if (fd < 0) return Status::IOError(ErrnoText("open", n.path));
     struct stat st;
     TxFile tf;
-    Status s = fstat(fd, &st) == 0 ? LoadTx(fd, n.path, 0, uint64_t(st.st_size), *prev, &tf)
+    Status s = fstat(fd, &st) == 0 ? LoadTx(fd, n.path, 0, uint64_t(st.st_size), *prev, nullptr, &tf)
                                    : Status::IOError(ErrnoText("stat", n.path));
     close(fd);
     if (s.ok() && (tf.min_txid != n.min || tf.max_txid != n.max)) {
@@ -991,10 +1001,11 @@ Status Database::LoadSegments(Pos* prev) {
       }
       const uint64_t len = ltx::DecodeU64(&rec[8]);
       const uint64_t next = AlignRecord(at + kRecHeaderSize + len);
+      const uint64_t file_checksum = ltx::DecodeU64(&rec[24]);
       TxFile tf;
       Status bad = at + kRecHeaderSize + len > seg.size
                        ? Status::Corruption("record runs past the end of the file")
-                       : LoadTx(fd, seg.path, at + kRecHeaderSize, len, *prev, &tf);
+                       : LoadTx(fd, seg.path, at + kRecHeaderSize, len, *prev, &file_checksum, &tf);
       if (!bad.ok()) {
         // A crash cut this write short only if nothing was written after it.
         bool later = !newest;

@@ -11,13 +11,16 @@
 //   *.tmp                                 half-written files: discarded at startup
 //
 // Segment file: a 64-byte header (kSegMagic, seq u64, salt u64, zeros, crc64 of bytes [0,56)
-// at 56), then records at 32-byte aligned offsets, then zeros (the file is extended with
+// at 56), then records at 64-byte aligned offsets, then zeros (the file is extended with
 // written zeros ahead of need, so an append overwrites allocated blocks and its fdatasync
 // flushes data only: no size, extent or directory change per commit). A record is a
-// 32-byte header (magic "LVRC", 0 u32, len u64, recv_ms i64, crc64 of salt ‖ bytes [0,24))
-// followed by `len` bytes of the transaction as an uncompressed v1 LTX file (so page P of
-// frame i sits at a fixed offset and is served with one pread). The salt is random per
-// segment, so no byte sequence a client uploads can pass for a record header.
+// 64-byte header (magic "LVRC", 0 u32, len u64, recv_ms i64, the LTX's file checksum u64,
+// zeros, crc64 of salt ‖ bytes [0,56) at 56) followed by `len` bytes of the transaction as an
+// uncompressed v1 LTX file (so page P of frame i sits at a fixed offset and is served with
+// one pread). The salt is random per segment, so no byte sequence a client uploads can pass
+// for a record header; the file checksum ties the header to the bytes it was written with
+// (an earlier rejected upload's bytes at the same offset never pass for them). A 64-byte
+// aligned header never straddles a sector, so a damaged one is corruption, not a torn write.
 //
 // Write path (Database::Apply, one writer per database): the upload is decoded completely
 // (header rules, page order, file checksum) while its normalised form is written past the
@@ -216,9 +219,10 @@ class Database {
 
   Status LoadBase();
   // Decodes one stored transaction: `len` bytes at `offset` of `fd` (named `path`), which must
-  // follow `prev`. Fills everything but recv_ms, seg_seq.
+  // follow `prev` and, when given, have this file checksum. Fills everything but recv_ms,
+  // seg_seq.
   Status LoadTx(int fd, const std::string& path, uint64_t offset, uint64_t len, Pos prev,
-                TxFile* out);
+                const uint64_t* file_checksum, TxFile* out);
   Status LoadLegacyFiles(Pos* prev);
   Status LoadSegments(Pos* prev);
   void AddLoadedLocked(TxFile tf);
