@@ -1,6 +1,7 @@
 // Durability, recovery, retention and compaction of the mockcloud store, through the
 // server's public API (in-process, random loopback port).
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -399,6 +400,93 @@ TEST(MockcloudStore, RetentionCompactsOldPositionsAway) {
   }
   EXPECT_LE(CountFiles(ltxdir), 3u);
   ExpectPages(*c, "db", m, 14);
+}
+
+TEST(MockcloudStore, CompactionFoldsInPlaceAcrossShrinkAndGrowth) {
+  Harness h;
+  h.opts.retention_ms = 0;
+  h.opts.retain_txids = 1;
+  h.Start();
+  auto c = h.Client();
+  auto states = Build(*c, "db", 6);
+  Model m = states.back();
+  // Shrink to 3 pages, then grow to 12 writing only page 12: pages 4..11 are zeros now,
+  // whatever the base held there.
+  ASSERT_EQ(Upload(*c, "db", m.Tx({{2, FilledPage(4096, 61)}}, 3))->status, 200);
+  ASSERT_EQ(Upload(*c, "db", m.Tx({{12, FilledPage(4096, 62)}}, 12))->status, 200);
+  const std::string base = h.data + "/clusters/default/db/base.db";
+  struct stat before, after;
+  ASSERT_EQ(stat(base.c_str(), &before), 0);
+  ASSERT_TRUE(h.server->Compact().ok());
+  ASSERT_EQ(stat(base.c_str(), &after), 0);
+  EXPECT_EQ(before.st_ino, after.st_ino) << "the base was rewritten, not updated in place";
+  EXPECT_EQ(after.st_size, 13 * 4096);
+  EXPECT_EQ(J(c->Get("/db/history?db=db"))["history"].size(), 1u);
+  ExpectPages(*c, "db", m, 14);
+  EXPECT_EQ(Segments(h.data, "db").size(), 0u);  // everything in them is in the base
+  // Shrinking below the base and compacting again; then a restart reads the same.
+  ASSERT_EQ(Upload(*c, "db", m.Tx({{1, FilledPage(4096, 63)}}, 2))->status, 200);
+  ASSERT_TRUE(h.server->Compact().ok());
+  ExpectPages(*c, "db", m, 14);
+  const std::string snap = c->Get("/db/snapshot?db=db")->body;
+  h.Stop();
+  h.Start();
+  c = h.Client();
+  EXPECT_EQ(c->Get("/db/snapshot?db=db")->body, snap);
+  ExpectPages(*c, "db", m, 14);
+}
+
+TEST(MockcloudStore, AnInterruptedFoldIsFinishedAtStartup) {
+  Harness h;
+  h.Start();
+  std::vector<Model> states;
+  {
+    auto c = h.Client();
+    states = Build(*c, "db", 6);
+  }
+  h.Stop();
+  const Model& target = states.back();
+  const std::string dbdir = h.data + "/clusters/default/db";
+  auto intent = [&](uint64_t txid, uint64_t post) {
+    std::string rec(32, '\0');
+    auto* b = reinterpret_cast<uint8_t*>(rec.data());
+    memcpy(b, "LVMCFOLD", 8);
+    ltx::EncodeU64(b + 8, txid);
+    ltx::EncodeU64(b + 16, post);
+    ltx::EncodeU64(b + 24, ltx::Crc64(b, 24));
+    std::ofstream(dbdir + "/fold.pending", std::ios::binary) << rec;
+  };
+  // The crash came while the base's pages were being written: pages 1 and 3 (both changed
+  // since the base) hold neither the old nor the new version.
+  intent(target.txid, target.Checksum());
+  WriteAt(dbdir + "/base.db", 4096, std::string(4096, 'x'));
+  WriteAt(dbdir + "/base.db", 3 * 4096, std::string(4096, 'y'));
+  h.Start();
+  EXPECT_TRUE(Logged(h, "finishing a fold into base.db that a crash interrupted"));
+  EXPECT_FALSE(fs::exists(dbdir + "/fold.pending"));
+  auto c = h.Client();
+  auto hist = J(c->Get("/db/history?db=db"))["history"];
+  ASSERT_EQ(hist.size(), 1u);
+  EXPECT_EQ(hist[0]["pos"]["txid"], ltx::FormatTxid(target.txid));
+  ExpectPages(*c, "db", target, 14);
+  h.Stop();
+  // An intent the base already reached is just removed.
+  intent(target.txid, target.Checksum());
+  h.Start();
+  EXPECT_FALSE(fs::exists(dbdir + "/fold.pending"));
+  ExpectPages(*h.Client(), "db", target, 14);
+  h.Stop();
+  // A damaged one, or one naming a position that is not stored, stops the startup.
+  intent(target.txid + 5, 77);
+  auto s = mockcloud::Server::Start(h.opts);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("is not among the stored transactions"), std::string::npos)
+      << s.status().ToString();
+  WriteAt(dbdir + "/fold.pending", 9, "\x01");
+  s = mockcloud::Server::Start(h.opts);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("fold.pending: damaged"), std::string::npos)
+      << s.status().ToString();
 }
 
 TEST(MockcloudStore, TimeRetentionKeepsRecentPositions) {

@@ -24,6 +24,9 @@ namespace {
 constexpr uint64_t kMaxUnwrittenGrowth = 65536;
 
 constexpr char kSegMagic[8] = {'L', 'V', 'M', 'C', 'S', 'E', 'G', '1'};
+// fold.pending: magic, target txid u64, target post-apply checksum u64, crc64 of [0,24).
+constexpr char kFoldMagic[8] = {'L', 'V', 'M', 'C', 'F', 'O', 'L', 'D'};
+constexpr size_t kFoldIntentSize = 32;
 constexpr uint64_t kSegHeaderSize = 64;
 constexpr uint32_t kRecMagic = 0x4C565243;  // "LVRC"
 constexpr uint64_t kRecHeaderSize = 64;     // also the alignment of records
@@ -260,7 +263,7 @@ const Database::TxFile* Database::FileByTxidLocked(uint64_t txid) const {
 }
 
 bool Database::ResolveLocked(const Pos& at, View* v) const {
-  if (at.IsZero()) return false;
+  if (at.IsZero() || at.txid < fold_floor_) return false;
   size_t end;
   if (base_.pos.txid != 0 && at == base_.pos) {
     end = 0;
@@ -375,7 +378,9 @@ Result<SyncInfo> Database::Sync(const Pos* since) const {
   out.commit = CommitLocked();
   out.page_size = page_size_;
   out.all = true;
-  if (!since || since->IsZero() || since->txid > out.pos.txid) return out;
+  if (!since || since->IsZero() || since->txid > out.pos.txid || since->txid < fold_floor_) {
+    return out;
+  }
   if (*since == out.pos) {
     out.all = false;
     return out;
@@ -403,11 +408,12 @@ Result<SyncInfo> Database::Sync(const Pos* since) const {
 std::vector<HistoryItem> Database::History() const {
   std::shared_lock l(mu_);
   std::vector<HistoryItem> out;
-  if (base_.pos.txid != 0) {
+  if (base_.pos.txid != 0 && base_.pos.txid >= fold_floor_) {
     out.push_back({base_.pos, base_.timestamp_ms ? base_.timestamp_ms : base_.recv_ms, base_.commit,
                    base_.page_count});
   }
   for (const auto& f : files_) {
+    if (f.max_txid < fold_floor_) continue;
     out.push_back({{f.max_txid, f.post},
                    f.timestamp_ms ? f.timestamp_ms : f.recv_ms,
                    f.commit,
@@ -676,6 +682,161 @@ Result<ApplyResult> Database::Apply(std::unique_ptr<ltx::Source> upload,
 }
 
 Status Database::FoldLocked(size_t idx) {
+  return base_.fd < 0 ? RewriteBaseLocked(idx) : FoldInPlaceLocked(idx);
+}
+
+std::vector<uint8_t> Database::EncodeBaseHeader(const TxFile& target, uint32_t commit) const {
+  std::vector<uint8_t> hdr(page_size_, 0);
+  memcpy(hdr.data(), kBaseMagic, 8);
+  ltx::EncodeU32(&hdr[8], page_size_);
+  ltx::EncodeU32(&hdr[12], commit);
+  ltx::EncodeU64(&hdr[16], target.max_txid);
+  ltx::EncodeU64(&hdr[24], target.post);
+  ltx::EncodeU64(&hdr[32], uint64_t(target.timestamp_ms));
+  ltx::EncodeU64(&hdr[40], uint64_t(target.recv_ms));
+  ltx::EncodeU32(&hdr[48], uint32_t(target.pgnos.size()));
+  ltx::EncodeU64(&hdr[56], ltx::Crc64(hdr.data(), 56));
+  return hdr;
+}
+
+Status Database::FinishFoldLocked(size_t idx, uint32_t commit, std::vector<uint32_t> interior,
+                                  int new_fd) {
+  const TxFile& target = files_[idx];
+  std::vector<std::string> doomed;
+  {
+    std::unique_lock l(mu_);
+    if (new_fd >= 0) {
+      if (base_.fd >= 0) close(base_.fd);
+      base_.fd = new_fd;
+    }
+    base_.pos = {target.max_txid, target.post};
+    base_.commit = commit;
+    base_.timestamp_ms = target.timestamp_ms;
+    base_.recv_ms = target.recv_ms;
+    base_.page_count = uint32_t(target.pgnos.size());
+    base_.interior = std::move(interior);
+    const uint64_t upto = base_.pos.txid;
+    for (size_t i = 0; i <= idx; i++) {
+      if (files_[i].seg_seq == 0) doomed.push_back(files_[i].path);
+    }
+    files_.erase(files_.begin(), files_.begin() + idx + 1);
+    for (auto it = index_.begin(); it != index_.end();) {
+      auto& vers = it->second;
+      auto keep = std::upper_bound(vers.begin(), vers.end(), upto,
+                                   [](uint64_t t, const Version& x) { return t < x.txid; });
+      vers.erase(vers.begin(), keep);
+      it = vers.empty() ? index_.erase(it) : ++it;
+    }
+    fold_floor_ = 0;
+  }
+  // Segments holding only folded transactions go too (the newest one included: the next
+  // append starts a fresh segment). A crash before this is harmless: Load skips and deletes
+  // what the base already holds.
+  const uint64_t upto = base_.pos.txid;
+  while (!segs_.empty() && segs_.front().last_txid != 0 && segs_.front().last_txid <= upto) {
+    if (segs_.front().fd >= 0) close(segs_.front().fd);
+    doomed.push_back(segs_.front().path);
+    segs_.erase(segs_.begin());
+  }
+  for (const auto& p : doomed) {
+    if (unlink(p.c_str()) != 0 && errno != ENOENT) {
+      return Status::IOError(ErrnoText("unlink", p) + " (folded into the base; retried at startup)");
+    }
+  }
+  return Status::OK();
+}
+
+Status Database::FoldInPlaceLocked(size_t idx) {
+  // write_mu_ held: files_ and base_ only change here and in Apply.
+  const TxFile& target = files_[idx];
+  View v;
+  if (!ResolveLocked({target.max_txid, target.post}, &v)) {
+    return Status::Corruption("fold target does not resolve");
+  }
+  const uint32_t ps = page_size_;
+  const uint32_t lock = ltx::LockPgno(ps);
+  // The pages the base gets: every page written up to the target, and every page a shrink
+  // on the way may have dropped (it is zeros now, or written again later).
+  uint32_t low = base_.commit;
+  std::vector<uint32_t> pages;
+  for (size_t i = 0; i <= idx; i++) {
+    low = std::min(low, files_[i].commit);
+    pages.insert(pages.end(), files_[i].pgnos.begin(), files_[i].pgnos.end());
+  }
+  for (uint64_t p = uint64_t(low) + 1; p <= v.commit; p++) pages.push_back(uint32_t(p));
+  std::sort(pages.begin(), pages.end());
+  pages.erase(std::unique(pages.begin(), pages.end()), pages.end());
+  pages.erase(std::remove_if(pages.begin(), pages.end(),
+                             [&](uint32_t p) { return p > v.commit || p == lock; }),
+              pages.end());
+
+  // The intent first: a crash from here on redoes the fold at startup.
+  const std::string intent = dir_ + "/fold.pending";
+  {
+    uint8_t rec[kFoldIntentSize] = {};
+    memcpy(rec, kFoldMagic, 8);
+    ltx::EncodeU64(&rec[8], target.max_txid);
+    ltx::EncodeU64(&rec[16], target.post);
+    ltx::EncodeU64(&rec[24], ltx::Crc64(rec, 24));
+    const std::string tmp = dir_ + "/fold.tmp";
+    int fd = open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::IOError(ErrnoText("create", tmp));
+    Status st = PwriteAll(fd, rec, sizeof rec, 0).WithContext(tmp);
+    if (st.ok() && fsync(fd) != 0) st = Status::IOError(ErrnoText("fsync", tmp));
+    close(fd);
+    if (st.ok() && rename(tmp.c_str(), intent.c_str()) != 0) st = Status::IOError(ErrnoText("rename", tmp));
+    if (st.ok()) st = FsyncPath(dir_);
+    if (!st.ok()) {
+      unlink(tmp.c_str());
+      return st;
+    }
+  }
+  // Positions before the target are gone from now on: no reader can ask for the base's
+  // version of a page that is about to change (a reader at or after the target finds those
+  // pages in the transactions, or knows a shrink dropped them).
+  {
+    std::unique_lock l(mu_);
+    fold_floor_ = target.max_txid;
+  }
+  std::unordered_set<uint32_t> interior(base_.interior.begin(), base_.interior.end());
+  FdCache fds;
+  std::vector<uint8_t> page(ps);
+  Status st;
+  for (uint32_t p : pages) {
+    st = ReadPageLocked(v, p, page.data(), &fds);
+    if (st.ok()) st = PwriteAll(base_.fd, page.data(), ps, uint64_t(p) * ps).WithContext(dir_ + "/base.db");
+    if (!st.ok()) break;
+    if (IsInteriorPage(p, {page.data(), ps})) {
+      interior.insert(p);
+    } else {
+      interior.erase(p);
+    }
+  }
+  if (st.ok() && ftruncate(base_.fd, off_t((uint64_t(v.commit) + 1) * ps)) != 0) {
+    st = Status::IOError(ErrnoText("ftruncate", dir_ + "/base.db"));
+  }
+  if (st.ok() && fsync(base_.fd) != 0) st = Status::IOError(ErrnoText("fsync", dir_ + "/base.db"));
+  if (st.ok()) {
+    const std::vector<uint8_t> hdr = EncodeBaseHeader(target, v.commit);
+    st = PwriteAll(base_.fd, hdr.data(), ps, 0).WithContext(dir_ + "/base.db");
+  }
+  if (st.ok() && fsync(base_.fd) != 0) st = Status::IOError(ErrnoText("fsync", dir_ + "/base.db"));
+  if (!st.ok()) {
+    // The base is half-way; the intent stays, and startup finishes the fold. Until then
+    // this process keeps serving positions from the target on (the floor stays).
+    return st.WithContext("folding into base.db (finished at the next startup)");
+  }
+  // A stale intent (its txid at or below the base's) is ignored at startup.
+  unlink(intent.c_str());
+  std::vector<uint32_t> inter;
+  for (uint32_t p : interior) {
+    if (p <= v.commit) inter.push_back(p);
+  }
+  std::sort(inter.begin(), inter.end());
+  return FinishFoldLocked(idx, v.commit, std::move(inter), -1);
+}
+
+Status Database::RewriteBaseLocked(size_t idx) {
   // write_mu_ held: files_ and base_ only change here and in Apply.
   const TxFile& target = files_[idx];
   View v;
@@ -714,16 +875,7 @@ Status Database::FoldLocked(size_t idx) {
       }
     }
   }
-  std::vector<uint8_t> hdr(ps, 0);
-  memcpy(hdr.data(), kBaseMagic, 8);
-  ltx::EncodeU32(&hdr[8], ps);
-  ltx::EncodeU32(&hdr[12], v.commit);
-  ltx::EncodeU64(&hdr[16], target.max_txid);
-  ltx::EncodeU64(&hdr[24], target.post);
-  ltx::EncodeU64(&hdr[32], uint64_t(target.timestamp_ms));
-  ltx::EncodeU64(&hdr[40], uint64_t(target.recv_ms));
-  ltx::EncodeU32(&hdr[48], uint32_t(target.pgnos.size()));
-  ltx::EncodeU64(&hdr[56], ltx::Crc64(hdr.data(), 56));
+  const std::vector<uint8_t> hdr = EncodeBaseHeader(target, v.commit);
   if (Status st = PwriteAll(fd, hdr.data(), ps, 0); !st.ok()) return fail(st);
   if (ftruncate(fd, off_t((uint64_t(v.commit) + 1) * ps)) != 0) {
     return fail(Status::IOError(ErrnoText("ftruncate", tmp)));
@@ -733,47 +885,12 @@ Status Database::FoldLocked(size_t idx) {
   if (rename(tmp.c_str(), base_path.c_str()) != 0) {
     return fail(Status::IOError(ErrnoText("rename", tmp)));
   }
-  LTX_RETURN_IF_ERROR(FsyncPath(dir_));
-  // The new base is durable; files up to idx are now redundant.
-  std::vector<std::string> doomed;
-  {
-    std::unique_lock l(mu_);
-    if (base_.fd >= 0) close(base_.fd);
-    base_.fd = fd;
-    base_.pos = {target.max_txid, target.post};
-    base_.commit = v.commit;
-    base_.timestamp_ms = target.timestamp_ms;
-    base_.recv_ms = target.recv_ms;
-    base_.page_count = uint32_t(target.pgnos.size());
-    base_.interior = std::move(interior);
-    const uint64_t upto = base_.pos.txid;
-    for (size_t i = 0; i <= idx; i++) {
-      if (files_[i].seg_seq == 0) doomed.push_back(files_[i].path);
-    }
-    files_.erase(files_.begin(), files_.begin() + idx + 1);
-    for (auto it = index_.begin(); it != index_.end();) {
-      auto& vers = it->second;
-      auto keep = std::upper_bound(vers.begin(), vers.end(), upto,
-                                   [](uint64_t t, const Version& x) { return t < x.txid; });
-      vers.erase(vers.begin(), keep);
-      it = vers.empty() ? index_.erase(it) : ++it;
-    }
+  // The new base is durable once its directory entry is; files up to idx are then redundant.
+  if (Status st = FsyncPath(dir_); !st.ok()) {
+    close(fd);
+    return st;
   }
-  // Segments holding only folded transactions go too (the newest one included: the next
-  // append starts a fresh segment). A crash before this is harmless: Load skips and deletes
-  // what the base already holds.
-  const uint64_t upto = base_.pos.txid;
-  while (!segs_.empty() && segs_.front().last_txid != 0 && segs_.front().last_txid <= upto) {
-    if (segs_.front().fd >= 0) close(segs_.front().fd);
-    doomed.push_back(segs_.front().path);
-    segs_.erase(segs_.begin());
-  }
-  for (const auto& p : doomed) {
-    if (unlink(p.c_str()) != 0 && errno != ENOENT) {
-      return Status::IOError(ErrnoText("unlink", p) + " (folded into the base; retried at startup)");
-    }
-  }
-  return Status::OK();
+  return FinishFoldLocked(idx, v.commit, std::move(interior), fd);
 }
 
 Status Database::Compact(int64_t now_ms) {
@@ -1042,17 +1159,51 @@ Status Database::LoadSegments(Pos* prev) {
   return Status::OK();
 }
 
+Status Database::RedoFoldLocked() {
+  const std::string intent = dir_ + "/fold.pending";
+  int fd = open(intent.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return Status::OK();
+    return Status::IOError(ErrnoText("open", intent));
+  }
+  uint8_t rec[kFoldIntentSize + 1];
+  ssize_t n = pread(fd, rec, sizeof rec, 0);
+  close(fd);
+  // Written to fold.tmp and renamed: a damaged one is corruption, not a torn write.
+  if (n != ssize_t(kFoldIntentSize) || memcmp(rec, kFoldMagic, 8) != 0 ||
+      ltx::DecodeU64(&rec[24]) != ltx::Crc64(rec, 24)) {
+    return Status::Corruption(intent + ": damaged");
+  }
+  const Pos target{ltx::DecodeU64(&rec[8]), ltx::DecodeU64(&rec[16])};
+  if (target.txid <= base_.pos.txid) {  // it finished; only the unlink was missing
+    unlink(intent.c_str());
+    return Status::OK();
+  }
+  const TxFile* f = FileByTxidLocked(target.txid);
+  if (base_.fd < 0 || !f || f->post != target.post_apply_checksum) {
+    return Status::Corruption(intent + ": the interrupted fold's target " + ltx::FormatPos(target) +
+                              " is not among the stored transactions");
+  }
+  Warn(dir_ + ": finishing a fold into base.db that a crash interrupted (to " +
+       ltx::FormatPos(target) + ")");
+  return FoldInPlaceLocked(size_t(f - files_.data()));
+}
+
 Status Database::Load() {
   std::lock_guard wl(write_mu_);
   std::unique_lock l(mu_);
   struct stat st;
   if (stat(dir_.c_str(), &st) != 0) return Status::OK();
   unlink((dir_ + "/base.tmp").c_str());
+  unlink((dir_ + "/fold.tmp").c_str());
   unlink((dir_ + "/ltx/incoming.tmp").c_str());
   LTX_RETURN_IF_ERROR(LoadBase());
   Pos prev = base_.pos;
   LTX_RETURN_IF_ERROR(LoadLegacyFiles(&prev));
   LTX_RETURN_IF_ERROR(LoadSegments(&prev));
+  l.unlock();  // nobody reads yet; the redo takes mu_ itself
+  LTX_RETURN_IF_ERROR(RedoFoldLocked());
+  l.lock();
   {
     std::lock_guard wlk(wait_mu_);
     published_ = CurrentLocked();

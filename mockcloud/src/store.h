@@ -44,10 +44,15 @@
 // base; zeros when a shrink in between dropped it. Memory is proportional to the page
 // versions in retained history, not the database size; the base is never loaded into memory.
 //
-// Compaction folds the transactions of expired positions into a new base.db (written to
-// base.tmp, fsynced, renamed), then deletes the segments (and old per-transaction files) that
-// hold only folded transactions; positions older than the base answer EPOSMISMATCH. A
-// snapshot upload is folded into the base at once. A new segment starts when the newest one
+// Compaction folds the transactions of expired positions into base.db, then deletes the
+// segments (and old per-transaction files) that hold only folded transactions; positions
+// older than the base answer EPOSMISMATCH. The first base (a snapshot upload, folded at once)
+// is written whole to base.tmp and renamed. Later folds write only the pages that changed
+// since the base, in place: first fold.pending (target position, crc; written to fold.tmp,
+// fsynced, renamed) so a crash mid-way is finished at startup from the transactions, which
+// are deleted only after the new base header is durable; then positions before the target
+// stop being served (no reader can want a base page that is being overwritten), the pages,
+// fsync, the header, fsync, unlink fold.pending. A new segment starts when the newest one
 // passes StoreOptions::segment_bytes.
 //
 // Left out: leases are in memory only (a restart frees them); page sizes cannot change;
@@ -231,8 +236,18 @@ class Database {
   // Zeros ahead of `need`, so appends overwrite allocated blocks. write_mu_.
   Status ExtendSegmentLocked(Segment* seg, uint64_t need);
   void Warn(const std::string& msg) const;
-  // Writes base.tmp for position files_[idx] and swaps it in. write_mu_ held.
+  // Makes files_[idx] the base. write_mu_ held. The first base is written whole
+  // (RewriteBaseLocked: base.tmp, renamed); after that only the pages that changed are
+  // written in place (FoldInPlaceLocked), under an intent file that startup redoes.
   Status FoldLocked(size_t idx);
+  Status RewriteBaseLocked(size_t idx);
+  Status FoldInPlaceLocked(size_t idx);
+  // The in-memory side of a fold whose base is durable; deletes what it made redundant.
+  // new_fd >= 0 replaces the base's descriptor.
+  Status FinishFoldLocked(size_t idx, uint32_t commit, std::vector<uint32_t> interior, int new_fd);
+  std::vector<uint8_t> EncodeBaseHeader(const TxFile& target, uint32_t commit) const;
+  // Finishes a fold that a crash interrupted (fold.pending). write_mu_ and mu_ held.
+  Status RedoFoldLocked();
   void PublishPos();
 
   const std::string dir_;
@@ -246,6 +261,7 @@ class Database {
   Base base_;
   std::vector<TxFile> files_;  // ascending txid, contiguous after base_
   std::vector<Segment> segs_;  // ascending seq; appends go to the last. write_mu_ only
+  uint64_t fold_floor_ = 0;    // during an in-place fold: positions below are not served
   std::unordered_map<uint32_t, std::vector<Version>> index_;  // versions ascending by txid
 
   std::mutex wait_mu_;  // guards published_; waiters sleep on wait_cv_
