@@ -812,7 +812,12 @@ Status Database::FoldInPlaceLocked(size_t idx) {
       interior.erase(p);
     }
   }
-  if (st.ok() && ftruncate(base_.fd, off_t((uint64_t(v.commit) + 1) * ps)) != 0) {
+  // The file only grows before the header says so (a shorter file than its header's size
+  // would not load); it shrinks after, when nothing reads past the new size.
+  const uint64_t size = (uint64_t(v.commit) + 1) * ps;
+  struct stat fst;
+  if (st.ok() && fstat(base_.fd, &fst) != 0) st = Status::IOError(ErrnoText("stat", dir_ + "/base.db"));
+  if (st.ok() && uint64_t(fst.st_size) < size && ftruncate(base_.fd, off_t(size)) != 0) {
     st = Status::IOError(ErrnoText("ftruncate", dir_ + "/base.db"));
   }
   if (st.ok() && fsync(base_.fd) != 0) st = Status::IOError(ErrnoText("fsync", dir_ + "/base.db"));
@@ -821,6 +826,9 @@ Status Database::FoldInPlaceLocked(size_t idx) {
     st = PwriteAll(base_.fd, hdr.data(), ps, 0).WithContext(dir_ + "/base.db");
   }
   if (st.ok() && fsync(base_.fd) != 0) st = Status::IOError(ErrnoText("fsync", dir_ + "/base.db"));
+  if (st.ok() && uint64_t(fst.st_size) > size && ftruncate(base_.fd, off_t(size)) != 0) {
+    st = Status::IOError(ErrnoText("ftruncate", dir_ + "/base.db"));
+  }
   if (!st.ok()) {
     // The base is half-way; the intent stays, and startup finishes the fold. Until then
     // this process keeps serving positions from the target on (the floor stays).
