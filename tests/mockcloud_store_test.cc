@@ -121,6 +121,18 @@ std::vector<Model> Build(httplib::Client& c, const std::string& db, int n) {
   return states;
 }
 
+// Build() on database "db" of a server started for it, then stopped.
+std::vector<Model> BuildAndStop(Harness& h, int n) {
+  h.Start();
+  std::vector<Model> states;
+  {
+    auto c = h.Client();
+    states = Build(*c, "db", n);
+  }
+  h.Stop();
+  return states;
+}
+
 }  // namespace
 
 TEST(MockcloudStore, RestartRecoversExactlyTheAcknowledgedState) {
@@ -168,12 +180,7 @@ TEST(MockcloudStore, RestartRecoversExactlyTheAcknowledgedState) {
 
 TEST(MockcloudStore, CorruptStoredFileFailsStartupLoudly) {
   Harness h;
-  h.Start();
-  {
-    auto c = h.Client();
-    Build(*c, "db", 3);
-  }
-  h.Stop();
+  BuildAndStop(h, 3);
   const auto segs = Segments(h.data, "db");
   ASSERT_EQ(segs.size(), 1u);
   const std::string victim = segs[0];
@@ -212,13 +219,7 @@ TEST(MockcloudStore, AWriteCutShortByACrashIsDroppedOnlyAtTheEnd) {
   for (const std::string how : {"truncated", "damaged", "header"}) {
     SCOPED_TRACE(how);
     Harness h;
-    h.Start();
-    std::vector<Model> states;
-    {
-      auto c = h.Client();
-      states = Build(*c, "db", 4);
-    }
-    h.Stop();
+    const std::vector<Model> states = BuildAndStop(h, 4);
     const auto segs = Segments(h.data, "db");
     ASSERT_EQ(segs.size(), 1u);
     const auto recs = Records(segs[0]);
@@ -313,13 +314,7 @@ TEST(MockcloudStore, RejectedUploadsNeverBecomeRecords) {
 TEST(MockcloudStore, PerTransactionFilesFromBeforeSegmentsStillLoad) {
   Harness h;
   h.opts.retain_txids = 1;
-  h.Start();
-  std::vector<Model> states;
-  {
-    auto c = h.Client();
-    states = Build(*c, "db", 5);
-  }
-  h.Stop();
+  const std::vector<Model> states = BuildAndStop(h, 5);
   // Rewrite the stored transactions the old way: ltx/<min>-<max>.ltx, one file each.
   const std::string dbdir = h.data + "/clusters/default/db";
   const auto segs = Segments(h.data, "db");
@@ -438,13 +433,7 @@ TEST(MockcloudStore, CompactionFoldsInPlaceAcrossShrinkAndGrowth) {
 
 TEST(MockcloudStore, AnInterruptedFoldIsFinishedAtStartup) {
   Harness h;
-  h.Start();
-  std::vector<Model> states;
-  {
-    auto c = h.Client();
-    states = Build(*c, "db", 6);
-  }
-  h.Stop();
+  const std::vector<Model> states = BuildAndStop(h, 6);
   const Model& target = states.back();
   const std::string dbdir = h.data + "/clusters/default/db";
   auto intent = [&](uint64_t txid, uint64_t post) {

@@ -682,7 +682,11 @@ Result<ApplyResult> Database::Apply(std::unique_ptr<ltx::Source> upload,
 }
 
 Status Database::FoldLocked(size_t idx) {
-  return base_.fd < 0 ? RewriteBaseLocked(idx) : FoldInPlaceLocked(idx);
+  View v;
+  if (!ResolveLocked({files_[idx].max_txid, files_[idx].post}, &v)) {
+    return Status::Corruption("fold target does not resolve");
+  }
+  return base_.fd < 0 ? RewriteBaseLocked(idx, v) : FoldInPlaceLocked(idx, v);
 }
 
 std::vector<uint8_t> Database::EncodeBaseHeader(const TxFile& target, uint32_t commit) const {
@@ -746,13 +750,9 @@ Status Database::FinishFoldLocked(size_t idx, uint32_t commit, std::vector<uint3
   return Status::OK();
 }
 
-Status Database::FoldInPlaceLocked(size_t idx) {
+Status Database::FoldInPlaceLocked(size_t idx, const View& v) {
   // write_mu_ held: files_ and base_ only change here and in Apply.
   const TxFile& target = files_[idx];
-  View v;
-  if (!ResolveLocked({target.max_txid, target.post}, &v)) {
-    return Status::Corruption("fold target does not resolve");
-  }
   const uint32_t ps = page_size_;
   const uint32_t lock = ltx::LockPgno(ps);
   // The pages the base gets: every page written up to the target, and every page a shrink
@@ -844,13 +844,9 @@ Status Database::FoldInPlaceLocked(size_t idx) {
   return FinishFoldLocked(idx, v.commit, std::move(inter), -1);
 }
 
-Status Database::RewriteBaseLocked(size_t idx) {
+Status Database::RewriteBaseLocked(size_t idx, const View& v) {
   // write_mu_ held: files_ and base_ only change here and in Apply.
   const TxFile& target = files_[idx];
-  View v;
-  if (!ResolveLocked({target.max_txid, target.post}, &v)) {
-    return Status::Corruption("fold target does not resolve");
-  }
   const uint32_t ps = page_size_;
   const std::string tmp = dir_ + "/base.tmp";
   int fd = open(tmp.c_str(), O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0644);
@@ -1194,7 +1190,7 @@ Status Database::RedoFoldLocked() {
   }
   Warn(dir_ + ": finishing a fold into base.db that a crash interrupted (to " +
        ltx::FormatPos(target) + ")");
-  return FoldInPlaceLocked(size_t(f - files_.data()));
+  return FoldLocked(size_t(f - files_.data()));
 }
 
 Status Database::Load() {

@@ -240,8 +240,8 @@ class Database {
   // (RewriteBaseLocked: base.tmp, renamed); after that only the pages that changed are
   // written in place (FoldInPlaceLocked), under an intent file that startup redoes.
   Status FoldLocked(size_t idx);
-  Status RewriteBaseLocked(size_t idx);
-  Status FoldInPlaceLocked(size_t idx);
+  Status RewriteBaseLocked(size_t idx, const View& target);
+  Status FoldInPlaceLocked(size_t idx, const View& target);
   // The in-memory side of a fold whose base is durable; deletes what it made redundant.
   // new_fd >= 0 replaces the base's descriptor.
   Status FinishFoldLocked(size_t idx, uint32_t commit, std::vector<uint32_t> interior, int new_fd);
