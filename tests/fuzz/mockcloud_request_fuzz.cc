@@ -69,11 +69,8 @@ std::unique_ptr<mockcloud::Store> FreshStore() {
     if (!(*enc)->AddPage(p, sp).ok()) abort();
   }
   if (!(*enc)->Finish(c.value()).ok()) abort();
-  const std::string path = env().root + "/snap.ltx";
-  FILE* f = fopen(path.c_str(), "wb");
-  fwrite(snap.data(), 1, snap.size(), f);
-  fclose(f);
-  if (!(*db)->Apply(path, [] { return ltx::Status::OK(); }).ok()) abort();
+  auto body = ltx::MemorySource({reinterpret_cast<const uint8_t*>(snap.data()), snap.size()});
+  if (!(*db)->Apply(std::move(body), [] { return ltx::Status::OK(); }).ok()) abort();
   return std::move(s).value();
 }
 
@@ -114,11 +111,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       auto store = FreshStore();
       auto db = store->Get("default", "db", false);
       if (!db.ok() || !*db) abort();
-      const std::string path = env().root + "/body.ltx";
-      FILE* f = fopen(path.c_str(), "wb");
-      fwrite(in.data(), 1, in.size(), f);
-      fclose(f);
-      auto r = (*db)->Apply(path, [] { return ltx::Status::OK(); });
+      auto r = (*db)->Apply(
+          ltx::MemorySource({reinterpret_cast<const uint8_t*>(in.data()), in.size()}),
+          [] { return ltx::Status::OK(); });
       if (r.ok()) {
         if (!((*db)->pos() == r->pos)) abort();
         auto pages = (*db)->ReadPages(r->pos, {1, 2, 3, 4, 5});
