@@ -18,6 +18,9 @@ namespace {
 
 json J(const httplib::Result& r) { return json::parse(r->body, nullptr, false); }
 
+// Wall clock in ms. Compactions in these tests run "a second from now": retention 0 still
+// keeps a position received in the current millisecond, and the tests must not depend on
+// whether the uploads and the compaction share one.
 int64_t NowMsForTest() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -355,7 +358,7 @@ TEST(MockcloudStore, RetentionCompactsOldPositionsAway) {
   auto states = Build(*c, "db", 10);  // txids 1..11
   const std::string ltxdir = h.data + "/clusters/default/db/seg";
   EXPECT_EQ(CountFiles(ltxdir), 10u);  // the snapshot went into the base at once
-  ASSERT_TRUE(h.server->Compact().ok());
+  ASSERT_TRUE(h.server->CompactAt(NowMsForTest() + 1000).ok());
   // Kept: the last 3 txids (9, 10, 11); 9 is now the base.
   EXPECT_EQ(CountFiles(ltxdir), 2u);
   auto hist = J(c->Get("/db/history?db=db"))["history"];
@@ -377,7 +380,7 @@ TEST(MockcloudStore, RetentionCompactsOldPositionsAway) {
   EXPECT_EQ(J(c->Get(("/db/sync?db=db&pos=" + ltx::FormatPos(states[8].pos())).c_str()))["all"],
             false);
   // Compaction is idempotent and survives a restart.
-  ASSERT_TRUE(h.server->Compact().ok());
+  ASSERT_TRUE(h.server->CompactAt(NowMsForTest() + 1000).ok());
   EXPECT_EQ(CountFiles(ltxdir), 2u);
   const std::string snap = c->Get("/db/snapshot?db=db")->body;
   h.Stop();
@@ -390,7 +393,7 @@ TEST(MockcloudStore, RetentionCompactsOldPositionsAway) {
   for (int i = 0; i < 30; i++) {
     ASSERT_EQ(Upload(*c, "db", m.Tx({{1, FilledPage(4096, 5000 + i)}}, m.commit))->status, 200);
     if (i % 10 == 9) {
-      ASSERT_TRUE(h.server->Compact().ok());
+      ASSERT_TRUE(h.server->CompactAt(NowMsForTest() + 1000).ok());
     }
   }
   EXPECT_LE(CountFiles(ltxdir), 3u);
@@ -412,7 +415,7 @@ TEST(MockcloudStore, CompactionFoldsInPlaceAcrossShrinkAndGrowth) {
   const std::string base = h.data + "/clusters/default/db/base.db";
   struct stat before, after;
   ASSERT_EQ(stat(base.c_str(), &before), 0);
-  ASSERT_TRUE(h.server->Compact().ok());
+  ASSERT_TRUE(h.server->CompactAt(NowMsForTest() + 1000).ok());
   ASSERT_EQ(stat(base.c_str(), &after), 0);
   EXPECT_EQ(before.st_ino, after.st_ino) << "the base was rewritten, not updated in place";
   EXPECT_EQ(after.st_size, 13 * 4096);
@@ -421,7 +424,7 @@ TEST(MockcloudStore, CompactionFoldsInPlaceAcrossShrinkAndGrowth) {
   EXPECT_EQ(Segments(h.data, "db").size(), 0u);  // everything in them is in the base
   // Shrinking below the base and compacting again; then a restart reads the same.
   ASSERT_EQ(Upload(*c, "db", m.Tx({{1, FilledPage(4096, 63)}}, 2))->status, 200);
-  ASSERT_TRUE(h.server->Compact().ok());
+  ASSERT_TRUE(h.server->CompactAt(NowMsForTest() + 1000).ok());
   ExpectPages(*c, "db", m, 14);
   const std::string snap = c->Get("/db/snapshot?db=db")->body;
   h.Stop();

@@ -359,8 +359,13 @@ def expected_balances(acked):
     return [[i, bal[i]] for i in range(1, ACCOUNTS + 1)]
 
 
+# --compact: the mockcloud folds history into its base every 200 ms, keeping 20 txids, so
+# in-place folds run under the readers and readers pinned to old positions meet EPOSMISMATCH.
+COMPACT_ARGS = ["--retention", "0", "--retain-txids", "20", "--compact-interval", "200ms"]
+
+
 def run(seconds=30, seed=1, readers=16, reader_procs=4, faults=DEFAULT_FAULTS, keep=False,
-        log=print):
+        log=print, compact=False):
     """Runs the chaos workload; returns the figures. Raises AssertionError on a violation."""
     import harness
     module = harness.need(harness.MODULE, "liblitevfs.so")
@@ -372,7 +377,8 @@ def run(seconds=30, seed=1, readers=16, reader_procs=4, faults=DEFAULT_FAULTS, k
     spec = f"{faults},seed={seed}" if faults else ""
     cloud = harness.MockCloud(os.path.join(tmp, "data"),
                               extra_args=["--admin-token", "chaos-admin"] +
-                              (["--faults", spec] if spec else []))
+                              (["--faults", spec] if spec else []) +
+                              (COMPACT_ARGS if compact else []))
     procs = []
     t0 = time.monotonic()
     try:
@@ -504,6 +510,8 @@ def main():
     ap.add_argument("--faults", default=DEFAULT_FAULTS,
                     help=f"mockcloud fault spec without seed (default {DEFAULT_FAULTS})")
     ap.add_argument("--keep", action="store_true", help="keep the work dir")
+    ap.add_argument("--compact", action="store_true",
+                    help="mockcloud compacts every 200 ms keeping 20 txids (folds under readers)")
     # child-process arguments
     ap.add_argument("--module")
     ap.add_argument("--workdir")
@@ -514,7 +522,7 @@ def main():
     a = ap.parse_args()
     if a.mode == "run":
         try:
-            run(a.seconds, a.seed, a.readers, a.reader_procs, a.faults, a.keep)
+            run(a.seconds, a.seed, a.readers, a.reader_procs, a.faults, a.keep, compact=a.compact)
         except AssertionError as e:
             print(e, file=sys.stderr)
             return 1
