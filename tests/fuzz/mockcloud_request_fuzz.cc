@@ -27,8 +27,12 @@ struct Env {
   std::string root;
   mockcloud::StoreOptions opts;
   Env() {
-    char tmpl[] = "/tmp/mockcloud-fuzz-XXXXXX";
-    root = mkdtemp(tmpl);
+    // Every input gets a fresh store, which fsyncs as it is created: on tmpfs that is free
+    // (hundreds of inputs a second instead of a few dozen).
+    std::string tmpl = access("/dev/shm", W_OK) == 0 ? "/dev/shm/mockcloud-fuzz-XXXXXX"
+                                                     : "/tmp/mockcloud-fuzz-XXXXXX";
+    if (!mkdtemp(tmpl.data())) abort();
+    root = tmpl;
     opts.data_dir = root + "/data";
   }
 };
