@@ -124,6 +124,13 @@ std::vector<Model> Build(httplib::Client& c, const std::string& db, int n) {
   return states;
 }
 
+// Starts h with compaction dropping every position but the last `keep` txids (retention 0).
+void StartKeepingLast(Harness& h, uint64_t keep) {
+  h.opts.retention_ms = 0;
+  h.opts.retain_txids = keep;
+  h.Start();
+}
+
 // Build() on database "db" of a server started for it, then stopped.
 std::vector<Model> BuildAndStop(Harness& h, int n) {
   h.Start();
@@ -350,10 +357,8 @@ TEST(MockcloudStore, PerTransactionFilesFromBeforeSegmentsStillLoad) {
 
 TEST(MockcloudStore, RetentionCompactsOldPositionsAway) {
   Harness h;
-  h.opts.retention_ms = 0;
-  h.opts.retain_txids = 3;
   h.opts.segment_bytes = 1;  // a segment per transaction: deleting them is visible
-  h.Start();
+  StartKeepingLast(h, 3);
   auto c = h.Client();
   auto states = Build(*c, "db", 10);  // txids 1..11
   const std::string ltxdir = h.data + "/clusters/default/db/seg";
@@ -402,9 +407,7 @@ TEST(MockcloudStore, RetentionCompactsOldPositionsAway) {
 
 TEST(MockcloudStore, CompactionFoldsInPlaceAcrossShrinkAndGrowth) {
   Harness h;
-  h.opts.retention_ms = 0;
-  h.opts.retain_txids = 1;
-  h.Start();
+  StartKeepingLast(h, 1);
   auto c = h.Client();
   auto states = Build(*c, "db", 6);
   Model m = states.back();
@@ -501,9 +504,7 @@ TEST(MockcloudStore, TimeRetentionKeepsRecentPositions) {
 
 TEST(MockcloudStore, ReadersSeeConsistentPagesWhileWritersAndCompactionRun) {
   Harness h;
-  h.opts.retention_ms = 0;
-  h.opts.retain_txids = 4;
-  h.Start();
+  StartKeepingLast(h, 4);
   auto c = h.Client();
   Model m;
   std::map<uint32_t, std::string> w;

@@ -133,6 +133,13 @@ bool ParseLtxName(const std::string& n, uint64_t* min, uint64_t* max) {
   return true;
 }
 
+// Opens `path` (O_CLOEXEC added); -1 when it does not exist.
+Result<int> OpenIfExists(const std::string& path, int flags) {
+  int fd = open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0 && errno != ENOENT) return Status::IOError(ErrnoText("open", path));
+  return fd;
+}
+
 int64_t FileMtimeMs(const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return 0;
@@ -929,11 +936,8 @@ Status Database::Compact(int64_t now_ms) {
 
 Status Database::LoadBase() {
   const std::string path = dir_ + "/base.db";
-  int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return Status::OK();
-    return Status::IOError(ErrnoText("open", path));
-  }
+  LTX_ASSIGN_OR_RETURN(int fd, OpenIfExists(path, O_RDWR));
+  if (fd < 0) return Status::OK();
   uint8_t h[kBaseHeaderSize];
   if (Status st = PreadAll(fd, h, sizeof h, 0); !st.ok()) {
     close(fd);
@@ -1165,11 +1169,8 @@ Status Database::LoadSegments(Pos* prev) {
 
 Status Database::RedoFoldLocked() {
   const std::string intent = dir_ + "/fold.pending";
-  int fd = open(intent.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return Status::OK();
-    return Status::IOError(ErrnoText("open", intent));
-  }
+  LTX_ASSIGN_OR_RETURN(int fd, OpenIfExists(intent, O_RDONLY));
+  if (fd < 0) return Status::OK();
   uint8_t rec[kFoldIntentSize + 1];
   ssize_t n = pread(fd, rec, sizeof rec, 0);
   close(fd);
