@@ -9,16 +9,12 @@
 #include "commands.h"
 #include "common.h"
 
-namespace {
-constexpr const char* kVersion = "0.1.0";
-}  // namespace
-
 int main(int argc, char** argv) {
   CLI::App app{"litevfs: SQLite databases in a LiteFS-Cloud-style service, paged in on demand",
                "litevfs"};
   app.require_subcommand(1);
   app.fallthrough();  // global flags are accepted after the subcommand too
-  app.set_version_flag("--version", std::string("litevfs ") + kVersion);
+  app.set_version_flag("--version", std::string("litevfs ") + LITEVFS_VERSION);
   cli::SetupGlobalOptions(app);
 
   cli::setup_shell(app);

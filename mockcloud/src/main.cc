@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
                     faults, log_level = "info", compact_interval = "10s", max_wait = "30s";
   uint64_t retain_txids = 1000, max_body = 256ull << 20;
   int threads = 64, max_long_polls = 32;
+  app.set_version_flag("--version", std::string("litevfs-mockcloud ") + LITEVFS_VERSION);
   app.add_option("--data", data, "Directory holding every database (created if missing)")
       ->required();
   app.add_option("--listen", listen, "HOST:PORT to listen on (port 0 = any free port)")
