@@ -4,9 +4,9 @@
 // required: the VFS and its background threads outlive the loading connection.
 //
 // A second entry point, sqlite3_litevfsdefault_init, also makes "litevfs-default" the
-// process's default VFS (for hosts that cannot pass a URI). The build puts a symlink
-// liblitevfsdefault.so -> liblitevfs.so beside the module, so hosts that cannot name an
-// entry point reach it through the file name.
+// process's default VFS (for hosts that cannot pass a URI). The build puts a hard link
+// liblitevfsdefault.so to liblitevfs.so beside the module, so hosts that cannot name an
+// entry point reach it through the file name (a symlink would not do: PHP resolves it).
 #include <sqlite3ext.h>
 
 #include "litevfs/vfs.h"
