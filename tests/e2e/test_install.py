@@ -35,6 +35,9 @@ class InstallTest(TempDirTest):
                     "share/man/man1/litevfs-mockcloud.1", "share/man/man7/litevfs.7"):
             self.assertTrue(os.path.exists(os.path.join(self.prefix, rel)), rel)
         self.assertTrue(os.path.exists(os.path.join(self.libdir, "pkgconfig", "litevfs.pc")))
+        # The default-VFS entry point's file name (README "Every SQLite host").
+        self.assertTrue(os.path.samefile(os.path.join(self.libdir, "liblitevfsdefault.so"),
+                                         os.path.join(self.libdir, "liblitevfs.so")))
         self.assertTrue(os.path.exists(os.path.join(self.libdir, "cmake", "litevfs",
                                                     "litevfsConfig.cmake")))
 

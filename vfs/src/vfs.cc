@@ -2,6 +2,14 @@
 // through a per-process Database (database.h); everything else SQLite opens (temp files,
 // statement journals) goes to the default VFS.
 //
+// Two VFS objects share every method but name mapping (xFullPathname; plain_name.h):
+//  - "litevfs" (never the default): every name is a remote database (`file:NAME?vfs=litevfs`).
+//  - "litevfs-default" (made the process's default VFS by the second entry point,
+//    sqlite3_litevfsdefault_init): for hosts that cannot pass a URI or a VFS name. Only a
+//    name whose last path component is `litevfs:NAME` is remote; every other file (local
+//    databases, their journals and WAL, temp files) goes to the VFS that was the default
+//    before, unchanged.
+//
 // All SQLite calls go through the sqlite3_api pointer (this is the only translation unit
 // that calls SQLite; SQLITE_EXTENSION_INIT1 lives here), so the same code works inside any
 // host's SQLite. Every callback is noexcept and turns a Status into a code in ToSqlite(),
@@ -45,6 +53,7 @@ SQLITE_EXTENSION_INIT1
 #include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <string>
 
 #include "config.h"
@@ -52,11 +61,13 @@ SQLITE_EXTENSION_INIT1
 #include "litevfs/client.h"
 #include "litevfs/vfs.h"
 #include "log.h"
+#include "plain_name.h"
 
 namespace litevfs {
 namespace {
 
 constexpr const char* kVfsName = "litevfs";
+constexpr const char* kDefaultVfsName = "litevfs-default";
 constexpr const char* kPathPrefix = "/litevfs/";
 constexpr const char* kJournalSuffix = "-journal";
 // LiteVFS's "position no longer available" code: the app should retry its transaction.
@@ -563,19 +574,30 @@ int VfsAccess(sqlite3_vfs*, const char* zName, int flags, int* pResOut) noexcept
   });
 }
 
-int VfsFullPathname(sqlite3_vfs*, const char* zName, int nOut, char* zOut) noexcept {
+// pAppData of each VFS object: how it maps names (see the file-top comment).
+struct NameMode {
+  bool plain_names_only;  // "litevfs-default": only `litevfs:NAME` is remote
+};
+const NameMode kEveryNameRemote{false};
+const NameMode kPlainNamesOnly{true};
+
+int VfsFullPathname(sqlite3_vfs* vfs, const char* zName, int nOut, char* zOut) noexcept {
   return Guard(SQLITE_CANTOPEN, "full pathname", [&]() -> int {
-    std::string name = zName ? zName : "";
+    const std::string name = zName ? zName : "";
+    const bool plain_only = static_cast<const NameMode*>(vfs->pAppData)->plain_names_only;
     std::string full;
     if (StartsWith(name, kPathPrefix)) {
       full = name;
     } else {
-      if (Status st = ValidateDatabaseName(name); !st.ok()) {
-        RecordError(SQLITE_CANTOPEN, name,
-                    "litevfs: '" + name + "' is not a database name (1..255 of [A-Za-z0-9._-], not starting with '.', no '..'): " + st.message());
+      std::optional<std::string> remote = RemoteNameOf(name);
+      if (!remote && plain_only) return g_default->xFullPathname(g_default, zName, nOut, zOut);
+      const std::string db = remote ? *remote : name;
+      if (Status st = ValidateDatabaseName(db); !st.ok()) {
+        RecordError(SQLITE_CANTOPEN, db,
+                    "litevfs: '" + db + "' is not a database name (1..255 of [A-Za-z0-9._-], not starting with '.', no '..'): " + st.message());
         return SQLITE_CANTOPEN;
       }
-      full = std::string(kPathPrefix) + EnvCluster() + "/" + name;
+      full = std::string(kPathPrefix) + EnvCluster() + "/" + db;
     }
     if (full.size() + 1 > size_t(nOut)) return SQLITE_CANTOPEN;
     std::memcpy(zOut, full.c_str(), full.size() + 1);
@@ -614,15 +636,13 @@ int VfsGetLastError(sqlite3_vfs*, int n, char* z) noexcept {
   return 0;
 }
 
-int RegisterVfs() {
-  if (sqlite3_vfs_find(kVfsName)) return SQLITE_OK;  // another copy of this code got there
-  g_default = sqlite3_vfs_find(nullptr);
-  if (!g_default) return SQLITE_ERROR;
+sqlite3_vfs* NewVfs(const char* name, const NameMode* mode) {
   auto* vfs = new sqlite3_vfs();  // leaked: registered for the life of the process
   vfs->iVersion = 2;
   vfs->szOsFile = int(std::max<size_t>(sizeof(LvFile), size_t(g_default->szOsFile)));
   vfs->mxPathname = std::max(g_default->mxPathname, 512);
-  vfs->zName = kVfsName;
+  vfs->zName = name;
+  vfs->pAppData = const_cast<NameMode*>(mode);
   vfs->xOpen = VfsOpen;
   vfs->xDelete = VfsDelete;
   vfs->xAccess = VfsAccess;
@@ -636,20 +656,49 @@ int RegisterVfs() {
   vfs->xCurrentTime = VfsCurrentTime;
   vfs->xGetLastError = VfsGetLastError;
   vfs->xCurrentTimeInt64 = VfsCurrentTimeInt64;
-  return sqlite3_vfs_register(vfs, 0);
+  return vfs;
+}
+
+// Registers "litevfs" and "litevfs-default", neither as the default. Runs once per process.
+int RegisterVfs() {
+  if (sqlite3_vfs_find(kVfsName)) return SQLITE_OK;  // another copy of this code got there
+  // Captured before either object exists, so delegation can never loop back to us.
+  g_default = sqlite3_vfs_find(nullptr);
+  if (!g_default) return SQLITE_ERROR;
+  int rc = sqlite3_vfs_register(NewVfs(kVfsName, &kEveryNameRemote), 0);
+  if (rc != SQLITE_OK) return rc;
+  return sqlite3_vfs_register(NewVfs(kDefaultVfsName, &kPlainNamesOnly), 0);
+}
+
+int Init(char** pzErrMsg, const sqlite3_api_routines* api, bool make_default) {
+  SQLITE_EXTENSION_INIT2(api);
+  static std::once_flag once;
+  static int rc = SQLITE_OK;
+  std::call_once(once, [] { rc = RegisterVfs(); });
+  if (rc != SQLITE_OK) {
+    if (pzErrMsg) *pzErrMsg = sqlite3_mprintf("litevfs: cannot register the VFS (code %d)", rc);
+    return rc;
+  }
+  if (!make_default) return SQLITE_OK;
+  // Found by name: it may belong to another copy of this code in the process.
+  sqlite3_vfs* dflt = sqlite3_vfs_find(kDefaultVfsName);
+  int drc = dflt ? sqlite3_vfs_register(dflt, 1) : SQLITE_ERROR;
+  if (drc != SQLITE_OK && pzErrMsg) {
+    *pzErrMsg = sqlite3_mprintf("litevfs: cannot make %s the default VFS (code %d)", kDefaultVfsName, drc);
+  }
+  return drc;
 }
 
 }  // namespace
 }  // namespace litevfs
 
-extern "C" int litevfs_core_init(sqlite3* db, char** pzErrMsg, const sqlite3_api_routines* api) {
-  (void)db;
-  SQLITE_EXTENSION_INIT2(api);
-  static std::once_flag once;
-  static int rc = SQLITE_OK;
-  std::call_once(once, [] { rc = litevfs::RegisterVfs(); });
-  if (rc != SQLITE_OK && pzErrMsg) *pzErrMsg = sqlite3_mprintf("litevfs: cannot register the VFS (code %d)", rc);
-  return rc;
+extern "C" int litevfs_core_init(sqlite3*, char** pzErrMsg, const sqlite3_api_routines* api) {
+  return litevfs::Init(pzErrMsg, api, false);
+}
+
+extern "C" int litevfs_core_init_default(sqlite3*, char** pzErrMsg,
+                                         const sqlite3_api_routines* api) {
+  return litevfs::Init(pzErrMsg, api, true);
 }
 
 extern "C" void litevfs_core_host_reports_errors(int on) { litevfs::g_host_reports_errors.store(on != 0); }
