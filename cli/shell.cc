@@ -183,7 +183,7 @@ void run_shell(const ShellOptions& opt) {
     if (opt.lease) QueryRows(db.get(), "PRAGMA litevfs_acquire_lease");
   } catch (const CliError& e) {
     if (!settings.json_errors) throw;
-    PrintJsonError(opt.db + ": " + e.what());
+    PrintJsonError(e.what());
     throw ExitRequest(kExitError);
   }
   SetInterruptTarget(db.get());
