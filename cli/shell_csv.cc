@@ -7,8 +7,15 @@ constexpr unsigned char kBom[] = {0xEF, 0xBB, 0xBF};
 
 }  // namespace
 
+int CsvReader::Raw() {
+  if (pushed_.empty()) return getc_unlocked(in_);
+  const int c = pushed_.back();
+  pushed_.pop_back();
+  return c;
+}
+
 int CsvReader::Get() {
-  const int c = getc_unlocked(in_);
+  const int c = Raw();
   if (c == '\n') ++line_;
   return c;
 }
@@ -24,9 +31,9 @@ bool CsvReader::QuotedField(std::string* field) {
       return false;
     }
     if (c == '"') {
-      c = getc_unlocked(in_);
+      c = Raw();
       if (c != '"') {
-        if (c != EOF) ungetc(c, in_);
+        if (c != EOF) Unget(c);
         return true;
       }
     }
@@ -38,17 +45,12 @@ bool CsvReader::Next(std::vector<std::string>* row) {
   row->clear();
   if (!started_) {
     started_ = true;
-    int i = 0;
-    for (; i < 3; ++i) {
-      int c = getc_unlocked(in_);
-      if (c != kBom[i]) {
-        if (c != EOF) ungetc(c, in_);
-        break;
-      }
-    }
-    if (i > 0 && i < 3) {
-      error_ = "line 1: starts with a broken UTF-8 byte-order mark";
-      return false;
+    int got[3];
+    int n = 0;
+    while (n < 3 && (got[n] = Raw()) == kBom[n]) ++n;
+    if (n < 3) {  // no byte-order mark: give back what was read, in order
+      if (got[n] != EOF) Unget(got[n]);
+      while (n > 0) Unget(kBom[--n]);
     }
   }
   int c = Get();
@@ -70,12 +72,12 @@ bool CsvReader::Next(std::vector<std::string>* row) {
       continue;
     }
     if (c == '\r') {
-      const int next = getc_unlocked(in_);
+      const int next = Raw();
       if (next == '\n') {
         ++line_;
         c = '\n';
       } else if (next != EOF) {
-        ungetc(next, in_);
+        Unget(next);
       }
     }
     if (c == ',' || c == '\n' || c == EOF) {

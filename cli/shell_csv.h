@@ -22,13 +22,16 @@ class CsvReader {
   long record_line() const { return record_line_; }
 
  private:
-  int Get();
+  int Raw();  // the next byte, from pushed_ first
+  int Get();  // Raw(), counting lines
+  void Unget(int c) { pushed_.push_back(c); }
   bool QuotedField(std::string* field);
 
   FILE* in_;
   long line_ = 1;
   long record_line_ = 0;
   bool started_ = false;
+  std::vector<int> pushed_;  // bytes read ahead and given back, last one first
   std::string error_;
 };
 

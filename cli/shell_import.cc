@@ -11,6 +11,7 @@
 #include <cstring>
 #include <memory>
 
+#include "common.h"
 #include "remote_db.h"
 #include "shell_csv.h"
 #include "shell_session.h"
