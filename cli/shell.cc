@@ -11,6 +11,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
+#include <clocale>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -85,6 +86,9 @@ std::string HistoryPath() {
 }
 
 void RunInteractive(Shell& shell, const std::string& db_name, sqlite3* db) {
+  // libedit decodes typed characters with the locale's encoding: without this, a UTF-8
+  // character such as 'é' is silently dropped from the line.
+  std::setlocale(LC_CTYPE, "");
   std::string pos;
   try {
     pos = QueryValue(db, "PRAGMA litevfs_position");

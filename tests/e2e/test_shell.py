@@ -149,7 +149,7 @@ class ShellTmuxTest(ShellTestBase):
         subprocess.run([self.tmux, "-S", self.sock, "-f", "/dev/null", "new-session", "-d",
                         "-x", "160", "-y", "50", "sh " + shlex.quote(script)],
                        check=True, timeout=10, env={"PATH": os.environ.get("PATH", ""),
-                                                    "TERM": "xterm"})
+                                                    "TERM": "xterm", "LC_ALL": "C.UTF-8"})
         self.wait_for("litevfs>")
 
     def keys(self, *keys):
@@ -242,12 +242,12 @@ class ShellTmuxTest(ShellTestBase):
         self.start(args=["--lease"])
         self.type("DELETE FROM tags")
         self.keys("Enter")
-        self.wait_for(r"(?m)^   \.\.\.> $")
+        self.wait_for(r"(?m)^   \.\.\.>\s*$")
         self.keys("C-c")  # sqlite3: the pending statement is dropped, the shell stays
-        self.wait_for(r"(?m)^litevfs> $")
+        self.wait_for(r"(?m)^   \.\.\.> \^C\nlitevfs>\s*$")
         self.type("SELECT 1 +")
         self.keys("C-c")
-        self.wait_for(r"(?m)^litevfs> SELECT 1 \+\^C\nlitevfs> $")
+        self.wait_for(r"(?m)^litevfs> SELECT 1 \+\^C\nlitevfs>\s*$")
         self.type("SELECT count(*) FROM tags;")
         self.keys("Enter")
         screen = self.wait_for(r"\|\s+166 \|")
@@ -262,6 +262,15 @@ class ShellTmuxTest(ShellTestBase):
         while time.monotonic() < deadline and "held" in self.lease_status():
             time.sleep(0.1)
         self.assertIn("free", self.lease_status())
+
+    def test_typed_utf8_characters_reach_sqlite(self):
+        if not os.environ.get("LITEVFS_BIN"):
+            self.skipTest("LITEVFS_BIN is not set")
+        self.start({"LC_ALL": "C.UTF-8"})
+        self.type("SELECT 'caf\u00e9 \u00fcber' AS w, length('\u00e9') AS n;")
+        self.keys("Enter")
+        self.wait_for(r"\| caf\u00e9 \u00fcber \|\s+1 \|")
+        self.keys("C-d")
 
     def test_history_is_loaded_and_no_color_is_respected(self):
         if not os.environ.get("LITEVFS_BIN"):
