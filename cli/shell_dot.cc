@@ -225,9 +225,10 @@ bool Shell::Read(const std::string& path) {
   LineFeeder feeder(this);
   const int failures_before = failures_;
   std::string line;
-  while (!quit_ && StopSignal() == 0 && std::getline(in, line)) feeder.Feed(line);
+  auto go_on = [&] { return !quit_ && StopSignal() == 0 && !InterruptSeen(); };
+  while (go_on() && std::getline(in, line)) feeder.Feed(line);
   if (in.bad()) Fail(".read: error reading " + path + ": " + std::strerror(errno));
-  if (!quit_ && StopSignal() == 0) feeder.Finish();
+  if (go_on()) feeder.Finish();
   --read_depth_;
   return failures_ == failures_before;
 }

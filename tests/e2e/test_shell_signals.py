@@ -37,8 +37,14 @@ class ShellSignalTest(unittest.TestCase):
         p = subprocess.Popen([LITEVFS, "shell", db, "--lease", "--mode", "csv", "--no-headers",
                               *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, env=self.env.vars, text=True)
-        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
+        self.addCleanup(self.reap, p)
         return p
+
+    @staticmethod
+    def reap(p):
+        if p.poll() is None:
+            p.kill()
+        p.communicate(timeout=WAIT_S)  # waits, and closes the pipes
 
     def lease_status(self, db):
         return run_cli(["lease", "status", db], self.env).stdout
