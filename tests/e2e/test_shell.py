@@ -246,6 +246,8 @@ class ShellTmuxTest(ShellTestBase):
         self.keys("C-c")  # sqlite3: the pending statement is dropped, the shell stays
         self.wait_for(r"(?m)^   \.\.\.> \^C\nlitevfs>\s*$")
         self.type("SELECT 1 +")
+        # (Ctrl-C makes the terminal flush input not yet read: wait until the shell has it.)
+        self.wait_for(r"(?m)^litevfs> SELECT 1 \+\s*$")
         self.keys("C-c")
         self.wait_for(r"(?m)^litevfs> SELECT 1 \+\^C\nlitevfs>\s*$")
         self.type("SELECT count(*) FROM tags;")
