@@ -254,6 +254,13 @@ class ShellTmuxTest(ShellTestBase):
         self.keys("Enter")
         screen = self.wait_for(r"\|\s+166 \|")
         self.assertNotIn("Error", screen)
+        # During a statement Ctrl-C interrupts it, and the shell goes on.
+        self.type("WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c) "
+                  "SELECT count(*) FROM c;")
+        self.keys("Enter")
+        time.sleep(0.3)
+        self.keys("C-c")
+        self.wait_for(r"Error: interrupted \(SQLITE_INTERRUPT\)\nlitevfs>\s*$")
         self.assertIn("held", self.lease_status())  # still running, with its lease
         p = run_cli(["shell", self.DB, "--mode", "csv", "--no-headers", "-c",
                      "SELECT count(*) FROM tags"], self.env)
