@@ -31,8 +31,8 @@ bool Shell::Backup(const Args& args) {
   const bool existed = Exists(path);
   const std::string vfs_err_before = VfsLastError();
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                           kLocalVfs);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, kLocalVfs);
   SqlitePtr dest(raw);
   if (rc != SQLITE_OK) {
     return Fail(".backup: cannot open " + path + ": " + SqliteError(raw, rc, vfs_err_before));

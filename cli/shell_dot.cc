@@ -85,7 +85,8 @@ std::vector<std::string> SplitArgs(const std::string& line, std::string* error) 
       }
       ++i;  // the closing quote
     } else {
-      while (i < line.size() && !std::isspace(static_cast<unsigned char>(line[i]))) word += line[i++];
+      while (i < line.size() && !std::isspace(static_cast<unsigned char>(line[i])))
+        word += line[i++];
     }
     out.push_back(std::move(word));
   }

@@ -108,8 +108,9 @@ int RunChild(const std::vector<std::string>& argv, int out_fd) {
 
 bool Shell::Dump(const Args& args) {
   if (sqlite3_get_autocommit(db_) == 0) {
-    return Fail(".dump: finish the open transaction first (COMMIT or ROLLBACK): the dump is "
-                "written by a separate sqlite3 process that sees only committed data");
+    return Fail(
+        ".dump: finish the open transaction first (COMMIT or ROLLBACK): the dump is "
+        "written by a separate sqlite3 process that sees only committed data");
   }
   std::string where;
   const std::string module = FindModule(&where);
@@ -120,8 +121,15 @@ bool Shell::Dump(const Args& args) {
   std::string dump = ".dump";
   for (size_t i = 1; i < args.size(); ++i) dump += " " + DotQuote(args[i]);
   const std::vector<std::string> argv = {
-      kSqlite3Program, "-batch", "-bail", "-cmd", ".load " + DotQuote(module), "-cmd",
-      ".open --readonly " + DotQuote("file:" + db_name_ + "?vfs=litevfs"), ":memory:", dump};
+      kSqlite3Program,
+      "-batch",
+      "-bail",
+      "-cmd",
+      ".load " + DotQuote(module),
+      "-cmd",
+      ".open --readonly " + DotQuote("file:" + db_name_ + "?vfs=litevfs"),
+      ":memory:",
+      dump};
   std::fflush(out());
   const int status = RunChild(argv, fileno(out()));
   if (status < 0 && errno == ENOENT) {

@@ -92,9 +92,9 @@ bool Shell::Import(const Args& args) {
   };
   if (ncol == 0) {  // a new table: the first record names the columns
     if (!csv.Next(&row)) {
-      Fail(where + (csv.error().empty() ? "is empty: its first record must name the columns of "
-                                          "the new table " + ia.table
-                                        : csv.error()));
+      const std::string empty =
+          "is empty: its first record must name the columns of the new table " + ia.table;
+      Fail(where + (csv.error().empty() ? empty : csv.error()));
       return rollback();
     }
     std::string create = "CREATE TABLE " + table + "(";
@@ -123,9 +123,9 @@ bool Shell::Import(const Args& args) {
       return rollback();
     }
     if (row.size() != ncol) {
-      Fail(where + "line " + std::to_string(csv.record_line()) + ": " +
-           std::to_string(row.size()) + " fields, but " + ia.table + " has " +
-           std::to_string(ncol) + " columns; nothing was imported");
+      Fail(where + "line " + std::to_string(csv.record_line()) + ": " + std::to_string(row.size()) +
+           " fields, but " + ia.table + " has " + std::to_string(ncol) +
+           " columns; nothing was imported");
       return rollback();
     }
     for (size_t i = 0; i < ncol; ++i) {
@@ -133,8 +133,8 @@ bool Shell::Import(const Args& args) {
     }
     if (sqlite3_step(raw) != SQLITE_DONE) {
       FailSql(vfs_err_before);
-      Fail(where + "line " + std::to_string(csv.record_line()) + " was refused; nothing was "
-                   "imported");
+      Fail(where + "line " + std::to_string(csv.record_line()) +
+           " was refused; nothing was imported");
       sqlite3_reset(raw);
       return rollback();
     }

@@ -34,6 +34,7 @@ CpuTimes Cpu() {
 
 const char* ResultCodeName(int rc) {
   switch (rc) {
+    // clang-format off
 #define C(x) \
   case x:    \
     return #x;
@@ -57,8 +58,8 @@ const char* ResultCodeName(int rc) {
     C(SQLITE_CONSTRAINT_TRIGGER) C(SQLITE_CONSTRAINT_UNIQUE) C(SQLITE_CONSTRAINT_VTAB)
     C(SQLITE_CONSTRAINT_ROWID) C(SQLITE_CONSTRAINT_DATATYPE)
 #undef C
-    default:
-      return "";
+        // clang-format on
+        default : return "";
   }
 }
 

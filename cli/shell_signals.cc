@@ -29,7 +29,8 @@ extern "C" void OnShellSignal(int sig) {
   } else {
     g_stop_signal.store(sig);
   }
-  if (sqlite3* db = g_target.load()) sqlite3_interrupt(db);  // sets a flag (as the sqlite3 shell does)
+  if (sqlite3* db = g_target.load())
+    sqlite3_interrupt(db);  // sets a flag (as the sqlite3 shell does)
   const char byte = 1;
   if (g_pipe[1] >= 0) {
     ssize_t ignored = write(g_pipe[1], &byte, 1);  // a full pipe already wakes the reader

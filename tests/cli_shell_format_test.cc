@@ -37,7 +37,8 @@ TEST(CsvReader, QuotedFieldsHoldCommasQuotesAndLineBreaks) {
 
 TEST(CsvReader, LastRecordWithoutNewlineAndEmptyFields) {
   std::string err;
-  EXPECT_EQ(ReadAll("1,,3\n,,\n4,5,6", &err), (Rows{{"1", "", "3"}, {"", "", ""}, {"4", "5", "6"}}));
+  EXPECT_EQ(ReadAll("1,,3\n,,\n4,5,6", &err),
+            (Rows{{"1", "", "3"}, {"", "", ""}, {"4", "5", "6"}}));
   EXPECT_EQ(err, "");
   EXPECT_EQ(ReadAll("", &err), Rows{});
   EXPECT_EQ(err, "");
@@ -56,7 +57,8 @@ TEST(CsvReader, MalformedQuotesNameTheLine) {
   ReadAll("a\nb\n\"open\nstill open\n", &err);
   EXPECT_EQ(err, "line 3: a quoted field starts here and never ends (a missing closing \")");
   ReadAll("a,b\n\"x\"y,z\n", &err);
-  EXPECT_EQ(err, "line 2: 'y' after a closing quote (a quote inside a quoted field must be doubled)");
+  EXPECT_EQ(err,
+            "line 2: 'y' after a closing quote (a quote inside a quoted field must be doubled)");
 }
 
 TEST(CsvReader, RecordLineIsWhereTheRecordStarts) {
