@@ -62,6 +62,26 @@ class ShellDotTest(unittest.TestCase):
         p = self.shell("-c", ".dump tags", env=env, check=0)
         self.assertEqual(p.stdout, self.sqlite3_dump("tags"))
 
+    def test_dump_finds_the_module_in_the_installed_layout(self):
+        build = os.environ.get("LITEVFS_BUILD_DIR", "")
+        if not build or not os.environ.get("LITEVFS_MODULE"):
+            self.skipTest("LITEVFS_BUILD_DIR or LITEVFS_MODULE is not set")
+        with open(os.path.join(build, "CMakeCache.txt")) as f:
+            libdir = next(l.split("=", 1)[1].strip() for l in f
+                          if l.startswith("CMAKE_INSTALL_LIBDIR:"))
+        prefix = self.path("prefix")
+        os.makedirs(os.path.join(prefix, "bin"), exist_ok=True)
+        os.makedirs(os.path.join(prefix, libdir), exist_ok=True)
+        exe = os.path.join(prefix, "bin", "litevfs")
+        shutil.copy2(os.environ["LITEVFS_BIN"], exe)
+        shutil.copy2(os.environ["LITEVFS_MODULE"], os.path.join(prefix, libdir, "liblitevfs.so"))
+        env = dict(self.env.vars)
+        env.pop("LITEVFS_MODULE", None)
+        p = subprocess.run([exe, "shell", self.DB, "-c", ".dump tags"], env=env,
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, self.sqlite3_dump("tags"))
+
     def test_dump_explains_a_missing_module_or_sqlite3(self):
         env = dict(self.env.vars, LITEVFS_MODULE=self.path("nope.so"))
         p = self.shell("-c", ".dump", env=env, check=1)
