@@ -55,7 +55,7 @@ void InstallShellSignals() {
     sa.sa_handler = OnShellSignal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = 0;  // no SA_RESTART: reads and waits return EINTR
-    for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) {
       struct sigaction old {};
       sigaction(sig, &sa, &old);
       // A signal ignored when we started (nohup, a background job) stays ignored.

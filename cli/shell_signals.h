@@ -1,6 +1,7 @@
 // Signals of `litevfs shell`. SIGINT (Ctrl-C) interrupts the statement that is running;
 // at the interactive prompt it abandons the pending input instead of ending the shell.
-// SIGTERM and SIGHUP (and SIGINT when the input is not a terminal) ask the shell to stop:
+// SIGTERM, SIGHUP, SIGPIPE (the reader of the output went away) and SIGINT when the input
+// is not a terminal ask the shell to stop:
 // the running statement is interrupted, the input wait ends, and the shell releases the
 // write lease and closes the database before it dies of the same signal.
 //
@@ -21,7 +22,7 @@ void SetInterruptTarget(sqlite3* db);
 bool InterruptSeen();
 void ClearInterrupts();
 
-// The signal that asked the shell to stop (SIGTERM, SIGHUP, or SIGINT once
+// The signal that asked the shell to stop (SIGTERM, SIGHUP, SIGPIPE, or SIGINT once
 // SetSigintStops(true)), or 0.
 int StopSignal();
 // Non-interactive input: Ctrl-C stops the shell (as in sqlite3 reading a file).

@@ -85,6 +85,16 @@ class ShellSignalTest(unittest.TestCase):
     def test_ctrl_c_on_piped_input_releases_the_lease(self):
         self.waiting_for_input(signal.SIGINT)
 
+    def test_a_closed_output_pipe_releases_the_lease(self):
+        db = self.fresh_db()
+        endless = "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c) SELECT i FROM c"
+        p = self.spawn(db, "-c", endless)
+        self.assertEqual(p.stdout.readline(), "1\n")
+        p.stdout.close()  # like `| head -1`: the next writes get SIGPIPE
+        p.wait(timeout=WAIT_S)
+        self.assertEqual(p.returncode, -signal.SIGPIPE, p.stderr.read())
+        self.assertIn("free", self.lease_status(db))
+
     def test_sigterm_interrupts_a_running_query_and_rolls_back(self):
         db = self.fresh_db()
         forever = ("WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c) "
