@@ -1,25 +1,22 @@
 // `litevfs shell DB`: a SQL shell on a remote database, opened as file:DB?vfs=litevfs.
 // Input: interactive (libedit, history in $LITEVFS_HISTORY or ~/.litevfs_history, Tab
 // completes keywords, tables, columns and dot-commands) when stdin is a terminal, else SQL
-// and dot-commands from stdin; or only the -c arguments, in order. Output modes
-// table/csv/json/line. Statement errors print SQLite's message ("Error: ...", plus the
-// extended result code name when it says more than SQLITE_ERROR); outside interactive use
-// any failed statement makes the exit code 1 (--bail stops at the first). Colour (red
-// errors, bold headers) only on a terminal and only when NO_COLOR is unset.
+// and dot-commands from stdin; or only the -c arguments, in order. The session itself
+// (statements, output modes, dot-commands) is shell_session.h; this file holds the input
+// loops and what happens at a signal: Ctrl-C at the prompt abandons the pending input;
+// SIGTERM, SIGHUP (and Ctrl-C when not interactive) release the write lease and close the
+// database before the process dies of that signal.
 #include <editline/readline.h>
-#include <signal.h>
-#include <sqlite3.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <atomic>
+#include <cerrno>
+#include <clocale>
 #include <cstdio>
 #include <cstdlib>
-#include <iostream>
-#include <iterator>
+#include <cstring>
 #include <memory>
-#include <sstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -28,9 +25,13 @@
 #include "remote_db.h"
 #include "shell_complete.h"
 #include "shell_output.h"
+#include "shell_session.h"
+#include "shell_signals.h"
 
 namespace cli {
 namespace {
+
+constexpr size_t kReadChunk = 64 * 1024;
 
 struct ShellOptions {
   std::string db;
@@ -44,348 +45,38 @@ struct ShellOptions {
   bool json = false;
 };
 
-// Colour only for a terminal, and never when NO_COLOR is set (https://no-color.org).
-bool UseColor(int fd) {
-  const char* nc = std::getenv("NO_COLOR");
-  if (nc && *nc) return false;
-  return isatty(fd) == 1;
-}
-
-// The name of an (extended) result code, e.g. "SQLITE_CONSTRAINT_UNIQUE"; empty if unknown.
-const char* ResultCodeName(int rc) {
-  switch (rc) {
-#define C(x) \
-  case x:    \
-    return #x;
-    C(SQLITE_ERROR) C(SQLITE_INTERNAL) C(SQLITE_PERM) C(SQLITE_ABORT) C(SQLITE_BUSY)
-    C(SQLITE_LOCKED) C(SQLITE_NOMEM) C(SQLITE_READONLY) C(SQLITE_INTERRUPT) C(SQLITE_IOERR)
-    C(SQLITE_CORRUPT) C(SQLITE_NOTFOUND) C(SQLITE_FULL) C(SQLITE_CANTOPEN) C(SQLITE_PROTOCOL)
-    C(SQLITE_SCHEMA) C(SQLITE_TOOBIG) C(SQLITE_CONSTRAINT) C(SQLITE_MISMATCH) C(SQLITE_MISUSE)
-    C(SQLITE_AUTH) C(SQLITE_RANGE) C(SQLITE_NOTADB) C(SQLITE_ERROR_MISSING_COLLSEQ)
-    C(SQLITE_ERROR_RETRY) C(SQLITE_ERROR_SNAPSHOT) C(SQLITE_IOERR_READ)
-    C(SQLITE_IOERR_SHORT_READ) C(SQLITE_IOERR_WRITE) C(SQLITE_IOERR_FSYNC) C(SQLITE_IOERR_TRUNCATE)
-    C(SQLITE_IOERR_FSTAT) C(SQLITE_IOERR_UNLOCK) C(SQLITE_IOERR_RDLOCK) C(SQLITE_IOERR_DELETE)
-    C(SQLITE_IOERR_NOMEM) C(SQLITE_IOERR_ACCESS) C(SQLITE_IOERR_LOCK) C(SQLITE_IOERR_CLOSE)
-    C(SQLITE_IOERR_SHMOPEN) C(SQLITE_IOERR_SHMSIZE) C(SQLITE_IOERR_SHMMAP) C(SQLITE_IOERR_SEEK)
-    C(SQLITE_IOERR_CORRUPTFS) C(SQLITE_LOCKED_SHAREDCACHE) C(SQLITE_BUSY_RECOVERY)
-    C(SQLITE_BUSY_SNAPSHOT) C(SQLITE_BUSY_TIMEOUT) C(SQLITE_CANTOPEN_ISDIR)
-    C(SQLITE_CANTOPEN_FULLPATH) C(SQLITE_CORRUPT_VTAB) C(SQLITE_CORRUPT_INDEX)
-    C(SQLITE_READONLY_RECOVERY) C(SQLITE_READONLY_CANTLOCK) C(SQLITE_READONLY_ROLLBACK)
-    C(SQLITE_READONLY_DBMOVED) C(SQLITE_READONLY_DIRECTORY) C(SQLITE_ABORT_ROLLBACK)
-    C(SQLITE_CONSTRAINT_CHECK) C(SQLITE_CONSTRAINT_COMMITHOOK) C(SQLITE_CONSTRAINT_FOREIGNKEY)
-    C(SQLITE_CONSTRAINT_FUNCTION) C(SQLITE_CONSTRAINT_NOTNULL) C(SQLITE_CONSTRAINT_PRIMARYKEY)
-    C(SQLITE_CONSTRAINT_TRIGGER) C(SQLITE_CONSTRAINT_UNIQUE) C(SQLITE_CONSTRAINT_VTAB)
-    C(SQLITE_CONSTRAINT_ROWID) C(SQLITE_CONSTRAINT_DATATYPE)
-#undef C
-    default:
-      return "";
-  }
-}
-
-constexpr const char* kHelp =
-    ".headers on|off          Show column names (default on)\n"
-    ".help                    This text\n"
-    ".lease acquire|release|status\n"
-    "                         The database's write lease (writes need it)\n"
-    ".mode table|csv|json|line\n"
-    "                         Output mode\n"
-    ".pos                     Current position (PRAGMA litevfs_position)\n"
-    ".quit / .exit            Leave the shell\n"
-    ".schema [TABLE]          CREATE statements (of TABLE, a LIKE pattern)\n"
-    ".stats                   VFS counters (PRAGMA litevfs_stats)\n"
-    ".sync                    Sync with the service now, print the position\n"
-    ".tables [PATTERN]        Tables and views\n"
-    ".timer on|off            Print the run time of each statement\n";
-
-class Shell {
+// Lines of a non-terminal standard input, read with poll() so that a signal ends the wait.
+class StdinLines {
  public:
-  Shell(sqlite3* db, const ShellOptions& opt, OutputMode mode)
-      : db_(db),
-        mode_(mode),
-        headers_(!opt.no_headers),
-        color_out_(UseColor(STDOUT_FILENO)),
-        color_err_(UseColor(STDERR_FILENO)) {}
-
-  int failures() const { return failures_; }
-  bool quit() const { return quit_; }
-
-  // Runs every statement of `sql`; false (and the error printed) on the first failure.
-  bool RunSql(const std::string& sql) {
-    const char* tail = sql.c_str();
-    while (tail && *tail) {
-      sqlite3_stmt* stmt = nullptr;
-      const int64_t start = NowMicros();
-      const CpuTimes cpu0 = Cpu();
-      const std::string vfs_err_before = VfsLastError();
-      if (sqlite3_prepare_v2(db_, tail, -1, &stmt, &tail) != SQLITE_OK) {
-        return FailSql(vfs_err_before);
-      }
-      if (!stmt) continue;
-      std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> guard(stmt, &sqlite3_finalize);
-      ResultPrinter printer(mode_, headers_, stdout);
-      printer.set_color(color_out_);
-      printer.Begin(stmt);
-      int rc;
-      while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) printer.Row(stmt);
-      printer.End();
-      if (rc != SQLITE_DONE) return FailSql(vfs_err_before);
-      if (timer_) {
-        const CpuTimes cpu1 = Cpu();
-        std::printf("Run Time: real %.3f user %.6f sys %.6f\n",
-                    double(NowMicros() - start) / 1e6, cpu1.user - cpu0.user,
-                    cpu1.sys - cpu0.sys);
-      }
-    }
-    std::fflush(stdout);
-    return true;
-  }
-
-  // A dot-command line. False on failure (printed).
-  bool RunDot(const std::string& line) {
-    std::istringstream in(line);
-    std::vector<std::string> args{std::istream_iterator<std::string>(in), {}};
-    if (args.empty()) return true;
-    const std::string& cmd = args[0];
-    auto want = [&](size_t lo, size_t hi) {
-      if (args.size() - 1 < lo || args.size() - 1 > hi) {
-        return Fail("usage: " + Usage(cmd));
-      }
-      return true;
-    };
-    if (cmd == ".quit" || cmd == ".exit") {
-      quit_ = true;
-      return true;
-    }
-    if (cmd == ".help") {
-      std::fputs(kHelp, stdout);
-      return true;
-    }
-    if (cmd == ".mode") {
-      if (!want(0, 1)) return false;
-      if (args.size() == 1) {
-        std::printf("current output mode: %s\n", OutputModeName(mode_));
+  // The next line (without its newline): true; false at the end of the input or at a stop.
+  bool Next(std::string* line) {
+    for (;;) {
+      const size_t nl = buf_.find('\n');
+      if (nl != std::string::npos) {
+        line->assign(buf_, 0, nl);
+        buf_.erase(0, nl + 1);
         return true;
       }
-      auto m = ParseOutputMode(args[1]);
-      if (!m) return Fail("unknown mode '" + args[1] + "' (table, csv, json, line)");
-      mode_ = *m;
-      return true;
-    }
-    if (cmd == ".headers" || cmd == ".timer") {
-      if (!want(1, 1)) return false;
-      bool* flag = cmd == ".headers" ? &headers_ : &timer_;
-      if (args[1] == "on" || args[1] == "1") {
-        *flag = true;
-      } else if (args[1] == "off" || args[1] == "0") {
-        *flag = false;
-      } else {
-        return Fail("usage: " + Usage(cmd));
+      if (eof_) {
+        if (buf_.empty()) return false;
+        line->swap(buf_);
+        buf_.clear();
+        return true;
       }
-      return true;
+      if (!WaitReadable(STDIN_FILENO)) return false;
+      char chunk[kReadChunk];
+      const ssize_t n = read(STDIN_FILENO, chunk, sizeof chunk);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw CliError(std::string("reading standard input: ") + std::strerror(errno));
+      if (n == 0) eof_ = true;
+      buf_.append(chunk, size_t(n > 0 ? n : 0));
     }
-    if (cmd == ".tables") {
-      if (!want(0, 1)) return false;
-      std::string sql =
-          "SELECT name FROM sqlite_schema WHERE type IN ('table','view') AND name NOT LIKE "
-          "'sqlite_%'";
-      if (args.size() == 2) sql += " AND name LIKE " + Quote(args[1]);
-      return PrintList(sql + " ORDER BY 1", "");
-    }
-    if (cmd == ".schema") {
-      if (!want(0, 1)) return false;
-      std::string sql =
-          "SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'";
-      if (args.size() == 2) sql += " AND tbl_name LIKE " + Quote(args[1]);
-      return PrintList(sql + " ORDER BY tbl_name, type DESC, name", ";");
-    }
-    if (cmd == ".stats") {
-      if (!want(0, 0)) return false;
-      return PrintPragma("litevfs_stats", true);
-    }
-    if (cmd == ".pos") {
-      if (!want(0, 0)) return false;
-      return PrintPragma("litevfs_position", false);
-    }
-    if (cmd == ".sync") {
-      if (!want(0, 0)) return false;
-      return Sync();
-    }
-    if (cmd == ".lease") {
-      if (!want(1, 1)) return false;
-      if (args[1] == "acquire") return PrintPragma("litevfs_acquire_lease", false);
-      if (args[1] == "release") return PrintPragma("litevfs_release_lease", false);
-      if (args[1] == "status") return LeaseStatus();
-      return Fail("usage: " + Usage(cmd));
-    }
-    return Fail("unknown command '" + cmd + "' (try .help)");
   }
 
  private:
-  static std::string Usage(const std::string& cmd) {
-    std::istringstream in(kHelp);
-    std::string l;
-    while (std::getline(in, l)) {
-      if (l.rfind(cmd + " ", 0) == 0 || l == cmd) return l.substr(0, l.find("  "));
-    }
-    return cmd;
-  }
-  static std::string Quote(const std::string& s) {
-    std::string q = "'";
-    for (char c : s) q += c == '\'' ? std::string("''") : std::string(1, c);
-    return q + "'";
-  }
-  struct CpuTimes {
-    double user = 0, sys = 0;
-  };
-  static CpuTimes Cpu() {
-    struct rusage ru {};
-    getrusage(RUSAGE_SELF, &ru);
-    return {double(ru.ru_utime.tv_sec) + double(ru.ru_utime.tv_usec) / 1e6,
-            double(ru.ru_stime.tv_sec) + double(ru.ru_stime.tv_usec) / 1e6};
-  }
-  bool Fail(const std::string& msg) {
-    std::fflush(stdout);
-    if (color_err_) {
-      std::fprintf(stderr, "\033[1;31mError:\033[0m \033[31m%s\033[0m\n", msg.c_str());
-    } else {
-      std::fprintf(stderr, "Error: %s\n", msg.c_str());
-    }
-    ++failures_;
-    return false;
-  }
-  // A failed prepare/step: SQLite's message, plus the extended code's name when it says
-  // more than the generic SQLITE_ERROR (e.g. "(SQLITE_CONSTRAINT_UNIQUE)"), plus the VFS's
-  // own explanation when this statement produced a new one (SQLite's "attempt to write a
-  // readonly database" says nothing about the missing lease).
-  bool FailSql(const std::string& vfs_err_before) {
-    std::string msg = sqlite3_errmsg(db_);
-    const int ext = sqlite3_extended_errcode(db_);
-    if (ext != SQLITE_ERROR) {
-      const char* name = ResultCodeName(ext);
-      if (!*name) name = ResultCodeName(ext & 0xff);
-      msg += *name ? std::string(" (") + name + ")"
-                   : " (result code " + std::to_string(ext) + ": " + sqlite3_errstr(ext) + ")";
-      const std::string detail = VfsLastError();
-      if (!detail.empty() && detail != vfs_err_before && msg.find(detail) == std::string::npos) {
-        msg += ": " + detail;
-      }
-    }
-    return Fail(msg);
-  }
-  bool PrintList(const std::string& sql, const char* suffix) {
-    std::vector<std::vector<std::string>> rows;
-    try {
-      rows = QueryRows(db_, sql);
-    } catch (const CliError& e) {  // turned into a statement failure, not an exit
-      return Fail(e.what());
-    }
-    for (const auto& r : rows) std::printf("%s%s\n", r.empty() ? "" : r[0].c_str(), suffix);
-    std::fflush(stdout);
-    return true;
-  }
-  bool PrintPragma(const std::string& pragma, bool pretty_json) {
-    std::string v;
-    try {
-      v = QueryValue(db_, "PRAGMA " + pragma);
-    } catch (const CliError& e) {
-      return Fail(e.what());
-    }
-    if (pretty_json) {
-      auto j = nlohmann::json::parse(v, nullptr, /*allow_exceptions=*/false);
-      if (!j.is_discarded()) v = j.dump(2);
-    }
-    std::printf("%s\n", v.c_str());
-    std::fflush(stdout);
-    return true;
-  }
-  bool Sync() {
-    // A read transaction syncs when its sync period has passed; make it "now" for one
-    // transaction, then restore the configured period.
-    try {
-      std::string period = QueryValue(db_, "PRAGMA litevfs_cache_sync_period");
-      QueryRows(db_, "PRAGMA litevfs_cache_sync_period = 0");
-      std::string err;
-      try {
-        QueryRows(db_, "SELECT count(*) FROM sqlite_schema");
-      } catch (const CliError& e) {
-        err = e.what();
-      }
-      if (!period.empty()) QueryRows(db_, "PRAGMA litevfs_cache_sync_period = " + Quote(period));
-      if (!err.empty()) return Fail(err);
-    } catch (const CliError& e) {
-      return Fail(e.what());
-    }
-    return PrintPragma("litevfs_position", false);
-  }
-  bool LeaseStatus() {
-    std::string stats;
-    try {
-      stats = QueryValue(db_, "PRAGMA litevfs_stats");
-    } catch (const CliError& e) {
-      return Fail(e.what());
-    }
-    auto j = nlohmann::json::parse(stats, nullptr, false);
-    if (!j.is_object() || !j.contains("lease") || !j["lease"].is_string()) {
-      return Fail("PRAGMA litevfs_stats has no lease field: " + stats);
-    }
-    const std::string id = j["lease"].get<std::string>();
-    if (id.empty()) {
-      std::printf("no lease held by this process\n");
-    } else {
-      std::printf("lease %s held by this process\n", id.c_str());
-    }
-    std::fflush(stdout);
-    return true;
-  }
-
-  sqlite3* db_;
-  OutputMode mode_;
-  bool headers_;
-  bool color_out_;
-  bool color_err_;
-  bool timer_ = false;
-  bool quit_ = false;
-  int failures_ = 0;
-};
-
-// Feeds lines: dot-commands when no SQL is pending, SQL until sqlite3_complete().
-class LineFeeder {
- public:
-  explicit LineFeeder(Shell* shell) : shell_(shell) {}
-  bool pending() const { return !buf_.empty(); }
-  // Returns false when the line (or the statement it completed) failed.
-  bool Feed(const std::string& line) {
-    if (buf_.empty()) {
-      size_t first = line.find_first_not_of(" \t");
-      if (first == std::string::npos) return true;
-      if (line[first] == '.') return shell_->RunDot(line.substr(first));
-    }
-    buf_ += line;
-    buf_ += '\n';
-    if (!sqlite3_complete(buf_.c_str())) return true;
-    std::string sql;
-    sql.swap(buf_);
-    return shell_->RunSql(sql);
-  }
-  // End of input: run an unterminated last statement too.
-  bool Finish() {
-    if (buf_.find_first_not_of(" \t\r\n") == std::string::npos) return true;
-    std::string sql;
-    sql.swap(buf_);
-    return shell_->RunSql(sql);
-  }
-
- private:
-  Shell* shell_;
   std::string buf_;
+  bool eof_ = false;
 };
-
-// The connection Ctrl-C interrupts while the interactive shell runs a statement.
-std::atomic<sqlite3*> g_interrupt_db{nullptr};
-extern "C" void OnSigint(int) {
-  sqlite3* db = g_interrupt_db.load();
-  if (db) sqlite3_interrupt(db);  // async-signal-safe enough: sets a flag (sqlite3 shell does this)
-}
 
 // $LITEVFS_HISTORY (empty: no history file), else ~/.litevfs_history.
 std::string HistoryPath() {
@@ -395,6 +86,9 @@ std::string HistoryPath() {
 }
 
 void RunInteractive(Shell& shell, const std::string& db_name, sqlite3* db) {
+  // libedit decodes typed characters with the locale's encoding: without this, a UTF-8
+  // character such as 'é' is silently dropped from the line.
+  std::setlocale(LC_CTYPE, "");
   std::string pos;
   try {
     pos = QueryValue(db, "PRAGMA litevfs_position");
@@ -408,29 +102,70 @@ void RunInteractive(Shell& shell, const std::string& db_name, sqlite3* db) {
   stifle_history(1000);
   if (!hist.empty()) read_history(hist.c_str());
   InstallCompletion(db);
-  g_interrupt_db.store(db);
-  struct sigaction sa {};
-  sa.sa_handler = OnSigint;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);  // Ctrl-C stops the running statement, not the shell
   LineFeeder feeder(&shell);
-  while (!shell.quit()) {
+  while (!shell.quit() && StopSignal() == 0) {
+    ClearInterrupts();
     char* raw = readline(feeder.pending() ? "   ...> " : "litevfs> ");
+    std::unique_ptr<char, void (*)(void*)> owned(raw, &std::free);
+    if (StopSignal() != 0) break;
+    if (InterruptSeen()) {  // Ctrl-C at the prompt: drop the pending input, keep the shell
+      feeder.Discard();
+      std::printf("^C\n");
+      std::fflush(stdout);
+      continue;
+    }
     if (raw == nullptr) {  // EOF (Ctrl-D)
       std::printf("\n");
+      feeder.Finish();
       break;
     }
     std::string line(raw);
-    std::free(raw);
     if (line.find_first_not_of(" \t") != std::string::npos) add_history(line.c_str());
     feeder.Feed(line);
   }
-  feeder.Finish();
-  signal(SIGINT, SIG_DFL);
-  g_interrupt_db.store(nullptr);
   if (!hist.empty() && write_history(hist.c_str()) != 0) {
     std::fprintf(stderr, "litevfs: cannot write the history file %s\n", hist.c_str());
   }
+}
+
+void RunPiped(Shell& shell, bool bail) {
+  LineFeeder feeder(&shell);
+  StdinLines in;
+  std::string line;
+  while (!shell.quit() && in.Next(&line)) {
+    if (!feeder.Feed(line) && bail) return;
+    if (StopSignal() != 0) return;
+  }
+  if (!shell.quit() && StopSignal() == 0) feeder.Finish();
+}
+
+void RunCommands(Shell& shell, const ShellOptions& opt) {
+  for (const std::string& c : opt.commands) {
+    size_t first = c.find_first_not_of(" \t\r\n");
+    bool ok = first != std::string::npos && c[first] == '.' ? shell.RunDot(c.substr(first))
+                                                            : shell.RunSql(c);
+    if ((!ok && opt.bail) || shell.quit() || StopSignal() != 0) break;
+  }
+}
+
+// After SIGTERM/SIGHUP (or Ctrl-C when not interactive): roll back an open transaction
+// and release the write lease now, so that another client can take it at once instead of
+// waiting for it to expire.
+void ReleaseBeforeDying(sqlite3* db, const std::string& name) {
+  try {
+    if (sqlite3_get_autocommit(db) == 0) QueryRows(db, "ROLLBACK");
+    QueryRows(db, "PRAGMA litevfs_release_lease");
+  } catch (const CliError& e) {
+    std::fprintf(stderr, "litevfs: %s: releasing the write lease: %s (it expires by itself)\n",
+                 name.c_str(), e.what());
+  }
+}
+
+void PrintJsonError(const std::string& msg) {
+  std::fprintf(stderr, "%s\n",
+               nlohmann::json({{"error", msg}})
+                   .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                   .c_str());
 }
 
 void run_shell(const ShellOptions& opt) {
@@ -439,30 +174,43 @@ void run_shell(const ShellOptions& opt) {
   if (opt.read_only && (opt.create || opt.lease)) {
     throw UsageError("--readonly cannot be combined with --create or --lease");
   }
-  SqlitePtr db = OpenRemote(opt.db, opt.read_only, opt.create);
-  Shell shell(db.get(), opt, *mode);
-  if (opt.lease)
-    QueryRows(db.get(), "PRAGMA litevfs_acquire_lease");  // throws with SQLite's message
-
-  if (!opt.commands.empty()) {
-    for (const std::string& c : opt.commands) {
-      size_t first = c.find_first_not_of(" \t\r\n");
-      bool ok = first != std::string::npos && c[first] == '.' ? shell.RunDot(c.substr(first))
-                                                              : shell.RunSql(c);
-      if ((!ok && opt.bail) || shell.quit()) break;
-    }
-  } else if (StdinIsTty()) {
-    RunInteractive(shell, opt.db, db.get());
-    return;  // interactive: errors were shown, the session itself succeeded
-  } else {
-    LineFeeder feeder(&shell);
-    std::string line;
-    while (!shell.quit() && std::getline(std::cin, line)) {
-      if (!feeder.Feed(line) && opt.bail) break;
-    }
-    if (!shell.quit() && !(opt.bail && shell.failures() > 0)) feeder.Finish();
+  ShellSettings settings;
+  settings.mode = *mode;
+  settings.headers = !opt.no_headers;
+  settings.json_errors = *mode == OutputMode::kJson;
+  const bool interactive = opt.commands.empty() && StdinIsTty();
+  InstallShellSignals();
+  SetSigintStops(!interactive);
+  SqlitePtr db;
+  try {
+    db = OpenRemote(opt.db, opt.read_only, opt.create);
+    if (opt.lease) QueryRows(db.get(), "PRAGMA litevfs_acquire_lease");
+  } catch (const CliError& e) {
+    if (!settings.json_errors) throw;
+    PrintJsonError(e.what());
+    throw ExitRequest(kExitError);
   }
-  if (shell.failures() > 0) throw ExitRequest(kExitError);
+  SetInterruptTarget(db.get());
+  int failures = 0;
+  if (StopSignal() == 0) {
+    Shell shell(db.get(), opt.db, settings);
+    if (!opt.commands.empty()) {
+      RunCommands(shell, opt);
+    } else if (interactive) {
+      RunInteractive(shell, opt.db, db.get());
+    } else {
+      RunPiped(shell, opt.bail);
+    }
+    failures = interactive ? 0 : shell.failures();  // interactive: errors were shown live
+  }
+  SetInterruptTarget(nullptr);
+  if (const int sig = StopSignal()) {
+    ReleaseBeforeDying(db.get(), opt.db);
+    db.reset();
+    std::fflush(stdout);
+    DieOfSignal(sig);
+  }
+  if (failures > 0) throw ExitRequest(kExitError);
 }
 
 }  // namespace
@@ -477,7 +225,9 @@ void setup_shell(CLI::App& app) {
   sub->add_option("--mode", opt->mode, "Output mode: table, csv, json or line")
       ->check(CLI::IsMember({"table", "csv", "json", "line"}))
       ->capture_default_str();
-  sub->add_flag("--json", opt->json, "Same as --mode json (an array of objects per statement)");
+  sub->add_flag("--json", opt->json,
+                "Same as --mode json: one JSON array per statement on one line ([] when no "
+                "rows); errors as JSON objects on stderr");
   sub->add_flag("--no-headers", opt->no_headers, "Do not print column names");
   sub->add_flag("--create", opt->create, "Create the database if it does not exist (first commit)");
   sub->add_flag("--readonly", opt->read_only, "Open read-only");

@@ -11,9 +11,10 @@
 namespace cli {
 namespace {
 
-const char* const kDotCommands[] = {".headers", ".help",   ".lease", ".mode", ".pos",
-                                    ".quit",    ".exit",   ".schema", ".stats", ".sync",
-                                    ".tables",  ".timer"};
+const char* const kDotCommands[] = {
+    ".backup", ".databases", ".dump",      ".exit", ".headers", ".help", ".import", ".indexes",
+    ".lease",  ".mode",      ".nullvalue", ".once", ".output",  ".pos",  ".quit",   ".read",
+    ".schema", ".show",      ".stats",     ".sync", ".tables",  ".timer"};
 
 bool StartsWithNoCase(const std::string& s, const std::string& prefix) {
   if (s.size() < prefix.size()) return false;

@@ -6,6 +6,8 @@
 namespace cli {
 namespace {
 
+constexpr size_t kTabStop = 8;
+
 Cell ReadCell(sqlite3_stmt* stmt, int i) {
   Cell c;
   c.type = sqlite3_column_type(stmt, i);
@@ -36,6 +38,37 @@ size_t Width(std::string_view s) {
 void Put(FILE* out, std::string_view s) { std::fwrite(s.data(), 1, s.size(), out); }
 
 }  // namespace
+
+std::vector<std::string> DisplayLines(std::string_view s) {
+  std::vector<std::string> lines(1);
+  size_t col = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '\r' && i + 1 < s.size() && s[i + 1] == '\n') continue;
+    if (c == '\n' || c == '\r') {
+      lines.emplace_back();
+      col = 0;
+    } else if (c == '\t') {
+      const size_t n = kTabStop - col % kTabStop;
+      lines.back().append(n, ' ');
+      col += n;
+    } else if (c < 0x20 || c == 0x7f) {
+      lines.back() += '^';
+      lines.back() += char(c ^ 0x40);
+      col += 2;
+    } else {
+      lines.back() += char(c);
+      col += (c & 0xC0) != 0x80;
+    }
+  }
+  return lines;
+}
+
+Cell ResultPrinter::Read(sqlite3_stmt* stmt, int i) const {
+  Cell c = ReadCell(stmt, i);
+  if (c.type == SQLITE_NULL) c.text = null_text_;
+  return c;
+}
 
 std::optional<OutputMode> ParseOutputMode(std::string_view s) {
   if (s == "table") return OutputMode::kTable;
@@ -84,7 +117,7 @@ void ResultPrinter::Row(sqlite3_stmt* stmt) {
   switch (mode_) {
     case OutputMode::kTable: {
       std::vector<Cell> row;
-      for (int i = 0; i < n; ++i) row.push_back(ReadCell(stmt, i));
+      for (int i = 0; i < n; ++i) row.push_back(Read(stmt, i));
       rows_.push_back(std::move(row));
       break;
     }
@@ -94,7 +127,7 @@ void ResultPrinter::Row(sqlite3_stmt* stmt) {
         Put(out_, "\n");
       }
       for (int i = 0; i < n; ++i) {
-        Cell c = ReadCell(stmt, i);
+        Cell c = Read(stmt, i);
         Put(out_, (i ? "," : "") + CsvQuote(c.text));
       }
       Put(out_, "\n");
@@ -120,7 +153,7 @@ void ResultPrinter::Row(sqlite3_stmt* stmt) {
           }
         }
       }
-      Put(out_, row_count_ == 0 ? "[" : ",\n");
+      Put(out_, row_count_ == 0 ? "[" : ",");
       Put(out_, obj.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       break;
     }
@@ -130,7 +163,7 @@ void ResultPrinter::Row(sqlite3_stmt* stmt) {
       if (row_count_ > 0) Put(out_, "\n");
       for (int i = 0; i < n; ++i) {
         const std::string& name = names_[size_t(i)];
-        Cell c = ReadCell(stmt, i);
+        Cell c = Read(stmt, i);
         const std::string shown = color_ ? "\033[1m" + name + "\033[0m" : name;
         Put(out_, std::string(w - Width(name), ' ') + shown + " = " + c.text + "\n");
       }
@@ -141,52 +174,71 @@ void ResultPrinter::Row(sqlite3_stmt* stmt) {
 }
 
 void ResultPrinter::End() {
-  if (mode_ == OutputMode::kJson && row_count_ > 0) Put(out_, "]\n");
-  if (mode_ != OutputMode::kTable || names_.empty() || (rows_.empty() && !headers_)) {
-    std::fflush(out_);
-    return;
-  }
-  if (rows_.empty()) {  // sqlite3 prints nothing for an empty result in table mode
-    std::fflush(out_);
-    return;
-  }
+  if (mode_ == OutputMode::kJson && !names_.empty()) Put(out_, row_count_ == 0 ? "[]\n" : "]\n");
+  // sqlite3 prints nothing for an empty result in table mode.
+  if (mode_ == OutputMode::kTable && !names_.empty() && !rows_.empty()) PrintTable();
+  rows_.clear();
+  std::fflush(out_);
+}
+
+// Like sqlite3's table mode: a multi-line value takes several lines of its row, and when
+// any row does, a separator follows every row so that rows stay distinguishable.
+void ResultPrinter::PrintTable() {
+  using Lines = std::vector<std::string>;
+  struct Row {
+    std::vector<Lines> cells;
+    std::vector<bool> right;
+    size_t height = 1;
+  };
   std::vector<size_t> w(names_.size(), 0);
-  if (headers_) {
-    for (size_t i = 0; i < names_.size(); ++i) w[i] = Width(names_[i]);
-  }
-  for (const auto& r : rows_) {
-    for (size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], Width(r[i].text));
+  auto make = [&](const std::vector<std::string>& texts, const std::vector<bool>& right) {
+    Row r{{}, right, 1};
+    for (size_t i = 0; i < texts.size(); ++i) {
+      r.cells.push_back(DisplayLines(texts[i]));
+      r.height = std::max(r.height, r.cells.back().size());
+      for (const auto& l : r.cells.back()) w[i] = std::max(w[i], Width(l));
+    }
+    return r;
+  };
+  Row header;
+  if (headers_) header = make(names_, std::vector<bool>(names_.size(), false));
+  std::vector<Row> rows;
+  bool multi = false;
+  for (const auto& cells : rows_) {
+    std::vector<std::string> texts;
+    std::vector<bool> right;
+    for (const auto& c : cells) {
+      texts.push_back(c.text);
+      right.push_back(c.type == SQLITE_INTEGER || c.type == SQLITE_FLOAT);
+    }
+    rows.push_back(make(texts, right));
+    multi = multi || rows.back().height > 1;
   }
   std::string sep = "+";
   for (size_t x : w) sep += std::string(x + 2, '-') + "+";
   sep += "\n";
-  auto line = [&](const std::vector<std::string>& cells, const std::vector<bool>& right,
-                  bool bold) {
-    std::string s = "|";
-    for (size_t i = 0; i < cells.size(); ++i) {
-      std::string pad(w[i] - Width(cells[i]), ' ');
-      std::string cell = bold ? "\033[1m" + cells[i] + "\033[0m" : cells[i];
-      s += " " + (right[i] ? pad + cell : cell + pad) + " |";
+  auto print = [&](const Row& r, bool bold) {
+    for (size_t k = 0; k < r.height; ++k) {
+      std::string s = "|";
+      for (size_t i = 0; i < r.cells.size(); ++i) {
+        const std::string& text = k < r.cells[i].size() ? r.cells[i][k] : std::string();
+        const std::string pad(w[i] - Width(text), ' ');
+        const std::string cell = bold ? "\033[1m" + text + "\033[0m" : text;
+        s += " " + (r.right[i] ? pad + cell : cell + pad) + " |";
+      }
+      Put(out_, s + "\n");
     }
-    Put(out_, s + "\n");
   };
   Put(out_, sep);
   if (headers_) {
-    line(names_, std::vector<bool>(names_.size(), false), color_);
+    print(header, color_);
     Put(out_, sep);
   }
-  for (const auto& r : rows_) {
-    std::vector<std::string> cells;
-    std::vector<bool> right;
-    for (const auto& c : r) {
-      cells.push_back(c.text);
-      right.push_back(c.type == SQLITE_INTEGER || c.type == SQLITE_FLOAT);
-    }
-    line(cells, right, false);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    print(rows[i], false);
+    if (multi && i + 1 < rows.size()) Put(out_, sep);
   }
   Put(out_, sep);
-  std::fflush(out_);
-  rows_.clear();
 }
 
 }  // namespace cli

@@ -16,7 +16,7 @@ enum class OutputMode { kTable, kCsv, kJson, kLine };
 std::optional<OutputMode> ParseOutputMode(std::string_view s);
 const char* OutputModeName(OutputMode m);
 
-// One value as the shell shows it (NULL → nullopt, blob → X'hex').
+// One value as the shell shows it (NULL → the null text, blob → X'hex').
 struct Cell {
   int type = SQLITE_NULL;
   std::string text;
@@ -31,13 +31,19 @@ class ResultPrinter {
   void Row(sqlite3_stmt* stmt);
   // Bold column names (ANSI escapes); only for a terminal, the caller decides.
   void set_color(bool on) { color_ = on; }
-  // Prints what is buffered (table mode buffers to size the columns; json closes the array).
+  // How NULL is shown in table, csv and line modes (json prints null).
+  void set_null_text(std::string s) { null_text_ = std::move(s); }
+  // Prints what is buffered (table mode buffers to size the columns; json closes the array:
+  // each statement with result columns is one JSON array on one line, [] when it has no rows).
   void End();
 
  private:
+  Cell Read(sqlite3_stmt* stmt, int i) const;
+  void PrintTable();
   OutputMode mode_;
   bool headers_;
   bool color_ = false;
+  std::string null_text_;
   FILE* out_;
   std::vector<std::string> names_;
   std::vector<std::vector<Cell>> rows_;  // table mode only
@@ -45,5 +51,9 @@ class ResultPrinter {
 };
 
 std::string CsvQuote(std::string_view s);
+// A value as table mode shows it: one string per line (split at LF, CRLF or CR), tabs
+// expanded to the next multiple of 8 columns, other control characters as ^X so that no
+// value can move the cursor and break the alignment.
+std::vector<std::string> DisplayLines(std::string_view s);
 
 }  // namespace cli

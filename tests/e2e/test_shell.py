@@ -7,6 +7,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -133,7 +134,7 @@ class ShellTmuxTest(ShellTestBase):
     def kill_server(self):
         subprocess.run([self.tmux, "-S", self.sock, "kill-server"], capture_output=True, timeout=10)
 
-    def start(self, extra_env=None):
+    def start(self, extra_env=None, args=()):
         env = dict(self.env.vars)
         env.update({"LITEVFS_HISTORY": self.history, "HOME": self.work})
         env.pop("NO_COLOR", None)
@@ -143,11 +144,12 @@ class ShellTmuxTest(ShellTestBase):
         script = os.path.join(self.work, "run.sh")
         with open(script, "w") as f:
             f.write(exports)
-            f.write("exec %s shell %s\n" % (shlex.quote(os.environ["LITEVFS_BIN"]), self.DB))
+            f.write("exec %s shell %s %s\n" % (shlex.quote(os.environ["LITEVFS_BIN"]), self.DB,
+                                               " ".join(shlex.quote(a) for a in args)))
         subprocess.run([self.tmux, "-S", self.sock, "-f", "/dev/null", "new-session", "-d",
                         "-x", "160", "-y", "50", "sh " + shlex.quote(script)],
                        check=True, timeout=10, env={"PATH": os.environ.get("PATH", ""),
-                                                    "TERM": "xterm"})
+                                                    "TERM": "xterm", "LC_ALL": "C.UTF-8"})
         self.wait_for("litevfs>")
 
     def keys(self, *keys):
@@ -225,6 +227,59 @@ class ShellTmuxTest(ShellTestBase):
         with open(self.history, errors="replace") as f:
             hist = f.read()
         self.assertIn("SELECT count(*) FROM items", hist.replace("\\040", " "))
+
+    def pane_pid(self):
+        return int(subprocess.run([self.tmux, "-S", self.sock, "display-message", "-p", "-t", "0",
+                                   "#{pane_pid}"], check=True, capture_output=True, text=True,
+                                  timeout=10).stdout)
+
+    def lease_status(self):
+        return run_cli(["lease", "status", self.DB], self.env).stdout
+
+    def test_ctrl_c_at_the_prompt_drops_the_pending_statement(self):
+        if not os.environ.get("LITEVFS_BIN"):
+            self.skipTest("LITEVFS_BIN is not set")
+        self.start(args=["--lease"])
+        self.type("DELETE FROM tags")
+        self.keys("Enter")
+        self.wait_for(r"(?m)^   \.\.\.>\s*$")
+        self.keys("C-c")  # sqlite3: the pending statement is dropped, the shell stays
+        self.wait_for(r"(?m)^   \.\.\.> \^C\nlitevfs>\s*$")
+        self.type("SELECT 1 +")
+        # (Ctrl-C makes the terminal flush input not yet read: wait until the shell has it.)
+        self.wait_for(r"(?m)^litevfs> SELECT 1 \+\s*$")
+        self.keys("C-c")
+        self.wait_for(r"(?m)^litevfs> SELECT 1 \+\^C\nlitevfs>\s*$")
+        self.type("SELECT count(*) FROM tags;")
+        self.keys("Enter")
+        screen = self.wait_for(r"\|\s+166 \|")
+        self.assertNotIn("Error", screen)
+        # During a statement Ctrl-C interrupts it, and the shell goes on.
+        self.type("WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c) "
+                  "SELECT count(*) FROM c;")
+        self.keys("Enter")
+        time.sleep(0.3)
+        self.keys("C-c")
+        self.wait_for(r"Error: interrupted \(SQLITE_INTERRUPT\)\nlitevfs>\s*$")
+        self.assertIn("held", self.lease_status())  # still running, with its lease
+        p = run_cli(["shell", self.DB, "--mode", "csv", "--no-headers", "-c",
+                     "SELECT count(*) FROM tags"], self.env)
+        self.assertEqual(p.stdout, "166\n")
+        # SIGTERM releases the lease before the shell ends: another client can take it now.
+        os.kill(self.pane_pid(), signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "held" in self.lease_status():
+            time.sleep(0.1)
+        self.assertIn("free", self.lease_status())
+
+    def test_typed_utf8_characters_reach_sqlite(self):
+        if not os.environ.get("LITEVFS_BIN"):
+            self.skipTest("LITEVFS_BIN is not set")
+        self.start({"LC_ALL": "C.UTF-8"})
+        self.type("SELECT 'caf\u00e9 \u00fcber' AS w, length('\u00e9') AS n;")
+        self.keys("Enter")
+        self.wait_for(r"\| caf\u00e9 \u00fcber \|\s+1 \|")
+        self.keys("C-d")
 
     def test_history_is_loaded_and_no_color_is_respected(self):
         if not os.environ.get("LITEVFS_BIN"):
