@@ -51,11 +51,12 @@ Status Database::SnapshotStream::Start() {
   h.timestamp = timestamp_ms_;
   h.pre_apply_checksum = 0;
   LTX_ASSIGN_OR_RETURN(enc_, ltx::Encoder::Open(&sink_, h));
-  return Status::OK();
+  // The first batch now: a damaged or lost page there is an error status, not a cut stream.
+  return Fill();
 }
 
 Status Database::SnapshotStream::Fill() {
-  sink_.buf.clear();
+  sink_.buf.erase(0, buf_pos_);
   buf_pos_ = 0;
   if (next_pgno_ > commit_) {
     LTX_RETURN_IF_ERROR(enc_->Finish(pos_.post_apply_checksum));

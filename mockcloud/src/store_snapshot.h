@@ -26,7 +26,8 @@ class Database::SnapshotStream {
   uint64_t offset() const { return offset_; }
   // The next bytes (up to n; 0 = the end). A page that fails its checksum is ECORRUPT.
   Result<size_t> Read(char* buf, size_t n);
-  Status Start();  // OpenSnapshot: sizes the file and writes the LTX header
+  // OpenSnapshot: sizes the file, writes the LTX header and encodes the first batch.
+  Status Start();
 
  private:
   class BufferSink : public ltx::Sink {
@@ -37,7 +38,7 @@ class Database::SnapshotStream {
     }
     std::string buf;
   };
-  Status Fill();  // encodes the next batch of pages (or the trailer) into sink_.buf
+  Status Fill();  // encodes the next batch of pages (or the trailer) after sink_.buf's unread bytes
 
   std::shared_ptr<const Database> db_;
   const Pos pos_;
