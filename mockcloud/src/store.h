@@ -4,6 +4,8 @@
 //   tmp/                                  large request bodies being received (deleted at startup)
 //   clusters/<cluster>/<db>/base.db       compacted snapshot: slot 0 = a base header (below),
 //                                         page N at offset N*page_size (the lock page is a hole)
+//   clusters/<cluster>/<db>/base.sums     a checksum of every base.db page (page_sums.h)
+//   clusters/<cluster>/<db>/quarantine/   records recovery would not load, kept (below)
 //   clusters/<cluster>/<db>/seg/%016x.seg append-only segments holding every retained
 //                                         transaction after the base, in txid order (below)
 //   clusters/<cluster>/<db>/ltx/%016x-%016x.ltx   one file per transaction: the layout before
@@ -26,20 +28,25 @@
 // (header rules, page order, file checksum) while its normalised form is written past the
 // segment's end; its position is checked against the current one, the post-apply checksum is
 // recomputed incrementally from the current pages (so a lying or shrinking transaction is
-// caught), and the lease is checked; only then the record header is written (last, so a
-// rejected or half-written upload is never a record) and the segment is fdatasynced: the
-// commit point, one flush. After that the in-memory index is updated and the reply says 200.
-// So acknowledged == durable.
+// caught); the body and zeros over the next header slot are fdatasynced (first ordering
+// point), the lease is checked, and only then the record header is written (last, so a
+// rejected or half-written upload is never a record) and fdatasynced: the commit point.
+// After that the in-memory index is updated and the reply says 200. So acknowledged ==
+// durable. Every write goes through StoreOptions::io; a full disk is ENOSPACE (HTTP 507),
+// always before the commit point.
 //
 // Recovery (Load): records are read back in order, each decoded and verified and required to
-// follow the one before. The log ends at an all-zero header. A record whose bytes are
-// incomplete or fail verification is a write cut short by a crash only if it is the last
-// thing in the newest segment (it was never acknowledged: its flush did not finish); it is
-// dropped with a warning and its header zeroed. Anything else that does not verify (a bad
-// record header, a bad record with records after it, a gap in the txids) is corruption of
-// acknowledged data and fails startup naming the file and offset.
+// follow the one before. The log ends at an all-zero header slot: a crash before a commit
+// point leaves exactly that, so a torn write is never a record. Anything else that does not
+// load is damage (LoadRecords): with records after it startup fails naming file and offset;
+// as the last thing written it is copied to quarantine/ with an error line and its header
+// zeroed (the rule is in litevfs-mockcloud(1), INTEGRITY).
 //
-// Read path: an in-memory index pgno -> [(txid, frame)] over the retained transactions,
+// Integrity of reads: every page read from base.db or a segment is checked against its
+// checksum (base.sums; Version::sum for segment frames); a mismatch is ECORRUPT naming
+// database, page, file and offset, never the bytes.
+//
+// Read path: an in-memory index pgno -> [(txid, frame, sum)] over the retained transactions,
 // rebuilt at startup. Page P at position T = the newest version of P with txid <= T, else the
 // base; zeros when a shrink in between dropped it. Memory is proportional to the page
 // versions in retained history, not the database size; the base is never loaded into memory.
