@@ -39,7 +39,8 @@ int RunScrub(int argc, char** argv) {
 int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "scrub") return RunScrub(argc - 1, argv + 1);
   CLI::App app{
-      "litevfs-mockcloud: a self-contained LiteFS Cloud server (durable, for tests and local use)"};
+      "litevfs-mockcloud: a self-contained LiteFS Cloud server (durable, for tests and local use)\n"
+      "  litevfs-mockcloud scrub --data DIR   checks a data directory offline"};
   std::string data, listen = "127.0.0.1:20202", token, tokens_file, admin_token, retention = "1h",
                     faults, log_level = "info", compact_interval = "10s", max_wait = "30s";
   uint64_t retain_txids = 1000, max_body = 256ull << 20;
