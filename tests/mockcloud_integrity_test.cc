@@ -7,6 +7,7 @@
 #include <atomic>
 #include <fstream>
 
+#include "../mockcloud/src/scrub.h"
 #include "../mockcloud/src/store_io.h"
 #include "ltx/decoder.h"
 #include "mockcloud_test_util.h"
@@ -238,6 +239,42 @@ TEST(MockcloudIntegrity, SnapshotStreamsWithoutATemporaryCopyAndHoldsItsPosition
   const auto pages = DecodeSnapshot(body);
   ASSERT_EQ(pages.size(), 600u);
   for (uint32_t p = 1; p <= 600; p++) ASSERT_EQ(pages.at(p), at.Page(p)) << p;
+}
+
+TEST(MockcloudIntegrity, ScrubNamesDamageAndChangesNothing) {
+  Harness h;
+  h.Start();
+  Build(h);
+  h.Stop();
+  std::vector<std::string> lines;
+  auto out = [&](const std::string& l) { lines.push_back(l); };
+  auto r = mockcloud::Scrub(h.data, out);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->databases, 1u);
+  EXPECT_EQ(r->damaged, 0u);
+  // Damage in base.db and in the newest segment record: both named; the files untouched.
+  FlipByte(DbDir(h) + "/base.db", 3 * 4096 + 7);
+  std::string seg;
+  for (const auto& e : fs::directory_iterator(DbDir(h) + "/seg")) seg = e.path();
+  FlipByte(seg, 64 + 64 + 200);
+  std::ifstream f(seg, std::ios::binary);
+  const std::string before((std::istreambuf_iterator<char>(f)), {});
+  lines.clear();
+  r = mockcloud::Scrub(h.data, out);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->damaged, 2u);
+  std::string all;
+  for (const auto& l : lines) all += l + "\n";
+  EXPECT_NE(all.find("damage: database default/db: page 3 in " + DbDir(h) + "/base.db at offset 12288"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("damage: " + seg + ": the record at offset 64 will not load"), std::string::npos)
+      << all;
+  std::ifstream g(seg, std::ios::binary);
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(g)), {}), before);
+  EXPECT_FALSE(fs::exists(DbDir(h) + "/quarantine"));
+  // Not a data directory: a clear error.
+  EXPECT_FALSE(mockcloud::Scrub(h.data + "/nope", out).ok());
 }
 
 }  // namespace
