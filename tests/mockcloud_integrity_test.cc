@@ -9,6 +9,8 @@
 
 #include "../mockcloud/src/scrub.h"
 #include "../mockcloud/src/store_io.h"
+#include "ltx/checksum.h"
+#include "ltx/coding.h"
 #include "ltx/decoder.h"
 #include "mockcloud_test_util.h"
 
@@ -275,6 +277,35 @@ TEST(MockcloudIntegrity, ScrubNamesDamageAndChangesNothing) {
   EXPECT_FALSE(fs::exists(DbDir(h) + "/quarantine"));
   // Not a data directory: a clear error.
   EXPECT_FALSE(mockcloud::Scrub(h.data + "/nope", out).ok());
+}
+
+TEST(MockcloudIntegrity, SegmentsFromBeforeTwoOrderingPointsLoadAndAreNotAppendedTo) {
+  Harness h;
+  h.Start();
+  Model m = Build(h);
+  h.Stop();
+  std::string seg;
+  for (const auto& e : fs::directory_iterator(DbDir(h) + "/seg")) seg = e.path();
+  // Make it a legacy (one fdatasync per record) segment: magic LVMCSEG1, header crc redone.
+  int fd = open(seg.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  uint8_t hdr[64];
+  ASSERT_EQ(pread(fd, hdr, sizeof hdr, 0), 64);
+  hdr[7] = '1';
+  ltx::EncodeU64(&hdr[56], ltx::Crc64(hdr, 56));
+  ASSERT_EQ(pwrite(fd, hdr, sizeof hdr, 0), 64);
+  close(fd);
+  h.Start();
+  auto c = h.Client();
+  auto r = GetPage(*c, m, 2);
+  ASSERT_EQ(r->status, 200);
+  EXPECT_EQ(ParseFrames(r->body, 4096)[2], m.Page(2));
+  ASSERT_EQ(Upload(*c, m.Tx({{3, FilledPage(4096, 31)}}, 8))->status, 200);
+  EXPECT_EQ(CountFilesIn(DbDir(h) + "/seg"), 2u);  // the next record went to a new segment
+  h.Stop();
+  h.Start();
+  c = h.Client();
+  EXPECT_EQ(HistoryTxid(*c), ltx::FormatTxid(m.txid));
 }
 
 }  // namespace
