@@ -210,8 +210,9 @@ TEST(MockcloudStore, CorruptStoredFileFailsStartupLoudly) {
   WriteAt(victim, recs[1].first + 9, "\x01");
   s = mockcloud::Server::Start(h.opts);
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.status().message().find("record header at offset " + std::to_string(recs[1].first) +
-                                      " is damaged (and stored transactions follow it)"),
+  EXPECT_NE(s.status().message().find("record at offset " + std::to_string(recs[1].first) +
+                                      " will not load: its header fails its checksum (and stored "
+                                      "transactions follow it"),
             std::string::npos)
       << s.status().ToString();
   // And a bad segment header.
@@ -222,10 +223,22 @@ TEST(MockcloudStore, CorruptStoredFileFailsStartupLoudly) {
   EXPECT_NE(s.status().message().find("bad segment header"), std::string::npos);
 }
 
-TEST(MockcloudStore, AWriteCutShortByACrashIsDroppedOnlyAtTheEnd) {
-  // A crash during the last (unacknowledged) append can leave its bytes half on disk: a
-  // truncated file, damaged bytes inside the record with zeros after it, or a header whose
-  // sector did not land whole.
+// Files in the database's quarantine/ directory.
+std::vector<std::string> Quarantined(const std::string& data, const std::string& db) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(data + "/clusters/default/" + db + "/quarantine", ec);
+       !ec && it != fs::directory_iterator(); ++it) {
+    out.push_back(it->path());
+  }
+  return out;
+}
+
+TEST(MockcloudStore, ADamagedNewestRecordIsQuarantinedNotDropped) {
+  // A record's body is durable before its header is written (two ordering points), so a
+  // newest record that does not load is damage of a commit that may have been acknowledged:
+  // a truncated file, damaged bytes inside it, or a damaged header. Its bytes are moved to
+  // quarantine/ with an error naming it; the server says it now ends one txid earlier.
   for (const std::string how : {"truncated", "damaged", "header"}) {
     SCOPED_TRACE(how);
     Harness h;
@@ -242,29 +255,52 @@ TEST(MockcloudStore, AWriteCutShortByACrashIsDroppedOnlyAtTheEnd) {
     } else {
       WriteAt(segs[0], at + 20, "\x55");
     }
+    const std::string damaged = ReadAll(segs[0]).substr(at, how == "truncated" ? kRec + len / 2 : kRec + len);
     h.Start();
     auto c = h.Client();
-    EXPECT_TRUE(how == "header" ? Logged(h, "record header at offset " + std::to_string(at) +
-                                                " fails its checksum; taking it as the end")
-                                : Logged(h, "dropping the record at offset " + std::to_string(at)));
-    const Model& acked = states[states.size() - 2];
+    const auto q = Quarantined(h.data, "db");
+    ASSERT_EQ(q.size(), 1u);
+    EXPECT_EQ(ReadAll(q[0]), damaged);
+    EXPECT_TRUE(Logged(h, " ERROR database default/db: " + segs[0] + ": the record at offset " +
+                              std::to_string(at) + " will not load"));
+    EXPECT_TRUE(Logged(h, "moved its bytes to " + q[0]));
+    const Model& before = states[states.size() - 2];
+    EXPECT_TRUE(Logged(h, "the database now ends at " + ltx::FormatPos(before.pos())));
     EXPECT_EQ(J(c->Get("/db/history?db=db"))["history"].back()["pos"]["txid"],
-              ltx::FormatTxid(acked.txid));
+              ltx::FormatTxid(before.txid));
     for (size_t i = 0; i + 1 < states.size(); i++) ExpectPages(*c, "db", states[i], 14);
-    // The store goes on from there, and the new record replaces the dropped one for good.
-    Model m = acked;
+    // The store goes on from there; the quarantined bytes stay, and are not quarantined again.
+    Model m = before;
     ASSERT_EQ(Upload(*c, "db", m.Tx({{2, FilledPage(4096, 4242)}}, m.commit))->status, 200);
     h.Stop();
     h.Start();
     c = h.Client();
     ExpectPages(*c, "db", m, 14);
     EXPECT_EQ(Records(segs[0]).size(), 4u);
+    EXPECT_EQ(Quarantined(h.data, "db").size(), 1u);
   }
 }
 
-TEST(MockcloudStore, AHeaderOverAnotherUploadsBytesIsNotARecord) {
-  // The crash window of a commit at an offset where an earlier, rejected upload of the same
-  // txid and length left a complete LTX file: the new header landed, the new bytes did not.
+TEST(MockcloudStore, AWriteCutShortBeforeItsHeaderIsNoRecord) {
+  // A crash before the commit point leaves the body on disk and the header slot zero: the
+  // log ends before it, nothing is quarantined, nothing is reported as damage.
+  Harness h;
+  const std::vector<Model> states = BuildAndStop(h, 3);
+  const auto segs = Segments(h.data, "db");
+  const auto [at, len] = Records(segs[0]).back();
+  WriteAt(segs[0], at, std::string(kRec, '\0'));
+  h.Start();
+  auto c = h.Client();
+  EXPECT_EQ(J(c->Get("/db/history?db=db"))["history"].back()["pos"]["txid"],
+            ltx::FormatTxid(states[states.size() - 2].txid));
+  EXPECT_TRUE(Quarantined(h.data, "db").empty());
+  EXPECT_FALSE(Logged(h, " ERROR "));
+}
+
+TEST(MockcloudStore, AHeaderOverAnotherUploadsBytesIsQuarantined) {
+  // A header over a complete LTX file of another upload (same txid and length), as an
+  // earlier rejected upload would leave it: not a record (the file checksum ties them), and
+  // since a header is written only after its body is durable, damage: quarantined.
   Harness h;
   h.Start();
   Model m;
@@ -284,6 +320,7 @@ TEST(MockcloudStore, AHeaderOverAnotherUploadsBytesIsNotARecord) {
   WriteAt(segs[0], at + kRec, rejected);
   h.Start();
   EXPECT_TRUE(Logged(h, "is not the one its record header names"));
+  EXPECT_EQ(Quarantined(h.data, "db").size(), 1u);
   auto c = h.Client();
   EXPECT_EQ(J(c->Get("/db/history?db=db"))["history"].back()["pos"]["txid"],
             ltx::FormatTxid(m.txid - 1));
@@ -569,7 +606,9 @@ TEST(MockcloudStore, LostFileIsAnInternalErrorNotWrongData) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 500);
   EXPECT_EQ(J(r)["code"], "EINTERNAL");
-  EXPECT_EQ(c->Get("/db/snapshot?db=db")->status, 500);
+  r = c->Get("/db/snapshot?db=db");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 500);
   // Pages that live in the base are still served.
   r = c->Get(("/db/page?db=db&pgno=4&pos=" + ltx::FormatPos(m.pos())).c_str(),
              {{"Accept", "application/vnd.litevfs.pages"}});

@@ -32,6 +32,7 @@
 #include "sockets.h"
 #include "ltx/coding.h"
 #include "store.h"
+#include "store_snapshot.h"
 #include "util.h"
 
 namespace mockcloud {
@@ -296,6 +297,9 @@ Status ServerImpl::Init() {
   so.retain_txids = opts_.retain_txids;
   so.segment_bytes = opts_.segment_bytes;
   so.warn = [this](const std::string& msg) { Log(LogLevel::kWarn, msg); };
+  so.error = [this](const std::string& msg) { Log(LogLevel::kError, msg); };
+  so.verify_on_start = opts_.verify_on_start;
+  so.io = opts_.store_io;
   LTX_ASSIGN_OR_RETURN(store_, Store::Open(so));
   LTX_ASSIGN_OR_RETURN(instance_id_, RandomHex(8));
 
@@ -545,7 +549,18 @@ void ServerImpl::ReplyStatus(httplib::Response& res, const Status& st,
     case ltx::Code::kPermissionDenied:
       return ReplyError(res, 401, "EUNAUTHORIZED", st.message());
     case ltx::Code::kResourceExhausted:
+      if (st.api_code() == kApiNoSpace) {
+        Log(LogLevel::kError, st.message());
+        return ReplyError(res, 507, kApiNoSpace, st.message() + "; nothing was stored");
+      }
       return ReplyError(res, 413, "ETOOLARGE", st.message());
+    case ltx::Code::kCorruption:
+      if (st.api_code() == kApiCorrupt) {
+        Log(LogLevel::kError, st.message());
+        return ReplyError(res, 500, kApiCorrupt, st.message());
+      }
+      Log(LogLevel::kError, "internal error: " + st.ToString());
+      return ReplyError(res, 500, "EINTERNAL", st.ToString());
     default:
       Log(LogLevel::kError, "internal error: " + st.ToString());
       return ReplyError(res, 500, "EINTERNAL", st.ToString());
@@ -831,34 +846,22 @@ void ServerImpl::HandleSnapshot(const httplib::Request& req, httplib::Response& 
   std::shared_ptr<Database> db;
   std::string name;
   if (!GetDb(req, res, false, &db, &name)) return;
-  auto tmp = store_->NewTempPath("snapshot");
-  if (!tmp.ok()) return ReplyStatus(res, tmp.status(), db);
-  int fd = open(tmp->c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
-  if (fd < 0) return ReplyStatus(res, Status::IOError(ErrnoText("open", *tmp)), db);
-  unlink(tmp->c_str());  // the open descriptor keeps it alive until the response is sent
-  auto pos = db->WriteSnapshot(fd);
-  struct stat st;
-  if (!pos.ok() || fstat(fd, &st) != 0) {
-    close(fd);
-    return ReplyStatus(res, pos.ok() ? Status::IOError("fstat snapshot") : pos.status(), db);
-  }
-  const size_t size = size_t(st.st_size);
+  auto snap = db->OpenSnapshot(db);
+  if (!snap.ok()) return ReplyStatus(res, snap.status(), db);
+  std::shared_ptr<Database::SnapshotStream> stream = std::move(snap).value();
+  const size_t size = size_t(stream->size());
   const size_t limit = tl.fault.truncate ? size / 2 : size;
-  auto shared_fd = std::shared_ptr<int>(new int(fd), [](int* p) {
-    close(*p);
-    delete p;
-  });
   res.status = 200;
-  res.set_header("Litevfs-Pos", ltx::FormatPos(*pos));
+  res.set_header("Litevfs-Pos", ltx::FormatPos(stream->pos()));
   res.set_content_provider(
       size, "application/octet-stream",
-      [shared_fd, limit](size_t offset, size_t length, httplib::DataSink& sink) {
-        if (offset >= limit) return false;
+      [this, stream, limit, name](size_t offset, size_t length, httplib::DataSink& sink) {
+        if (offset >= limit || offset != stream->offset()) return false;
         char buf[1 << 16];
-        size_t n = std::min({length, sizeof buf, limit - offset});
-        ssize_t r = pread(*shared_fd, buf, n, off_t(offset));
-        if (r <= 0) return false;
-        return sink.write(buf, size_t(r));
+        auto r = stream->Read(buf, std::min({length, sizeof buf, limit - offset}));
+        if (!r.ok()) Log(LogLevel::kError, name + ": snapshot: " + r.status().ToString());
+        if (!r.ok() || *r == 0) return false;
+        return sink.write(buf, *r);
       });
 }
 

@@ -17,13 +17,18 @@
 #include "ltx/decoder.h"
 #include "ltx/encoder.h"
 #include "ltx/io.h"
+#include "fd_cache.h"
+#include "page_sums.h"
+#include "quarantine.h"
 
 namespace mockcloud {
 namespace {
 
 constexpr uint64_t kMaxUnwrittenGrowth = 65536;
 
-constexpr char kSegMagic[8] = {'L', 'V', 'M', 'C', 'S', 'E', 'G', '1'};
+// SEG2: strict segments (two ordering points per record; see Segment::strict). SEG1: before.
+constexpr char kSegMagic[8] = {'L', 'V', 'M', 'C', 'S', 'E', 'G', '2'};
+constexpr char kSegMagicLegacy[8] = {'L', 'V', 'M', 'C', 'S', 'E', 'G', '1'};
 // fold.pending: magic, target txid u64, target post-apply checksum u64, crc64 of [0,24).
 constexpr char kFoldMagic[8] = {'L', 'V', 'M', 'C', 'F', 'O', 'L', 'D'};
 constexpr size_t kFoldIntentSize = 32;
@@ -150,14 +155,15 @@ int64_t FileMtimeMs(const std::string& path) {
 // the descriptor's file offset is left alone).
 class PwriteSink : public ltx::Sink {
  public:
-  PwriteSink(int fd, uint64_t off) : fd_(fd), off_(off) {}
+  PwriteSink(StoreIo* io, int fd, std::string path, uint64_t off)
+      : io_(io), fd_(fd), path_(std::move(path)), off_(off) {}
   Status Write(const void* data, size_t n) override {
     buf_.append(static_cast<const char*>(data), n);
     if (buf_.size() >= (1 << 20)) return Flush();
     return Status::OK();
   }
   Status Flush() {
-    Status st = PwriteAll(fd_, buf_.data(), buf_.size(), off_);
+    Status st = IoPwriteAll(io_, fd_, buf_.data(), buf_.size(), off_, path_);
     if (st.ok()) off_ += buf_.size();
     buf_.clear();
     return st;
@@ -165,7 +171,9 @@ class PwriteSink : public ltx::Sink {
   uint64_t offset() const { return off_; }  // end of what was flushed
 
  private:
+  StoreIo* io_;
   int fd_;
+  std::string path_;
   uint64_t off_;
   std::string buf_;
 };
@@ -199,27 +207,9 @@ class RangeSource : public ltx::Source {
 
 }  // namespace
 
-// Request-local cache of open LTX files (closed when the request ends).
-class Database::FdCache {
- public:
-  ~FdCache() {
-    for (auto& [_, fd] : fds_) close(fd);
-  }
-  Result<int> Get(const std::string& path) {
-    auto it = fds_.find(path);
-    if (it != fds_.end()) return it->second;
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return Status::IOError(ErrnoText("open", path));
-    fds_[path] = fd;
-    return fd;
-  }
-
- private:
-  std::unordered_map<std::string, int> fds_;
-};
-
 Database::~Database() {
   if (base_.fd >= 0) close(base_.fd);
+  if (base_.sums_fd >= 0) close(base_.sums_fd);
   for (auto& seg : segs_) {
     if (seg.fd >= 0) close(seg.fd);
   }
@@ -231,6 +221,34 @@ void Database::Warn(const std::string& msg) const {
   } else {
     fprintf(stderr, "%s\n", msg.c_str());
   }
+}
+
+void Database::Error(const std::string& msg) const {
+  if (opts_->error) {
+    opts_->error(msg);
+  } else {
+    fprintf(stderr, "%s\n", msg.c_str());
+  }
+}
+
+std::string Database::label() const {
+  const size_t b = dir_.find_last_of('/');
+  const size_t a = b == std::string::npos || b == 0 ? std::string::npos : dir_.find_last_of('/', b - 1);
+  return a == std::string::npos ? dir_ : dir_.substr(a + 1);
+}
+
+Status Database::CheckSum(uint32_t pgno, const uint8_t* page, uint64_t want,
+                          const std::string& file, uint64_t offset) const {
+  const uint64_t got = PageSum(pgno, page, page_size_);
+  if (got == want) return Status::OK();
+  char buf[64];
+  snprintf(buf, sizeof buf, "%016" PRIx64 ", stored %016" PRIx64, got, want);
+  return Status(ltx::Code::kCorruption,
+                "database " + label() + ": page " + std::to_string(pgno) + " in " + file +
+                    " at offset " + std::to_string(offset) +
+                    " does not match its checksum (read " + buf +
+                    "): the stored bytes changed after they were written",
+                kApiCorrupt);
 }
 
 Pos Database::CurrentLocked() const {
@@ -316,10 +334,13 @@ Status Database::ReadPageLocked(const View& v, uint32_t pgno, uint8_t* out, FdCa
     LTX_ASSIGN_OR_RETURN(int fd, fds->Get(f->path));
     uint64_t off = f->offset + ltx::kHeaderSize +
                    uint64_t(found->frame) * (ltx::kV1PageHeaderSize + ps) + ltx::kV1PageHeaderSize;
-    return PreadAll(fd, out, ps, off).WithContext(f->path);
+    LTX_RETURN_IF_ERROR(PreadAll(fd, out, ps, off).WithContext(f->path));
+    return CheckSum(pgno, out, found->sum, f->path, off);
   }
   if (base_.fd >= 0 && pgno <= base_.commit) {
-    return PreadAll(base_.fd, out, ps, uint64_t(pgno) * ps).WithContext(dir_ + "/base.db");
+    const uint64_t off = uint64_t(pgno) * ps;
+    LTX_RETURN_IF_ERROR(PreadAll(base_.fd, out, ps, off).WithContext(dir_ + "/base.db"));
+    return CheckSum(pgno, out, base_.sums[pgno], dir_ + "/base.db", off);
   }
   return Status::OK();  // grown without being written: zeros
 }
@@ -429,34 +450,6 @@ std::vector<HistoryItem> Database::History() const {
   return out;
 }
 
-Result<Pos> Database::WriteSnapshot(int fd) const {
-  std::shared_lock l(mu_);
-  Pos cur = CurrentLocked();
-  if (cur.IsZero()) return Status::NotFound("no such database");
-  View v;
-  if (!ResolveLocked(cur, &v)) return Status::Corruption("current position does not resolve");
-  ltx::Header h;
-  h.page_size = page_size_;
-  h.commit = v.commit;
-  h.min_txid = 1;
-  h.max_txid = cur.txid;
-  h.timestamp = files_.empty() ? base_.timestamp_ms : files_.back().timestamp_ms;
-  h.pre_apply_checksum = 0;
-  PwriteSink sink(fd, 0);
-  LTX_ASSIGN_OR_RETURN(auto enc, ltx::Encoder::Open(&sink, h));
-  FdCache fds;
-  std::vector<uint8_t> page(page_size_);
-  const uint32_t lock = ltx::LockPgno(page_size_);
-  for (uint64_t p = 1; p <= v.commit; p++) {
-    if (p == lock) continue;
-    LTX_RETURN_IF_ERROR(ReadPageLocked(v, uint32_t(p), page.data(), &fds));
-    LTX_RETURN_IF_ERROR(enc->AddPage(uint32_t(p), page));
-  }
-  LTX_RETURN_IF_ERROR(enc->Finish(cur.post_apply_checksum));
-  LTX_RETURN_IF_ERROR(sink.Flush());
-  return cur;
-}
-
 void Database::PublishPos() {
   Pos p = pos();
   {
@@ -478,7 +471,8 @@ void Database::WaitForChange(const Pos& p, std::chrono::steady_clock::time_point
 }
 
 Result<Database::Segment*> Database::SegmentForAppendLocked() {
-  if (!segs_.empty() && segs_.back().fd >= 0 && segs_.back().end < opts_->segment_bytes) {
+  if (!segs_.empty() && segs_.back().fd >= 0 && segs_.back().strict &&
+      segs_.back().end < opts_->segment_bytes) {
     return &segs_.back();
   }
   const std::string seg_dir = dir_ + "/seg";
@@ -489,7 +483,7 @@ Result<Database::Segment*> Database::SegmentForAppendLocked() {
   LTX_ASSIGN_OR_RETURN(std::string salt_hex, RandomHex(8));
   LTX_ASSIGN_OR_RETURN(seg.salt, ltx::ParseHex64(salt_hex));
   int fd = open(seg.path.c_str(), O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::IOError(ErrnoText("create", seg.path));
+  if (fd < 0) return WriteErrno("create", seg.path);
   uint8_t h[kSegHeaderSize] = {};
   memcpy(h, kSegMagic, 8);
   ltx::EncodeU64(&h[8], seg.seq);
@@ -497,9 +491,9 @@ Result<Database::Segment*> Database::SegmentForAppendLocked() {
   ltx::EncodeU64(&h[56], ltx::Crc64(h, 56));
   seg.fd = fd;
   seg.end = seg.size = kSegHeaderSize;
-  Status st = PwriteAll(fd, h, sizeof h, 0);
+  Status st = IoPwriteAll(io(), fd, h, sizeof h, 0, seg.path);
   if (st.ok()) st = ExtendSegmentLocked(&seg, seg.end + kExtendMin);
-  if (st.ok() && fsync(fd) != 0) st = Status::IOError(ErrnoText("fsync", seg.path));
+  if (st.ok()) st = IoFsync(io(), fd, seg.path);
   if (st.ok()) st = FsyncPath(seg_dir);
   if (!st.ok()) {
     close(fd);
@@ -520,7 +514,7 @@ Status Database::ExtendSegmentLocked(Segment* seg, uint64_t need) {
   static const std::vector<uint8_t> zeros(1 << 20, 0);
   for (uint64_t off = seg->size; off < target;) {
     const size_t n = size_t(std::min<uint64_t>(zeros.size(), target - off));
-    LTX_RETURN_IF_ERROR(PwriteAll(seg->fd, zeros.data(), n, off).WithContext(seg->path));
+    LTX_RETURN_IF_ERROR(IoPwriteAll(io(), seg->fd, zeros.data(), n, off, seg->path));
     off += n;
     seg->size = off;
   }
@@ -567,7 +561,7 @@ Result<ApplyResult> Database::Apply(std::unique_ptr<ltx::Source> upload,
   // rejected upload leaves bytes there that no record header names, overwritten by the next.
   LTX_ASSIGN_OR_RETURN(Segment* seg, SegmentForAppendLocked());
   const uint64_t at = seg->end;
-  PwriteSink sink(seg->fd, at + kRecHeaderSize);
+  PwriteSink sink(io(), seg->fd, seg->path, at + kRecHeaderSize);
   auto fail = [&](Status st) -> Status {
     seg->size = std::max(seg->size, sink.offset());
     return st;
@@ -611,6 +605,7 @@ Result<ApplyResult> Database::Apply(std::unique_ptr<ltx::Source> upload,
       return fail(Status::InvalidArgument("bad LTX: " + st.message()));
     }
     tf.pgnos.push_back(fr.pgno);
+    tf.sums.push_back(PageSum(fr.pgno, fr.data.data(), ps));
     if (IsInteriorPage(fr.pgno, fr.data)) tf.interior.push_back(fr.pgno);
   }
   if (Status st = dec->Finish(); !st.ok())
@@ -647,21 +642,14 @@ Result<ApplyResult> Database::Apply(std::unique_ptr<ltx::Source> upload,
   }
   tf.post = claimed;
   if (Status st = enc->Finish(claimed); !st.ok()) return fail(st);
-  if (Status st = sink.Flush(); !st.ok()) return fail(st.WithContext(seg->path));
-  seg->size = std::max(seg->size, sink.offset());
+  if (Status st = sink.Flush(); !st.ok()) return fail(st);
   const uint64_t len = sink.offset() - tf.offset;
   const uint64_t next = AlignRecord(sink.offset());
-  if (Status st = ExtendSegmentLocked(seg, next + kRecHeaderSize); !st.ok()) return st;
+  if (Status st = FinishRecordBodyLocked(seg, &sink, next); !st.ok()) return fail(st);
   if (Status st = lease_check(); !st.ok()) return st;
   tf.recv_ms = NowUnixMs();
-  uint8_t rec[kRecHeaderSize];
-  EncodeRecordHeader(seg->salt, len, tf.recv_ms, enc->trailer().file_checksum, rec);
-  LTX_RETURN_IF_ERROR(PwriteAll(seg->fd, rec, sizeof rec, at).WithContext(seg->path));
-  if (fdatasync(seg->fd) != 0) {
-    Status st = Status::IOError(ErrnoText("fdatasync", seg->path) +
-                                " (the transaction may or may not be stored)");
-    memset(rec, 0, sizeof rec);
-    (void)PwriteAll(seg->fd, rec, sizeof rec, at);  // best effort: no record named here
+  if (Status st = WriteRecordHeaderLocked(seg, at, len, tf.recv_ms, enc->trailer().file_checksum);
+      !st.ok()) {
     return st;
   }
   // Commit point.
@@ -674,9 +662,7 @@ Result<ApplyResult> Database::Apply(std::unique_ptr<ltx::Source> upload,
   {
     std::unique_lock l(mu_);
     page_size_ = ps;
-    uint32_t frame = 0;
-    for (uint32_t p : tf.pgnos) index_[p].push_back({tf.max_txid, frame++});
-    files_.push_back(std::move(tf));
+    AddLoadedLocked(std::move(tf));
   }
   PublishPos();
   if (h.IsSnapshot()) {
@@ -686,6 +672,33 @@ Result<ApplyResult> Database::Apply(std::unique_ptr<ltx::Source> upload,
       res.warning = "folding the snapshot: " + st.ToString();
   }
   return res;
+}
+
+Status Database::FinishRecordBodyLocked(Segment* seg, ltx::Sink* body, uint64_t next) {
+  auto* sink = static_cast<PwriteSink*>(body);
+  // Zeros up to and over the next header slot: after this record the log ends cleanly even
+  // where a rejected upload left bytes (so a non-zero slot is never a torn write).
+  static const uint8_t zeros[2 * kRecHeaderSize] = {};
+  LTX_RETURN_IF_ERROR(sink->Write(zeros, size_t(next + kRecHeaderSize - sink->offset())));
+  LTX_RETURN_IF_ERROR(sink->Flush());
+  seg->size = std::max(seg->size, sink->offset());
+  LTX_RETURN_IF_ERROR(ExtendSegmentLocked(seg, next + kRecHeaderSize));
+  // First ordering point: the body is durable before any header names it.
+  return IoFdatasync(io(), seg->fd, seg->path);
+}
+
+Status Database::WriteRecordHeaderLocked(Segment* seg, uint64_t at, uint64_t len, int64_t recv_ms,
+                                         uint64_t file_checksum) {
+  uint8_t rec[kRecHeaderSize];
+  EncodeRecordHeader(seg->salt, len, recv_ms, file_checksum, rec);
+  LTX_RETURN_IF_ERROR(IoPwriteAll(io(), seg->fd, rec, sizeof rec, at, seg->path));
+  // Second ordering point: the commit.
+  if (Status st = IoFdatasync(io(), seg->fd, seg->path); !st.ok()) {
+    memset(rec, 0, sizeof rec);
+    (void)IoPwriteAll(io(), seg->fd, rec, sizeof rec, at, seg->path);  // best effort
+    return Status::IOError(st.message() + " (the transaction may or may not be stored)");
+  }
+  return Status::OK();
 }
 
 Status Database::FoldLocked(size_t idx) {
@@ -711,7 +724,7 @@ std::vector<uint8_t> Database::EncodeBaseHeader(const TxFile& target, uint32_t c
 }
 
 Status Database::FinishFoldLocked(size_t idx, uint32_t commit, std::vector<uint32_t> interior,
-                                  int new_fd) {
+                                  std::vector<uint64_t> sums, int new_fd, int new_sums_fd) {
   const TxFile& target = files_[idx];
   std::vector<std::string> doomed;
   {
@@ -720,6 +733,11 @@ Status Database::FinishFoldLocked(size_t idx, uint32_t commit, std::vector<uint3
       if (base_.fd >= 0) close(base_.fd);
       base_.fd = new_fd;
     }
+    if (new_sums_fd >= 0) {
+      if (base_.sums_fd >= 0) close(base_.sums_fd);
+      base_.sums_fd = new_sums_fd;
+    }
+    base_.sums = std::move(sums);
     base_.pos = {target.max_txid, target.post};
     base_.commit = commit;
     base_.timestamp_ms = target.timestamp_ms;
@@ -757,13 +775,10 @@ Status Database::FinishFoldLocked(size_t idx, uint32_t commit, std::vector<uint3
   return Status::OK();
 }
 
-Status Database::FoldInPlaceLocked(size_t idx, const View& v) {
-  // write_mu_ held: files_ and base_ only change here and in Apply.
-  const TxFile& target = files_[idx];
-  const uint32_t ps = page_size_;
-  const uint32_t lock = ltx::LockPgno(ps);
+std::vector<uint32_t> Database::FoldPagesLocked(size_t idx, const View& v) const {
   // The pages the base gets: every page written up to the target, and every page a shrink
   // on the way may have dropped (it is zeros now, or written again later).
+  const uint32_t lock = ltx::LockPgno(page_size_);
   uint32_t low = base_.commit;
   std::vector<uint32_t> pages;
   for (size_t i = 0; i <= idx; i++) {
@@ -776,28 +791,37 @@ Status Database::FoldInPlaceLocked(size_t idx, const View& v) {
   pages.erase(std::remove_if(pages.begin(), pages.end(),
                              [&](uint32_t p) { return p > v.commit || p == lock; }),
               pages.end());
+  return pages;
+}
 
-  // The intent first: a crash from here on redoes the fold at startup.
-  const std::string intent = dir_ + "/fold.pending";
-  {
-    uint8_t rec[kFoldIntentSize] = {};
-    memcpy(rec, kFoldMagic, 8);
-    ltx::EncodeU64(&rec[8], target.max_txid);
-    ltx::EncodeU64(&rec[16], target.post);
-    ltx::EncodeU64(&rec[24], ltx::Crc64(rec, 24));
-    const std::string tmp = dir_ + "/fold.tmp";
-    int fd = open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
-    if (fd < 0) return Status::IOError(ErrnoText("create", tmp));
-    Status st = PwriteAll(fd, rec, sizeof rec, 0).WithContext(tmp);
-    if (st.ok() && fsync(fd) != 0) st = Status::IOError(ErrnoText("fsync", tmp));
-    close(fd);
-    if (st.ok() && rename(tmp.c_str(), intent.c_str()) != 0) st = Status::IOError(ErrnoText("rename", tmp));
-    if (st.ok()) st = FsyncPath(dir_);
-    if (!st.ok()) {
-      unlink(tmp.c_str());
-      return st;
-    }
+Status Database::WriteFoldIntentLocked(const TxFile& target) {
+  uint8_t rec[kFoldIntentSize] = {};
+  memcpy(rec, kFoldMagic, 8);
+  ltx::EncodeU64(&rec[8], target.max_txid);
+  ltx::EncodeU64(&rec[16], target.post);
+  ltx::EncodeU64(&rec[24], ltx::Crc64(rec, 24));
+  const std::string tmp = dir_ + "/fold.tmp";
+  int fd = open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+  if (fd < 0) return WriteErrno("create", tmp);
+  Status st = IoPwriteAll(io(), fd, rec, sizeof rec, 0, tmp);
+  if (st.ok()) st = IoFsync(io(), fd, tmp);
+  close(fd);
+  if (st.ok() && rename(tmp.c_str(), (dir_ + "/fold.pending").c_str()) != 0) {
+    st = Status::IOError(ErrnoText("rename", tmp));
   }
+  if (st.ok()) st = FsyncPath(dir_);
+  if (!st.ok()) unlink(tmp.c_str());
+  return st;
+}
+
+Status Database::FoldInPlaceLocked(size_t idx, const View& v) {
+  // write_mu_ held: files_ and base_ only change here and in Apply.
+  const TxFile& target = files_[idx];
+  const uint32_t ps = page_size_;
+  const std::string base_path = dir_ + "/base.db", sums_path = dir_ + "/base.sums";
+  const std::vector<uint32_t> pages = FoldPagesLocked(idx, v);
+  // The intent first: a crash from here on redoes the fold at startup.
+  LTX_RETURN_IF_ERROR(WriteFoldIntentLocked(target));
   // Positions before the target are gone from now on: no reader can ask for the base's
   // version of a page that is about to change (a reader at or after the target finds those
   // pages in the transactions, or knows a shrink dropped them).
@@ -806,49 +830,71 @@ Status Database::FoldInPlaceLocked(size_t idx, const View& v) {
     fold_floor_ = target.max_txid;
   }
   std::unordered_set<uint32_t> interior(base_.interior.begin(), base_.interior.end());
+  std::vector<uint64_t> sums = base_.sums;
+  sums.resize(size_t(v.commit) + 1, 0);
   FdCache fds;
   std::vector<uint8_t> page(ps);
   Status st;
   for (uint32_t p : pages) {
     st = ReadPageLocked(v, p, page.data(), &fds);
-    if (st.ok()) st = PwriteAll(base_.fd, page.data(), ps, uint64_t(p) * ps).WithContext(dir_ + "/base.db");
+    if (st.ok()) st = IoPwriteAll(io(), base_.fd, page.data(), ps, uint64_t(p) * ps, base_path);
     if (!st.ok()) break;
+    sums[p] = PageSum(p, page.data(), ps);
     if (IsInteriorPage(p, {page.data(), ps})) {
       interior.insert(p);
     } else {
       interior.erase(p);
     }
   }
-  // The file only grows before the header says so (a shorter file than its header's size
-  // would not load); it shrinks after, when nothing reads past the new size.
-  const uint64_t size = (uint64_t(v.commit) + 1) * ps;
-  struct stat fst;
-  if (st.ok() && fstat(base_.fd, &fst) != 0) st = Status::IOError(ErrnoText("stat", dir_ + "/base.db"));
-  if (st.ok() && uint64_t(fst.st_size) < size && ftruncate(base_.fd, off_t(size)) != 0) {
-    st = Status::IOError(ErrnoText("ftruncate", dir_ + "/base.db"));
-  }
-  if (st.ok() && fsync(base_.fd) != 0) st = Status::IOError(ErrnoText("fsync", dir_ + "/base.db"));
-  if (st.ok()) {
-    const std::vector<uint8_t> hdr = EncodeBaseHeader(target, v.commit);
-    st = PwriteAll(base_.fd, hdr.data(), ps, 0).WithContext(dir_ + "/base.db");
-  }
-  if (st.ok() && fsync(base_.fd) != 0) st = Status::IOError(ErrnoText("fsync", dir_ + "/base.db"));
-  if (st.ok() && uint64_t(fst.st_size) > size && ftruncate(base_.fd, off_t(size)) != 0) {
-    st = Status::IOError(ErrnoText("ftruncate", dir_ + "/base.db"));
-  }
+  if (st.ok()) st = WriteSumEntries(io(), base_.sums_fd, sums_path, pages, sums);
+  if (st.ok()) st = IoFsync(io(), base_.sums_fd, sums_path);
+  if (st.ok()) st = WriteBaseHeaderInPlaceLocked(target, v.commit);
   if (!st.ok()) {
     // The base is half-way; the intent stays, and startup finishes the fold. Until then
     // this process keeps serving positions from the target on (the floor stays).
     return st.WithContext("folding into base.db (finished at the next startup)");
   }
   // A stale intent (its txid at or below the base's) is ignored at startup.
-  unlink(intent.c_str());
+  unlink((dir_ + "/fold.pending").c_str());
   std::vector<uint32_t> inter;
   for (uint32_t p : interior) {
     if (p <= v.commit) inter.push_back(p);
   }
   std::sort(inter.begin(), inter.end());
-  return FinishFoldLocked(idx, v.commit, std::move(inter), -1);
+  return FinishFoldLocked(idx, v.commit, std::move(inter), std::move(sums), -1, -1);
+}
+
+Status Database::WriteBaseHeaderInPlaceLocked(const TxFile& target, uint32_t commit) {
+  // The file only grows before the header says so (a shorter file than its header's size
+  // would not load); it shrinks after, when nothing reads past the new size.
+  const std::string path = dir_ + "/base.db";
+  const uint64_t size = (uint64_t(commit) + 1) * page_size_;
+  struct stat fst;
+  if (fstat(base_.fd, &fst) != 0) return Status::IOError(ErrnoText("stat", path));
+  if (uint64_t(fst.st_size) < size) LTX_RETURN_IF_ERROR(IoFtruncate(io(), base_.fd, size, path));
+  LTX_RETURN_IF_ERROR(IoFsync(io(), base_.fd, path));
+  const std::vector<uint8_t> hdr = EncodeBaseHeader(target, commit);
+  LTX_RETURN_IF_ERROR(IoPwriteAll(io(), base_.fd, hdr.data(), page_size_, 0, path));
+  LTX_RETURN_IF_ERROR(IoFsync(io(), base_.fd, path));
+  if (uint64_t(fst.st_size) > size) LTX_RETURN_IF_ERROR(IoFtruncate(io(), base_.fd, size, path));
+  return Status::OK();
+}
+
+// Writes `sums` whole to base.sums.tmp and renames it over base.sums; returns its descriptor.
+Result<int> Database::WriteSumsFileLocked(const std::vector<uint64_t>& sums) {
+  const std::string tmp = dir_ + "/base.sums.tmp", path = dir_ + "/base.sums";
+  int fd = open(tmp.c_str(), O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0644);
+  if (fd < 0) return WriteErrno("create", tmp);
+  Status st = WriteSumsWhole(io(), fd, tmp, page_size_, sums);
+  if (st.ok()) st = IoFsync(io(), fd, tmp);
+  if (st.ok() && rename(tmp.c_str(), path.c_str()) != 0) st = Status::IOError(ErrnoText("rename", tmp));
+  if (st.ok()) st = FsyncPath(dir_);
+  if (!st.ok()) {
+    close(fd);
+    unlink(tmp.c_str());
+    return st;
+  }
+  return fd;
 }
 
 Status Database::RewriteBaseLocked(size_t idx, const View& v) {
@@ -857,13 +903,14 @@ Status Database::RewriteBaseLocked(size_t idx, const View& v) {
   const uint32_t ps = page_size_;
   const std::string tmp = dir_ + "/base.tmp";
   int fd = open(tmp.c_str(), O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::IOError(ErrnoText("open", tmp));
+  if (fd < 0) return WriteErrno("create", tmp);
   auto fail = [&](Status st) {
     close(fd);
     unlink(tmp.c_str());
     return st;
   };
   std::vector<uint32_t> interior;
+  std::vector<uint64_t> sums(size_t(v.commit) + 1, 0);
   {
     FdCache fds;
     const uint32_t lock = ltx::LockPgno(ps);
@@ -879,29 +926,34 @@ Status Database::RewriteBaseLocked(size_t idx, const View& v) {
           continue;
         }
         if (Status st = ReadPageLocked(v, p, page, &fds); !st.ok()) return fail(st);
+        sums[p] = PageSum(p, page, ps);
         if (IsInteriorPage(p, {page, ps})) interior.push_back(p);
       }
-      if (Status st = PwriteAll(fd, buf.data(), size_t(n) * ps, uint64_t(start) * ps); !st.ok()) {
+      if (Status st = IoPwriteAll(io(), fd, buf.data(), size_t(n) * ps, uint64_t(start) * ps, tmp);
+          !st.ok()) {
         return fail(st);
       }
     }
   }
   const std::vector<uint8_t> hdr = EncodeBaseHeader(target, v.commit);
-  if (Status st = PwriteAll(fd, hdr.data(), ps, 0); !st.ok()) return fail(st);
-  if (ftruncate(fd, off_t((uint64_t(v.commit) + 1) * ps)) != 0) {
-    return fail(Status::IOError(ErrnoText("ftruncate", tmp)));
-  }
-  if (fsync(fd) != 0) return fail(Status::IOError(ErrnoText("fsync", tmp)));
+  if (Status st = IoPwriteAll(io(), fd, hdr.data(), ps, 0, tmp); !st.ok()) return fail(st);
+  if (Status st = IoFtruncate(io(), fd, (uint64_t(v.commit) + 1) * ps, tmp); !st.ok()) return fail(st);
+  if (Status st = IoFsync(io(), fd, tmp); !st.ok()) return fail(st);
+  // base.sums before base.db: a base.sums without a base.db is removed at startup.
+  auto sums_fd = WriteSumsFileLocked(sums);
+  if (!sums_fd.ok()) return fail(sums_fd.status());
   const std::string base_path = dir_ + "/base.db";
   if (rename(tmp.c_str(), base_path.c_str()) != 0) {
+    close(*sums_fd);
     return fail(Status::IOError(ErrnoText("rename", tmp)));
   }
   // The new base is durable once its directory entry is; files up to idx are then redundant.
   if (Status st = FsyncPath(dir_); !st.ok()) {
     close(fd);
+    close(*sums_fd);
     return st;
   }
-  return FinishFoldLocked(idx, v.commit, std::move(interior), fd);
+  return FinishFoldLocked(idx, v.commit, std::move(interior), std::move(sums), fd, *sums_fd);
 }
 
 Status Database::Compact(int64_t now_ms) {
@@ -917,8 +969,13 @@ Status Database::Compact(int64_t now_ms) {
   const uint64_t keep_n = std::max<uint64_t>(1, opts_->retain_txids);
   const uint64_t txid_floor = cur >= keep_n ? cur - keep_n + 1 : 0;
   const int64_t time_floor = now_ms - opts_->retention_ms;
+  uint64_t pinned = UINT64_MAX;  // an open snapshot stream reads this position: keep it
+  {
+    std::shared_lock l(mu_);
+    if (!pins_.empty()) pinned = *pins_.begin();
+  }
   auto expired = [&](uint64_t txid, int64_t recv) {
-    return txid < txid_floor && recv < time_floor;
+    return txid < txid_floor && recv < time_floor && txid < pinned;
   };
   // Positions in order: base (if any), files_. Fold up to the first one still retained
   // (or the current one when everything expired); everything before it goes.
@@ -936,8 +993,12 @@ Status Database::Compact(int64_t now_ms) {
 
 Status Database::LoadBase() {
   const std::string path = dir_ + "/base.db";
-  LTX_ASSIGN_OR_RETURN(int fd, OpenIfExists(path, O_RDWR));
-  if (fd < 0) return Status::OK();
+  LTX_ASSIGN_OR_RETURN(int fd, OpenIfExists(path, opts_->read_only ? O_RDONLY : O_RDWR));
+  if (fd < 0) {
+    // A base.sums without a base.db: the first base's write stopped between their renames.
+    if (!opts_->read_only) unlink((dir_ + "/base.sums").c_str());
+    return Status::OK();
+  }
   uint8_t h[kBaseHeaderSize];
   if (Status st = PreadAll(fd, h, sizeof h, 0); !st.ok()) {
     close(fd);
@@ -957,6 +1018,7 @@ Status Database::LoadBase() {
   if (!ltx::IsValidPageSize(page_size_) || base_.pos.txid == 0) {
     return Status::Corruption(path + ": bad base header fields");
   }
+  LTX_RETURN_IF_ERROR(LoadBaseSums(dir_ + "/base.sums"));
   // Interior pages: one sequential pass over the type bytes.
   const uint32_t ps = page_size_;
   const uint32_t kBatch = std::max<uint32_t>(1, (1u << 20) / ps);
@@ -971,6 +1033,36 @@ Status Database::LoadBase() {
       }
     }
   }
+  return Status::OK();
+}
+
+Status Database::LoadBaseSums(const std::string& path) {
+  LTX_ASSIGN_OR_RETURN(int fd, OpenIfExists(path, opts_->read_only ? O_RDONLY : O_RDWR));
+  if (fd >= 0) {
+    auto sums = ReadSumsFile(fd, path, page_size_, base_.commit);
+    if (!sums.ok()) {
+      close(fd);
+      return sums.status();
+    }
+    base_.sums_fd = fd;
+    base_.sums = std::move(sums).value();
+    return Status::OK();
+  }
+  // A base.db written before page checksums: take its pages as they are now.
+  const uint32_t ps = page_size_;
+  std::vector<uint8_t> page(ps);
+  base_.sums.assign(size_t(base_.commit) + 1, 0);
+  for (uint32_t p = 1; p <= base_.commit; p++) {
+    if (p == ltx::LockPgno(ps)) continue;
+    LTX_RETURN_IF_ERROR(PreadAll(base_.fd, page.data(), ps, uint64_t(p) * ps).WithContext(dir_ + "/base.db"));
+    base_.sums[p] = PageSum(p, page.data(), ps);
+  }
+  if (opts_->read_only) {
+    Warn(path + " is missing (a base.db from before page checksums): its pages cannot be checked");
+    return Status::OK();
+  }
+  Warn(path + " is missing (a base.db from before page checksums): computing them from base.db as it is now");
+  LTX_ASSIGN_OR_RETURN(base_.sums_fd, WriteSumsFileLocked(base_.sums));
   return Status::OK();
 }
 
@@ -1003,6 +1095,7 @@ Status Database::LoadTx(int fd, const std::string& path, uint64_t offset, uint64
     LTX_ASSIGN_OR_RETURN(bool more, dec->Next(&fr));
     if (!more) break;
     tf->pgnos.push_back(fr.pgno);
+    tf->sums.push_back(PageSum(fr.pgno, fr.data.data(), fr.data.size()));
     if (IsInteriorPage(fr.pgno, fr.data)) tf->interior.push_back(fr.pgno);
   }
   LTX_RETURN_IF_ERROR(dec->Finish());
@@ -1021,8 +1114,10 @@ Status Database::LoadTx(int fd, const std::string& path, uint64_t offset, uint64
 }
 
 void Database::AddLoadedLocked(TxFile tf) {
-  uint32_t frame = 0;
-  for (uint32_t p : tf.pgnos) index_[p].push_back({tf.max_txid, frame++});
+  for (size_t i = 0; i < tf.pgnos.size(); i++) {
+    index_[tf.pgnos[i]].push_back({tf.max_txid, uint32_t(i), tf.sums[i]});
+  }
+  std::vector<uint64_t>().swap(tf.sums);
   files_.push_back(std::move(tf));
 }
 
@@ -1036,7 +1131,7 @@ Status Database::LoadLegacyFiles(Pos* prev) {
   for (const auto& n : ListDir(ltx_dir)) {
     uint64_t a, b;
     if (EndsWith(n, ".tmp")) {
-      unlink((ltx_dir + "/" + n).c_str());
+      if (!opts_->read_only) unlink((ltx_dir + "/" + n).c_str());
       continue;
     }
     if (!ParseLtxName(n, &a, &b)) continue;
@@ -1046,7 +1141,7 @@ Status Database::LoadLegacyFiles(Pos* prev) {
             [](const Named& x, const Named& y) { return x.min < y.min; });
   for (const auto& n : names) {
     if (n.max <= base_.pos.txid) {  // folded into the base before a crash
-      unlink(n.path.c_str());
+      if (!opts_->read_only) unlink(n.path.c_str());
       continue;
     }
     int fd = open(n.path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -1080,7 +1175,7 @@ Status Database::LoadSegments(Pos* prev) {
     Segment seg;
     seg.seq = names[i].first;
     seg.path = names[i].second;
-    int fd = open(seg.path.c_str(), O_RDWR | O_CLOEXEC);
+    int fd = open(seg.path.c_str(), (opts_->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
     if (fd < 0) return Status::IOError(ErrnoText("open", seg.path));
     struct Closer {
       int* fd;
@@ -1094,77 +1189,105 @@ Status Database::LoadSegments(Pos* prev) {
     uint8_t h[kSegHeaderSize] = {};
     const bool short_header = seg.size < kSegHeaderSize;
     if (!short_header) LTX_RETURN_IF_ERROR(PreadAll(fd, h, sizeof h, 0).WithContext(seg.path));
-    if (short_header || memcmp(h, kSegMagic, 8) != 0 || ltx::DecodeU64(&h[56]) != ltx::Crc64(h, 56) ||
-        ltx::DecodeU64(&h[8]) != seg.seq) {
+    const bool legacy = memcmp(h, kSegMagicLegacy, 8) == 0;
+    if (short_header || (!legacy && memcmp(h, kSegMagic, 8) != 0) ||
+        ltx::DecodeU64(&h[56]) != ltx::Crc64(h, 56) || ltx::DecodeU64(&h[8]) != seg.seq) {
       if (newest && (short_header || AllZero(h, sizeof h))) {
         // Created, not yet synced, when the process died: it never held a record.
         Warn(seg.path + ": removing a segment whose creation did not finish");
-        unlink(seg.path.c_str());
+        if (!opts_->read_only) unlink(seg.path.c_str());
         continue;
       }
       return Status::Corruption(seg.path + ": bad segment header");
     }
+    seg.strict = !legacy;
     seg.salt = ltx::DecodeU64(&h[16]);
-    uint64_t at = kSegHeaderSize;
-    while (at + kRecHeaderSize <= seg.size) {
-      uint8_t rec[kRecHeaderSize];
-      LTX_RETURN_IF_ERROR(PreadAll(fd, rec, sizeof rec, at).WithContext(seg.path));
-      if (AllZero(rec, sizeof rec)) break;  // the end
-      if (!RecordHeaderValid(seg.salt, rec)) {
-        // Past the last record lie zeros or bytes of uploads that were rejected or cut short
-        // (no header names them); a damaged header with records after it is corruption.
-        LTX_ASSIGN_OR_RETURN(bool later, RecordHeaderAfter(fd, seg.path, seg.salt, at + 1, seg.size));
-        if (later) {
-          return Status::Corruption(seg.path + ": record header at offset " + std::to_string(at) +
-                                    " is damaged (and stored transactions follow it)");
-        }
-        if (ltx::DecodeU32(&rec[0]) == kRecMagic) {
-          Warn(seg.path + ": the record header at offset " + std::to_string(at) +
-               " fails its checksum; taking it as the end (a write cut short by a crash)");
-        }
-        break;
-      }
-      const uint64_t len = ltx::DecodeU64(&rec[8]);
-      const uint64_t next = AlignRecord(at + kRecHeaderSize + len);
-      const uint64_t file_checksum = ltx::DecodeU64(&rec[24]);
-      TxFile tf;
-      Status bad = at + kRecHeaderSize + len > seg.size
-                       ? Status::Corruption("record runs past the end of the file")
-                       : LoadTx(fd, seg.path, at + kRecHeaderSize, len, *prev, &file_checksum, &tf);
-      if (!bad.ok()) {
-        // A crash cut this write short only if nothing was written after it.
-        bool later = !newest;
-        if (!later) {
-          LTX_ASSIGN_OR_RETURN(later, RecordHeaderAfter(fd, seg.path, seg.salt, at + 1, seg.size));
-        }
-        if (later) {
-          return Status::Corruption(seg.path + ": record at offset " + std::to_string(at) + ": " +
-                                    bad.message() + " (and stored transactions follow it)");
-        }
-        Warn(seg.path + ": dropping the record at offset " + std::to_string(at) + " (" +
-             bad.message() + "): the last write before a crash, never acknowledged");
-        memset(rec, 0, sizeof rec);
-        LTX_RETURN_IF_ERROR(PwriteAll(fd, rec, sizeof rec, at).WithContext(seg.path));
-        if (fdatasync(fd) != 0) return Status::IOError(ErrnoText("fdatasync", seg.path));
-        break;
-      }
-      seg.last_txid = tf.max_txid;
-      at = next;
-      if (tf.max_txid <= base_.pos.txid) continue;  // folded
-      tf.recv_ms = int64_t(ltx::DecodeU64(&rec[16]));
-      tf.seg_seq = seg.seq;
-      *prev = {tf.max_txid, tf.post};
-      AddLoadedLocked(std::move(tf));
-    }
-    seg.end = std::min(at, seg.size);
+    LTX_RETURN_IF_ERROR(LoadRecords(fd, newest, &seg, prev));
     if (seg.last_txid != 0 && seg.last_txid <= base_.pos.txid) {
-      unlink(seg.path.c_str());  // everything in it is in the base
+      if (!opts_->read_only) unlink(seg.path.c_str());  // everything in it is in the base
       continue;
     }
-    if (newest) std::swap(seg.fd, fd);
+    if (newest && !opts_->read_only) std::swap(seg.fd, fd);
     segs_.push_back(std::move(seg));
   }
   return Status::OK();
+}
+
+// The log of a segment ends at an all-zero header slot. In a strict segment anything else
+// at a slot that does not load is damage: if records follow it, startup fails naming it;
+// if not, it is quarantined (QuarantineRecord) and the log ends there. A legacy segment
+// (one fdatasync per record) may also end at leftovers of rejected uploads (a slot without
+// the record magic), and its last record may be a torn write that cannot be told from
+// damage: it is quarantined too, never dropped.
+Status Database::LoadRecords(int fd, bool newest, Segment* seg, Pos* prev) {
+  uint64_t at = kSegHeaderSize;
+  while (at + kRecHeaderSize <= seg->size) {
+    uint8_t rec[kRecHeaderSize];
+    LTX_RETURN_IF_ERROR(PreadAll(fd, rec, sizeof rec, at).WithContext(seg->path));
+    if (AllZero(rec, sizeof rec)) break;  // the end
+    const bool valid = RecordHeaderValid(seg->salt, rec);
+    if (!valid && !seg->strict && ltx::DecodeU32(&rec[0]) != kRecMagic) break;  // leftovers
+    const uint64_t room = seg->size - at - kRecHeaderSize;
+    const uint64_t len = ltx::DecodeU64(&rec[8]);
+    const uint64_t file_checksum = ltx::DecodeU64(&rec[24]);
+    TxFile tf;
+    Status bad = !valid      ? Status::Corruption("its header fails its checksum")
+                 : len > room ? Status::Corruption("it runs past the end of the file")
+                              : LoadTx(fd, seg->path, at + kRecHeaderSize, len, *prev,
+                                       &file_checksum, &tf);
+    if (!bad.ok()) {
+      bool later = !newest;
+      if (!later) {
+        LTX_ASSIGN_OR_RETURN(later, RecordHeaderAfter(fd, seg->path, seg->salt, at + 1, seg->size));
+      }
+      if (later) {
+        return Status(ltx::Code::kCorruption,
+                      seg->path + ": the record at offset " + std::to_string(at) +
+                          " will not load: " + bad.message() +
+                          " (and stored transactions follow it; run litevfs-mockcloud scrub)",
+                      kApiCorrupt);
+      }
+          LTX_RETURN_IF_ERROR(
+          QuarantineRecord(fd, *seg, at, std::min(len, room), bad.message(), *prev));
+      break;
+    }
+    seg->last_txid = tf.max_txid;
+    at = AlignRecord(at + kRecHeaderSize + len);
+    if (tf.max_txid <= base_.pos.txid) continue;  // folded
+    tf.recv_ms = int64_t(ltx::DecodeU64(&rec[16]));
+    tf.seg_seq = seg->seq;
+    *prev = {tf.max_txid, tf.post};
+    AddLoadedLocked(std::move(tf));
+  }
+  seg->end = std::min(at, seg->size);
+  return Status::OK();
+}
+
+Status Database::QuarantineRecord(int fd, const Segment& seg, uint64_t at, uint64_t len,
+                                  const std::string& why, const Pos& ends_at) {
+  const std::string what = seg.path + ": the record at offset " + std::to_string(at) +
+                           " will not load (" + why + ")";
+  if (opts_->read_only) {
+    Damage(what + "; nothing follows it, so the server moves it to quarantine/ when it starts");
+    return Status::OK();
+  }
+  LTX_ASSIGN_OR_RETURN(std::string q, CopyToQuarantine(io(), fd, seg.path, at, kRecHeaderSize + len,
+                                                       dir_ + "/quarantine"));
+  Error("database " + label() + ": " + what + "; moved its bytes to " + q +
+        "; the database now ends at " + ltx::FormatPos(ends_at) +
+        " (a commit after that position, if it was acknowledged, is lost; the bytes are kept)");
+  // The bytes are safe: the log now ends here, and the next append overwrites the slot.
+  static const uint8_t zeros[kRecHeaderSize] = {};
+  LTX_RETURN_IF_ERROR(IoPwriteAll(io(), fd, zeros, sizeof zeros, at, seg.path));
+  return IoFdatasync(io(), fd, seg.path);
+}
+
+void Database::Damage(const std::string& msg) const {
+  if (opts_->damage) {
+    opts_->damage(msg);
+  } else {
+    Error(msg);
+  }
 }
 
 Status Database::RedoFoldLocked() {
@@ -1194,18 +1317,62 @@ Status Database::RedoFoldLocked() {
   return FoldLocked(size_t(f - files_.data()));
 }
 
+Result<uint64_t> Database::VerifyBase(const std::function<void(const std::string&)>& bad,
+                                      uint64_t max_bad) const {
+  std::shared_lock l(mu_);
+  if (base_.fd < 0) return uint64_t{0};
+  if (fold_pending_) {
+    Warn(dir_ + "/base.db: not checked (a fold into it is pending)");
+    return uint64_t{0};
+  }
+  const uint32_t ps = page_size_;
+  const uint32_t kBatch = std::max<uint32_t>(1, (1u << 20) / ps);
+  std::vector<uint8_t> buf(size_t(kBatch) * ps);
+  uint64_t found = 0;
+  for (uint64_t start = 1; start <= base_.commit; start += kBatch) {
+    const uint32_t n = uint32_t(std::min<uint64_t>(kBatch, base_.commit - start + 1));
+    const uint64_t off = start * ps;
+    LTX_RETURN_IF_ERROR(PreadAll(base_.fd, buf.data(), size_t(n) * ps, off).WithContext(dir_ + "/base.db"));
+    for (uint32_t i = 0; i < n; i++) {
+      const uint32_t p = uint32_t(start + i);
+      if (p == ltx::LockPgno(ps)) continue;
+      Status st = CheckSum(p, buf.data() + size_t(i) * ps, base_.sums[p], dir_ + "/base.db",
+                           uint64_t(p) * ps);
+      if (!st.ok() && found++ < max_bad) bad(st.message());
+    }
+  }
+  return found;
+}
+
+Status Database::VerifyAll() const {
+  std::string first;
+  LTX_ASSIGN_OR_RETURN(uint64_t n, VerifyBase([&](const std::string& m) { first = m; }, 1));
+  if (n == 0) return Status::OK();
+  return Status(ltx::Code::kCorruption,
+                first + (n > 1 ? " (and " + std::to_string(n - 1) + " more pages)" : "") +
+                    "; run litevfs-mockcloud scrub --data DIR for the full list",
+                kApiCorrupt);
+}
+
 Status Database::Load() {
   std::lock_guard wl(write_mu_);
   std::unique_lock l(mu_);
   struct stat st;
   if (stat(dir_.c_str(), &st) != 0) return Status::OK();
-  unlink((dir_ + "/base.tmp").c_str());
-  unlink((dir_ + "/fold.tmp").c_str());
-  unlink((dir_ + "/ltx/incoming.tmp").c_str());
+  if (!opts_->read_only) {
+    for (const char* tmp : {"/base.tmp", "/base.sums.tmp", "/fold.tmp", "/ltx/incoming.tmp"}) {
+      unlink((dir_ + tmp).c_str());
+    }
+  }
   LTX_RETURN_IF_ERROR(LoadBase());
   Pos prev = base_.pos;
   LTX_RETURN_IF_ERROR(LoadLegacyFiles(&prev));
   LTX_RETURN_IF_ERROR(LoadSegments(&prev));
+  if (opts_->read_only) {
+    fold_pending_ = stat((dir_ + "/fold.pending").c_str(), &st) == 0;
+    if (fold_pending_) Warn(dir_ + ": a fold into base.db is pending (the server finishes it at start)");
+    return Status::OK();
+  }
   l.unlock();  // nobody reads yet; the redo takes mu_ itself
   LTX_RETURN_IF_ERROR(RedoFoldLocked());
   l.lock();
@@ -1231,6 +1398,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& opts) {
       if (!ValidateName(d, "db").ok()) continue;
       auto db = std::make_shared<Database>(s->DbDir(c, d), opts.data_dir + "/tmp", &s->opts_);
       LTX_RETURN_IF_ERROR(db->Load().WithContext("database " + c + "/" + d));
+      if (opts.verify_on_start) LTX_RETURN_IF_ERROR(db->VerifyAll());
       s->dbs_[{c, d}] = std::move(db);
     }
   }

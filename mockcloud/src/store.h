@@ -4,6 +4,8 @@
 //   tmp/                                  large request bodies being received (deleted at startup)
 //   clusters/<cluster>/<db>/base.db       compacted snapshot: slot 0 = a base header (below),
 //                                         page N at offset N*page_size (the lock page is a hole)
+//   clusters/<cluster>/<db>/base.sums     a checksum of every base.db page (page_sums.h)
+//   clusters/<cluster>/<db>/quarantine/   records recovery would not load, kept (below)
 //   clusters/<cluster>/<db>/seg/%016x.seg append-only segments holding every retained
 //                                         transaction after the base, in txid order (below)
 //   clusters/<cluster>/<db>/ltx/%016x-%016x.ltx   one file per transaction: the layout before
@@ -26,20 +28,25 @@
 // (header rules, page order, file checksum) while its normalised form is written past the
 // segment's end; its position is checked against the current one, the post-apply checksum is
 // recomputed incrementally from the current pages (so a lying or shrinking transaction is
-// caught), and the lease is checked; only then the record header is written (last, so a
-// rejected or half-written upload is never a record) and the segment is fdatasynced: the
-// commit point, one flush. After that the in-memory index is updated and the reply says 200.
-// So acknowledged == durable.
+// caught); the body and zeros over the next header slot are fdatasynced (first ordering
+// point), the lease is checked, and only then the record header is written (last, so a
+// rejected or half-written upload is never a record) and fdatasynced: the commit point.
+// After that the in-memory index is updated and the reply says 200. So acknowledged ==
+// durable. Every write goes through StoreOptions::io; a full disk is ENOSPACE (HTTP 507),
+// always before the commit point.
 //
 // Recovery (Load): records are read back in order, each decoded and verified and required to
-// follow the one before. The log ends at an all-zero header. A record whose bytes are
-// incomplete or fail verification is a write cut short by a crash only if it is the last
-// thing in the newest segment (it was never acknowledged: its flush did not finish); it is
-// dropped with a warning and its header zeroed. Anything else that does not verify (a bad
-// record header, a bad record with records after it, a gap in the txids) is corruption of
-// acknowledged data and fails startup naming the file and offset.
+// follow the one before. The log ends at an all-zero header slot: a crash before a commit
+// point leaves exactly that, so a torn write is never a record. Anything else that does not
+// load is damage (LoadRecords): with records after it startup fails naming file and offset;
+// as the last thing written it is copied to quarantine/ with an error line and its header
+// zeroed (the rule is in litevfs-mockcloud(1), INTEGRITY).
 //
-// Read path: an in-memory index pgno -> [(txid, frame)] over the retained transactions,
+// Integrity of reads: every page read from base.db or a segment is checked against its
+// checksum (base.sums; Version::sum for segment frames); a mismatch is ECORRUPT naming
+// database, page, file and offset, never the bytes.
+//
+// Read path: an in-memory index pgno -> [(txid, frame, sum)] over the retained transactions,
 // rebuilt at startup. Page P at position T = the newest version of P with txid <= T, else the
 // base; zeros when a shrink in between dropped it. Memory is proportional to the page
 // versions in retained history, not the database size; the base is never loaded into memory.
@@ -66,6 +73,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -76,12 +84,17 @@
 #include "ltx/format.h"
 #include "ltx/io.h"
 #include "ltx/status.h"
+#include "store_io.h"
 #include "util.h"
 
 namespace mockcloud {
 
+class FdCache;
+
 inline constexpr char kApiPosMismatch[] = "EPOSMISMATCH";
 inline constexpr char kApiLease[] = "ELEASE";
+// A stored page (or record) whose bytes are not the ones written: HTTP 500 with this code.
+inline constexpr char kApiCorrupt[] = "ECORRUPT";
 
 // base.db header, in page slot 0 (all big-endian):
 //   0 magic "LVMCBAS1" | 8 page_size u32 | 12 commit u32 | 16 txid u64 | 24 checksum u64
@@ -95,7 +108,14 @@ struct StoreOptions {
   int64_t retention_ms = 3600 * 1000;  // keep positions younger than this...
   uint64_t retain_txids = 1000;        // ...and always the last N txids (>= 1)
   uint64_t segment_bytes = 64ull << 20;  // start a new segment past this size
-  std::function<void(const std::string&)> warn;  // recovery notices; nullptr = stderr
+  std::function<void(const std::string&)> warn;   // recovery notices; nullptr = stderr
+  std::function<void(const std::string&)> error;  // damage found (quarantine); nullptr = stderr
+  std::shared_ptr<StoreIo> io;  // every write to the data dir; nullptr = the real calls
+  bool verify_on_start = false;  // Open reads every base.db page against its checksum
+  // Scrub: Load changes nothing on disk (no quarantine, no redo of a fold, no cleanup) and
+  // reports damage to `damage` instead of failing or moving it aside.
+  bool read_only = false;
+  std::function<void(const std::string&)> damage;
 };
 
 struct PageSet {
@@ -155,8 +175,20 @@ class Database {
   // Pages changed since `since` (nullptr / zero / unknown / ahead / expired = all).
   Result<SyncInfo> Sync(const Pos* since) const;
   std::vector<HistoryItem> History() const;
-  // Writes a v1 snapshot LTX of the current state to fd; returns its position.
-  Result<Pos> WriteSnapshot(int fd) const;
+  // A v1 snapshot LTX of the current state, read page by page from the store (no copy) under
+  // a pin that compaction respects. Defined in store_snapshot.cc.
+  class SnapshotStream;
+  Result<std::unique_ptr<SnapshotStream>> OpenSnapshot(std::shared_ptr<const Database> self) const;
+
+  // Reads every page of base.db against its checksum; reports each bad one to `bad` (at most
+  // `max_bad`) and returns how many there were. Never fails on damage, only on I/O errors.
+  Result<uint64_t> VerifyBase(const std::function<void(const std::string&)>& bad,
+                              uint64_t max_bad) const;
+  // Every base.db page (segment records are verified whole by Load): Corruption/ECORRUPT
+  // naming the first bad page, how many there were, and the scrub command.
+  Status VerifyAll() const;
+  // "cluster/db", for messages.
+  std::string label() const;
 
   // Blocks until the position differs from `p`, the deadline passes or `stop` is set.
   void WaitForChange(const Pos& p, std::chrono::steady_clock::time_point deadline,
@@ -182,6 +214,7 @@ class Database {
     uint64_t seg_seq = 0;  // 0 = its own file (deleted when folded)
     std::vector<uint32_t> pgnos;     // ascending; frame i holds pgnos[i]
     std::vector<uint32_t> interior;  // the subset of pgnos that are b-tree interior pages
+    std::vector<uint64_t> sums;      // PageSum of frame i; moved into index_ when added
   };
   struct Base {
     Pos pos;
@@ -190,11 +223,14 @@ class Database {
     int64_t recv_ms = 0;
     uint32_t page_count = 0;
     int fd = -1;
+    int sums_fd = -1;                // base.sums
+    std::vector<uint64_t> sums;      // PageSum of page P at [P], P <= commit
     std::vector<uint32_t> interior;  // ascending
   };
   struct Version {
     uint64_t txid;
     uint32_t frame;
+    uint64_t sum;  // PageSum of the frame's page, checked on every read
   };
   // A retained position resolved for reading.
   struct View {
@@ -211,8 +247,11 @@ class Database {
     uint64_t size = 0;       // file size; [end, size) is zeros or leftovers of rejected uploads
     uint64_t last_txid = 0;  // 0 = no records
     int fd = -1;             // read-write; open for the newest segment only
+    // Written with two ordering points per record (body synced, then header synced) and the
+    // header slot after the last record always zeros: whatever else sits at a header slot is
+    // damage, never a torn write. Segments from before (magic ...SEG1) are never appended to.
+    bool strict = true;
   };
-  class FdCache;
 
   // All need mu_ held (shared is enough) or write_mu_ (no one else mutates then).
   bool ResolveLocked(const Pos& at, View* view) const;
@@ -230,11 +269,31 @@ class Database {
                 const uint64_t* file_checksum, TxFile* out);
   Status LoadLegacyFiles(Pos* prev);
   Status LoadSegments(Pos* prev);
+  // Loads the records of one opened segment (LoadSegments). `fd` is read-write.
+  Status LoadRecords(int fd, bool newest, Segment* seg, Pos* prev);
+  // A record at `at` of `seg` that will not load and has nothing after it: its bytes are
+  // copied to quarantine/ (fsynced), an error is logged naming both, and its header slot is
+  // zeroed so the log ends before it. Read-only: only reported.
+  Status QuarantineRecord(int fd, const Segment& seg, uint64_t at, uint64_t len,
+                          const std::string& why, const Pos& ends_at);
+  void Damage(const std::string& msg) const;  // read-only (scrub): a finding
+  Status LoadBaseSums(const std::string& path);
+  // A page read from base.db (or a segment frame) against its checksum.
+  Status CheckSum(uint32_t pgno, const uint8_t* page, uint64_t want, const std::string& file,
+                  uint64_t offset) const;
+  StoreIo* io() const { return opts_->io ? opts_->io.get() : RealStoreIo(); }
+  void Error(const std::string& msg) const;
   void AddLoadedLocked(TxFile tf);
   // The newest segment, with room for a record (a new one past segment_bytes). write_mu_.
   Result<Segment*> SegmentForAppendLocked();
   // Zeros ahead of `need`, so appends overwrite allocated blocks. write_mu_.
   Status ExtendSegmentLocked(Segment* seg, uint64_t need);
+  // Apply's two ordering points. The body (already in `body`, a PwriteSink) gets zeros up to
+  // and over the header slot at `next`, then is fdatasynced; the header is written and
+  // fdatasynced (the commit point). write_mu_.
+  Status FinishRecordBodyLocked(Segment* seg, ltx::Sink* body, uint64_t next);
+  Status WriteRecordHeaderLocked(Segment* seg, uint64_t at, uint64_t len, int64_t recv_ms,
+                                 uint64_t file_checksum);
   void Warn(const std::string& msg) const;
   // Makes files_[idx] the base. write_mu_ held. The first base is written whole
   // (RewriteBaseLocked: base.tmp, renamed); after that only the pages that changed are
@@ -242,9 +301,14 @@ class Database {
   Status FoldLocked(size_t idx);
   Status RewriteBaseLocked(size_t idx, const View& target);
   Status FoldInPlaceLocked(size_t idx, const View& target);
+  std::vector<uint32_t> FoldPagesLocked(size_t idx, const View& target) const;
+  Status WriteFoldIntentLocked(const TxFile& target);
+  Status WriteBaseHeaderInPlaceLocked(const TxFile& target, uint32_t commit);
+  Result<int> WriteSumsFileLocked(const std::vector<uint64_t>& sums);
   // The in-memory side of a fold whose base is durable; deletes what it made redundant.
-  // new_fd >= 0 replaces the base's descriptor.
-  Status FinishFoldLocked(size_t idx, uint32_t commit, std::vector<uint32_t> interior, int new_fd);
+  // new_fd / new_sums_fd >= 0 replace the descriptors of base.db / base.sums.
+  Status FinishFoldLocked(size_t idx, uint32_t commit, std::vector<uint32_t> interior,
+                          std::vector<uint64_t> sums, int new_fd, int new_sums_fd);
   std::vector<uint8_t> EncodeBaseHeader(const TxFile& target, uint32_t commit) const;
   // Finishes a fold that a crash interrupted (fold.pending). write_mu_ and mu_ held.
   Status RedoFoldLocked();
@@ -262,6 +326,8 @@ class Database {
   std::vector<TxFile> files_;  // ascending txid, contiguous after base_
   std::vector<Segment> segs_;  // ascending seq; appends go to the last. write_mu_ only
   uint64_t fold_floor_ = 0;    // during an in-place fold: positions below are not served
+  bool fold_pending_ = false;  // read-only Load found fold.pending (base pages may mismatch)
+  mutable std::multiset<uint64_t> pins_;  // txids open snapshot streams read: compaction folds no further
   std::unordered_map<uint32_t, std::vector<Version>> index_;  // versions ascending by txid
 
   std::mutex wait_mu_;  // guards published_; waiters sleep on wait_cv_

@@ -253,6 +253,15 @@ std::string ErrnoText(const std::string& what, const std::string& path) {
   return what + " " + path + ": " + strerror(errno);
 }
 
+Status WriteErrno(const std::string& what, const std::string& path) {
+  const int err = errno;
+  std::string text = what + (path.empty() ? "" : " " + path) + ": " + strerror(err);
+  if (err == ENOSPC || err == EDQUOT) {
+    return Status(ltx::Code::kResourceExhausted, "out of disk space (" + text + ")", kApiNoSpace);
+  }
+  return Status::IOError(std::move(text));
+}
+
 Status FsyncPath(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Status::IOError(ErrnoText("open", path));
@@ -261,7 +270,7 @@ Status FsyncPath(const std::string& path) {
   close(fd);
   if (rc != 0) {
     errno = saved;
-    return Status::IOError(ErrnoText("fsync", path));
+    return WriteErrno("fsync", path);
   }
   return Status::OK();
 }
@@ -278,7 +287,7 @@ Status MakeDirs(const std::string& path) {
       slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
   if (parent != path) LTX_RETURN_IF_ERROR(MakeDirs(parent));
   if (mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
-    return Status::IOError(ErrnoText("mkdir", path));
+    return WriteErrno("mkdir", path);
   }
   return FsyncPath(parent);
 }
@@ -289,7 +298,7 @@ Status WriteAll(int fd, const void* data, size_t n) {
     ssize_t w = write(fd, p, n);
     if (w < 0) {
       if (errno == EINTR) continue;
-      return Status::IOError(std::string("write: ") + strerror(errno));
+      return WriteErrno("write", "");
     }
     p += w;
     n -= size_t(w);
@@ -303,7 +312,7 @@ Status PwriteAll(int fd, const void* data, size_t n, uint64_t off) {
     ssize_t w = pwrite(fd, p, n, off_t(off));
     if (w < 0) {
       if (errno == EINTR) continue;
-      return Status::IOError(std::string("pwrite: ") + strerror(errno));
+      return WriteErrno("pwrite", "");
     }
     p += w;
     n -= size_t(w);

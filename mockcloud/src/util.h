@@ -53,4 +53,11 @@ Status PwriteAll(int fd, const void* data, size_t n, uint64_t off);
 Status PreadAll(int fd, void* data, size_t n, uint64_t off);  // short read = Corruption
 std::string ErrnoText(const std::string& what, const std::string& path);
 
+// The wire code of a write refused because the disk is full (HTTP 507).
+inline constexpr char kApiNoSpace[] = "ENOSPACE";
+// A failed write step (errno set by it) as a Status: ENOSPC and EDQUOT are kResourceExhausted
+// with api code ENOSPACE (nothing was stored; retrying cannot help until space is freed),
+// anything else IOError. `what` names the step ("pwrite", "fdatasync"), `path` the file.
+Status WriteErrno(const std::string& what, const std::string& path);
+
 }  // namespace mockcloud

@@ -1059,6 +1059,16 @@ class ClientImpl final : public Client {
       if (!excerpt.empty()) msg += ": " + excerpt;
     }
     msg += " (" + where + ")";
+    if (r.status == 507 || api_code == "ENOSPACE") {
+      // The server's disk is full: it refused before its commit point, so nothing was
+      // stored, and retrying cannot help until space is freed.
+      code = ltx::Code::kResourceExhausted;
+      msg = "litevfs: the service is out of disk space; nothing was stored (" + where + ": " +
+            internal::BodyExcerpt(!text.empty() ? text : r.body) + ")";
+    } else if (api_code == "ECORRUPT") {
+      // Stored bytes that fail their checksum on the server: permanent, never retried.
+      code = ltx::Code::kCorruption;
+    }
     if (code == ltx::Code::kPermissionDenied) {
       msg += "; set LITEFS_CLOUD_TOKEN to a token valid for this cluster";
     }

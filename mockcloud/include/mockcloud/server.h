@@ -21,6 +21,8 @@
 
 namespace mockcloud {
 
+class StoreIo;  // mockcloud/src/store_io.h
+
 enum class LogLevel { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3 };
 ltx::Result<LogLevel> ParseLogLevel(const std::string& s);  // error|warn|info|debug
 
@@ -45,6 +47,9 @@ struct ServerOptions {
   int max_long_polls = 32;              // concurrent sync-wait holds; more answer at once
   int64_t max_wait_ms = 30000;          // cap on ?wait=
   LogLevel log_level = LogLevel::kInfo;
+  bool verify_on_start = false;  // read every base.db page against its checksum at start
+  // The store's file writes (tests inject faults: a full disk); nullptr = the real calls.
+  std::shared_ptr<StoreIo> store_io;
   // Where log lines go (one per call, no newline). Default: stderr.
   std::function<void(const std::string&)> log_sink;
 };
