@@ -63,6 +63,8 @@ ParsedHead ParseRequestLine(std::string_view line, httplib::Request* req) {
   req->target = std::string(target);
   req->version = std::string(version);
   size_t q = target.find('?');
+  if (q != std::string_view::npos && target.find('?', q + 1) != std::string_view::npos)
+    return Fail(400, "request target holds more than one '?' (encode it as %3F)");
   req->path = httplib::detail::decode_url(std::string(target.substr(0, q)), false);
   if (q != std::string_view::npos)
     httplib::detail::parse_query_text(std::string(target.substr(q + 1)), req->params);
