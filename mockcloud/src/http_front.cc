@@ -33,6 +33,10 @@ constexpr uint64_t kMaxLingerBytes = 1 << 20;
 constexpr size_t kMaxDraining = 1024;    // closing connections kept lingering at once
 constexpr size_t kRecvBuf = 16 * 1024;
 constexpr int kMaxEvents = 256;
+// Workers take new requests before long-poll answers (a commit makes hundreds due at once;
+// a page read or /healthz should not wait behind them), but at least every kResumeEvery-th
+// job is an answer, so they never starve.
+constexpr int kResumeEvery = 4;
 
 char kListenTag, kWakeTag;  // epoll data.ptr of the listening socket and the wake eventfd
 
@@ -96,9 +100,11 @@ struct HttpFront::Impl {
   std::mutex msg_mu;  // guards msgs
   std::vector<std::pair<Conn*, After>> msgs;
 
-  std::mutex q_mu;  // guards queue, workers_stop
+  std::mutex q_mu;  // guards queue, resumes, since_resume, workers_stop
   std::condition_variable q_cv;
-  std::deque<std::function<void()>> queue;
+  std::deque<std::function<void()>> queue;    // requests whose head just arrived
+  std::deque<std::function<void()>> resumes;  // parked exchanges due (long-poll answers)
+  int since_resume = 0;
   bool workers_stop = false;
   std::vector<std::thread> workers;
 
@@ -462,7 +468,7 @@ bool HttpFront::Impl::Enqueue(std::function<void()> job, bool bounded) {
   {
     std::lock_guard l(q_mu);
     if (bounded && queue.size() >= opts.max_queue) return false;
-    queue.push_back(std::move(job));
+    (bounded ? queue : resumes).push_back(std::move(job));
   }
   q_cv.notify_one();
   return true;
@@ -473,10 +479,13 @@ void HttpFront::Impl::Worker() {
     std::function<void()> job;
     {
       std::unique_lock l(q_mu);
-      q_cv.wait(l, [&] { return workers_stop || !queue.empty(); });
-      if (queue.empty()) return;
-      job = std::move(queue.front());
-      queue.pop_front();
+      q_cv.wait(l, [&] { return workers_stop || !queue.empty() || !resumes.empty(); });
+      if (queue.empty() && resumes.empty()) return;
+      const bool resume = !resumes.empty() && (queue.empty() || ++since_resume >= kResumeEvery);
+      auto& from = resume ? resumes : queue;
+      if (resume) since_resume = 0;
+      job = std::move(from.front());
+      from.pop_front();
     }
     job();
   }

@@ -445,8 +445,9 @@ void ServerImpl::AfterResponse(const httplib::Request& req, const httplib::Respo
   std::string target = req.path;
   std::string q;
   for (const auto& [k, v] : req.params) {
-    // Credentials never reach the log, even if a client put one in the query string.
-    const bool secret = k == "token" || k == "access_token" || k == "authorization";
+    // Credentials never reach the log, even if a client put one in the query string; nor
+    // do lease ids (?id= of /lease), which let their holder write.
+    const bool secret = k == "token" || k == "access_token" || k == "authorization" || k == "id";
     q += (q.empty() ? "?" : "&") + k + "=" + (secret ? std::string("REDACTED") : v);
   }
   // "METHOD PATH?QUERY STATUS in=BYTES out=BYTES MS" (the Authorization header never is).
@@ -720,7 +721,7 @@ Status ServerImpl::CheckWriteLease(const std::string& key, bool has_id, const st
   if (has_id) {
     if (!held)
       return Status(ltx::Code::kConflict,
-                    "lease " + Sanitize(id) + " is not held (expired or released)", kApiLease);
+                    "the lease in Lfsc-Lease-Id is not held (expired or released)", kApiLease);
     if (!ConstantTimeEquals(it->second.id, id)) {
       return Status(ltx::Code::kConflict, "lease id does not match the current lease", kApiLease);
     }
