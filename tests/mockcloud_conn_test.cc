@@ -153,6 +153,11 @@ TEST(MockcloudConn, HeaderAndIdleDeadlinesCloseConnections) {
   EXPECT_TRUE(idle.ClosedWithin(3000));
   EXPECT_TRUE(used.ClosedWithin(3000));  // idle after its request: the idle deadline again
   EXPECT_GE(MsSince(t0), 550);
+  const std::string metrics = h.Client()->Get("/metrics")->body;
+  EXPECT_NE(metrics.find("mockcloud_connections_timed_out_total{deadline=\"header\"} 1\n"),
+            std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("mockcloud_connections_timed_out_total{deadline=\"idle\"} 2\n"),
+            std::string::npos) << metrics;
 }
 
 TEST(MockcloudConn, BeyondMaxConnectionsIs503WithRetryAfter) {
@@ -173,6 +178,8 @@ TEST(MockcloudConn, BeyondMaxConnectionsIs503WithRetryAfter) {
   held.clear();  // capacity again
   std::this_thread::sleep_for(Ms(100));
   EXPECT_GE(HealthzMs(h.server->port()), 0);
+  const std::string metrics = h.Client()->Get("/metrics")->body;
+  EXPECT_NE(metrics.find("\nmockcloud_connections_rejected_total 1\n"), std::string::npos) << metrics;
 }
 
 TEST(MockcloudConn, BadContentLengthIsAnImmediate400) {

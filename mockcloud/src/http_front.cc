@@ -91,6 +91,7 @@ struct HttpFront::Impl {
   std::thread loop;
   std::atomic<bool> stopping{false};
   std::atomic<size_t> open{0};
+  std::atomic<uint64_t> rejected{0}, header_timeouts{0}, idle_timeouts{0};
   // Loop thread only:
   std::unordered_map<int, std::unique_ptr<Conn>> conns;
   size_t busy = 0, draining = 0;
@@ -210,7 +211,10 @@ ltx::Result<std::unique_ptr<HttpFront>> HttpFront::Start(FrontOptions opts, Disp
 HttpFront::HttpFront(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HttpFront::~HttpFront() { Stop(); }
 
-size_t HttpFront::connections() const { return impl_->open.load(); }
+HttpFront::Stats HttpFront::stats() const {
+  return {impl_->open.load(), impl_->rejected.load(), impl_->header_timeouts.load(),
+          impl_->idle_timeouts.load()};
+}
 
 void HttpFront::Stop() {
   Impl& im = *impl_;
@@ -379,6 +383,7 @@ void HttpFront::Impl::StartExchange(Conn* c, std::unique_ptr<Exchange> ex) {
 }
 
 void HttpFront::Impl::RejectAtCapacity(Conn* c) {
+  rejected++;
   (void)!send(c->fd, busy_reply.data(), busy_reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   Linger(c);
 }
@@ -418,7 +423,10 @@ void HttpFront::Impl::Sweep(int64_t now) {
   for (auto& [fd, c] : conns) {
     if (c->state != Conn::State::kBusy && now >= c->deadline_ms) expired.push_back(c.get());
   }
-  for (Conn* c : expired) Close(c);
+  for (Conn* c : expired) {
+    if (c->state == Conn::State::kReading) (c->in_head ? header_timeouts : idle_timeouts)++;
+    Close(c);
+  }
 }
 
 void HttpFront::Impl::BeginStop() {

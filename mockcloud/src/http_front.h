@@ -99,8 +99,13 @@ class HttpFront {
   // Closes every connection and joins every thread; parked exchanges must have been
   // resumed (or be resumed while this runs).
   void Stop();
-  // Connections open now (tests, metrics).
-  size_t connections() const;
+  struct Stats {
+    uint64_t open = 0;              // connections open now
+    uint64_t rejected = 0;          // answered 503 at capacity (connections or queue), total
+    uint64_t header_timeouts = 0;   // closed by the header deadline, total
+    uint64_t idle_timeouts = 0;     // closed by the idle deadline, total
+  };
+  Stats stats() const;
 
   struct Impl;
 

@@ -1129,6 +1129,17 @@ void ServerImpl::HandleMetrics(const httplib::Request&, httplib::Response& res) 
   o << "# HELP mockcloud_long_polls Sync-wait requests being held now.\n# TYPE "
        "mockcloud_long_polls gauge\n"
     << "mockcloud_long_polls " << polls_->held() << "\n";
+  const HttpFront::Stats fs = front_->stats();
+  o << "# HELP mockcloud_connections Client connections open now.\n# TYPE mockcloud_connections "
+       "gauge\nmockcloud_connections "
+    << fs.open << "\n"
+    << "# HELP mockcloud_connections_rejected_total Answered 503 at capacity.\n# TYPE "
+       "mockcloud_connections_rejected_total counter\nmockcloud_connections_rejected_total "
+    << fs.rejected << "\n"
+    << "# HELP mockcloud_connections_timed_out_total Closed by a deadline.\n# TYPE "
+       "mockcloud_connections_timed_out_total counter\n"
+    << "mockcloud_connections_timed_out_total{deadline=\"header\"} " << fs.header_timeouts << "\n"
+    << "mockcloud_connections_timed_out_total{deadline=\"idle\"} " << fs.idle_timeouts << "\n";
   Reply(res, 200, o.str(), "text/plain; version=0.0.4");
 }
 
