@@ -5,10 +5,12 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <thread>
 
+#include "../mockcloud/src/fd_limit.h"
 #include "mockcloud_test_util.h"
 
 using namespace mctest;
@@ -250,6 +252,35 @@ TEST(MockcloudConn, LeaseIdsNeverReachTheLog) {
     if (l.find("DELETE /lease?db=db&id=REDACTED 204") != std::string::npos) saw_release = true;
   }
   EXPECT_TRUE(saw_release);
+}
+
+TEST(MockcloudConn, OpenFileLimitIsRaisedAsFarAsNeededAndAShortfallIsLogged) {
+  rlimit orig{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &orig), 0);
+  if (orig.rlim_max == RLIM_INFINITY || orig.rlim_max < 4096) GTEST_SKIP() << "hard limit too low";
+  rlimit low = orig;
+  low.rlim_cur = 1024;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  mockcloud::FdFit fit = mockcloud::FitConnectionsToFdLimit(2000);
+  rlimit now{};
+  getrlimit(RLIMIT_NOFILE, &now);
+  EXPECT_TRUE(fit.raised);
+  EXPECT_EQ(fit.available, 2000u);
+  EXPECT_EQ(now.rlim_cur, 2000u);
+  {
+    Harness h;
+    h.opts.max_connections = int64_t(orig.rlim_max) + 1000;  // more than the hard limit allows
+    h.Start();
+    h.Stop();
+    bool said = false;
+    for (const auto& l : h.log) {
+      if (l.find("WARN open-file limit " + std::to_string(orig.rlim_max)) != std::string::npos &&
+          l.find("serving at most") != std::string::npos)
+        said = true;
+    }
+    EXPECT_TRUE(said);
+  }
+  setrlimit(RLIMIT_NOFILE, &orig);
 }
 
 TEST(MockcloudConn, TokenFile) {
