@@ -1,7 +1,6 @@
 // litevfs-mockcloud: the CLI around mockcloud::Server. Flags are documented in
 // man/litevfs-mockcloud.1; keep the two in step.
 #include <signal.h>
-#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -41,23 +40,31 @@ int main(int argc, char** argv) {
   CLI::App app{
       "litevfs-mockcloud: a self-contained LiteFS Cloud server (durable, for tests and local use)\n"
       "  litevfs-mockcloud scrub --data DIR   checks a data directory offline"};
-  std::string data, listen = "127.0.0.1:20202", token, tokens_file, admin_token, retention = "1h",
-                    faults, log_level = "info", compact_interval = "10s", max_wait = "30s";
+  std::string data, listen = "127.0.0.1:20202", token, token_file, tokens_file, admin_token,
+      admin_token_file, retention = "1h", faults, log_level = "info", compact_interval = "10s",
+      max_wait = "30s", header_timeout = "10s", idle_timeout = "60s";
   uint64_t retain_txids = 1000, max_body = 256ull << 20;
-  int threads = 64, max_long_polls = 32;
-  app.set_version_flag("--version", std::string("litevfs-mockcloud ") + LITEVFS_VERSION);
+  int threads = 16, max_long_polls = 4096;
+  int64_t max_connections = 10000, max_queue = 1024;
   bool verify_on_start = false;
+  app.set_version_flag("--version", std::string("litevfs-mockcloud ") + LITEVFS_VERSION);
   app.add_option("--data", data, "Directory holding every database (created if missing)")
       ->required();
   app.add_option("--listen", listen, "HOST:PORT to listen on (port 0 = any free port)")
       ->capture_default_str();
   auto* tok = app.add_option("--token", token,
                              "Accept this token (Authorization header) for every cluster");
+  auto* tokf = app.add_option("--token-file", token_file,
+                              "Like --token, read from this file (keeps it off the command line)")
+                   ->excludes(tok);
   app.add_option("--tokens", tokens_file,
                  "File of \"TOKEN CLUSTER\" lines ('#' comments, CLUSTER * = all)")
-      ->excludes(tok);
-  app.add_option("--admin-token", admin_token,
-                 "Token for /admin/* (fault control); unset = admin routes off");
+      ->excludes(tok)
+      ->excludes(tokf);
+  auto* adm = app.add_option("--admin-token", admin_token,
+                             "Token for /admin/* (fault control); unset = admin routes off");
+  app.add_option("--admin-token-file", admin_token_file, "Like --admin-token, read from this file")
+      ->excludes(adm);
   app.add_option("--retention", retention, "Keep positions younger than this (ms, s, m, h, d)")
       ->capture_default_str();
   app.add_option("--retain-txids", retain_txids, "Also always keep the last N transactions (>= 1)")
@@ -78,6 +85,18 @@ int main(int argc, char** argv) {
   app.add_option("--max-wait", max_wait, "Cap on a sync-wait hold")->capture_default_str();
   app.add_flag("--verify-on-start", verify_on_start,
                "Read every base.db page against its checksum before serving (refuse to start on damage)");
+  app.add_option("--max-connections", max_connections,
+                 "Open connections served at once; more get 503 with Retry-After")
+      ->capture_default_str();
+  app.add_option("--max-queue", max_queue,
+                 "Requests waiting for a worker thread; more get 503 with Retry-After")
+      ->capture_default_str();
+  app.add_option("--header-timeout", header_timeout,
+                 "A request head must arrive in full within this of its first byte")
+      ->capture_default_str();
+  app.add_option("--idle-timeout", idle_timeout,
+                 "Close a keep-alive connection idle (no request in flight) this long")
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "error, warn, info (one line per request) or debug")
       ->capture_default_str();
   try {
@@ -95,6 +114,16 @@ int main(int argc, char** argv) {
   o.data_dir = data;
   if (auto st = mockcloud::ParseListen(listen, &o.host, &o.port); !st.ok())
     return fail(st.message());
+  if (!token_file.empty()) {
+    auto t = mockcloud::LoadTokenFile(token_file);
+    if (!t.ok()) return fail("--token-file: " + t.status().message());
+    token = *t;
+  }
+  if (!admin_token_file.empty()) {
+    auto t = mockcloud::LoadTokenFile(admin_token_file);
+    if (!t.ok()) return fail("--admin-token-file: " + t.status().message());
+    admin_token = *t;
+  }
   if (!token.empty()) o.tokens.push_back({token, "*"});
   if (!tokens_file.empty()) {
     auto t = mockcloud::LoadTokensFile(tokens_file);
@@ -111,6 +140,14 @@ int main(int argc, char** argv) {
   auto mw = mockcloud::ParseDurationMs(max_wait);
   if (!mw.ok()) return fail("--max-wait: " + mw.status().message());
   o.max_wait_ms = *mw;
+  auto ht = mockcloud::ParseDurationMs(header_timeout);
+  if (!ht.ok()) return fail("--header-timeout: " + ht.status().message());
+  o.header_timeout_ms = *ht;
+  auto it = mockcloud::ParseDurationMs(idle_timeout);
+  if (!it.ok()) return fail("--idle-timeout: " + it.status().message());
+  o.idle_timeout_ms = *it;
+  o.max_connections = max_connections;
+  o.max_queue = max_queue;
   o.retain_txids = retain_txids;
   o.max_body = max_body;
   o.faults = faults;
@@ -121,12 +158,6 @@ int main(int argc, char** argv) {
   if (!lvl.ok()) return fail("--log-level: " + lvl.status().message());
   o.log_level = *lvl;
 
-  // Many retained LTX files may be open at once while serving pages.
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-  }
   // SIGINT/SIGTERM are taken by a thread with sigwait, which stops the server cleanly.
   sigset_t set;
   sigemptyset(&set);

@@ -1,16 +1,19 @@
-// The HTTP face of the mockcloud: routes of mockcloud/PROTOCOL.md on cpp-httplib 0.11.4.
+// The HTTP face of the mockcloud: routes of mockcloud/PROTOCOL.md, served by HttpFront
+// (http_front.h: an epoll loop for idle and arriving connections, a worker pool for
+// requests) with cpp-httplib's Request/Response types.
 //
-// Request flow: the pre-routing handler stamps the start time, applies injected faults
-// (latency, 503, dropped connection), checks the token (constant time) and the cluster
-// name, then the route handler runs; the logger callback (which httplib calls after the
-// response is written) records metrics and writes the one-line request log. Bodies of
-// POST /db/tx are streamed to a temp file through a ContentReader so --max-body is enforced
-// without holding the body in memory. A dropped connection is made by shutting down the
-// request's socket, found by its local/remote address pair (httplib does not expose it).
+// Request flow (Dispatch, on a worker): the pre-routing step stamps the start time, applies
+// injected faults (latency, 503, dropped connection), checks the token (constant time) and
+// the cluster name, then the route handler runs; after the response is written, AfterResponse
+// records metrics and writes the one-line request log. Bodies of POST /db/tx are streamed to
+// a temp file through a ContentReader so --max-body is enforced without holding the body in
+// memory. A sync-wait that has to wait is parked in the LongPollHub (no worker held) and
+// finished on a worker when its database moves or its wait ends.
 #include "mockcloud/server.h"
 
 #include <fcntl.h>
 #include <httplib.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -29,7 +32,9 @@
 #include <thread>
 
 #include "faults.h"
-#include "sockets.h"
+#include "fd_limit.h"
+#include "http_front.h"
+#include "long_poll.h"
 #include "ltx/coding.h"
 #include "store.h"
 #include "store_snapshot.h"
@@ -78,6 +83,8 @@ ltx::Result<std::vector<TokenEntry>> LoadTokensFile(const std::string& path) {
 namespace {
 
 constexpr size_t kMaxPgnos = 4096;
+constexpr int64_t kIoTimeoutMs = 30000;  // a body read or response write stalled this long aborts
+constexpr size_t kReservedFds = 256;     // descriptors kept for files, logs and lingering closes
 constexpr size_t kMemoryBody = 1 << 20;     // POST /db/tx bodies up to this are not spooled to disk
 constexpr uint64_t kDrainCap = 8ull << 20;  // bytes past --max-body read (and dropped) so the
                                             // client sees the 413 before the socket closes
@@ -107,6 +114,8 @@ struct RequestState {
   bool dropped = false;
   uint64_t pages = 0;
   uint64_t bytes_in = 0;
+  Exchange* ex = nullptr;  // the exchange being handled (a sync-wait parks it)
+  bool deferred = false;   // the handler parked the exchange: nobody may touch it now
 };
 thread_local RequestState tl;
 
@@ -198,7 +207,11 @@ class ServerImpl : public Server {
  private:
   void Log(LogLevel lvl, const std::string& msg);
   void Routes();
-  httplib::Server::HandlerResponse PreRoute(const httplib::Request& req, httplib::Response& res);
+  Status StartFront();
+  bool Dispatch(Exchange& ex);  // true = parked (a long poll)
+  void Settle(Exchange& ex);    // after the handler: error bodies, close/drop flags
+  enum class Pre { kContinue, kHandled };
+  Pre PreRoute(const httplib::Request& req, httplib::Response& res);
   void AfterResponse(const httplib::Request& req, const httplib::Response& res);
 
   // Responses.
@@ -225,6 +238,7 @@ class ServerImpl : public Server {
   void HandlePage(const httplib::Request&, httplib::Response&);
   void HandleInterior(const httplib::Request&, httplib::Response&);
   void HandleSync(const httplib::Request&, httplib::Response&);
+  void FinishSync(httplib::Response& res, const std::shared_ptr<Database>& db, const Pos* pos);
   void HandleSyncMany(const httplib::Request&, httplib::Response&, const httplib::ContentReader&);
   void HandleHistory(const httplib::Request&, httplib::Response&);
   void HandleLease(const httplib::Request&, httplib::Response&, const httplib::ContentReader&);
@@ -237,14 +251,15 @@ class ServerImpl : public Server {
 
   ServerOptions opts_;
   std::unique_ptr<Store> store_;
-  httplib::Server http_;
+  using Route = std::function<void(Exchange&)>;
+  std::map<std::pair<std::string, std::string>, Route> routes_;  // (method, path); set in Init
+  std::unique_ptr<LongPollHub> polls_;
+  std::unique_ptr<HttpFront> front_;
   FaultInjector faults_;
   std::string instance_id_;
   int port_ = 0;
-  std::thread listen_thread_;
   std::thread compact_thread_;
   std::atomic<bool> stopping_{false};
-  std::atomic<int> long_polls_{0};
 
   std::mutex stop_mu_;  // guards stopped_; stop_cv_ wakes Wait() and the compactor
   std::condition_variable stop_cv_;
@@ -274,11 +289,12 @@ void ServerImpl::Log(LogLevel lvl, const std::string& msg) {
 
 Status ServerImpl::Init() {
   if (opts_.threads < 2) return Status::InvalidArgument("threads must be at least 2");
+  if (opts_.max_connections < 1) return Status::InvalidArgument("max-connections must be at least 1");
+  if (opts_.header_timeout_ms < 1 || opts_.idle_timeout_ms < 1)
+    return Status::InvalidArgument("header-timeout and idle-timeout must be positive");
   if (opts_.retain_txids < 1) return Status::InvalidArgument("retain-txids must be at least 1");
   if (opts_.max_body < 1024) return Status::InvalidArgument("max-body must be at least 1024 bytes");
-  if (opts_.max_long_polls < 0 || opts_.max_long_polls >= opts_.threads) {
-    return Status::InvalidArgument("max-long-polls must be in [0, threads)");
-  }
+  if (opts_.max_long_polls < 0) return Status::InvalidArgument("max-long-polls must be >= 0");
   const bool loopback =
       opts_.host == "127.0.0.1" || opts_.host == "::1" || opts_.host == "localhost";
   if (opts_.tokens.empty() && !loopback) {
@@ -305,57 +321,8 @@ Status ServerImpl::Init() {
 
   // Writes to a peer that went away must be an error, not a process-killing SIGPIPE.
   signal(SIGPIPE, SIG_IGN);
-  const int threads = opts_.threads;
-  http_.new_task_queue = [threads] { return new httplib::ThreadPool(size_t(threads)); };
-  // Every response names our extensions, so a client learns them from whatever it asked
-  // first (a cold open is then one request: no /info round trip).
-  http_.set_default_headers({{"Lfsc-Instance-Id", instance_id_}, {"Litevfs-Features", kFeaturesHeader}});
-  http_.set_payload_max_length(size_t(opts_.max_body + kDrainCap));
-  http_.set_keep_alive_timeout(5);
-  http_.set_keep_alive_max_count(100000);  // httplib's default (5) reconnects every 5 requests
-  http_.set_tcp_nodelay(true);             // headers and body are separate writes: no Nagle wait
-  http_.set_read_timeout(30);
-  http_.set_write_timeout(30);
-  http_.set_pre_routing_handler(
-      [this](const httplib::Request& q, httplib::Response& r) { return PreRoute(q, r); });
-  http_.set_logger(
-      [this](const httplib::Request& q, const httplib::Response& r) { AfterResponse(q, r); });
-  http_.set_error_handler(
-      httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& r) {
-        if (!r.body.empty() || r.content_provider_)
-          return httplib::Server::HandlerResponse::Unhandled;
-        int s = r.status;
-        const char* code = s == 404   ? "ENOTFOUND"
-                           : s == 413 ? "ETOOLARGE"
-                           : s == 401 ? "EUNAUTHORIZED"
-                           : s >= 500 ? "EINTERNAL"
-                                      : "EBADREQUEST";
-        std::string msg = s == 404 ? "no such route" : "HTTP error " + std::to_string(s);
-        r.set_content(Dump(json{{"code", code}, {"error", msg}}), "application/json");
-        return httplib::Server::HandlerResponse::Handled;
-      }));
-  http_.set_exception_handler(
-      [this](const httplib::Request&, httplib::Response& r, std::exception_ptr ep) {
-        std::string what = "unknown exception";
-        try {
-          if (ep) std::rethrow_exception(ep);
-        } catch (const std::exception& e) {
-          what = e.what();
-        } catch (...) {
-        }
-        Log(LogLevel::kError, "handler exception: " + what);
-        ReplyError(r, 500, "EINTERNAL", "internal error");
-      });
   Routes();
-  port_ = opts_.port == 0 ? http_.bind_to_any_port(opts_.host)
-                          : (http_.bind_to_port(opts_.host, opts_.port) ? opts_.port : -1);
-  if (port_ <= 0) {
-    return Status::IOError("cannot listen on " + opts_.host + ":" + std::to_string(opts_.port));
-  }
-  listen_thread_ = std::thread([this] { http_.listen_after_bind(); });
-  // Wait until the accept loop runs, so a test's first request never races the start.
-  for (int i = 0; i < 2000 && !http_.is_running(); i++)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  LTX_RETURN_IF_ERROR(StartFront());
   if (opts_.compact_interval_ms > 0) {
     compact_thread_ = std::thread([this] {
       std::unique_lock l(stop_mu_);
@@ -387,9 +354,8 @@ void ServerImpl::Stop() {
   stopping_ = true;
   stop_cv_.notify_all();
   if (store_) store_->WakeAll();
-  http_.stop();
-  if (port_ > 0) ShutdownAllConnections(port_);
-  if (listen_thread_.joinable()) listen_thread_.join();
+  if (polls_) polls_->Stop();  // parked sync-waits answer now, on the front's workers
+  if (front_) front_->Stop();
   if (compact_thread_.joinable()) compact_thread_.join();
   {
     std::lock_guard l(stop_mu_);
@@ -400,11 +366,7 @@ void ServerImpl::Stop() {
 
 // ---- plumbing ----
 
-httplib::Server::HandlerResponse ServerImpl::PreRoute(const httplib::Request& req,
-                                                      httplib::Response& res) {
-  tl = RequestState();
-  tl.start = Clock::now();
-  tl.started = true;
+ServerImpl::Pre ServerImpl::PreRoute(const httplib::Request& req, httplib::Response& res) {
   static const char* const kRoutes[] = {
       "/info",        "/pos",        "/db/tx", "/db/snapshot", "/db/page", "/db/sync",     "/sync",
       "/db/interior", "/db/history", "/lease", "/healthz",     "/metrics", "/admin/faults"};
@@ -412,7 +374,7 @@ httplib::Server::HandlerResponse ServerImpl::PreRoute(const httplib::Request& re
   for (const char* r : kRoutes) {
     if (req.path == r) tl.route = r;
   }
-  using HR = httplib::Server::HandlerResponse;
+  using HR = Pre;
   const bool has_body = req.has_header("Content-Length")
                             ? req.get_header_value("Content-Length") != "0"
                             : req.has_header("Transfer-Encoding");
@@ -422,16 +384,15 @@ httplib::Server::HandlerResponse ServerImpl::PreRoute(const httplib::Request& re
     std::this_thread::sleep_for(std::chrono::milliseconds(tl.fault.delay_ms));
   if (tl.fault.drop) {
     tl.dropped = true;
-    ShutdownConnection(req.local_port, req.remote_addr, req.remote_port);
     res.status = 503;
-    return HR::Handled;
+    return HR::kHandled;
   }
   if (tl.fault.error) {
     tl.close_after = has_body;
     ReplyError(res, 503, "EUNAVAILABLE", "injected fault");
-    return HR::Handled;
+    return HR::kHandled;
   }
-  if (req.path == "/healthz" || req.path.rfind("/admin/", 0) == 0) return HR::Unhandled;
+  if (req.path == "/healthz" || req.path.rfind("/admin/", 0) == 0) return HR::kContinue;
 
   // Authentication: every token is compared (in constant time) so timing says nothing.
   const TokenEntry* match = nullptr;
@@ -444,7 +405,7 @@ httplib::Server::HandlerResponse ServerImpl::PreRoute(const httplib::Request& re
       tl.close_after = has_body;
       ReplyError(res, 401, "EUNAUTHORIZED",
                  req.has_header("Authorization") ? "invalid token" : "missing token");
-      return HR::Handled;
+      return HR::kHandled;
     }
   }
   std::string cluster = req.has_param("cluster") ? req.get_param_value("cluster") : "default";
@@ -452,15 +413,15 @@ httplib::Server::HandlerResponse ServerImpl::PreRoute(const httplib::Request& re
     // Same answer as a bad token: the caller must not learn whether the cluster exists.
     tl.close_after = has_body;
     ReplyError(res, 401, "EUNAUTHORIZED", "invalid token");
-    return HR::Handled;
+    return HR::kHandled;
   }
   if (Status st = ValidateName(cluster, "cluster"); !st.ok()) {
     tl.close_after = has_body;
     ReplyError(res, 400, "EBADREQUEST", st.message());
-    return HR::Handled;
+    return HR::kHandled;
   }
   tl.cluster = cluster;
-  return HR::Unhandled;
+  return HR::kContinue;
 }
 
 void ServerImpl::AfterResponse(const httplib::Request& req, const httplib::Response& res) {
@@ -488,8 +449,9 @@ void ServerImpl::AfterResponse(const httplib::Request& req, const httplib::Respo
   std::string target = req.path;
   std::string q;
   for (const auto& [k, v] : req.params) {
-    // Credentials never reach the log, even if a client put one in the query string.
-    const bool secret = k == "token" || k == "access_token" || k == "authorization";
+    // Credentials never reach the log, even if a client put one in the query string; nor
+    // do lease ids (?id= of /lease), which let their holder write.
+    const bool secret = k == "token" || k == "access_token" || k == "authorization" || k == "id";
     q += (q.empty() ? "?" : "&") + k + "=" + (secret ? std::string("REDACTED") : v);
   }
   // "METHOD PATH?QUERY STATUS in=BYTES out=BYTES MS" (the Authorization header never is).
@@ -499,7 +461,6 @@ void ServerImpl::AfterResponse(const httplib::Request& req, const httplib::Respo
           " " + (tl.dropped ? std::string("dropped") : std::to_string(res.status)) +
           " in=" + std::to_string(tl.bytes_in ? tl.bytes_in : req.body.size()) +
           " out=" + std::to_string(tl.dropped ? 0 : out) + " " + ms);
-  if (tl.close_after) ShutdownConnection(req.local_port, req.remote_addr, req.remote_port);
   tl.started = false;
 }
 
@@ -633,29 +594,14 @@ bool ServerImpl::ReadBody(const httplib::ContentReader& reader, httplib::Respons
 }
 
 void ServerImpl::Routes() {
-  // "Expect: 100-continue" (curl sends it for big bodies): refuse an oversized upload
-  // before the client sends it.
-  http_.set_expect_100_continue_handler([this](const httplib::Request& q, httplib::Response& r) {
-    auto len = ParseUint(q.get_header_value("Content-Length"), "Content-Length");
-    if (len.ok() && *len > opts_.max_body) {
-      tl = RequestState();
-      tl.start = Clock::now();
-      tl.started = true;
-      tl.route = q.path == "/db/tx" ? "/db/tx" : "other";
-      tl.close_after = true;  // the client may send the body anyway: do not parse it as requests
-      ReplyError(r, 413, "ETOOLARGE",
-                 "request body over " + std::to_string(opts_.max_body) + " bytes");
-      return 413;
-    }
-    return 100;
-  });
   auto get = [this](const char* path,
                     void (ServerImpl::*fn)(const httplib::Request&, httplib::Response&)) {
-    std::string route = path;
-    http_.Get(path, [this, fn, route](const httplib::Request& q, httplib::Response& r) {
-      tl.route = route;
-      (this->*fn)(q, r);
-    });
+    routes_[{"GET", path}] = [this, fn](Exchange& e) { (this->*fn)(e.req, e.res); };
+  };
+  using BodyFn = void (ServerImpl::*)(const httplib::Request&, httplib::Response&,
+                                      const httplib::ContentReader&);
+  auto with_body = [this](const char* method, const char* path, BodyFn fn) {
+    routes_[{method, path}] = [this, fn](Exchange& e) { (this->*fn)(e.req, e.res, e.reader()); };
   };
   get("/info", &ServerImpl::HandleInfo);
   get("/pos", &ServerImpl::HandlePos);
@@ -665,51 +611,108 @@ void ServerImpl::Routes() {
   get("/db/sync", &ServerImpl::HandleSync);
   get("/db/history", &ServerImpl::HandleHistory);
   get("/metrics", &ServerImpl::HandleMetrics);
-  http_.Get("/healthz", [](const httplib::Request&, httplib::Response& r) {
-    tl.route = "/healthz";
-    r.set_content("ok", "text/plain");
-  });
-  http_.Post("/db/tx", [this](const httplib::Request& q, httplib::Response& r,
-                              const httplib::ContentReader& rd) {
-    tl.route = "/db/tx";
-    HandleTx(q, r, rd);
-  });
-  http_.Post("/sync", [this](const httplib::Request& q, httplib::Response& r,
-                             const httplib::ContentReader& rd) {
-    tl.route = "/sync";
-    HandleSyncMany(q, r, rd);
-  });
-  http_.Post("/lease", [this](const httplib::Request& q, httplib::Response& r,
-                              const httplib::ContentReader& rd) {
-    tl.route = "/lease";
-    HandleLease(q, r, rd);
-  });
-  http_.Delete("/lease", [this](const httplib::Request& q, httplib::Response& r,
-                                const httplib::ContentReader& rd) {
-    tl.route = "/lease";
+  routes_[{"GET", "/healthz"}] = [](Exchange& e) { e.res.set_content("ok", "text/plain"); };
+  with_body("POST", "/db/tx", &ServerImpl::HandleTx);
+  with_body("POST", "/sync", &ServerImpl::HandleSyncMany);
+  with_body("POST", "/lease", &ServerImpl::HandleLease);
+  routes_[{"DELETE", "/lease"}] = [this](Exchange& e) {
     std::string body;
-    if (!ReadBody(rd, r, 64 * 1024, &body)) return;
-    HandleLeaseRelease(q, r);
-  });
-  http_.Get("/admin/faults", [this](const httplib::Request& q, httplib::Response& r) {
-    tl.route = "/admin/faults";
-    HandleAdminFaults(q, r, nullptr);
-  });
-  http_.Put("/admin/faults", [this](const httplib::Request& q, httplib::Response& r,
-                                    const httplib::ContentReader& rd) {
-    tl.route = "/admin/faults";
-    HandleAdminFaults(q, r, &rd);
-  });
-  // Any other route with a body: 404 without reading the body (httplib would buffer it).
-  auto no_route = [this](const httplib::Request&, httplib::Response& r,
-                         const httplib::ContentReader&) {
-    tl.close_after = true;
-    ReplyError(r, 404, "ENOTFOUND", "no such route");
+    if (!ReadBody(e.reader(), e.res, 64 * 1024, &body)) return;
+    HandleLeaseRelease(e.req, e.res);
   };
-  http_.Post(".*", no_route);
-  http_.Put(".*", no_route);
-  http_.Delete(".*", no_route);
-  http_.Patch(".*", no_route);
+  routes_[{"GET", "/admin/faults"}] = [this](Exchange& e) {
+    HandleAdminFaults(e.req, e.res, nullptr);
+  };
+  routes_[{"PUT", "/admin/faults"}] = [this](Exchange& e) {
+    HandleAdminFaults(e.req, e.res, &e.reader());
+  };
+}
+
+Status ServerImpl::StartFront() {
+  FrontOptions fo;
+  fo.host = opts_.host;
+  fo.port = opts_.port;
+  fo.workers = opts_.threads;
+  fo.max_connections = size_t(opts_.max_connections);
+  fo.max_queue = size_t(opts_.max_queue);
+  fo.header_timeout_ms = opts_.header_timeout_ms;
+  fo.idle_timeout_ms = opts_.idle_timeout_ms;
+  fo.io_timeout_ms = kIoTimeoutMs;
+  // Every response names our extensions, so a client learns them from whatever it asked
+  // first (a cold open is then one request: no /info round trip).
+  fo.default_headers = {{"Lfsc-Instance-Id", instance_id_}, {"Litevfs-Features", kFeaturesHeader}};
+  FdFit fit = FitConnectionsToFdLimit(fo.max_connections + kReservedFds);
+  if (fit.available < fo.max_connections + kReservedFds) {
+    const size_t cap = fit.available > 2 * kReservedFds ? fit.available - kReservedFds : kReservedFds;
+    Log(LogLevel::kWarn, "open-file limit " + std::to_string(fit.available) + " (hard limit) is below the " +
+                             std::to_string(fo.max_connections + kReservedFds) +
+                             " that --max-connections needs: serving at most " + std::to_string(cap) +
+                             " connections (raise it with ulimit -Hn or LimitNOFILE=)");
+    fo.max_connections = cap;
+  } else if (fit.raised) {
+    Log(LogLevel::kInfo, "raised the open-file limit to " + std::to_string(fit.available));
+  }
+  polls_ = std::make_unique<LongPollHub>(size_t(opts_.max_long_polls));
+  auto front = HttpFront::Start(
+      fo, [this](Exchange& e) { return Dispatch(e); },
+      [this](const Exchange& e) { AfterResponse(e.req, e.res); },
+      [this](const std::string& w) { Log(LogLevel::kWarn, w); });
+  if (!front.ok()) return front.status();
+  front_ = std::move(front).value();
+  port_ = front_->port();
+  return Status::OK();
+}
+
+bool ServerImpl::Dispatch(Exchange& ex) {
+  tl = RequestState();
+  tl.start = Clock::now();
+  tl.started = true;
+  tl.ex = &ex;
+  httplib::Response& res = ex.res;
+  if (ex.head.status != 0) {  // the head itself was refused (malformed, too long, ...)
+    tl.route = "other";
+    ReplyError(res, ex.head.status, "EBADREQUEST", ex.head.error);
+    Settle(ex);
+    return false;
+  }
+  if (PreRoute(ex.req, res) == Pre::kHandled) {
+    Settle(ex);
+    return false;
+  }
+  // "Expect: 100-continue" (curl sends it for big bodies): refuse an oversized upload
+  // before the client sends it.
+  if (ex.head.expect_continue && ex.head.content_length > opts_.max_body) {
+    ReplyError(res, 413, "ETOOLARGE",
+               "request body over " + std::to_string(opts_.max_body) + " bytes");
+    Settle(ex);
+    return false;
+  }
+  auto it = routes_.find({ex.req.method == "HEAD" ? "GET" : ex.req.method, ex.req.path});
+  if (it == routes_.end()) {
+    ReplyError(res, 404, "ENOTFOUND", "no such route");
+    Settle(ex);
+    return false;
+  }
+  try {
+    it->second(ex);
+  } catch (const std::exception& e) {
+    Log(LogLevel::kError, std::string("handler exception: ") + e.what());
+    ReplyError(res, 500, "EINTERNAL", "internal error");
+  }
+  if (tl.deferred) return true;  // parked: another worker may own ex already
+  Settle(ex);
+  return false;
+}
+
+void ServerImpl::Settle(Exchange& ex) {
+  httplib::Response& r = ex.res;
+  if (r.status < 0) r.status = 200;
+  if (r.status >= 400 && r.body.empty() && !r.content_provider_) {
+    ReplyError(r, r.status, r.status == 413 ? "ETOOLARGE" : r.status >= 500 ? "EINTERNAL" : "EBADREQUEST",
+               "HTTP error " + std::to_string(r.status));
+  }
+  ex.close = ex.close || tl.close_after;
+  ex.drop = ex.drop || tl.dropped;
 }
 
 // ---- routes ----
@@ -733,7 +736,7 @@ Status ServerImpl::CheckWriteLease(const std::string& key, bool has_id, const st
   if (has_id) {
     if (!held)
       return Status(ltx::Code::kConflict,
-                    "lease " + Sanitize(id) + " is not held (expired or released)", kApiLease);
+                    "the lease in Lfsc-Lease-Id is not held (expired or released)", kApiLease);
     if (!ConstantTimeEquals(it->second.id, id)) {
       return Status(ltx::Code::kConflict, "lease id does not match the current lease", kApiLease);
     }
@@ -948,13 +951,28 @@ void ServerImpl::HandleSync(const httplib::Request& req, httplib::Response& res)
     wait_ms = int64_t(std::min<uint64_t>(*w, uint64_t(opts_.max_wait_ms)));
   }
   if (!GetDb(req, res, false, &db, &name)) return;
-  if (wait_ms > 0 && has_pos && db->pos() == pos) {
-    if (long_polls_.fetch_add(1) < opts_.max_long_polls) {
-      db->WaitForChange(pos, Clock::now() + std::chrono::milliseconds(wait_ms), stopping_);
-    }
-    long_polls_.fetch_sub(1);
+  if (wait_ms > 0 && has_pos && db->pos() == pos && tl.ex && !stopping_) {
+    // Park without holding a worker; over --max-long-polls, answer at once.
+    Exchange* ex = tl.ex;
+    auto saved = std::make_shared<RequestState>(tl);
+    tl.deferred = true;  // set first: the poll may fire before Park returns
+    auto fire = [this, ex, saved, db, pos] {
+      front_->Resume(ex, [this, saved, db, pos](Exchange& e) {
+        tl = *saved;
+        tl.ex = &e;
+        FinishSync(e.res, db, &pos);
+        Settle(e);
+      });
+    };
+    if (polls_->Park(db, pos, Clock::now() + std::chrono::milliseconds(wait_ms), fire)) return;
+    tl.deferred = false;
   }
-  auto r = db->Sync(has_pos ? &pos : nullptr);
+  FinishSync(res, db, has_pos ? &pos : nullptr);
+}
+
+void ServerImpl::FinishSync(httplib::Response& res, const std::shared_ptr<Database>& db,
+                            const Pos* pos) {
+  auto r = db->Sync(pos);
   if (!r.ok()) return ReplyStatus(res, r.status(), db);
   ReplyJson(res, 200, SyncJson(*r));
 }
@@ -1113,7 +1131,18 @@ void ServerImpl::HandleMetrics(const httplib::Request&, httplib::Response& res) 
   }
   o << "# HELP mockcloud_long_polls Sync-wait requests being held now.\n# TYPE "
        "mockcloud_long_polls gauge\n"
-    << "mockcloud_long_polls " << std::max(0, long_polls_.load()) << "\n";
+    << "mockcloud_long_polls " << polls_->held() << "\n";
+  const HttpFront::Stats fs = front_->stats();
+  o << "# HELP mockcloud_connections Client connections open now.\n# TYPE mockcloud_connections "
+       "gauge\nmockcloud_connections "
+    << fs.open << "\n"
+    << "# HELP mockcloud_connections_rejected_total Answered 503 at capacity.\n# TYPE "
+       "mockcloud_connections_rejected_total counter\nmockcloud_connections_rejected_total "
+    << fs.rejected << "\n"
+    << "# HELP mockcloud_connections_timed_out_total Closed by a deadline.\n# TYPE "
+       "mockcloud_connections_timed_out_total counter\n"
+    << "mockcloud_connections_timed_out_total{deadline=\"header\"} " << fs.header_timeouts << "\n"
+    << "mockcloud_connections_timed_out_total{deadline=\"idle\"} " << fs.idle_timeouts << "\n";
   Reply(res, 200, o.str(), "text/plain; version=0.0.4");
 }
 

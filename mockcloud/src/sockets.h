@@ -1,6 +1,7 @@
-// Closing the server's accepted connections from outside httplib (which does not expose
-// them): fault injection (a dropped connection), Stop (idle keep-alive connections), and
-// tests that play a misbehaving server. Linux only: scans /proc/self/fd.
+// Closing accepted connections of a cpp-httplib server from outside it (httplib does not
+// expose them). The mockcloud itself no longer needs this (its HttpFront owns every
+// connection); tests that play a misbehaving httplib server do. Linux only: scans
+// /proc/self/fd.
 #pragma once
 
 #include <string>

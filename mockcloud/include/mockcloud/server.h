@@ -43,9 +43,13 @@ struct ServerOptions {
   uint64_t max_body = 256ull << 20;     // request bodies above this get 413
   uint64_t segment_bytes = 64ull << 20; // the store starts a new segment file past this
   std::string faults;                   // fault spec (see PROTOCOL.md), empty = none
-  int threads = 64;                     // HTTP worker threads
-  int max_long_polls = 32;              // concurrent sync-wait holds; more answer at once
+  int threads = 16;                     // HTTP worker threads (requests being handled)
+  int max_long_polls = 4096;            // concurrent sync-wait holds; more answer at once
   int64_t max_wait_ms = 30000;          // cap on ?wait=
+  int64_t max_connections = 10000;      // open connections; more get 503 + Retry-After
+  int64_t max_queue = 1024;             // requests waiting for a worker; more get 503
+  int64_t header_timeout_ms = 10000;    // a request head must arrive within this
+  int64_t idle_timeout_ms = 60000;      // an idle keep-alive connection is closed after this
   LogLevel log_level = LogLevel::kInfo;
   bool verify_on_start = false;  // read every base.db page against its checksum at start
   // The store's file writes (tests inject faults: a full disk); nullptr = the real calls.
@@ -53,6 +57,10 @@ struct ServerOptions {
   // Where log lines go (one per call, no newline). Default: stderr.
   std::function<void(const std::string&)> log_sink;
 };
+
+// Reads a --token-file / --admin-token-file: the token alone on one line (trailing
+// whitespace and blank lines ignored); empty or several lines is an error naming the file.
+ltx::Result<std::string> LoadTokenFile(const std::string& path);
 
 // Parses a --tokens file: "TOKEN CLUSTER" per line, '#' comments, CLUSTER '*' = all.
 ltx::Result<std::vector<TokenEntry>> LoadTokensFile(const std::string& path);
