@@ -11,6 +11,24 @@
 
 namespace {
 constexpr const char* kVersion = "0.1.0";
+
+// After a failed parse: "unknown command 'x' (commands: a, b)" when the deepest command
+// that was given wants a subcommand and got a word it does not know; else "".
+std::string UnknownCommand(CLI::App& app) {
+  CLI::App* cur = &app;
+  for (;;) {
+    auto subs = cur->get_subcommands();
+    if (subs.empty()) break;
+    cur = subs.front();
+  }
+  const std::vector<std::string> rest = cur->remaining();
+  if (rest.empty() || rest.front().empty() || rest.front()[0] == '-') return "";
+  std::string names;
+  for (const CLI::App* sub : cur->get_subcommands({})) names += (names.empty() ? "" : ", ") + sub->get_name();
+  if (names.empty()) return "";
+  const std::string where = cur == &app ? "" : " of '" + cur->get_name() + "'";
+  return "unknown command '" + rest.front() + "'" + where + " (commands: " + names + ")";
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -36,16 +54,17 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);  // runs the chosen subcommand's callback
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    std::cerr << "litevfs: " << e.what() << "\n"
+    const std::string unknown = UnknownCommand(app);
+    std::cerr << "litevfs: " << (unknown.empty() ? std::string(e.what()) : unknown) << "\n"
               << "Run with --help for more information.\n";
     return cli::kExitUsage;
   } catch (const cli::CliError& e) {
     std::cout.flush();
-    if (e.what()[0] != '\0') std::cerr << "litevfs: " << e.what() << "\n";
+    if (e.what()[0] != '\0') std::cerr << "litevfs: " << cli::ErrorText(e.what()) << "\n";
     return e.exit_code();
   } catch (const std::exception& e) {
     std::cout.flush();
-    std::cerr << "litevfs: " << e.what() << "\n";
+    std::cerr << "litevfs: " << cli::ErrorText(e.what()) << "\n";
     return cli::kExitError;
   }
   std::cout.flush();
