@@ -21,7 +21,9 @@ std::string UnknownCommand(CLI::App& app) {
     if (subs.empty()) break;
     cur = subs.front();
   }
-  const std::vector<std::string> rest = cur->remaining();
+  // A word the subcommand did not take falls through to the top level's leftovers.
+  std::vector<std::string> rest = cur->remaining();
+  if (rest.empty()) rest = app.remaining();
   if (rest.empty() || rest.front().empty() || rest.front()[0] == '-') return "";
   std::string names;
   for (const CLI::App* sub : cur->get_subcommands({})) names += (names.empty() ? "" : ", ") + sub->get_name();
