@@ -57,10 +57,10 @@ std::string ErrorText(std::string_view msg) {
     out += msg[i++];
   }
   const GlobalOptions& g = Globals();
-  for (const auto& [flag, env] : {std::pair{&g.host, "LITEFS_CLOUD_HOST"},
-                                  std::pair{&g.token, "LITEFS_CLOUD_TOKEN"},
-                                  std::pair{&g.cluster, "LITEFS_CLOUD_CLUSTER"},
-                                  std::pair{&g.cache_dir, "LITEVFS_CACHE_DIR"}}) {
+  for (const auto& [flag, env] :
+       {std::pair{&g.host, "LITEFS_CLOUD_HOST"}, std::pair{&g.token, "LITEFS_CLOUD_TOKEN"},
+        std::pair{&g.cluster, "LITEFS_CLOUD_CLUSTER"},
+        std::pair{&g.cache_dir, "LITEVFS_CACHE_DIR"}}) {
     if (flag->empty()) continue;
     const std::string name = FlagFor(env);
     for (size_t p = out.find(env); p != std::string::npos; p = out.find(env, p + name.size())) {
@@ -411,7 +411,8 @@ void Progress::Draw() {
   double secs = double(NowMicros() - start_us_) / 1e6;
   double rate = secs > 0 ? double(bytes_) / (1024.0 * 1024.0) / secs : 0;
   if (total_ == 0) {  // size unknown: no bar
-    std::fprintf(stderr, "\r\033[K%s %s %.1f MiB/s", label_.c_str(), FormatBytes(bytes_).c_str(), rate);
+    std::fprintf(stderr, "\r\033[K%s %s %.1f MiB/s", label_.c_str(), FormatBytes(bytes_).c_str(),
+                 rate);
     std::fflush(stderr);
     return;
   }

@@ -181,7 +181,8 @@ ltx::Pos Upload(litevfs::Client& client, const ImportOptions& opt, const std::st
   auto uploaded = client.UploadTxFile(opt.db, ltx_path, lease.id());
   if (ProgressWanted(opt.json)) std::fputs("\r\033[K", stderr);
   if (!uploaded.ok() && !lease.RenewError().empty()) {
-    throw CliError(Describe(uploaded.status(), opt.db + ": upload") + " (" + lease.RenewError() + ")");
+    throw CliError(Describe(uploaded.status(), opt.db + ": upload") + " (" + lease.RenewError() +
+                   ")");
   }
   return Unwrap(std::move(uploaded), opt.db + ": upload");
 }
@@ -245,7 +246,8 @@ void setup_import(CLI::App& app) {
                   "write after at most this long")
       ->capture_default_str();
   sub->add_flag("--compress", opt->compress, "LZ4-compress the uploaded LTX file");
-  sub->add_flag("--check", opt->check, "Run PRAGMA integrity_check on FILE first; refuse on errors");
+  sub->add_flag("--check", opt->check,
+                "Run PRAGMA integrity_check on FILE first; refuse on errors");
   sub->add_flag("--json", opt->json, "Machine-readable output");
   sub->callback([opt]() { run_import(*opt); });
 }

@@ -106,7 +106,8 @@ ImportLease::~ImportLease() {
   release_on_interrupt_.reset();
   if (!own_) return;
   ltx::Status st = client_.ReleaseLease(db_, id_);
-  if (!st.ok()) std::cerr << "litevfs: warning: " << ErrorText(Describe(st, db_ + ": release lease")) << "\n";
+  if (!st.ok())
+    std::cerr << "litevfs: warning: " << ErrorText(Describe(st, db_ + ": release lease")) << "\n";
 }
 
 std::string ImportLease::RenewError() const { return keeper_ ? keeper_->error() : std::string(); }

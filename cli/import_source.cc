@@ -25,7 +25,7 @@ constexpr size_t kPageSizeOffset = 16;       // u16; 1 means 65536
 constexpr size_t kChangeCounterOffset = 24;  // u32
 constexpr size_t kPageCountOffset = 28;      // u32, valid iff change counter == version-valid-for
 constexpr size_t kVersionValidForOffset = 92;
-constexpr int kMaxIntegrityRows = 10;        // problems quoted in the error
+constexpr int kMaxIntegrityRows = 10;  // problems quoted in the error
 // The VFS SQLite uses for local files here, whatever the process's default VFS is.
 constexpr const char* kLocalVfs = "unix";
 
@@ -37,12 +37,15 @@ uint64_t SizeIfExists(const std::string& path) {
 void RequireRegularFile(const std::string& path, struct stat* st) {
   if (::stat(path.c_str(), st) != 0) throw CliError(path + ": " + std::strerror(errno));
   if (S_ISDIR(st->st_mode)) throw CliError(path + ": is a directory (want a SQLite database file)");
-  if (!S_ISREG(st->st_mode)) throw CliError(path + ": not a regular file (want a SQLite database file)");
+  if (!S_ISREG(st->st_mode))
+    throw CliError(path + ": not a regular file (want a SQLite database file)");
 }
 
 void ReadHeader(const std::string& path, uint8_t (&hdr)[kHeaderSize], uint64_t file_size) {
-  if (file_size == 0) throw CliError(path + ": empty file (a SQLite database has at least one page)");
-  if (file_size < kHeaderSize) throw CliError(path + ": not a SQLite database (shorter than its header)");
+  if (file_size == 0)
+    throw CliError(path + ": empty file (a SQLite database has at least one page)");
+  if (file_size < kHeaderSize)
+    throw CliError(path + ": not a SQLite database (shorter than its header)");
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw CliError(path + ": " + std::strerror(errno));
   const ssize_t n = ::pread(fd, hdr, kHeaderSize, 0);
@@ -59,10 +62,14 @@ void ReadHeader(const std::string& path, uint8_t (&hdr)[kHeaderSize], uint64_t f
 std::string UriPath(const std::string& path) {
   std::string out;
   for (char c : path) {
-    if (c == '%') out += "%25";
-    else if (c == '?') out += "%3f";
-    else if (c == '#') out += "%23";
-    else out += c;
+    if (c == '%')
+      out += "%25";
+    else if (c == '?')
+      out += "%3f";
+    else if (c == '#')
+      out += "%23";
+    else
+      out += c;
   }
   return out;
 }
@@ -165,10 +172,12 @@ void ImportSource::ApplySidecarOnCopy(const std::string& file, const std::string
                                       bool wal) {
   std::error_code ec;
   const fs::path tmp = fs::temp_directory_path(ec);
-  if (ec) throw CliError("temporary directory: " + ec.message() + "; set TMPDIR to a writable directory");
+  if (ec)
+    throw CliError("temporary directory: " + ec.message() + "; set TMPDIR to a writable directory");
   std::string tmpl = (tmp / "litevfs-import-src-XXXXXX").string();
   if (::mkdtemp(tmpl.data()) == nullptr) {
-    throw CliError("create " + tmpl + ": " + std::strerror(errno) + "; set TMPDIR to a writable directory");
+    throw CliError("create " + tmpl + ": " + std::strerror(errno) +
+                   "; set TMPDIR to a writable directory");
   }
   copy_dir_ = tmpl;
   const std::string dir = copy_dir_;
@@ -187,14 +196,16 @@ void ImportSource::ApplySidecarOnCopy(const std::string& file, const std::string
   {
     Db db = OpenLocal("file:" + UriPath(copy), SQLITE_OPEN_READWRITE, file);
     Rows(db.get(), "SELECT count(*) FROM sqlite_schema", file);  // rolls a hot journal back
-    if (wal && Rows(db.get(), "PRAGMA wal_checkpoint(TRUNCATE)", file) != std::vector<std::string>{"0"}) {
+    if (wal &&
+        Rows(db.get(), "PRAGMA wal_checkpoint(TRUNCATE)", file) != std::vector<std::string>{"0"}) {
       throw CliError(sidecar + ": SQLite could not checkpoint it into a copy of " + file);
     }
   }
   path_ = copy;
   applied_ = wal ? "checkpointed " + sidecar + " into a private copy, as SQLite would read it"
-                 : "applied " + sidecar + " to a private copy the way SQLite does (a hot journal "
-                   "is rolled back)";
+                 : "applied " + sidecar +
+                       " to a private copy the way SQLite does (a hot journal "
+                       "is rolled back)";
 }
 
 }  // namespace cli

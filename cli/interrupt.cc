@@ -34,7 +34,8 @@ void RunCleanupsAndDie(int sig) {
   std::vector<std::function<void()>> fns;
   {
     std::lock_guard l(Cleanups().mu);
-    for (auto it = Cleanups().fns.rbegin(); it != Cleanups().fns.rend(); ++it) fns.push_back(it->second);
+    for (auto it = Cleanups().fns.rbegin(); it != Cleanups().fns.rend(); ++it)
+      fns.push_back(it->second);
   }
   for (auto& fn : fns) fn();
   std::signal(sig, SIG_DFL);

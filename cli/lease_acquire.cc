@@ -63,8 +63,7 @@ void run_lease_acquire(const LeaseAcquireOptions& opt) {
     throw CliError("block signals failed");
   }
 
-  litevfs::Lease lease =
-      Unwrap(client->AcquireLease(opt.db, long(ms)), opt.db + ": acquire lease");
+  litevfs::Lease lease = Unwrap(client->AcquireLease(opt.db, long(ms)), opt.db + ": acquire lease");
   PrintLease("acquired", opt.db, lease, opt.json);
   if (!opt.hold) return;
 
@@ -110,7 +109,8 @@ void setup_lease_acquire(CLI::App& lease) {
   CLI::App* sub =
       lease.add_subcommand("acquire", "Acquire the write lease; print its id and expiry");
   sub->add_option("DB", opt->db, "Database name")->required();
-  sub->add_option("--duration", opt->duration, "Lease duration, 1s..10m (30s, 2m, 1500ms; a number without a unit is ms)")
+  sub->add_option("--duration", opt->duration,
+                  "Lease duration, 1s..10m (30s, 2m, 1500ms; a number without a unit is ms)")
       ->capture_default_str();
   sub->add_flag("--hold", opt->hold,
                 "Keep the lease, refreshing it, until SIGINT/SIGTERM; then release it");

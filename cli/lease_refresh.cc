@@ -39,7 +39,8 @@ void setup_lease_refresh(CLI::App& lease) {
   CLI::App* sub = lease.add_subcommand("refresh", "Extend a lease you hold");
   sub->add_option("DB", opt->db, "Database name")->required();
   sub->add_option("--id", opt->id, "Lease id (from lease acquire)")->required();
-  sub->add_option("--duration", opt->duration, "New duration from now, 1s..10m (30s, 2m; a number without a unit is ms)")
+  sub->add_option("--duration", opt->duration,
+                  "New duration from now, 1s..10m (30s, 2m; a number without a unit is ms)")
       ->capture_default_str();
   sub->add_flag("--json", opt->json, "Machine-readable output");
   sub->callback([opt]() { run_lease_refresh(*opt); });

@@ -26,14 +26,11 @@ void run_lease_status(const LeaseStatusOptions& opt) {
   }
   const litevfs::LeaseStatus st = Unwrap(std::move(r), opt.db + ": lease status");
   if (opt.json) {
-    PrintJson({{"db", opt.db},
-               {"exists", st.exists},
-               {"held", st.held},
-               {"expires_at", st.expires_at}});
+    PrintJson(
+        {{"db", opt.db}, {"exists", st.exists}, {"held", st.held}, {"expires_at", st.expires_at}});
     return;
   }
-  std::cout << opt.db << ": "
-            << (st.held ? "held until " + st.expires_at : std::string("free"))
+  std::cout << opt.db << ": " << (st.held ? "held until " + st.expires_at : std::string("free"))
             << (st.exists ? "" : " (the database is being created)") << "\n";
 }
 

@@ -12,24 +12,29 @@
 namespace {
 constexpr const char* kVersion = "0.1.0";
 
-// After a failed parse: "unknown command 'x' (commands: a, b)" when the deepest command
-// that was given wants a subcommand and got a word it does not know; else "".
-std::string UnknownCommand(CLI::App& app) {
+// After a failed parse, when the deepest command given wants a subcommand: "unknown command
+// 'x' of 'lease' (commands: a, b)" for a word it does not know, "'lease' needs a command
+// (commands: a, b)" for none (`missing`: the parse failed on a requirement); else "".
+std::string CommandProblem(CLI::App& app, bool missing) {
   CLI::App* cur = &app;
-  for (;;) {
-    auto subs = cur->get_subcommands();
-    if (subs.empty()) break;
-    cur = subs.front();
+  while (!cur->get_subcommands().empty()) cur = cur->get_subcommands().front();
+  std::string names;
+  for (const CLI::App* sub : cur->get_subcommands({})) {
+    names += (names.empty() ? "" : ", ") + sub->get_name();
   }
+  if (names.empty()) return "";
   // A word the subcommand did not take falls through to the top level's leftovers.
   std::vector<std::string> rest = cur->remaining();
   if (rest.empty()) rest = app.remaining();
-  if (rest.empty() || rest.front().empty() || rest.front()[0] == '-') return "";
-  std::string names;
-  for (const CLI::App* sub : cur->get_subcommands({})) names += (names.empty() ? "" : ", ") + sub->get_name();
-  if (names.empty()) return "";
-  const std::string where = cur == &app ? "" : " of '" + cur->get_name() + "'";
-  return "unknown command '" + rest.front() + "'" + where + " (commands: " + names + ")";
+  const std::string of = cur == &app ? "" : " of '" + cur->get_name() + "'";
+  if (rest.empty()) {
+    if (!missing) return "";
+    const std::string what = cur == &app ? std::string("a command is required")
+                                         : "'" + cur->get_name() + "' needs a command";
+    return what + " (commands: " + names + ")";
+  }
+  if (rest.front().empty() || rest.front()[0] == '-') return "";
+  return "unknown command '" + rest.front() + "'" + of + " (commands: " + names + ")";
 }
 }  // namespace
 
@@ -56,7 +61,8 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);  // runs the chosen subcommand's callback
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    const std::string unknown = UnknownCommand(app);
+    const std::string unknown =
+        CommandProblem(app, dynamic_cast<const CLI::RequiredError*>(&e) != nullptr);
     std::cerr << "litevfs: " << (unknown.empty() ? std::string(e.what()) : unknown) << "\n"
               << "Run with --help for more information.\n";
     return cli::kExitUsage;

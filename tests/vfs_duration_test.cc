@@ -36,7 +36,8 @@ TEST(DurationTest, RejectsWithTheAcceptedForms) {
                           "9999999999999999", "99999999999h"}) {
     auto r = ParseDuration(bad);
     ASSERT_FALSE(r.ok()) << bad;
-    EXPECT_NE(r.status().message().find("ms, s, m or h"), std::string::npos) << r.status().message();
+    EXPECT_NE(r.status().message().find("ms, s, m or h"), std::string::npos)
+        << r.status().message();
   }
   auto r = ParseDurationInRange("LITEVFS_REQUEST_TIMEOUT", "later", 100, 600000);
   EXPECT_EQ(r.status().message().rfind("LITEVFS_REQUEST_TIMEOUT: 'later' is not a duration", 0), 0u)

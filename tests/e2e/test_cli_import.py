@@ -301,6 +301,9 @@ class MessagesTest(TempDirTest):
         p = self.cli("lease", "frobnicate", "x")
         self.assertEqual(p.returncode, 2)
         self.assertIn("unknown command 'frobnicate' of 'lease'", p.stderr)
+        p = self.cli("lease")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("'lease' needs a command (commands: acquire, refresh, release, status)", p.stderr)
 
     def test_no_doubled_prefix(self):
         for args in (["pos", "nosuch"], ["export", "nosuch", os.path.join(self.tmp, "x.db")],

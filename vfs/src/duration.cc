@@ -80,10 +80,12 @@ ltx::Result<int64_t> ParseDuration(std::string_view text) {
 ltx::Result<int64_t> ParseDurationInRange(std::string_view what, std::string_view text,
                                           int64_t lo_ms, int64_t hi_ms) {
   auto ms = ParseDuration(text);
-  if (!ms.ok()) return ltx::Status::InvalidArgument(std::string(what) + ": " + ms.status().message());
+  if (!ms.ok())
+    return ltx::Status::InvalidArgument(std::string(what) + ": " + ms.status().message());
   if (*ms >= lo_ms && *ms <= hi_ms) return *ms;
   std::string msg = std::string(what) + ": '" + std::string(Strip(text)) + "' ";
-  if (IsAllDigits(Strip(text))) msg += "(" + FormatDuration(*ms) + ": a number without a unit is milliseconds) ";
+  if (IsAllDigits(Strip(text)))
+    msg += "(" + FormatDuration(*ms) + ": a number without a unit is milliseconds) ";
   return ltx::Status::InvalidArgument(msg + "is not between " + FormatDuration(lo_ms) + " and " +
                                       FormatDuration(hi_ms));
 }
