@@ -34,6 +34,42 @@ std::string Describe(const ltx::Status& s, std::string_view context) {
   return std::string(context) + ": " + msg;
 }
 
+namespace {
+// The global flag that overrides environment variable `env`.
+std::string FlagFor(std::string_view env) {
+  if (env == "LITEFS_CLOUD_HOST") return "--host";
+  if (env == "LITEFS_CLOUD_TOKEN") return "--token";
+  if (env == "LITEFS_CLOUD_CLUSTER") return "--cluster";
+  return "--cache-dir";
+}
+
+}  // namespace
+
+std::string ErrorText(std::string_view msg) {
+  static constexpr std::string_view kOwn = "litevfs: ";
+  std::string out;
+  for (size_t i = 0; i < msg.size();) {
+    const bool at_start = i == 0 || (i >= 2 && msg.substr(i - 2, 2) == ": ");
+    if (at_start && msg.substr(i, kOwn.size()) == kOwn) {
+      i += kOwn.size();
+      continue;
+    }
+    out += msg[i++];
+  }
+  const GlobalOptions& g = Globals();
+  for (const auto& [flag, env] :
+       {std::pair{&g.host, "LITEFS_CLOUD_HOST"}, std::pair{&g.token, "LITEFS_CLOUD_TOKEN"},
+        std::pair{&g.cluster, "LITEFS_CLOUD_CLUSTER"},
+        std::pair{&g.cache_dir, "LITEVFS_CACHE_DIR"}}) {
+    if (flag->empty()) continue;
+    const std::string name = FlagFor(env);
+    for (size_t p = out.find(env); p != std::string::npos; p = out.find(env, p + name.size())) {
+      out.replace(p, std::strlen(env), name);
+    }
+  }
+  return out;
+}
+
 // ---- global flags ----
 
 GlobalOptions& Globals() {
@@ -53,9 +89,15 @@ void SetupGlobalOptions(CLI::App& app) {
 litevfs::ClientConfig MakeClientConfig() {
   litevfs::ClientConfig cfg = litevfs::ClientConfig::FromEnv();
   const GlobalOptions& g = Globals();
-  if (!g.host.empty()) cfg.host = g.host;
-  if (!g.token.empty()) cfg.token = g.token;
-  if (!g.cluster.empty()) cfg.cluster = g.cluster;
+  auto overlay = [](const std::string& flag_value, std::string* field, std::string* source,
+                    const char* env) {
+    if (flag_value.empty()) return;
+    *field = flag_value;
+    *source = FlagFor(env);
+  };
+  overlay(g.host, &cfg.host, &cfg.host_source, "LITEFS_CLOUD_HOST");
+  overlay(g.token, &cfg.token, &cfg.token_source, "LITEFS_CLOUD_TOKEN");
+  overlay(g.cluster, &cfg.cluster, &cfg.cluster_source, "LITEFS_CLOUD_CLUSTER");
   if (cfg.token.empty()) {
     throw CliError("no auth token: set LITEFS_CLOUD_TOKEN or pass --token");
   }
@@ -143,6 +185,7 @@ void PrintJson(const nlohmann::json& j) { std::cout << j.dump(2) << "\n" << std:
 
 bool StdoutIsTty() { return ::isatty(STDOUT_FILENO) == 1; }
 bool StdinIsTty() { return ::isatty(STDIN_FILENO) == 1; }
+bool StderrIsTty() { return ::isatty(STDERR_FILENO) == 1; }
 
 std::string TabWriter::Render() const {
   std::vector<size_t> widths;
@@ -227,42 +270,11 @@ std::string FormatRfc3339(int64_t unix_ms, bool with_fraction) {
   return out + "Z";
 }
 
-std::optional<int64_t> ParseDurationMs(std::string_view s) {
-  if (s.empty()) return std::nullopt;
-  bool all_digits = std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-  if (all_digits) {
-    if (s.size() > 9) return std::nullopt;
-    return std::stoll(std::string(s)) * 1000;
-  }
-  double total = 0;
-  size_t i = 0;
-  while (i < s.size()) {
-    size_t start = i;
-    while (i < s.size() && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.')) ++i;
-    if (i == start) return std::nullopt;
-    double v = 0;
-    try {
-      v = std::stod(std::string(s.substr(start, i - start)));
-    } catch (...) {
-      return std::nullopt;
-    }
-    size_t ustart = i;
-    while (i < s.size() && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z'))) ++i;
-    std::string_view unit = s.substr(ustart, i - ustart);
-    if (unit == "ms") {
-      total += v;
-    } else if (unit == "s") {
-      total += v * 1000;
-    } else if (unit == "m") {
-      total += v * 60000;
-    } else if (unit == "h") {
-      total += v * 3600000;
-    } else {
-      return std::nullopt;
-    }
-    if (total > 1e15) return std::nullopt;
-  }
-  return static_cast<int64_t>(total);
+int64_t ParseDurationFlag(std::string_view flag, const std::string& value, int64_t lo_ms,
+                          int64_t hi_ms) {
+  auto ms = litevfs::ParseDurationInRange(flag, value, lo_ms, hi_ms);
+  if (!ms.ok()) throw UsageError(ms.status().message());
+  return *ms;
 }
 
 std::string FormatBytes(uint64_t n) {
@@ -280,36 +292,6 @@ std::string FormatBytes(uint64_t n) {
 }
 
 // ---- SQLite files ----
-
-DbFileInfo InspectDbFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw CliError(path + ": " + std::strerror(errno));
-  char hdr[100];
-  in.read(hdr, sizeof(hdr));
-  if (in.gcount() == 0) throw CliError(path + ": empty database file");
-  if (in.gcount() != sizeof(hdr)) throw CliError(path + ": not a SQLite database (short header)");
-  if (std::memcmp(hdr, "SQLite format 3\0", 16) != 0) {
-    throw CliError(path + ": not a SQLite database (bad magic)");
-  }
-  const auto* u = reinterpret_cast<const uint8_t*>(hdr);
-  uint32_t page_size = ltx::DecodeU16(u + 16);
-  if (page_size == 1) page_size = 65536;
-  if (!ltx::IsValidPageSize(page_size)) {
-    throw CliError(path + ": invalid page size " + std::to_string(page_size) + " in header");
-  }
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) throw CliError(path + ": " + std::strerror(errno));
-  DbFileInfo info;
-  info.page_size = page_size;
-  info.file_size = uint64_t(st.st_size);
-  if (info.file_size % page_size != 0) {
-    throw CliError(path + ": file size " + std::to_string(info.file_size) +
-                   " is not a multiple of the page size " + std::to_string(page_size));
-  }
-  if (info.file_size / page_size > 0xFFFFFFFEull) throw CliError(path + ": database too large");
-  info.page_count = uint32_t(info.file_size / page_size);
-  return info;
-}
 
 void RequireNoWal(const std::string& path) {
   struct stat st {};
@@ -403,9 +385,8 @@ int64_t NowMicros() {
 Progress::Progress(std::string label, uint64_t total, bool enabled)
     : label_(std::move(label)), total_(total), enabled_(enabled), start_us_(NowMicros()) {}
 
-Progress::~Progress() {
-  if (enabled_ && !finished_) std::fputs("\n", stderr);
-}
+// The bar's line is erased when it ends, whichever way: the command's report follows.
+Progress::~Progress() { Done(); }
 
 void Progress::Add(uint64_t n, uint64_t bytes) {
   done_ += n;
@@ -413,29 +394,35 @@ void Progress::Add(uint64_t n, uint64_t bytes) {
   int64_t now = NowMicros();
   if (enabled_ && now - last_draw_us_ > 100000) {
     last_draw_us_ = now;
-    Draw(false);
+    Draw();
   }
 }
 
 void Progress::Done() {
   if (enabled_ && !finished_) {
-    Draw(true);
-    std::fputs("\n", stderr);
+    std::fputs("\r\033[K", stderr);
+    std::fflush(stderr);
   }
   finished_ = true;
 }
 
-void Progress::Draw(bool final) {
+void Progress::Draw() {
   constexpr int kWidth = 30;
-  double frac = total_ ? double(done_) / double(total_) : 1.0;
-  if (final) frac = 1.0;
+  double secs = double(NowMicros() - start_us_) / 1e6;
+  double rate = secs > 0 ? double(bytes_) / (1024.0 * 1024.0) / secs : 0;
+  if (total_ == 0) {  // size unknown: no bar
+    std::fprintf(stderr, "\r\033[K%s %s %.1f MiB/s", label_.c_str(), FormatBytes(bytes_).c_str(),
+                 rate);
+    std::fflush(stderr);
+    return;
+  }
+  const double frac = std::min(1.0, double(done_) / double(total_));
   int filled = int(frac * kWidth);
   std::string bar(size_t(filled), '#');
   bar.append(size_t(kWidth - filled), '.');
-  double secs = double(NowMicros() - start_us_) / 1e6;
-  double rate = secs > 0 ? double(bytes_) / (1024.0 * 1024.0) / secs : 0;
-  std::fprintf(stderr, "\r%s [%s] %3d%% %s %.1f MB/s", label_.c_str(), bar.c_str(), int(frac * 100),
-               FormatBytes(bytes_).c_str(), rate);
+  // "\r" then erase-to-end-of-line: a shorter draw leaves nothing of the longer one behind.
+  std::fprintf(stderr, "\r\033[K%s [%s] %3d%% %s %.1f MiB/s", label_.c_str(), bar.c_str(),
+               int(frac * 100), FormatBytes(bytes_).c_str(), rate);
   std::fflush(stderr);
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "litevfs/client.h"
+#include "litevfs/duration.h"
 #include "ltx/decoder.h"
 #include "ltx/file.h"
 #include "ltx/format.h"
@@ -56,6 +57,10 @@ class ExitRequest : public CliError {
 
 // "context: message" (no code name: the message of our libraries is already precise).
 std::string Describe(const ltx::Status& s, std::string_view context = {});
+// The text main() prints after "litevfs: ": our libraries' own "litevfs: " prefixes removed
+// (no "litevfs: litevfs:"), and the environment variable a global flag overrode named as
+// that flag (the VFS only sees the environment).
+std::string ErrorText(std::string_view msg);
 inline void Check(const ltx::Status& s, std::string_view context = {}) {
   if (!s.ok()) throw CliError(Describe(s, context));
 }
@@ -93,6 +98,9 @@ nlohmann::json FileInfoJson(const std::string& path, const ltx::FileInfo& info);
 nlohmann::json PosJson(const ltx::Pos& pos);
 void PrintJson(const nlohmann::json& j);
 bool StdoutIsTty();
+bool StderrIsTty();
+// Whether a progress bar should be drawn: stderr is a terminal and output is not --json.
+inline bool ProgressWanted(bool json) { return !json && StderrIsTty(); }
 bool StdinIsTty();
 
 // Go text/tabwriter(minwidth 0, tabwidth 8, padding 2, ' ', 0): cells are tab-separated,
@@ -113,19 +121,13 @@ std::string Hexdump(std::string_view data);
 // "2006-01-02T15:04:05Z" (RFC 3339 UTC, seconds) and the Nano variant with trailing zeros
 // of the fraction trimmed, as Go formats them.
 std::string FormatRfc3339(int64_t unix_ms, bool with_fraction);
-// Go-style duration: "1500ms", "30s", "2m", "1h30m", or a bare number of seconds.
-std::optional<int64_t> ParseDurationMs(std::string_view s);
+// A duration flag's value in ms (litevfs/duration.h's grammar, the VFS's too) within
+// [lo_ms, hi_ms]; else UsageError naming the flag, the accepted forms and the range.
+int64_t ParseDurationFlag(std::string_view flag, const std::string& value, int64_t lo_ms,
+                          int64_t hi_ms);
 std::string FormatBytes(uint64_t n);
 
 // ---- SQLite database files ----
-struct DbFileInfo {
-  uint32_t page_size = 0;
-  uint32_t page_count = 0;  // file size / page size
-  uint64_t file_size = 0;
-};
-// Reads the 100-byte header of a SQLite database file; fails on anything that is not one
-// (bad magic, bad page size, size not a multiple of the page size).
-DbFileInfo InspectDbFile(const std::string& path);
 // Fails if `path`-wal exists and is not empty (its pages would be silently missed).
 void RequireNoWal(const std::string& path);
 
@@ -191,16 +193,18 @@ struct RemoteState {
 };
 RemoteState GetRemoteState(litevfs::Client& client, const std::string& db);
 
-// Progress bar on stderr: "label [#####.....] 45% 12.3 MB 40.1 MB/s".
+// Progress bar on stderr: "label [#####.....] 45% 12.3 MiB 40.1 MiB/s", each draw over the
+// last (the line is cleared first); only when stderr is a terminal (ProgressWanted()).
 class Progress {
  public:
+  // total = 0: unknown; the bytes and the rate are shown without a bar.
   Progress(std::string label, uint64_t total, bool enabled);
   ~Progress();
   void Add(uint64_t n, uint64_t bytes);
   void Done();
 
  private:
-  void Draw(bool final);
+  void Draw();
   std::string label_;
   uint64_t total_;
   bool enabled_;
@@ -211,5 +215,19 @@ class Progress {
   bool finished_ = false;
 };
 int64_t NowMicros();
+
+// An ltx::Sink that counts what passes into `progress` (not owned) on its way to `next`.
+class ProgressSink : public ltx::Sink {
+ public:
+  ProgressSink(ltx::Sink* next, Progress* progress) : next_(next), progress_(progress) {}
+  ltx::Status Write(const void* data, size_t n) override {
+    progress_->Add(0, n);
+    return next_->Write(data, n);
+  }
+
+ private:
+  ltx::Sink* next_;
+  Progress* progress_;
+};
 
 }  // namespace cli

@@ -39,8 +39,11 @@ struct Exported {
 
 Exported ExportSnapshot(litevfs::Client& client, const ExportOptions& opt, TempFile& out) {
   TempFile ltx_tmp(opt.file + ".ltx");
-  FdSink sink(ltx_tmp.fd(), ltx_tmp.path());
+  FdSink file_sink(ltx_tmp.fd(), ltx_tmp.path());
+  Progress bar("export", 0, ProgressWanted(opt.json));
+  ProgressSink sink(&file_sink, &bar);
   Unwrap(client.GetSnapshot(opt.db, &sink), opt.db + ": download snapshot");
+  bar.Done();
   ltx::FileInfo info = Unwrap(ltx::VerifyFile(ltx_tmp.path()), opt.db + ": snapshot");
   if (!info.header.IsSnapshot()) throw CliError(opt.db + ": server sent a non-snapshot LTX file");
   Check(ltx::ApplyFile(out.path(), ltx_tmp.path()), opt.db + ": apply snapshot");
@@ -69,7 +72,7 @@ Exported ExportAtTxid(litevfs::Client& client, const ExportOptions& opt, TempFil
   const std::string path = out.path();
   FetchOptions fo;
   fo.parallel = opt.parallel;
-  fo.progress = StdoutIsTty() && !opt.json;
+  fo.progress = ProgressWanted(opt.json);
   fo.label = "export";
   FetchStats fs = Unwrap(
       FetchAllPages(

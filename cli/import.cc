@@ -1,21 +1,20 @@
 // `litevfs import FILE DB`: upload a local SQLite database file.
-//  - DB does not exist: one snapshot LTX (ltx::EncodeDatabaseFile, min_txid = 1).
-//  - DB exists: one full-page transaction on top of the current position
-//    (min = max = cur.txid + 1, pre-apply = cur checksum, every page of the file,
-//    commit = the file's page count), so history is kept and readers just sync.
-// Uploads happen under a lease: --lease-id uses one the caller holds; otherwise the CLI
-// acquires one (409 if another client holds it) for --lease-duration, renews it every third
-// of that on a second connection while it encodes and uploads (however long a large upload
-// takes), and releases it afterwards. If the process dies, others can write after at most
-// --lease-duration.
+//  - What is uploaded is exactly what SQLite would read from FILE (import_source.h: a hot
+//    journal is rolled back and a WAL checkpointed on a private copy; a truncated file, a
+//    directory or a non-database is refused; --check runs PRAGMA integrity_check first).
+//  - DB does not exist: one snapshot LTX (min = max = 1). DB exists: one full-page
+//    transaction on top of the current position (min = max = cur.txid + 1, pre-apply = cur
+//    checksum, every page of the file, commit = the file's page count), so history is kept
+//    and readers just sync.
+//  - Uploads happen under a lease (import_lease.h), given back on every way out, Ctrl-C and
+//    SIGTERM included.
 // The LTX is encoded into a temporary file (in TMPDIR, else /tmp) and streamed from there, so
 // memory stays bounded whatever the database's size; the file is removed on every way out.
-#include <signal.h>
+// On a terminal, stderr shows a progress bar while the pages are encoded.
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <array>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -32,6 +31,9 @@
 
 #include "commands.h"
 #include "common.h"
+#include "import_lease.h"
+#include "import_source.h"
+#include "interrupt.h"
 #include "ltx/checksum.h"
 #include "ltx/encoder.h"
 #include "ltx/file.h"
@@ -39,28 +41,19 @@
 namespace cli {
 namespace {
 
-constexpr long kMaxLeaseMs = 600000;  // the longest lease the service grants (PROTOCOL.md)
-
 struct ImportOptions {
   std::string file;
   std::string db;
   std::string lease_id;
   std::string lease_duration = "60s";
   bool compress = false;
+  bool check = false;
   bool json = false;
 };
 
 // The temporary LTX file: created by mkstemp in temp_directory_path() (TMPDIR), unlinked
-// when this goes out of scope, and also when SIGINT/SIGTERM/SIGHUP end the process before
-// that (a large import's file is as large as the database).
-char g_temp_ltx_path[4096];  // read by the signal handler; empty = nothing to remove
-
-void RemoveTempLtxAndDie(int sig) {
-  if (g_temp_ltx_path[0] != '\0') ::unlink(g_temp_ltx_path);
-  ::signal(sig, SIG_DFL);
-  ::raise(sig);
-}
-
+// when this goes out of scope, and also when a signal ends the process inside an
+// InterruptScope (a large import's file is as large as the database).
 class TempLtx {
  public:
   TempLtx() {
@@ -71,9 +64,6 @@ class TempLtx {
                      "; set TMPDIR to a writable directory");
     }
     std::string tmpl = (dir / "litevfs-import-XXXXXX").string();
-    if (tmpl.size() >= sizeof(g_temp_ltx_path)) {
-      throw CliError("temporary directory " + dir.string() + ": path too long");
-    }
     std::vector<char> buf(tmpl.begin(), tmpl.end());
     buf.push_back('\0');
     fd_ = ::mkstemp(buf.data());
@@ -82,17 +72,12 @@ class TempLtx {
                      "; set TMPDIR to a writable directory");
     }
     path_ = buf.data();
-    std::memcpy(g_temp_ltx_path, path_.c_str(), path_.size() + 1);
-    struct sigaction sa {};
-    sa.sa_handler = &RemoveTempLtxAndDie;
-    sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < kSignals.size(); i++) ::sigaction(kSignals[i], &sa, &old_[i]);
+    unlink_on_interrupt_ = std::make_unique<OnInterrupt>([p = path_] { ::unlink(p.c_str()); });
   }
   ~TempLtx() {
+    unlink_on_interrupt_.reset();
     if (fd_ >= 0) ::close(fd_);
     ::unlink(path_.c_str());
-    for (size_t i = 0; i < kSignals.size(); i++) ::sigaction(kSignals[i], &old_[i], nullptr);
-    g_temp_ltx_path[0] = '\0';
   }
   TempLtx(const TempLtx&) = delete;
   TempLtx& operator=(const TempLtx&) = delete;
@@ -124,16 +109,15 @@ class TempLtx {
     const char* t = std::getenv("TMPDIR");
     return t && *t ? std::string(" ") + t + " (TMPDIR)" : std::string();
   }
-  static constexpr std::array<int, 3> kSignals{SIGINT, SIGTERM, SIGHUP};
   std::string path_;
   int fd_ = -1;
-  std::array<struct sigaction, 3> old_{};
+  std::unique_ptr<OnInterrupt> unlink_on_interrupt_;
 };
 
-// Full-page transaction of `path` on top of `cur`, written to `sink`. Returns the post-apply
-// checksum.
+// Full-page transaction of `path` on top of `cur` (a snapshot when cur is zero: min = max = 1,
+// pre-apply 0), written to `sink`. Returns the post-apply checksum.
 uint64_t EncodeFullPageTx(const std::string& path, const DbFileInfo& fi, const ltx::Pos& cur,
-                          bool compress, ltx::Sink* sink) {
+                          bool compress, bool progress, ltx::Sink* sink) {
   ltx::Header h;
   h.page_size = fi.page_size;
   h.commit = fi.page_count;
@@ -152,10 +136,12 @@ uint64_t EncodeFullPageTx(const std::string& path, const DbFileInfo& fi, const l
   std::string page(fi.page_size, '\0');
   const uint32_t lock = ltx::LockPgno(fi.page_size);
   ltx::DatabaseChecksum sum;
+  Progress bar("import: encode", fi.page_count, progress);
   for (uint32_t pgno = 1; pgno <= fi.page_count; ++pgno) {
     if (std::fread(page.data(), 1, page.size(), f.get()) != page.size()) {
       throw CliError(path + ": short read at page " + std::to_string(pgno));
     }
+    bar.Add(1, fi.page_size);
     if (pgno == lock) continue;
     std::span<const uint8_t> span(reinterpret_cast<const uint8_t*>(page.data()), page.size());
     sum.Toggle(ltx::PageChecksum(pgno, span));
@@ -165,151 +151,83 @@ uint64_t EncodeFullPageTx(const std::string& path, const DbFileInfo& fi, const l
   return sum.value();
 }
 
-// Renews a lease every third of its duration on its own connection until destroyed. A
-// renewal that fails is retried each second while the lease may still be valid; error()
-// then says why the upload's ELEASE happened.
-class LeaseKeeper {
- public:
-  LeaseKeeper(std::string db, std::string id, long ms)
-      : db_(std::move(db)), id_(std::move(id)), ms_(ms), client_(MakeClient()) {
-    thread_ = std::thread([this] { Run(); });
-  }
-  ~LeaseKeeper() {
-    {
-      std::lock_guard l(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  std::string error() {
-    std::lock_guard l(mu_);
-    return error_;
-  }
-
- private:
-  void Run() {
-    using Clock = std::chrono::steady_clock;
-    const auto period = std::chrono::milliseconds(std::max<long>(ms_ / 3, 100));
-    auto expires = Clock::now() + std::chrono::milliseconds(ms_);
-    auto next = Clock::now() + period;
-    std::unique_lock l(mu_);
-    while (!cv_.wait_until(l, next, [&] { return stop_; })) {
-      l.unlock();
-      auto r = client_->AcquireLease(db_, ms_, id_);
-      l.lock();
-      if (r.ok()) {
-        expires = Clock::now() + std::chrono::milliseconds(ms_);
-        next = Clock::now() + period;
-        error_.clear();
-        continue;
-      }
-      error_ = Describe(r.status(), db_ + ": renew lease " + id_);
-      if (r.status().code() != ltx::Code::kUnavailable || Clock::now() >= expires) return;
-      next = Clock::now() + std::chrono::seconds(1);
-    }
-  }
-
-  const std::string db_, id_;
-  const long ms_;
-  std::unique_ptr<litevfs::Client> client_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::string error_;
-  std::thread thread_;
-};
-
-void run_import(const ImportOptions& opt) {
-  Check(litevfs::ValidateDatabaseName(opt.db), "database name");
-  const auto lease_ms = ParseDurationMs(opt.lease_duration);
-  if (!lease_ms || *lease_ms < 1000 || *lease_ms > kMaxLeaseMs) {
-    throw UsageError("--lease-duration: '" + opt.lease_duration +
-                     "' is not a duration from 1s to 10m (e.g. 30s, 2m)");
-  }
-  DbFileInfo fi = InspectDbFile(opt.file);
-  RequireNoWal(opt.file);
-  auto client = MakeClient();
-
-  std::string lease_id = opt.lease_id;
-  bool own_lease = false;
-  if (lease_id.empty()) {
-    auto lease = client->AcquireLease(opt.db, long(*lease_ms));
-    if (!lease.ok()) {
-      if (lease.status().code() == ltx::Code::kConflict) {
-        throw CliError(opt.db + ": another client holds the lease (" + Describe(lease.status()) +
-                       "); pass --lease-id if it is yours");
-      }
-      throw CliError(Describe(lease.status(), opt.db + ": acquire lease"));
-    }
-    lease_id = lease->id;
-    own_lease = true;
-  }
-  // Release our lease on every path out of here.
-  struct Releaser {
-    litevfs::Client* c;
-    const std::string* db;
-    const std::string* id;
-    bool active;
-    ~Releaser() {
-      if (!active) return;
-      ltx::Status st = c->ReleaseLease(*db, *id);
-      if (!st.ok())
-        std::cerr << "litevfs: warning: " << Describe(st, *db + ": release lease") << "\n";
-    }
-  } releaser{client.get(), &opt.db, &lease_id, own_lease};
-  // Declared after the releaser, so it stops renewing before the lease is released.
-  std::unique_ptr<LeaseKeeper> keeper;
-  if (own_lease) keeper = std::make_unique<LeaseKeeper>(opt.db, lease_id, long(*lease_ms));
-
-  auto positions = Unwrap(client->GetPositions(), "list databases");
-  auto it = positions.find(opt.db);
-  const bool exists = it != positions.end() && !it->second.IsZero();
-
-  TempLtx tmp;
-  uint64_t post = 0;
+// Encodes into `tmp`; a full disk gets the TMPDIR hint.
+uint64_t EncodeInto(TempLtx& tmp, const ImportSource& src, const ltx::Pos& cur,
+                    const ImportOptions& opt) {
   try {
     FdSink sink(tmp.fd(), tmp.path());
-    if (!exists) {
-      ltx::EncodeDbOptions eo;
-      eo.encode.version = ltx::Version::kV1;
-      eo.encode.compress = opt.compress;
-      eo.txid = 1;
-      ltx::FileInfo info = Unwrap(ltx::EncodeDatabaseFile(opt.file, &sink, eo), opt.file);
-      post = info.trailer.post_apply_checksum;
-    } else {
-      post = EncodeFullPageTx(opt.file, fi, it->second, opt.compress, &sink);
-    }
+    return EncodeFullPageTx(src.path(), src.info(), cur, opt.compress, ProgressWanted(opt.json),
+                            &sink);
   } catch (const CliError& e) {
     std::string msg = TempLtx::WriteError(e.what());
     if (msg == e.what()) throw;
     throw CliError(msg, e.exit_code());
   }
-  const uint64_t upload_bytes = tmp.Finish();
+}
 
-  auto uploaded = client->UploadTxFile(opt.db, tmp.path(), lease_id);
-  if (!uploaded.ok() && keeper && !keeper->error().empty()) {
-    throw CliError(Describe(uploaded.status(), opt.db + ": upload") + " (" + keeper->error() + ")");
+// The position the import goes on top of (zero: the database does not exist yet).
+ltx::Pos CurrentPos(litevfs::Client& client, const std::string& db) {
+  auto positions = Unwrap(client.GetPositions(), "list databases");
+  auto it = positions.find(db);
+  return it == positions.end() ? ltx::Pos{} : it->second;
+}
+
+ltx::Pos Upload(litevfs::Client& client, const ImportOptions& opt, const std::string& ltx_path,
+                const ImportLease& lease, uint64_t bytes) {
+  if (ProgressWanted(opt.json)) {
+    std::fprintf(stderr, "import: upload %s...", FormatBytes(bytes).c_str());
+    std::fflush(stderr);
   }
-  ltx::Pos pos = Unwrap(std::move(uploaded), opt.db + ": upload");
+  auto uploaded = client.UploadTxFile(opt.db, ltx_path, lease.id());
+  if (ProgressWanted(opt.json)) std::fputs("\r\033[K", stderr);
+  if (!uploaded.ok() && !lease.RenewError().empty()) {
+    throw CliError(Describe(uploaded.status(), opt.db + ": upload") + " (" + lease.RenewError() +
+                   ")");
+  }
+  return Unwrap(std::move(uploaded), opt.db + ": upload");
+}
+
+void Report(const ImportOptions& opt, const ImportSource& src, const ltx::Pos& pos, bool snapshot,
+            uint64_t upload_bytes) {
+  const DbFileInfo& fi = src.info();
+  if (opt.json) {
+    PrintJson({{"db", opt.db},
+               {"file", opt.file},
+               {"snapshot", snapshot},
+               {"pos", PosJson(pos)},
+               {"pages", fi.page_count},
+               {"pageSize", fi.page_size},
+               {"uploadBytes", upload_bytes},
+               {"applied", src.applied()}});
+    return;
+  }
+  if (!src.applied().empty()) std::cout << opt.file << ": " << src.applied() << "\n";
+  std::cout << "imported " << opt.file << " as " << opt.db << " at " << ltx::FormatPos(pos) << " ("
+            << fi.page_count << " pages, " << FormatBytes(fi.file_size)
+            << (snapshot ? ", new database" : ", on top of the existing history") << ")\n";
+}
+
+void run_import(const ImportOptions& opt) {
+  Check(litevfs::ValidateDatabaseName(opt.db), "database name");
+  const int64_t lease_ms =
+      ParseDurationFlag("--lease-duration", opt.lease_duration, litevfs::kMinLeaseDurationMs,
+                        litevfs::kMaxLeaseDurationMs);
+  InterruptScope interrupts;  // before any thread starts: they inherit the blocked signals
+  const ImportSource src(opt.file, opt.check);
+  auto client = MakeClient();
+  const ImportLease lease(*client, opt.db, opt.lease_id, lease_ms);
+  const ltx::Pos cur = CurrentPos(*client, opt.db);
+
+  TempLtx tmp;
+  const uint64_t post = EncodeInto(tmp, src, cur, opt);
+  const uint64_t upload_bytes = tmp.Finish();
+  const ltx::Pos pos = Upload(*client, opt, tmp.path(), lease, upload_bytes);
   if (pos.post_apply_checksum != post) {
     throw CliError(opt.db + ": server reports checksum " +
                    ltx::FormatChecksum(pos.post_apply_checksum) + " after upload, expected " +
                    ltx::FormatChecksum(post));
   }
-  if (opt.json) {
-    PrintJson({{"db", opt.db},
-               {"file", opt.file},
-               {"snapshot", !exists},
-               {"pos", PosJson(pos)},
-               {"pages", fi.page_count},
-               {"pageSize", fi.page_size},
-               {"uploadBytes", upload_bytes}});
-    return;
-  }
-  std::cout << "imported " << opt.file << " as " << opt.db << " at " << ltx::FormatPos(pos) << " ("
-            << fi.page_count << " pages, " << FormatBytes(fi.file_size)
-            << (exists ? ", on top of the existing history" : ", new database") << ")\n";
+  Report(opt, src, pos, cur.IsZero(), upload_bytes);
 }
 
 }  // namespace
@@ -323,10 +241,13 @@ void setup_import(CLI::App& app) {
   sub->add_option("--lease-id", opt->lease_id,
                   "Upload under this lease (default: acquire one, renewed while the import runs)");
   sub->add_option("--lease-duration", opt->lease_duration,
-                  "Duration of the lease the import acquires, renewed every third of it (1s..10m); "
-                  "if the process dies, others can write after at most this long")
+                  "Duration of the lease the import acquires, renewed every third of it (1s..10m; "
+                  "30s, 2m; a number without a unit is ms); if the process is killed, others can "
+                  "write after at most this long")
       ->capture_default_str();
   sub->add_flag("--compress", opt->compress, "LZ4-compress the uploaded LTX file");
+  sub->add_flag("--check", opt->check,
+                "Run PRAGMA integrity_check on FILE first; refuse on errors");
   sub->add_flag("--json", opt->json, "Machine-readable output");
   sub->callback([opt]() { run_import(*opt); });
 }

@@ -51,9 +51,8 @@ void PrintLease(const std::string& event, const std::string& db, const litevfs::
 
 void run_lease_acquire(const LeaseAcquireOptions& opt) {
   Check(litevfs::ValidateDatabaseName(opt.db), "database name");
-  auto ms = ParseDurationMs(opt.duration);
-  if (!ms || *ms <= 0)
-    throw UsageError("--duration: '" + opt.duration + "' is not a duration (e.g. 30s, 2m, 1500ms)");
+  const int64_t ms = ParseDurationFlag("--duration", opt.duration, litevfs::kMinLeaseDurationMs,
+                                       litevfs::kMaxLeaseDurationMs);
   auto client = MakeClient();
 
   sigset_t sigs;
@@ -64,14 +63,13 @@ void run_lease_acquire(const LeaseAcquireOptions& opt) {
     throw CliError("block signals failed");
   }
 
-  litevfs::Lease lease =
-      Unwrap(client->AcquireLease(opt.db, long(*ms)), opt.db + ": acquire lease");
+  litevfs::Lease lease = Unwrap(client->AcquireLease(opt.db, long(ms)), opt.db + ": acquire lease");
   PrintLease("acquired", opt.db, lease, opt.json);
   if (!opt.hold) return;
 
   using Clock = std::chrono::steady_clock;
-  const auto period = std::chrono::milliseconds(std::max<int64_t>(*ms / 3, 100));
-  auto expires = Clock::now() + std::chrono::milliseconds(*ms);
+  const auto period = std::chrono::milliseconds(std::max<int64_t>(ms / 3, 100));
+  auto expires = Clock::now() + std::chrono::milliseconds(ms);
   auto next = Clock::now() + period;
   for (;;) {
     auto wait = std::max(next - Clock::now(), Clock::duration::zero());
@@ -85,10 +83,10 @@ void run_lease_acquire(const LeaseAcquireOptions& opt) {
       throw CliError(std::string("sigtimedwait: ") + std::strerror(errno));
     }
     if (Clock::now() < next) continue;
-    auto r = client->AcquireLease(opt.db, long(*ms), lease.id);
+    auto r = client->AcquireLease(opt.db, long(ms), lease.id);
     if (r.ok()) {
       lease = *r;
-      expires = Clock::now() + std::chrono::milliseconds(*ms);
+      expires = Clock::now() + std::chrono::milliseconds(ms);
       next = Clock::now() + period;
       PrintLease("refreshed", opt.db, lease, opt.json);
       continue;
@@ -111,7 +109,8 @@ void setup_lease_acquire(CLI::App& lease) {
   CLI::App* sub =
       lease.add_subcommand("acquire", "Acquire the write lease; print its id and expiry");
   sub->add_option("DB", opt->db, "Database name")->required();
-  sub->add_option("--duration", opt->duration, "Lease duration (1s..10m, e.g. 30s, 2m, 1500ms)")
+  sub->add_option("--duration", opt->duration,
+                  "Lease duration, 1s..10m (30s, 2m, 1500ms; a number without a unit is ms)")
       ->capture_default_str();
   sub->add_flag("--hold", opt->hold,
                 "Keep the lease, refreshing it, until SIGINT/SIGTERM; then release it");

@@ -19,12 +19,11 @@ struct LeaseRefreshOptions {
 
 void run_lease_refresh(const LeaseRefreshOptions& opt) {
   Check(litevfs::ValidateDatabaseName(opt.db), "database name");
-  auto ms = ParseDurationMs(opt.duration);
-  if (!ms || *ms <= 0)
-    throw UsageError("--duration: '" + opt.duration + "' is not a duration (e.g. 30s, 2m, 1500ms)");
+  const int64_t ms = ParseDurationFlag("--duration", opt.duration, litevfs::kMinLeaseDurationMs,
+                                       litevfs::kMaxLeaseDurationMs);
   auto client = MakeClient();
   litevfs::Lease l =
-      Unwrap(client->AcquireLease(opt.db, long(*ms), opt.id), opt.db + ": refresh lease");
+      Unwrap(client->AcquireLease(opt.db, long(ms), opt.id), opt.db + ": refresh lease");
   if (opt.json) {
     PrintJson({{"db", opt.db}, {"id", l.id}, {"expires_at", l.expires_at}});
     return;
@@ -40,7 +39,8 @@ void setup_lease_refresh(CLI::App& lease) {
   CLI::App* sub = lease.add_subcommand("refresh", "Extend a lease you hold");
   sub->add_option("DB", opt->db, "Database name")->required();
   sub->add_option("--id", opt->id, "Lease id (from lease acquire)")->required();
-  sub->add_option("--duration", opt->duration, "New duration from now (1s..10m)")
+  sub->add_option("--duration", opt->duration,
+                  "New duration from now, 1s..10m (30s, 2m; a number without a unit is ms)")
       ->capture_default_str();
   sub->add_flag("--json", opt->json, "Machine-readable output");
   sub->callback([opt]() { run_lease_refresh(*opt); });

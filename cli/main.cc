@@ -9,6 +9,34 @@
 #include "commands.h"
 #include "common.h"
 
+namespace {
+
+// After a failed parse, when the deepest command given wants a subcommand: "unknown command
+// 'x' of 'lease' (commands: a, b)" for a word it does not know, "'lease' needs a command
+// (commands: a, b)" for none (`missing`: the parse failed on a requirement); else "".
+std::string CommandProblem(CLI::App& app, bool missing) {
+  CLI::App* cur = &app;
+  while (!cur->get_subcommands().empty()) cur = cur->get_subcommands().front();
+  std::string names;
+  for (const CLI::App* sub : cur->get_subcommands({})) {
+    names += (names.empty() ? "" : ", ") + sub->get_name();
+  }
+  if (names.empty()) return "";
+  // A word the subcommand did not take falls through to the top level's leftovers.
+  std::vector<std::string> rest = cur->remaining();
+  if (rest.empty()) rest = app.remaining();
+  const std::string of = cur == &app ? "" : " of '" + cur->get_name() + "'";
+  if (rest.empty()) {
+    if (!missing) return "";
+    const std::string what = cur == &app ? std::string("a command is required")
+                                         : "'" + cur->get_name() + "' needs a command";
+    return what + " (commands: " + names + ")";
+  }
+  if (rest.front().empty() || rest.front()[0] == '-') return "";
+  return "unknown command '" + rest.front() + "'" + of + " (commands: " + names + ")";
+}
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"litevfs: SQLite databases in a LiteFS-Cloud-style service, paged in on demand",
                "litevfs"};
@@ -32,16 +60,18 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);  // runs the chosen subcommand's callback
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    std::cerr << "litevfs: " << e.what() << "\n"
+    const std::string unknown =
+        CommandProblem(app, dynamic_cast<const CLI::RequiredError*>(&e) != nullptr);
+    std::cerr << "litevfs: " << (unknown.empty() ? std::string(e.what()) : unknown) << "\n"
               << "Run with --help for more information.\n";
     return cli::kExitUsage;
   } catch (const cli::CliError& e) {
     std::cout.flush();
-    if (e.what()[0] != '\0') std::cerr << "litevfs: " << e.what() << "\n";
+    if (e.what()[0] != '\0') std::cerr << "litevfs: " << cli::ErrorText(e.what()) << "\n";
     return e.exit_code();
   } catch (const std::exception& e) {
     std::cout.flush();
-    std::cerr << "litevfs: " << e.what() << "\n";
+    std::cerr << "litevfs: " << cli::ErrorText(e.what()) << "\n";
     return cli::kExitError;
   }
   std::cout.flush();

@@ -39,7 +39,7 @@ void run_prefetch(const PrefetchOptions& opt) {
   SqlitePtr db = OpenRemote(opt.db, /*read_only=*/true);
   const uint64_t page_size = ToU64(QueryValue(db.get(), "PRAGMA page_size"), "page_size");
   const uint64_t page_count = ToU64(QueryValue(db.get(), "PRAGMA page_count"), "page_count");
-  const bool tty = StdoutIsTty() && !opt.json;
+  const bool tty = ProgressWanted(opt.json);
   const int64_t start = NowMicros();
   // The bar follows the cache filling up, read from a second connection's litevfs_stats
   // (PRAGMA litevfs_cache_db does not hold the database's lock while it fetches).

@@ -31,7 +31,7 @@ void run_verify(const VerifyOptions& opt) {
   std::atomic<uint64_t> acc{0};
   FetchOptions fo;
   fo.parallel = opt.parallel;
-  fo.progress = StdoutIsTty() && !opt.json;
+  fo.progress = ProgressWanted(opt.json);
   fo.label = "verify";
   FetchStats fs = Unwrap(
       FetchAllPages(*client, opt.db, st.pos, st.commit, fo,

@@ -218,14 +218,19 @@ TEST_F(VfsReadTest, PragmasValidateAndReport) {
   EXPECT_EQ(Q1(db, "PRAGMA litevfs_max_prefetch_pages = 8"), "8");
   EXPECT_EQ(Q1(db, "PRAGMA litevfs_cache_sync_period"), "1000");
   EXPECT_EQ(Q1(db, "PRAGMA litevfs_cache_sync_period = '2s'"), "2000");
+  // One grammar (litevfs/duration.h): a bare number is milliseconds, as in URIs and env vars.
+  EXPECT_EQ(Q1(db, "PRAGMA litevfs_cache_sync_period = 500"), "500");
+  EXPECT_EQ(Q1(db, "PRAGMA litevfs_lease_duration = '1m30s'"), "90000");
   EXPECT_EQ(Q1(db, "PRAGMA litevfs_max_reqs_per_query = 10"), "10");
   EXPECT_EQ(Q1(db, "PRAGMA litevfs_max_cached_pages = 1000"), "1000");
   EXPECT_EQ(Q1(db, "PRAGMA litevfs_min_available_space = '1MB'"), "1048576");
   struct Bad { const char* sql; const char* range; };
   for (Bad b : {Bad{"PRAGMA litevfs_max_prefetch_pages = 5000", "[0, 4095]"},
                 Bad{"PRAGMA litevfs_max_prefetch_pages = -1", "[0, 4095]"},
-                Bad{"PRAGMA litevfs_cache_sync_period = 'soon'", "[0, 3600000]"},
-                Bad{"PRAGMA litevfs_lease_duration = 10", "[1000, 600000]"},
+                Bad{"PRAGMA litevfs_cache_sync_period = 'soon'", "a number with a unit: ms, s, m or h"},
+                Bad{"PRAGMA litevfs_lease_duration = 10",
+                    "'10' (10ms: a number without a unit is milliseconds) is not between 1s and 10m"},
+                Bad{"PRAGMA litevfs_lease_duration = '20m'", "'20m' is not between 1s and 10m"},
                 Bad{"PRAGMA litevfs_max_reqs_per_query = 'x'", "[0, 1000000]"}}) {
     EXPECT_EQ(Exec(db, b.sql), SQLITE_ERROR) << b.sql;
     EXPECT_NE(std::string(sqlite3_errmsg(db)).find(b.range), std::string::npos) << sqlite3_errmsg(db);

@@ -91,7 +91,7 @@ constexpr uint64_t kDrainCap = 8ull << 20;  // bytes past --max-body read (and d
 constexpr char kPagesMime[] = "application/vnd.litevfs.pages";
 // Our extensions: the /info list, and the same list in every response's Litevfs-Features.
 const std::vector<std::string> kFeatures = {"pages-binary", "sync-wait", "interior", "history", "zstd",
-                                            "pgno-ranges"};
+                                            "pgno-ranges", "lease-status"};
 const std::string kFeaturesHeader = [] {
   std::string h;
   for (const auto& f : kFeatures) h += (h.empty() ? "" : ",") + f;
@@ -243,6 +243,7 @@ class ServerImpl : public Server {
   void HandleHistory(const httplib::Request&, httplib::Response&);
   void HandleLease(const httplib::Request&, httplib::Response&, const httplib::ContentReader&);
   void HandleLeaseRelease(const httplib::Request&, httplib::Response&);
+  void HandleLeaseStatus(const httplib::Request&, httplib::Response&);
   void HandleMetrics(const httplib::Request&, httplib::Response&);
   void HandleAdminFaults(const httplib::Request&, httplib::Response&,
                          const httplib::ContentReader*);
@@ -610,6 +611,7 @@ void ServerImpl::Routes() {
   get("/db/interior", &ServerImpl::HandleInterior);
   get("/db/sync", &ServerImpl::HandleSync);
   get("/db/history", &ServerImpl::HandleHistory);
+  get("/lease", &ServerImpl::HandleLeaseStatus);
   get("/metrics", &ServerImpl::HandleMetrics);
   routes_[{"GET", "/healthz"}] = [](Exchange& e) { e.res.set_content("ok", "text/plain"); };
   with_body("POST", "/db/tx", &ServerImpl::HandleTx);
@@ -1092,6 +1094,30 @@ void ServerImpl::HandleLeaseRelease(const httplib::Request& req, httplib::Respon
   }
   leases_.erase(it);
   res.status = 204;
+}
+
+// GET /lease?db=N: whether the lease is held and until when; never the id, never taken.
+void ServerImpl::HandleLeaseStatus(const httplib::Request& req, httplib::Response& res) {
+  if (!req.has_param("db")) return ReplyError(res, 400, "EBADREQUEST", "missing db parameter");
+  const std::string name = req.get_param_value("db");
+  if (Status st = ValidateName(name, "db"); !st.ok())
+    return ReplyError(res, 400, "EBADREQUEST", st.message());
+  auto db = store_->Get(tl.cluster, name, false);
+  if (!db.ok()) return ReplyStatus(res, db.status(), nullptr);
+  const bool exists = *db && (*db)->exists();
+  int64_t left_ms = -1;
+  {
+    std::lock_guard l(lease_mu_);
+    auto it = leases_.find(tl.cluster + "/" + name);
+    const auto now = Clock::now();
+    if (it != leases_.end() && it->second.expires > now) {
+      left_ms = std::chrono::duration_cast<std::chrono::milliseconds>(it->second.expires - now)
+                    .count();
+    }
+  }
+  if (!exists && left_ms < 0) return ReplyError(res, 404, "ENOTFOUND", "no such database: " + name);
+  const std::string expires = left_ms < 0 ? "" : FormatRfc3339Ms(NowUnixMs() + left_ms);
+  ReplyJson(res, 200, {{"exists", exists}, {"held", left_ms >= 0}, {"expires_at", expires}});
 }
 
 void ServerImpl::HandleMetrics(const httplib::Request&, httplib::Response& res) {

@@ -289,7 +289,9 @@ class CloudCliTest(unittest.TestCase):
         events = [json.loads(l)["event"] for l in out.splitlines()]
         self.assertIn("refreshed", events)
         self.assertEqual(events[-1], "released")
-        self.assertFalse(json.loads(self.cli(["lease", "status", "--json", "held"]).stdout)["held"])
+        # Released, and nothing was ever written: neither a lease nor a database by that name.
+        p = self.cli(["lease", "status", "--json", "held"], check=1)
+        self.assertIn("held: no such database", p.stderr)
 
     # ---- shell ----
 

@@ -39,8 +39,6 @@ constexpr uint32_t kMaxPgno = 0x7fffffff;         // PROTOCOL.md: each pgno 1..2
 // built on it): the db name, cluster and position take at most ~600 bytes.
 constexpr size_t kMaxPgnoListChars = 7000;
 constexpr long kMaxSyncWaitMs = 30000;            // PROTOCOL.md: the server caps wait here
-constexpr long kMinLeaseMs = 1000;
-constexpr long kMaxLeaseMs = 600000;
 constexpr uint64_t kMaxJsonResponse = 256ull << 20;      // /pos, /sync, /info, history, lease
 constexpr uint64_t kMaxInteriorBytes = 1ull << 30;       // one interior batch, decompressed
 constexpr size_t kFrameHeaderSize = 4;                   // pgno u32 BE before each page
@@ -713,10 +711,10 @@ class ClientImpl final : public Client {
   Result<Lease> AcquireLease(const std::string& db, long duration_ms,
                              const std::string& id) override {
     LTX_RETURN_IF_ERROR(ValidateDatabaseName(db));
-    if (duration_ms < kMinLeaseMs || duration_ms > kMaxLeaseMs) {
+    if (duration_ms < kMinLeaseDurationMs || duration_ms > kMaxLeaseDurationMs) {
       return Status::InvalidArgument("litevfs: lease duration " + std::to_string(duration_ms) +
-                                     " ms is out of range [" + std::to_string(kMinLeaseMs) + ", " +
-                                     std::to_string(kMaxLeaseMs) + "]");
+                                     " ms is out of range [" + std::to_string(kMinLeaseDurationMs) + ", " +
+                                     std::to_string(kMaxLeaseDurationMs) + "]");
     }
     Call c;
     c.method = "POST";
@@ -769,6 +767,39 @@ class ClientImpl final : public Client {
     c.query.emplace_back("id", id);
     auto r = Exec(c);
     return r.ok() ? Status::OK() : r.status();
+  }
+
+  Result<LeaseStatus> GetLeaseStatus(const std::string& db) override {
+    LTX_RETURN_IF_ERROR(ValidateDatabaseName(db));
+    LTX_ASSIGN_OR_RETURN(bool has, HasFeature("lease-status"));
+    if (!has) {
+      return Status::Unsupported(
+          "litevfs: the server has no read-only lease route (extension lease-status)");
+    }
+    Call c;
+    c.path = "/lease";
+    c.db = db;
+    c.idempotent = true;
+    c.headers.emplace_back("Accept", "application/json");
+    c.query.emplace_back("db", db);
+    const std::string where = Where(c.method, c.path, db);
+    LTX_ASSIGN_OR_RETURN(HttpResponse r, Exec(c));
+    LTX_ASSIGN_OR_RETURN(json j, ParseJson(r.body, "litevfs: server: " + where));
+    if (!j.is_object()) return Corrupt(where, "lease status is not an object");
+    auto exists = j.find("exists");
+    auto held = j.find("held");
+    auto exp = j.find("expires_at");
+    if (exists == j.end() || !exists->is_boolean() || held == j.end() || !held->is_boolean() ||
+        exp == j.end() || !exp->is_string()) {
+      return Corrupt(where, "lease status needs exists, held and expires_at");
+    }
+    LeaseStatus ls{exists->get<bool>(), held->get<bool>(), exp->get<std::string>()};
+    int64_t ms = 0;
+    if (ls.held && !internal::ParseRfc3339Millis(ls.expires_at, &ms)) {
+      return Corrupt(where, "lease expires_at \"" + internal::BodyExcerpt(ls.expires_at, 40) +
+                                "\" is not RFC 3339");
+    }
+    return ls;
   }
 
   Result<std::vector<HistoryEntry>> GetHistory(const std::string& db) override {
@@ -1025,7 +1056,7 @@ class ClientImpl final : public Client {
     return out;
   }
 
-  static Status ErrorFromResponse(const HttpResponse& r, const std::string& where) {
+  Status ErrorFromResponse(const HttpResponse& r, const std::string& where) const {
     ltx::Code code;
     if (r.status == 400) code = ltx::Code::kInvalidArgument;
     else if (r.status == 401 || r.status == 403) code = ltx::Code::kPermissionDenied;
@@ -1070,7 +1101,7 @@ class ClientImpl final : public Client {
       code = ltx::Code::kCorruption;
     }
     if (code == ltx::Code::kPermissionDenied) {
-      msg += "; set LITEFS_CLOUD_TOKEN to a token valid for this cluster";
+      msg += "; " + cfg_.token_source + " is not a token valid for this cluster";
     }
     return Status(code, std::move(msg), std::move(api_code));
   }
@@ -1134,17 +1165,17 @@ namespace {
 Status ValidateConfig(ClientConfig* cfg) {
   if (cfg->token.empty()) {
     return Status::InvalidArgument(
-        "litevfs: no auth token: set LITEFS_CLOUD_TOKEN (or pass a token)");
+        "litevfs: no auth token: " + cfg->token_source + " is empty");
   }
   for (char ch : cfg->token) {
     if (ch == '\r' || ch == '\n' || ch == '\0') {
-      return Status::InvalidArgument("litevfs: LITEFS_CLOUD_TOKEN contains a line break");
+      return Status::InvalidArgument("litevfs: " + cfg->token_source + " contains a line break");
     }
   }
   if (!cfg->cluster.empty()) {
     Status st = ValidateDatabaseName(cfg->cluster);
     if (!st.ok()) {
-      return Status::InvalidArgument("litevfs: LITEFS_CLOUD_CLUSTER \"" +
+      return Status::InvalidArgument("litevfs: " + cfg->cluster_source + " \"" +
                                      internal::BodyExcerpt(cfg->cluster, 60) +
                                      "\" is not a valid cluster name (1..255 of [A-Za-z0-9._-])");
     }
@@ -1153,7 +1184,11 @@ Status ValidateConfig(ClientConfig* cfg) {
     return Status::InvalidArgument("litevfs: timeouts must be positive");
   }
   if (cfg->max_retries < 0) return Status::InvalidArgument("litevfs: max_retries must be >= 0");
-  LTX_ASSIGN_OR_RETURN(cfg->host, internal::NormalizeBaseUrl(cfg->host));
+  auto host = internal::NormalizeBaseUrl(cfg->host);
+  if (!host.ok()) {
+    return Status::InvalidArgument("litevfs: " + cfg->host_source + ": " + host.status().message());
+  }
+  cfg->host = *host;
   return Status::OK();
 }
 }  // namespace

@@ -284,25 +284,25 @@ ltx::Result<std::string> NormalizeBaseUrl(std::string_view host) {
   size_t lead = 0;
   while (lead < h.size() && (h[lead] == ' ' || h[lead] == '\t')) lead++;
   h.erase(0, lead);
-  if (h.empty()) return ltx::Status::InvalidArgument("LITEFS_CLOUD_HOST: empty host");
+  if (h.empty()) return ltx::Status::InvalidArgument("empty host");
   std::string scheme = "http";
   if (auto p = h.find("://"); p != std::string::npos) {
     scheme = h.substr(0, p);
     for (auto& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     h.erase(0, p + 3);
     if (scheme != "http" && scheme != "https") {
-      return ltx::Status::InvalidArgument("LITEFS_CLOUD_HOST: unsupported scheme \"" + scheme +
+      return ltx::Status::InvalidArgument("unsupported scheme \"" + scheme +
                                           "\" (want http or https)");
     }
   }
   while (!h.empty() && h.back() == '/') h.pop_back();
   if (h.empty() || h[0] == '/' || h[0] == ':') {
-    return ltx::Status::InvalidArgument("LITEFS_CLOUD_HOST: no host name in \"" +
+    return ltx::Status::InvalidArgument("no host name in \"" +
                                         std::string(host) + "\"");
   }
   for (char c : h) {
     if (static_cast<unsigned char>(c) <= ' ' || c == '?' || c == '#') {
-      return ltx::Status::InvalidArgument("LITEFS_CLOUD_HOST: invalid character in \"" +
+      return ltx::Status::InvalidArgument("invalid character in \"" +
                                           std::string(host) + "\"");
     }
   }

@@ -89,19 +89,8 @@ ltx::Result<int64_t> ParseIntInRange(std::string_view pragma, std::string_view v
 
 ltx::Result<int64_t> ParseDurationMs(std::string_view pragma, std::string_view v, int64_t lo_ms,
                                      int64_t hi_ms) {
-  std::string s = Trim(v);
-  int64_t n = 0;
-  std::string unit;
-  auto bad = [&] { return RangeError(pragma, v, "a duration (e.g. 500ms, 2s, 1m) in milliseconds", lo_ms, hi_ms); };
-  if (!SplitNumber(s, &n, &unit) || n < 0) return bad();
-  int64_t mult = 0;
-  if (unit.empty() || unit == "ms") mult = 1;
-  else if (unit == "s") mult = 1000;
-  else if (unit == "m") mult = 60000;
-  else return bad();
-  if (n > hi_ms / mult + 1) return bad();
-  int64_t ms = n * mult;
-  if (ms < lo_ms || ms > hi_ms) return bad();
+  auto ms = ParseDurationInRange(pragma, v, lo_ms, hi_ms);
+  if (!ms.ok()) return ltx::Status::InvalidArgument("litevfs: " + ms.status().message());
   return ms;
 }
 

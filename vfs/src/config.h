@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "litevfs/client.h"
+#include "litevfs/duration.h"
 #include "ltx/status.h"
 
 namespace litevfs {
@@ -38,8 +39,6 @@ inline constexpr int64_t kMaxPrefetchPagesLimit = 4095;   // + the needed page =
 inline constexpr int64_t kDefaultSyncPeriodMs = 1000;
 inline constexpr int64_t kMaxSyncPeriodMs = 3600000;
 inline constexpr int64_t kDefaultLeaseDurationMs = 30000;
-inline constexpr int64_t kMinLeaseDurationMs = 1000;      // the server's range
-inline constexpr int64_t kMaxLeaseDurationMs = 600000;
 inline constexpr int64_t kMaxCachedPagesLimit = (int64_t{1} << 31) - 1;
 inline constexpr int64_t kMaxMinAvailableSpace = int64_t{1} << 50;
 inline constexpr int64_t kMaxReqsPerQueryLimit = 1000000;
@@ -47,7 +46,8 @@ inline constexpr int64_t kMaxReqsPerQueryLimit = 1000000;
 // "123" within [lo, hi]. Error text: "litevfs_NAME: 'v' is not an integer in [lo, hi]".
 ltx::Result<int64_t> ParseIntInRange(std::string_view pragma, std::string_view v, int64_t lo,
                                      int64_t hi);
-// A duration in milliseconds: "250", "250ms", "2s", "1m" within [lo_ms, hi_ms].
+// A duration (litevfs/duration.h: "250" = 250ms, "2s", "1m") within [lo_ms, hi_ms], in ms.
+// The error names `pragma` (or the env var / URI parameter) and the range.
 ltx::Result<int64_t> ParseDurationMs(std::string_view pragma, std::string_view v, int64_t lo_ms,
                                      int64_t hi_ms);
 // A byte count: "1048576", "512KB", "10MB", "1GB" (also KiB/MiB/GiB, all powers of 1024).

@@ -115,13 +115,15 @@ Status OpenError(const Status& st, const VfsConfig& cfg, const std::string& name
   switch (st.code()) {
     case ltx::Code::kUnavailable:
       return Status(st.code(),
-                    "litevfs: cannot reach the service at LITEFS_CLOUD_HOST=" + cfg.client.host +
+                    "litevfs: cannot reach the service at " + cfg.client.host_source + "=" +
+                        cfg.client.host +
                         " (opening " + name + "): " + st.message(),
                     st.api_code());
     case ltx::Code::kPermissionDenied:
       return Status(st.code(),
                     "litevfs: the service at " + cfg.client.host +
-                        " rejected LITEFS_CLOUD_TOKEN for cluster " + cfg.ClusterName() + ": " +
+                        " rejected " + cfg.client.token_source + " for cluster " +
+                        cfg.ClusterName() + ": " +
                         st.message(),
                     st.api_code());
     default:

@@ -485,8 +485,14 @@ int VfsOpen(sqlite3_vfs*, sqlite3_filename zName, sqlite3_file* pFile, int flags
       auto loaded = LoadConfigFromEnv();
       if (!loaded.ok()) return ToSqlite(loaded.status(), SQLITE_CANTOPEN, name);
       VfsConfig cfg = std::move(loaded).value();
-      if (const char* c = sqlite3_uri_parameter(zName, "cluster"); c && *c) cfg.client.cluster = c;
-      if (const char* h = sqlite3_uri_parameter(zName, "host"); h && *h) cfg.client.host = h;
+      if (const char* c = sqlite3_uri_parameter(zName, "cluster"); c && *c) {
+        cfg.client.cluster = c;
+        cfg.client.cluster_source = "URI parameter cluster";
+      }
+      if (const char* h = sqlite3_uri_parameter(zName, "host"); h && *h) {
+        cfg.client.host = h;
+        cfg.client.host_source = "URI parameter host";
+      }
       for (const auto& [param, field] : {std::pair{"request_timeout", &cfg.client.request_timeout_ms},
                                          std::pair{"connect_timeout", &cfg.client.connect_timeout_ms}}) {
         Status st = SetTimeoutMs(std::string("URI parameter ") + param,

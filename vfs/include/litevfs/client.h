@@ -86,6 +86,11 @@ struct ClientConfig {
   long retry_backoff_ms = 25;                    // first retry's delay; doubles, capped at 1 s
   bool use_extensions = true;                    // false: plain LiteFS Cloud API only
   bool accept_zstd = true;                       // offer Accept-Encoding: zstd on binary batches
+  // Where host, token and cluster came from, as messages name them: the env var (default),
+  // or the caller's flag / URI parameter (e.g. "--host") when it overwrote the field.
+  std::string host_source = "LITEFS_CLOUD_HOST";
+  std::string token_source = "LITEFS_CLOUD_TOKEN";
+  std::string cluster_source = "LITEFS_CLOUD_CLUSTER";
   // Defaults overlaid with LITEFS_CLOUD_HOST / _TOKEN / _CLUSTER from the environment.
   // Callers (CLI flags, URI parameters) overwrite fields afterwards.
   static ClientConfig FromEnv();
@@ -115,6 +120,16 @@ struct PageBatch {
 struct Lease {
   std::string id;
   std::string expires_at;         // RFC 3339 as the server sent it
+};
+// The lease durations the service grants (PROTOCOL.md, POST /lease).
+inline constexpr int64_t kMinLeaseDurationMs = 1000;
+inline constexpr int64_t kMaxLeaseDurationMs = 600000;
+
+// What GET /lease says about a database's write lease (its id is never shown).
+struct LeaseStatus {
+  bool exists = false;            // the database has been created
+  bool held = false;              // a client holds an unexpired lease
+  std::string expires_at;         // RFC 3339, when held
 };
 
 struct HistoryEntry {
@@ -183,6 +198,9 @@ class Client {
   virtual Result<Lease> AcquireLease(const std::string& db, long duration_ms,
                                      const std::string& id = {}) = 0;
   virtual Status ReleaseLease(const std::string& db, const std::string& id) = 0;
+  // GET /lease (extension "lease-status"): the lease without taking it. NotFound when the
+  // database neither exists nor is leased; Unsupported when the server lacks the route.
+  virtual Result<LeaseStatus> GetLeaseStatus(const std::string& db) = 0;
   // GET /db/history (extension).
   virtual Result<std::vector<HistoryEntry>> GetHistory(const std::string& db) = 0;
 
