@@ -152,16 +152,21 @@ TEST(MockcloudIntegrity, ASegmentPageChangedUnderTheServerIsNeverServed) {
   EXPECT_NE(std::string(J(r)["error"]).find("page 2 in " + seg), std::string::npos) << r->body;
 }
 
-// Fails every write (pwrite, fdatasync, ftruncate) with ENOSPC while armed.
+// Fails every write (pwrite, fdatasync, ftruncate) with ENOSPC while armed; with only_sync,
+// only the next `syncs_to_fail` fdatasyncs fail (the commit flush, then the undo's flush).
 class FullDisk : public mockcloud::StoreIo {
  public:
   std::atomic<bool> full{false};
-  std::atomic<bool> only_sync{false};  // armed: only fdatasync fails
+  std::atomic<bool> only_sync{false};
+  std::atomic<int> syncs_to_fail{1};
   ssize_t Pwrite(int fd, const void* b, size_t n, off_t off) override {
     if (full && !only_sync) return Fail();
     return StoreIo::Pwrite(fd, b, n, off);
   }
-  int Fdatasync(int fd) override { return full ? int(Fail()) : StoreIo::Fdatasync(fd); }
+  int Fdatasync(int fd) override {
+    if (full && (!only_sync || syncs_to_fail-- > 0)) return int(Fail());
+    return StoreIo::Fdatasync(fd);
+  }
   int Ftruncate(int fd, off_t n) override {
     return full && !only_sync ? int(Fail()) : StoreIo::Ftruncate(fd, n);
   }
@@ -184,6 +189,7 @@ TEST(MockcloudIntegrity, AFullDiskIs507AndNothingIsStored) {
     SCOPED_TRACE(only_sync ? "fdatasync fails" : "pwrite fails");
     const Model before = m;
     disk->only_sync = only_sync;
+    disk->syncs_to_fail = 1;  // the commit flush fails; the undo's flush lands
     disk->full = true;
     const std::string tx = m.Tx({{3, FilledPage(4096, 7)}}, 8);
     auto r = Upload(*c, tx);
@@ -202,6 +208,26 @@ TEST(MockcloudIntegrity, AFullDiskIs507AndNothingIsStored) {
   auto r = GetPage(*c, m, 3);
   ASSERT_EQ(r->status, 200);
   EXPECT_EQ(ParseFrames(r->body, 4096)[3], m.Page(3));
+}
+
+// The commit flush fails and so does the flush of its undo: the server cannot know whether
+// the header reached the disk, so it must not say "nothing was stored" (the client settles).
+TEST(MockcloudIntegrity, AFailedCommitFlushWhoseUndoFailsIsReportedAsUnknown) {
+  Harness h;
+  auto disk = std::make_shared<FullDisk>();
+  h.opts.store_io = disk;
+  h.Start();
+  Model m = Build(h);
+  auto c = h.Client();
+  disk->only_sync = true;
+  disk->syncs_to_fail = 2;
+  disk->full = true;
+  auto r = Upload(*c, m.Tx({{3, FilledPage(4096, 9)}}, 8));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 500) << r->body;
+  EXPECT_NE(r->body.find("may or may not be stored"), std::string::npos) << r->body;
+  EXPECT_EQ(r->body.find("nothing was stored"), std::string::npos) << r->body;
+  h.Stop();
 }
 
 TEST(MockcloudIntegrity, SnapshotStreamsWithoutATemporaryCopyAndHoldsItsPosition) {

@@ -26,7 +26,8 @@ namespace {
 
 constexpr uint64_t kMaxUnwrittenGrowth = 65536;
 
-// SEG2: strict segments (two ordering points per record; see Segment::strict). SEG1: before.
+// SEG2: strict segments (the header slot after the last record is zeros; see Segment::strict).
+// SEG1: before.
 constexpr char kSegMagic[8] = {'L', 'V', 'M', 'C', 'S', 'E', 'G', '2'};
 constexpr char kSegMagicLegacy[8] = {'L', 'V', 'M', 'C', 'S', 'E', 'G', '1'};
 // fold.pending: magic, target txid u64, target post-apply checksum u64, crc64 of [0,24).
@@ -682,9 +683,10 @@ Status Database::FinishRecordBodyLocked(Segment* seg, ltx::Sink* body, uint64_t 
   LTX_RETURN_IF_ERROR(sink->Write(zeros, size_t(next + kRecHeaderSize - sink->offset())));
   LTX_RETURN_IF_ERROR(sink->Flush());
   seg->size = std::max(seg->size, sink->offset());
-  LTX_RETURN_IF_ERROR(ExtendSegmentLocked(seg, next + kRecHeaderSize));
-  // First ordering point: the body is durable before any header names it.
-  return IoFdatasync(io(), seg->fd, seg->path);
+  // No flush here: the header's fdatasync (the commit point) makes body, zeros and header
+  // durable together. A second ordering point would halve commits/s (row 5: 0.67x against
+  // 1.1x) and buy only a quieter log after a power loss (see LoadRecords).
+  return ExtendSegmentLocked(seg, next + kRecHeaderSize);
 }
 
 Status Database::WriteRecordHeaderLocked(Segment* seg, uint64_t at, uint64_t len, int64_t recv_ms,
@@ -692,13 +694,23 @@ Status Database::WriteRecordHeaderLocked(Segment* seg, uint64_t at, uint64_t len
   uint8_t rec[kRecHeaderSize];
   EncodeRecordHeader(seg->salt, len, recv_ms, file_checksum, rec);
   LTX_RETURN_IF_ERROR(IoPwriteAll(io(), seg->fd, rec, sizeof rec, at, seg->path));
-  // Second ordering point: the commit.
+  // The commit point: one fdatasync for body, header and the zeroed slot after them.
   if (Status st = IoFdatasync(io(), seg->fd, seg->path); !st.ok()) {
-    memset(rec, 0, sizeof rec);
-    (void)IoPwriteAll(io(), seg->fd, rec, sizeof rec, at, seg->path);  // best effort
-    return Status::IOError(st.message() + " (the transaction may or may not be stored)");
+    return UndoRecordHeaderLocked(seg, at, st);
   }
   return Status::OK();
+}
+
+// The commit flush failed, so nothing was acknowledged. Zero the header and flush again: if
+// that lands, the record is provably absent and `why` stands (a full disk stays ENOSPACE,
+// "nothing was stored"); if not, no one can say whether the header reached the disk.
+Status Database::UndoRecordHeaderLocked(Segment* seg, uint64_t at, const Status& why) {
+  static const uint8_t zeros[kRecHeaderSize] = {};
+  Status undo = IoPwriteAll(io(), seg->fd, zeros, sizeof zeros, at, seg->path);
+  if (undo.ok()) undo = IoFdatasync(io(), seg->fd, seg->path);
+  if (undo.ok()) return why;
+  return Status::IOError(why.message() + "; undoing the record failed too (" + undo.message() +
+                         "): the transaction may or may not be stored");
 }
 
 Status Database::FoldLocked(size_t idx) {
@@ -1213,12 +1225,14 @@ Status Database::LoadSegments(Pos* prev) {
   return Status::OK();
 }
 
-// The log of a segment ends at an all-zero header slot. In a strict segment anything else
-// at a slot that does not load is damage: if records follow it, startup fails naming it;
-// if not, it is quarantined (QuarantineRecord) and the log ends there. A legacy segment
-// (one fdatasync per record) may also end at leftovers of rejected uploads (a slot without
-// the record magic), and its last record may be a torn write that cannot be told from
-// damage: it is quarantined too, never dropped.
+// The log of a segment ends at an all-zero header slot: a header is written only after its
+// body, and the upload is acknowledged only after the fdatasync that follows, so a process
+// crash leaves either a complete record or a zero slot. In a strict segment anything else at
+// a slot that does not load is damage, or (after a power loss, which may persist the header
+// before the body) a torn write that cannot be told from damage: if records follow it,
+// startup fails naming it; if not, it is quarantined (QuarantineRecord) and the log ends
+// there. A legacy segment may also end at leftovers of rejected uploads (a slot without the
+// record magic); its last record is quarantined the same way, never dropped.
 Status Database::LoadRecords(int fd, bool newest, Segment* seg, Pos* prev) {
   uint64_t at = kSegHeaderSize;
   while (at + kRecHeaderSize <= seg->size) {

@@ -247,9 +247,11 @@ class Database {
     uint64_t size = 0;       // file size; [end, size) is zeros or leftovers of rejected uploads
     uint64_t last_txid = 0;  // 0 = no records
     int fd = -1;             // read-write; open for the newest segment only
-    // Written with two ordering points per record (body synced, then header synced) and the
-    // header slot after the last record always zeros: whatever else sits at a header slot is
-    // damage, never a torn write. Segments from before (magic ...SEG1) are never appended to.
+    // Each record is written body first, then zeros over the next header slot, then its
+    // header, then one fdatasync (the commit point). An all-zero slot is the end of the log
+    // (a write no one was told of); whatever else sits at a header slot and does not load is
+    // kept as evidence, never dropped. Segments from before (magic ...SEG1) are never
+    // appended to.
     bool strict = true;
   };
 
@@ -294,6 +296,7 @@ class Database {
   Status FinishRecordBodyLocked(Segment* seg, ltx::Sink* body, uint64_t next);
   Status WriteRecordHeaderLocked(Segment* seg, uint64_t at, uint64_t len, int64_t recv_ms,
                                  uint64_t file_checksum);
+  Status UndoRecordHeaderLocked(Segment* seg, uint64_t at, const Status& why);
   void Warn(const std::string& msg) const;
   // Makes files_[idx] the base. write_mu_ held. The first base is written whole
   // (RewriteBaseLocked: base.tmp, renamed); after that only the pages that changed are
