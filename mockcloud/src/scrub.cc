@@ -13,19 +13,6 @@ namespace {
 
 constexpr uint64_t kMaxBadPagesListed = 1000;  // per database; the count is always given
 
-std::vector<std::string> Names(const std::string& path) {
-  std::vector<std::string> out;
-  DIR* d = opendir(path.c_str());
-  if (!d) return out;
-  while (struct dirent* e = readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") out.push_back(n);
-  }
-  closedir(d);
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 // One database: its findings go to `out` as "damage: ..." lines.
 uint64_t ScrubDatabase(const std::string& data_dir, const std::string& name,
                        const std::function<void(const std::string&)>& out) {
@@ -55,7 +42,7 @@ uint64_t ScrubDatabase(const std::string& data_dir, const std::string& name,
         " more bad pages in base.db not listed");
   }
   damaged += *bad - std::min(*bad, kMaxBadPagesListed);
-  for (const auto& q : Names(dir + "/quarantine")) {
+  for (const auto& q : ListDir(dir + "/quarantine")) {
     out("note: " + dir + "/quarantine/" + q + ": a record moved aside by an earlier start");
   }
   if (damaged == 0) out("ok: database " + name + " at " + ltx::FormatPos(db.pos()));
@@ -72,9 +59,9 @@ Result<ScrubReport> Scrub(const std::string& data_dir,
                                    ": not a litevfs-mockcloud data directory (no clusters/ in it)");
   }
   ScrubReport r;
-  for (const auto& c : Names(data_dir + "/clusters")) {
+  for (const auto& c : ListDir(data_dir + "/clusters")) {
     if (!ValidateName(c, "cluster").ok()) continue;
-    for (const auto& d : Names(data_dir + "/clusters/" + c)) {
+    for (const auto& d : ListDir(data_dir + "/clusters/" + c)) {
       if (!ValidateName(d, "db").ok()) continue;
       r.databases++;
       r.damaged += ScrubDatabase(data_dir, c + "/" + d, out);

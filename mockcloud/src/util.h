@@ -47,7 +47,8 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b);
 
 // Durable file-system steps.
 Status FsyncPath(const std::string& path);  // file or directory
-Status MakeDirs(const std::string& path);   // mkdir -p, fsyncing each created level's parent
+Status MakeDirs(const std::string& path);
+std::vector<std::string> ListDir(const std::string& path);  // sorted names; none if unreadable   // mkdir -p, fsyncing each created level's parent
 Status WriteAll(int fd, const void* data, size_t n);
 Status PwriteAll(int fd, const void* data, size_t n, uint64_t off);
 Status PreadAll(int fd, void* data, size_t n, uint64_t off);  // short read = Corruption

@@ -770,22 +770,8 @@ class ClientImpl final : public Client {
   }
 
   Result<LeaseStatus> GetLeaseStatus(const std::string& db) override {
-    LTX_RETURN_IF_ERROR(ValidateDatabaseName(db));
-    LTX_ASSIGN_OR_RETURN(bool has, HasFeature("lease-status"));
-    if (!has) {
-      return Status::Unsupported(
-          "litevfs: the server has no read-only lease route (extension lease-status)");
-    }
-    Call c;
-    c.path = "/lease";
-    c.db = db;
-    c.idempotent = true;
-    c.headers.emplace_back("Accept", "application/json");
-    c.query.emplace_back("db", db);
-    const std::string where = Where(c.method, c.path, db);
-    LTX_ASSIGN_OR_RETURN(HttpResponse r, Exec(c));
-    LTX_ASSIGN_OR_RETURN(json j, ParseJson(r.body, "litevfs: server: " + where));
-    if (!j.is_object()) return Corrupt(where, "lease status is not an object");
+    std::string where;
+    LTX_ASSIGN_OR_RETURN(json j, GetExtensionObject(db, "/lease", "lease-status", &where));
     auto exists = j.find("exists");
     auto held = j.find("held");
     auto exp = j.find("expires_at");
@@ -803,20 +789,9 @@ class ClientImpl final : public Client {
   }
 
   Result<std::vector<HistoryEntry>> GetHistory(const std::string& db) override {
-    LTX_RETURN_IF_ERROR(ValidateDatabaseName(db));
-    LTX_ASSIGN_OR_RETURN(bool has, HasFeature("history"));
-    if (!has) return Status::Unsupported("litevfs: the server does not offer the history extension");
-    Call c;
-    c.path = "/db/history";
-    c.db = db;
-    c.idempotent = true;
-    c.headers.emplace_back("Accept", "application/json");
-    c.query.emplace_back("db", db);
-    const std::string where = Where(c.method, c.path, db);
-    LTX_ASSIGN_OR_RETURN(HttpResponse r, Exec(c));
+    std::string where;
+    LTX_ASSIGN_OR_RETURN(json j, GetExtensionObject(db, "/db/history", "history", &where));
     const std::string what = "litevfs: server: " + where;
-    LTX_ASSIGN_OR_RETURN(json j, ParseJson(r.body, what));
-    if (!j.is_object()) return Corrupt(where, "history response is not an object");
     auto h = j.find("history");
     if (h == j.end() || !(h->is_array() || h->is_null())) {
       return Corrupt(where, "history response has no \"history\" array");
@@ -856,6 +831,29 @@ class ClientImpl final : public Client {
   const ClientStats& stats() const override { return stats_; }
 
  private:
+  // GET of one of our extension routes that answers a JSON object about database `db`;
+  // `where` names the request for the caller's own messages.
+  Result<json> GetExtensionObject(const std::string& db, const char* path, const char* feature,
+                                  std::string* where) {
+    LTX_RETURN_IF_ERROR(ValidateDatabaseName(db));
+    LTX_ASSIGN_OR_RETURN(bool has, HasFeature(feature));
+    if (!has) {
+      return Status::Unsupported(std::string("litevfs: the server does not offer ") + path +
+                                 " (extension " + feature + ")");
+    }
+    Call c;
+    c.path = path;
+    c.db = db;
+    c.idempotent = true;
+    c.headers.emplace_back("Accept", "application/json");
+    c.query.emplace_back("db", db);
+    *where = Where(c.method, c.path, db);
+    LTX_ASSIGN_OR_RETURN(HttpResponse r, Exec(c));
+    LTX_ASSIGN_OR_RETURN(json j, ParseJson(r.body, "litevfs: server: " + *where));
+    if (!j.is_object()) return Corrupt(*where, "the response is not a JSON object");
+    return j;
+  }
+
   Result<bool> HasFeature(const std::string& feature) override {
     if (!cfg_.use_extensions) return false;
     {
