@@ -159,3 +159,14 @@ class TempDirTest(unittest.TestCase):
         cloud = MockCloud(os.path.join(self.tmp, "data"), **kwargs).start()
         self.addCleanup(cloud.stop)
         return cloud
+
+
+def start_class_cloud(cls, prefix, rows):
+    """For setUpClass: a temp dir, a running mock cloud and an Env on the class, and cls.src, a
+    make_db() of `rows` rows to import; the class cleanups stop and remove them all."""
+    cls.tmp = tempfile.mkdtemp(prefix=prefix)
+    cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
+    cls.cloud = MockCloud(os.path.join(cls.tmp, "data")).start()
+    cls.addClassCleanup(cls.cloud.stop)
+    cls.env = Env(cls.cloud, os.path.join(cls.tmp, "cache"))
+    cls.src = make_db(os.path.join(cls.tmp, "src.db"), rows=rows)

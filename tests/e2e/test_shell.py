@@ -13,7 +13,7 @@ import tempfile
 import time
 import unittest
 
-from harness import Env, MockCloud, make_db, run_cli
+from harness import run_cli, start_class_cloud
 
 ESC = "\x1b["
 
@@ -23,14 +23,9 @@ class ShellTestBase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="litevfs-shell-")
-        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
-        cls.cloud = MockCloud(os.path.join(cls.tmp, "data")).start()
-        cls.addClassCleanup(cls.cloud.stop)
-        cls.env = Env(cls.cloud, os.path.join(cls.tmp, "cache"))
+        start_class_cloud(cls, "litevfs-shell-", rows=500)
         cls.env.vars.pop("NO_COLOR", None)
-        src = make_db(os.path.join(cls.tmp, "src.db"), rows=500)
-        run_cli(["import", src, cls.DB], cls.env)
+        run_cli(["import", cls.src, cls.DB], cls.env)
 
 
 class ShellPipedTest(ShellTestBase):

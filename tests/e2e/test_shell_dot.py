@@ -7,10 +7,9 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import tempfile
 import unittest
 
-from harness import Env, MockCloud, make_db, run_cli
+from harness import run_cli, start_class_cloud
 
 
 class ShellDotTest(unittest.TestCase):
@@ -18,12 +17,7 @@ class ShellDotTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="litevfs-shell-dot-")
-        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
-        cls.cloud = MockCloud(os.path.join(cls.tmp, "data")).start()
-        cls.addClassCleanup(cls.cloud.stop)
-        cls.env = Env(cls.cloud, os.path.join(cls.tmp, "cache"))
-        cls.src = make_db(os.path.join(cls.tmp, "src.db"), rows=300)
+        start_class_cloud(cls, "litevfs-shell-dot-", rows=300)
         run_cli(["import", cls.src, cls.DB], cls.env)
         cls.serial = 0
 

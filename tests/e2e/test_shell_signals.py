@@ -3,14 +3,12 @@ terminal) releases the write lease before it dies of the signal, so another clie
 take the lease at once instead of after the lease period (30 s). The interactive case is in
 test_shell.py (tmux)."""
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 import unittest
 
-from harness import LITEVFS, Env, MockCloud, make_db, need, run_cli
+from harness import LITEVFS, need, run_cli, start_class_cloud
 
 WAIT_S = 10  # far below the 30 s lease: a lease that is merely left to expire fails
 
@@ -18,12 +16,7 @@ WAIT_S = 10  # far below the 30 s lease: a lease that is merely left to expire f
 class ShellSignalTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="litevfs-shell-sig-")
-        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
-        cls.cloud = MockCloud(os.path.join(cls.tmp, "data")).start()
-        cls.addClassCleanup(cls.cloud.stop)
-        cls.env = Env(cls.cloud, os.path.join(cls.tmp, "cache"))
-        cls.src = make_db(os.path.join(cls.tmp, "src.db"), rows=200)
+        start_class_cloud(cls, "litevfs-shell-sig-", rows=200)
         cls.serial = 0
 
     def fresh_db(self):
