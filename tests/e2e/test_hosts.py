@@ -93,7 +93,7 @@ class HostsTest(TempDirTest):
 
     def test_node_better_sqlite3(self):
         if not shutil.which("node"):
-            self.skipTest("Node is not installed (bash scripts/deps --hosts: nodejs)")
+            self.skipTest("Node is not installed (the Node host needs Node >= 20 with npm; Debian 12's nodejs is 18)")
         addon = os.path.join(NODE_MODULES, "better-sqlite3", "build", "Release",
                              "better_sqlite3.node")
         if not os.path.exists(addon):
