@@ -262,6 +262,26 @@ TEST_F(VfsWriteTest, NewDatabaseIsCreatedByItsFirstCommit) {
   EXPECT_EQ(Q1(r, "PRAGMA litevfs_acquire_lease").size(), 32u);
 }
 
+// SQLite spills pages of a transaction bigger than its page cache before it writes page 1,
+// so a new database's first write may be any page (issue 16: "unexpected first write").
+TEST_F(VfsWriteTest, NewDatabaseWhoseFirstTransactionSpillsTheCache) {
+  sqlite3* w = OpenRemote("spilled");
+  Q(w, "PRAGMA litevfs_acquire_lease");
+  Q(w, "PRAGMA cache_size = 10");
+  Q(w, "BEGIN");
+  Q(w, "CREATE TABLE t(a INTEGER PRIMARY KEY, b BLOB)");
+  Q(w, "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i < 600) "
+       "INSERT INTO t SELECT i, randomblob(3000) FROM c");
+  Q(w, "COMMIT");
+  EXPECT_EQ(RemotePos("spilled").txid, 1u);
+  ExpectRemoteMatches(w, "spilled", "SELECT a, length(b) FROM t ORDER BY a");
+  Close(w);
+  sqlite3* r = OpenRemote("spilled");
+  EXPECT_EQ(Q1(r, "SELECT count(*), sum(length(b)) FROM t"), "600|1800000");
+  EXPECT_EQ(Q1(r, "PRAGMA integrity_check"), "ok");
+  Close(r);
+}
+
 TEST_F(VfsWriteTest, WalModeDatabaseIsServedAsRollbackAndKeepsItsHeader) {
   std::string path = dir_ + "/wal.db";
   {

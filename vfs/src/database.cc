@@ -1138,8 +1138,9 @@ Status Database::Write(Conn* c, const uint8_t* buf, size_t amt, int64_t off) {
                                     ": run PRAGMA litevfs_acquire_lease");
   }
   if (page_size_ == 0) {
-    // A new database: its first write is page 1 and gives the page size.
-    if (off != 0 || !ltx::IsValidPageSize(uint32_t(amt))) {
+    // A new database: its first write is a whole page and gives the page size. It is page 1
+    // unless SQLite spilled pages of a transaction bigger than its page cache first.
+    if (!ltx::IsValidPageSize(uint32_t(amt)) || off % int64_t(amt) != 0) {
       return Status::IOError("litevfs: unexpected first write to new database " + name_ + " (" +
                              std::to_string(amt) + " bytes at " + std::to_string(off) + ")");
     }
