@@ -33,132 +33,146 @@ int RunScrub(int argc, char** argv) {
   return r->damaged == 0 ? 0 : 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  if (argc > 1 && std::string(argv[1]) == "scrub") return RunScrub(argc - 1, argv + 1);
-  CLI::App app{
-      "litevfs-mockcloud: a self-contained LiteFS Cloud server (durable, for tests and local use)\n"
-      "  litevfs-mockcloud scrub --data DIR   checks a data directory offline"};
+// The command line as typed; ToServerOptions checks and converts it.
+struct Flags {
   std::string data, listen = "127.0.0.1:20202", token, token_file, tokens_file, admin_token,
-      admin_token_file, retention = "1h", faults, log_level = "info", compact_interval = "10s",
-      max_wait = "30s", header_timeout = "10s", idle_timeout = "60s";
+                    admin_token_file, retention = "1h", faults, log_level = "info",
+                    compact_interval = "10s", max_wait = "30s", header_timeout = "10s",
+                    idle_timeout = "60s";
   uint64_t retain_txids = 1000, max_body = 256ull << 20;
   int threads = 16, max_long_polls = 4096;
   int64_t max_connections = 10000, max_queue = 1024;
   bool verify_on_start = false;
-  app.set_version_flag("--version", std::string("litevfs-mockcloud ") + LITEVFS_VERSION);
-  app.add_option("--data", data, "Directory holding every database (created if missing)")
-      ->required();
-  app.add_option("--listen", listen, "HOST:PORT to listen on (port 0 = any free port)")
-      ->capture_default_str();
-  auto* tok = app.add_option("--token", token,
+};
+
+void AddTokenFlags(CLI::App& app, Flags* f) {
+  auto* tok = app.add_option("--token", f->token,
                              "Accept this token (Authorization header) for every cluster");
-  auto* tokf = app.add_option("--token-file", token_file,
+  auto* tokf = app.add_option("--token-file", f->token_file,
                               "Like --token, read from this file (keeps it off the command line)")
                    ->excludes(tok);
-  app.add_option("--tokens", tokens_file,
+  app.add_option("--tokens", f->tokens_file,
                  "File of \"TOKEN CLUSTER\" lines ('#' comments, CLUSTER * = all)")
       ->excludes(tok)
       ->excludes(tokf);
-  auto* adm = app.add_option("--admin-token", admin_token,
+  auto* adm = app.add_option("--admin-token", f->admin_token,
                              "Token for /admin/* (fault control); unset = admin routes off");
-  app.add_option("--admin-token-file", admin_token_file, "Like --admin-token, read from this file")
+  app.add_option("--admin-token-file", f->admin_token_file,
+                 "Like --admin-token, read from this file")
       ->excludes(adm);
-  app.add_option("--retention", retention, "Keep positions younger than this (ms, s, m, h, d)")
+}
+
+void AddStoreFlags(CLI::App& app, Flags* f) {
+  app.add_option("--data", f->data, "Directory holding every database (created if missing)")
+      ->required();
+  app.add_option("--retention", f->retention, "Keep positions younger than this (ms, s, m, h, d)")
       ->capture_default_str();
-  app.add_option("--retain-txids", retain_txids, "Also always keep the last N transactions (>= 1)")
+  app.add_option("--retain-txids", f->retain_txids,
+                 "Also always keep the last N transactions (>= 1)")
       ->capture_default_str();
-  app.add_option("--compact-interval", compact_interval,
+  app.add_option("--compact-interval", f->compact_interval,
                  "How often expired history is compacted (0 = never)")
       ->capture_default_str();
-  app.add_option("--max-body", max_body, "Largest request body in bytes; larger gets 413")
+  app.add_flag(
+      "--verify-on-start", f->verify_on_start,
+      "Read every base.db page against its checksum before serving (refuse to start on damage)");
+}
+
+void AddHttpFlags(CLI::App& app, Flags* f) {
+  app.add_option("--listen", f->listen, "HOST:PORT to listen on (port 0 = any free port)")
+      ->capture_default_str();
+  app.add_option("--max-body", f->max_body, "Largest request body in bytes; larger gets 413")
       ->capture_default_str();
   app.add_option(
-      "--faults", faults,
+      "--faults", f->faults,
       "Fault injection spec, e.g. "
       "latency=20ms,jitter=5ms,error=0.05,drop=0.05,truncate=0.05,seed=1,routes=/db/page|/db/tx");
-  app.add_option("--threads", threads, "HTTP worker threads")->capture_default_str();
-  app.add_option("--max-long-polls", max_long_polls,
+  app.add_option("--threads", f->threads, "HTTP worker threads")->capture_default_str();
+  app.add_option("--max-long-polls", f->max_long_polls,
                  "Sync-wait requests held at once (more answer at once)")
       ->capture_default_str();
-  app.add_option("--max-wait", max_wait, "Cap on a sync-wait hold")->capture_default_str();
-  app.add_flag("--verify-on-start", verify_on_start,
-               "Read every base.db page against its checksum before serving (refuse to start on damage)");
-  app.add_option("--max-connections", max_connections,
+  app.add_option("--max-wait", f->max_wait, "Cap on a sync-wait hold")->capture_default_str();
+  app.add_option("--max-connections", f->max_connections,
                  "Open connections served at once; more get 503 with Retry-After")
       ->capture_default_str();
-  app.add_option("--max-queue", max_queue,
+  app.add_option("--max-queue", f->max_queue,
                  "Requests waiting for a worker thread; more get 503 with Retry-After")
       ->capture_default_str();
-  app.add_option("--header-timeout", header_timeout,
+  app.add_option("--header-timeout", f->header_timeout,
                  "A request head must arrive in full within this of its first byte")
       ->capture_default_str();
-  app.add_option("--idle-timeout", idle_timeout,
+  app.add_option("--idle-timeout", f->idle_timeout,
                  "Close a keep-alive connection idle (no request in flight) this long")
       ->capture_default_str();
-  app.add_option("--log-level", log_level, "error, warn, info (one line per request) or debug")
+  app.add_option("--log-level", f->log_level, "error, warn, info (one line per request) or debug")
       ->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);  // prints help or the usage error
-    return rc == 0 ? 0 : 2;
-  }
+}
 
-  auto fail = [](const std::string& msg) {
-    fprintf(stderr, "litevfs-mockcloud: %s\n", msg.c_str());
-    return 1;
-  };
-  mockcloud::ServerOptions o;
-  o.data_dir = data;
-  if (auto st = mockcloud::ParseListen(listen, &o.host, &o.port); !st.ok())
-    return fail(st.message());
-  if (!token_file.empty()) {
-    auto t = mockcloud::LoadTokenFile(token_file);
-    if (!t.ok()) return fail("--token-file: " + t.status().message());
+// `flag`'s duration into *ms; the error names the flag.
+mockcloud::Status SetMs(const char* flag, const std::string& value, int64_t* ms) {
+  auto r = mockcloud::ParseDurationMs(value);
+  if (!r.ok()) return mockcloud::Status::InvalidArgument(flag + (": " + r.status().message()));
+  *ms = *r;
+  return mockcloud::Status::OK();
+}
+
+// --token/--token-file/--tokens and --admin-token(-file) into o.
+mockcloud::Status SetTokens(const Flags& f, mockcloud::ServerOptions* o) {
+  std::string token = f.token, admin = f.admin_token;
+  if (!f.token_file.empty()) {
+    auto t = mockcloud::LoadTokenFile(f.token_file);
+    if (!t.ok()) return mockcloud::Status::InvalidArgument("--token-file: " + t.status().message());
     token = *t;
   }
-  if (!admin_token_file.empty()) {
-    auto t = mockcloud::LoadTokenFile(admin_token_file);
-    if (!t.ok()) return fail("--admin-token-file: " + t.status().message());
-    admin_token = *t;
+  if (!f.admin_token_file.empty()) {
+    auto t = mockcloud::LoadTokenFile(f.admin_token_file);
+    if (!t.ok()) {
+      return mockcloud::Status::InvalidArgument("--admin-token-file: " + t.status().message());
+    }
+    admin = *t;
   }
-  if (!token.empty()) o.tokens.push_back({token, "*"});
-  if (!tokens_file.empty()) {
-    auto t = mockcloud::LoadTokensFile(tokens_file);
-    if (!t.ok()) return fail(t.status().message());
-    o.tokens = *t;
+  if (!token.empty()) o->tokens.push_back({token, "*"});
+  if (!f.tokens_file.empty()) {
+    auto t = mockcloud::LoadTokensFile(f.tokens_file);
+    if (!t.ok()) return t.status();
+    o->tokens = *t;
   }
-  o.admin_token = admin_token;
-  auto r = mockcloud::ParseDurationMs(retention);
-  if (!r.ok()) return fail("--retention: " + r.status().message());
-  o.retention_ms = *r;
-  auto ci = mockcloud::ParseDurationMs(compact_interval);
-  if (!ci.ok()) return fail("--compact-interval: " + ci.status().message());
-  o.compact_interval_ms = *ci;
-  auto mw = mockcloud::ParseDurationMs(max_wait);
-  if (!mw.ok()) return fail("--max-wait: " + mw.status().message());
-  o.max_wait_ms = *mw;
-  auto ht = mockcloud::ParseDurationMs(header_timeout);
-  if (!ht.ok()) return fail("--header-timeout: " + ht.status().message());
-  o.header_timeout_ms = *ht;
-  auto it = mockcloud::ParseDurationMs(idle_timeout);
-  if (!it.ok()) return fail("--idle-timeout: " + it.status().message());
-  o.idle_timeout_ms = *it;
-  o.max_connections = max_connections;
-  o.max_queue = max_queue;
-  o.retain_txids = retain_txids;
-  o.max_body = max_body;
-  o.faults = faults;
-  o.threads = threads;
-  o.max_long_polls = max_long_polls;
-  o.verify_on_start = verify_on_start;
-  auto lvl = mockcloud::ParseLogLevel(log_level);
-  if (!lvl.ok()) return fail("--log-level: " + lvl.status().message());
-  o.log_level = *lvl;
+  o->admin_token = admin;
+  return mockcloud::Status::OK();
+}
 
-  // SIGINT/SIGTERM are taken by a thread with sigwait, which stops the server cleanly.
+mockcloud::Result<mockcloud::ServerOptions> ToServerOptions(const Flags& f) {
+  mockcloud::ServerOptions o;
+  o.data_dir = f.data;
+  LTX_RETURN_IF_ERROR(mockcloud::ParseListen(f.listen, &o.host, &o.port));
+  LTX_RETURN_IF_ERROR(SetTokens(f, &o));
+  LTX_RETURN_IF_ERROR(SetMs("--retention", f.retention, &o.retention_ms));
+  LTX_RETURN_IF_ERROR(SetMs("--compact-interval", f.compact_interval, &o.compact_interval_ms));
+  LTX_RETURN_IF_ERROR(SetMs("--max-wait", f.max_wait, &o.max_wait_ms));
+  LTX_RETURN_IF_ERROR(SetMs("--header-timeout", f.header_timeout, &o.header_timeout_ms));
+  LTX_RETURN_IF_ERROR(SetMs("--idle-timeout", f.idle_timeout, &o.idle_timeout_ms));
+  o.max_connections = f.max_connections;
+  o.max_queue = f.max_queue;
+  o.retain_txids = f.retain_txids;
+  o.max_body = f.max_body;
+  o.faults = f.faults;
+  o.threads = f.threads;
+  o.max_long_polls = f.max_long_polls;
+  o.verify_on_start = f.verify_on_start;
+  auto lvl = mockcloud::ParseLogLevel(f.log_level);
+  if (!lvl.ok())
+    return mockcloud::Status::InvalidArgument("--log-level: " + lvl.status().message());
+  o.log_level = *lvl;
+  return o;
+}
+
+int Fail(const std::string& msg) {
+  fprintf(stderr, "litevfs-mockcloud: %s\n", msg.c_str());
+  return 1;
+}
+
+// Serves until SIGINT/SIGTERM, which a thread takes with sigwait and stops the server cleanly.
+int Serve(const mockcloud::ServerOptions& o) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
@@ -166,7 +180,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
   auto srv = mockcloud::Server::Start(o);
-  if (!srv.ok()) return fail(srv.status().ToString());
+  if (!srv.ok()) return Fail(srv.status().ToString());
   // Tests read this line to learn the port when --listen asks for port 0.
   printf("listening on %s:%d\n", o.host.c_str(), (*srv)->port());
   fflush(stdout);
@@ -178,4 +192,27 @@ int main(int argc, char** argv) {
   sig.detach();
   (*srv)->Wait();
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "scrub") return RunScrub(argc - 1, argv + 1);
+  CLI::App app{
+      "litevfs-mockcloud: a self-contained LiteFS Cloud server (durable, for tests and local use)\n"
+      "  litevfs-mockcloud scrub --data DIR   checks a data directory offline"};
+  app.set_version_flag("--version", std::string("litevfs-mockcloud ") + LITEVFS_VERSION);
+  Flags f;
+  AddStoreFlags(app, &f);
+  AddHttpFlags(app, &f);
+  AddTokenFlags(app, &f);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);  // prints help or the usage error
+    return rc == 0 ? 0 : 2;
+  }
+  auto o = ToServerOptions(f);
+  if (!o.ok()) return Fail(o.status().message());
+  return Serve(*o);
 }
