@@ -1092,8 +1092,11 @@ class ClientImpl final : public Client {
       // The server's disk is full: it refused before its commit point, so nothing was
       // stored, and retrying cannot help until space is freed.
       code = ltx::Code::kResourceExhausted;
+      std::string detail = internal::BodyExcerpt(!text.empty() ? text : r.body);
+      static constexpr std::string_view kSaid = "; nothing was stored";  // the server says it too
+      if (detail.ends_with(kSaid)) detail.resize(detail.size() - kSaid.size());
       msg = "litevfs: the service is out of disk space; nothing was stored (" + where + ": " +
-            internal::BodyExcerpt(!text.empty() ? text : r.body) + ")";
+            detail + ")";
     } else if (api_code == "ECORRUPT") {
       // Stored bytes that fail their checksum on the server: permanent, never retried.
       code = ltx::Code::kCorruption;

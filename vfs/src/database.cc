@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "log.h"
+#include "private_cache.h"
 #include "ltx/checksum.h"
 #include "ltx/coding.h"
 #include "ltx/encoder.h"
@@ -349,7 +350,13 @@ Status Database::Init(bool create) {
 }
 
 Status Database::OpenCacheLocked(uint32_t page_size) {
-  const std::string shared_dir = cfg_.cache_root + "/" + cfg_.ClusterName() + "/" + name_;
+  const std::string cluster_dir = cfg_.cache_root + "/" + cfg_.ClusterName();
+  const std::string shared_dir = cluster_dir + "/" + name_;
+  if (size_t n = RemoveDeadPrivateCaches(cluster_dir, name_); n > 0) {
+    LITEVFS_LOG(LogLevel::kInfo, name_, Pos{},
+                "removed " + std::to_string(n) + " private cache director" + (n == 1 ? "y" : "ies") +
+                    " of processes that no longer run");
+  }
   CacheOptions o;
   o.dir = cache_dir_.empty() ? shared_dir : cache_dir_;
   o.page_size = page_size;
@@ -357,9 +364,8 @@ Status Database::OpenCacheLocked(uint32_t page_size) {
   o.min_available_bytes = uint64_t(min_available_space_.load());
   auto c = PageCache::Open(o);
   if (!c.ok() && c.status().code() == ltx::Code::kConflict && cache_dir_.empty()) {
-    // Another process uses the shared directory: use a private one, removed at close. A
-    // leading '.' keeps it from colliding with any database name (names cannot start with '.').
-    o.dir = cfg_.cache_root + "/" + cfg_.ClusterName() + "/." + name_ + "." + std::to_string(::getpid());
+    // Another process uses the shared directory: use a private one, removed at close.
+    o.dir = PrivateCacheDir(cluster_dir, name_, ::getpid());
     std::error_code ec;
     fs::remove_all(o.dir, ec);
     c = PageCache::Open(o);
