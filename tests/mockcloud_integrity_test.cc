@@ -178,11 +178,17 @@ class FullDisk : public mockcloud::StoreIo {
   }
 };
 
-TEST(MockcloudIntegrity, AFullDiskIs507AndNothingIsStored) {
-  Harness h;
+// Starts `h` on a FullDisk (not yet full) and returns the disk.
+std::shared_ptr<FullDisk> StartOnFullDisk(Harness& h) {
   auto disk = std::make_shared<FullDisk>();
   h.opts.store_io = disk;
   h.Start();
+  return disk;
+}
+
+TEST(MockcloudIntegrity, AFullDiskIs507AndNothingIsStored) {
+  Harness h;
+  auto disk = StartOnFullDisk(h);
   Model m = Build(h);
   auto c = h.Client();
   for (bool only_sync : {false, true}) {
@@ -214,9 +220,7 @@ TEST(MockcloudIntegrity, AFullDiskIs507AndNothingIsStored) {
 // the header reached the disk, so it must not say "nothing was stored" (the client settles).
 TEST(MockcloudIntegrity, AFailedCommitFlushWhoseUndoFailsIsReportedAsUnknown) {
   Harness h;
-  auto disk = std::make_shared<FullDisk>();
-  h.opts.store_io = disk;
-  h.Start();
+  auto disk = StartOnFullDisk(h);
   Model m = Build(h);
   auto c = h.Client();
   disk->only_sync = true;

@@ -299,7 +299,20 @@ inline json ReadJsonLine(Child* c, int timeout_ms, const std::string& what) {
 }
 
 // ---- mockcloud in its own process ----
-// `--serve DIR [--faults SPEC]` mode: start a server, print "PORT n", serve until stdin closes.
+// Starts a server with `o`, prints "PORT n" and serves until stdin closes.
+inline int ServeUntilStdinCloses(const mockcloud::ServerOptions& o) {
+  auto srv = mockcloud::Server::Start(o);
+  if (!srv.ok()) Die("mockcloud start: " + srv.status().ToString());
+  std::printf("PORT %d\n", (*srv)->port());
+  std::fflush(stdout);
+  char b[256];
+  while (read(0, b, sizeof b) > 0) {
+  }
+  (*srv)->Stop();
+  return 0;
+}
+
+// `--serve DIR [--faults SPEC]` mode: a server for the benchmark's children.
 inline int RunServe(const Args& a) {
   mockcloud::ServerOptions o;
   o.data_dir = a.serve_dir;
@@ -310,15 +323,7 @@ inline int RunServe(const Args& a) {
   o.threads = 64;
   o.log_level = mockcloud::LogLevel::kError;
   if (!a.rest.empty()) o.faults = a.rest[0];
-  auto srv = mockcloud::Server::Start(o);
-  if (!srv.ok()) Die("mockcloud start: " + srv.status().ToString());
-  std::printf("PORT %d\n", (*srv)->port());
-  std::fflush(stdout);
-  char b[256];
-  while (read(0, b, sizeof b) > 0) {
-  }
-  (*srv)->Stop();
-  return 0;
+  return ServeUntilStdinCloses(o);
 }
 
 // A benchmark program's main: `--serve DIR` runs the mockcloud, `--child MODE` runs

@@ -106,15 +106,7 @@ int Serve(const Args& a) {
   o.compact_interval_ms = 0;
   o.log_level = mockcloud::LogLevel::kError;
   o.header_timeout_ms = o.idle_timeout_ms = kBenchDeadlineMs;
-  auto srv = mockcloud::Server::Start(o);
-  if (!srv.ok()) Die("mockcloud start: " + srv.status().ToString());
-  std::printf("PORT %d\n", (*srv)->port());
-  std::fflush(stdout);
-  char b[256];
-  while (read(0, b, sizeof b) > 0) {
-  }
-  (*srv)->Stop();
-  return 0;
+  return ServeUntilStdinCloses(o);
 }
 
 std::string P99(const std::vector<double>& v) { return Fmt(Percentile(v, 99)) + " ms"; }
