@@ -11,7 +11,7 @@ void RegisterVfs() {
   static std::once_flag once;
   static int rc = SQLITE_OK;
   std::call_once(once, [] {
-    ExportVfsEnvironment();
+    ConfigureVfs();
     // Every error reaches the user through our own message; the VFS's stderr log line
     // would print it a second time.
     litevfs_core_host_reports_errors(1);

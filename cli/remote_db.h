@@ -1,7 +1,7 @@
 // Opening remote databases through the litevfs VFS from the CLI: the VFS is registered in
-// this process's SQLite with sqlite3_auto_extension(litevfs_core_init), configured through
-// the environment (the global flags are exported first), and databases are opened as
-// "file:NAME?vfs=litevfs".
+// this process's SQLite with sqlite3_auto_extension(litevfs_core_init), configured by the
+// environment with the global flags over it (litevfs/process_config.h), and databases are
+// opened as "file:NAME?vfs=litevfs".
 #pragma once
 
 #include <sqlite3.h>

@@ -73,6 +73,7 @@ ltx::Result<VfsConfig> LoadConfigFromEnv() {
                                    &cfg.client.request_timeout_ms));
   LTX_RETURN_IF_ERROR(SetTimeoutMs("LITEVFS_CONNECT_TIMEOUT", std::getenv("LITEVFS_CONNECT_TIMEOUT"),
                                    &cfg.client.connect_timeout_ms));
+  ApplyProcessConfig(&cfg);
   return cfg;
 }
 

@@ -25,7 +25,13 @@ struct VfsConfig {
 // LITEVFS_PLAIN_API=1 restricts the client to the plain LiteFS Cloud API (no extensions).
 // LITEVFS_REQUEST_TIMEOUT / LITEVFS_CONNECT_TIMEOUT set the client's timeouts; a bad value
 // is an error naming the variable and the range.
+// Then applies the process's settings (litevfs/process_config.h) over the environment's.
 ltx::Result<VfsConfig> LoadConfigFromEnv();
+// The process's settings (SetProcessConfig) over cfg's environment values.
+void ApplyProcessConfig(VfsConfig* cfg);
+// The cluster name used in paths when no URI parameter names one: the process's setting,
+// else LITEFS_CLOUD_CLUSTER, else "default".
+std::string ConfiguredCluster();
 // Sets a timeout from a duration string ("500ms", "2s"); null or empty leaves it alone.
 // `what` names the setting in the error (an env var or a URI parameter).
 ltx::Status SetTimeoutMs(std::string_view what, const char* value, long* out);
@@ -35,7 +41,7 @@ std::string DefaultCacheRoot();
 
 // Tunables (defaults documented in man/litevfs.7).
 inline constexpr int64_t kDefaultMaxPrefetchPages = 32;
-inline constexpr int64_t kMaxPrefetchPagesLimit = 4095;   // + the needed page = the server's 4096 cap
+inline constexpr int64_t kMaxPrefetchPagesLimit = kMaxPgnosPerRequest - 1;  // + the needed page
 inline constexpr int64_t kDefaultSyncPeriodMs = 1000;
 inline constexpr int64_t kMaxSyncPeriodMs = 3600000;
 inline constexpr int64_t kDefaultLeaseDurationMs = 30000;

@@ -166,11 +166,6 @@ std::string Lower(const char* s) {
   return out;
 }
 
-std::string EnvCluster() {
-  const char* c = std::getenv("LITEFS_CLOUD_CLUSTER");
-  return c && *c ? c : "default";
-}
-
 // ---------------------------------------------------------------------------------------
 // Pragmas (xFileControl SQLITE_FCNTL_PRAGMA on the main database file).
 
@@ -605,7 +600,7 @@ int VfsFullPathname(sqlite3_vfs* vfs, const char* zName, int nOut, char* zOut) n
                     "litevfs: '" + db + "' is not a database name (1..255 of [A-Za-z0-9._-], not starting with '.', no '..'): " + st.message());
         return SQLITE_CANTOPEN;
       }
-      full = std::string(kPathPrefix) + EnvCluster() + "/" + db;
+      full = std::string(kPathPrefix) + ConfiguredCluster() + "/" + db;
     }
     if (full.size() + 1 > size_t(nOut)) return SQLITE_CANTOPEN;
     std::memcpy(zOut, full.c_str(), full.size() + 1);
