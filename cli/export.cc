@@ -17,6 +17,7 @@
 #include "commands.h"
 #include "common.h"
 #include "ltx/checksum.h"
+#include "ltx/fd_io.h"
 #include "ltx/file.h"
 
 namespace cli {
@@ -81,15 +82,9 @@ Exported ExportAtTxid(litevfs::Client& client, const ExportOptions& opt, TempFil
             std::span<const uint8_t> span(reinterpret_cast<const uint8_t*>(data.data()),
                                           data.size());
             acc.fetch_xor(ltx::PageChecksum(pgno, span));
-            off_t off = off_t(pgno - 1) * off_t(data.size());
-            size_t done = 0;
-            while (done < data.size()) {
-              ssize_t w = ::pwrite(fd, data.data() + done, data.size() - done, off + off_t(done));
-              if (w < 0) {
-                if (errno == EINTR) continue;
-                return ltx::Status::IOError("write " + path + ": " + std::strerror(errno));
-              }
-              done += size_t(w);
+            const uint64_t off = uint64_t(pgno - 1) * data.size();
+            if (int e = ltx::PwriteFull(fd, data.data(), data.size(), off); e != 0) {
+              return ltx::Status::IOError("write " + path + ": " + std::strerror(e));
             }
             return ltx::Status::OK();
           }),

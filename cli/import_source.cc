@@ -12,6 +12,7 @@
 
 #include "common.h"
 #include "ltx/coding.h"
+#include "ltx/fd_io.h"
 #include "ltx/format.h"
 
 namespace cli {
@@ -48,10 +49,9 @@ void ReadHeader(const std::string& path, uint8_t (&hdr)[kHeaderSize], uint64_t f
     throw CliError(path + ": not a SQLite database (shorter than its header)");
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw CliError(path + ": " + std::strerror(errno));
-  const ssize_t n = ::pread(fd, hdr, kHeaderSize, 0);
-  const int err = errno;
+  const ssize_t n = ltx::PreadFull(fd, hdr, kHeaderSize, 0);
   ::close(fd);
-  if (n < 0) throw CliError(path + ": " + std::strerror(err));
+  if (n < 0) throw CliError(path + ": " + std::strerror(int(-n)));
   if (size_t(n) != kHeaderSize) throw CliError(path + ": not a SQLite database (short header)");
   if (std::memcmp(hdr, "SQLite format 3\0", 16) != 0) {
     throw CliError(path + ": not a SQLite database (bad magic)");

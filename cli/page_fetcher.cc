@@ -18,7 +18,7 @@ ltx::Result<FetchStats> FetchAllPages(litevfs::Client& client, const std::string
   FetchStats stats;
   const int64_t start = NowMicros();
   if (commit == 0) return stats;
-  const size_t batch = std::clamp<size_t>(opts.batch, 1, 4096);
+  const size_t batch = std::clamp<size_t>(opts.batch, 1, litevfs::kMaxPgnosPerRequest);
 
   auto fetch_batch = [&](const std::vector<uint32_t>& want, uint32_t* page_size) -> ltx::Status {
     auto r = client.GetPages(db, pos, want);

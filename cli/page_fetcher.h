@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "litevfs/client.h"
+#include "litevfs/limits.h"
 #include "ltx/format.h"
 #include "ltx/status.h"
 
@@ -17,7 +18,7 @@ namespace cli {
 // ---- fetching many pages of a remote database ----
 struct FetchOptions {
   unsigned parallel = 4;  // concurrent requests
-  size_t batch = 1024;    // pgnos per request (server allows <= 4096)
+  size_t batch = 1024;    // pgnos per request (server allows <= kMaxPgnosPerRequest)
   bool progress = false;  // draw a bar on stderr
   std::string label;      // shown before the bar
 };

@@ -50,24 +50,107 @@ std::string ParseImportArgs(const std::vector<std::string>& args, ImportArgs* ou
   return "";
 }
 
+// Opens FILE for reading; on failure null and *err says why.
+std::unique_ptr<FILE, int (*)(FILE*)> OpenCsv(const std::string& file, std::string* err) {
+  std::unique_ptr<FILE, int (*)(FILE*)> none(nullptr, &std::fclose);
+  struct stat st {};
+  if (stat(file.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    *err = file + " is a directory";
+    return none;
+  }
+  std::unique_ptr<FILE, int (*)(FILE*)> in(std::fopen(file.c_str(), "rb"), &std::fclose);
+  if (!in) *err = "cannot open " + file + ": " + std::strerror(errno);
+  return in;
+}
+
+// "CREATE TABLE t(a TEXT, ...)" for a header record; "" (and *err) when a name is empty.
+std::string CreateTableSql(const std::string& table, const std::vector<std::string>& header,
+                           std::string* err) {
+  std::string create = "CREATE TABLE " + SqlIdent(table) + "(";
+  for (size_t i = 0; i < header.size(); ++i) {
+    if (header[i].empty()) {
+      *err = "column " + std::to_string(i + 1) + " of the header record has no name";
+      return "";
+    }
+    create += (i ? ", " : "") + SqlIdent(header[i]) + " TEXT";
+  }
+  return create + ")";
+}
+
 }  // namespace
+
+bool Shell::ImportSql(const std::string& where, const std::string& sql) {
+  try {
+    QueryRows(db_, sql);
+    return true;
+  } catch (const CliError& e) {
+    return Fail(where + e.what());
+  }
+}
+
+bool Shell::ImportHeader(CsvReader& csv, const std::string& table, const std::string& where,
+                         size_t* ncol) {
+  std::vector<std::string> row;
+  if (!csv.Next(&row)) {
+    const std::string empty =
+        "is empty: its first record must name the columns of the new table " + table;
+    return Fail(where + (csv.error().empty() ? empty : csv.error()));
+  }
+  std::string err;
+  const std::string create = CreateTableSql(table, row, &err);
+  if (create.empty()) return Fail(where + err);
+  if (!ImportSql(where, create)) return false;
+  *ncol = row.size();
+  return true;
+}
+
+bool Shell::ImportRecords(CsvReader& csv, const std::string& table, const std::string& where,
+                          size_t ncol) {
+  std::string insert = "INSERT INTO " + SqlIdent(table) + " VALUES (";
+  for (size_t i = 0; i < ncol; ++i) insert += i ? ", ?" : "?";
+  sqlite3_stmt* raw = nullptr;
+  const std::string vfs_err_before = VfsLastError();
+  if (sqlite3_prepare_v2(db_, (insert + ")").c_str(), -1, &raw, nullptr) != SQLITE_OK) {
+    return FailSql(vfs_err_before);
+  }
+  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw, &sqlite3_finalize);
+  std::vector<std::string> row;
+  while (csv.Next(&row)) {
+    if (InterruptSeen() || StopSignal() != 0) {
+      return Fail(where + "interrupted; nothing was imported");
+    }
+    if (row.size() != ncol) {
+      return Fail(where + "line " + std::to_string(csv.record_line()) + ": " +
+                  std::to_string(row.size()) + " fields, but " + table + " has " +
+                  std::to_string(ncol) + " columns; nothing was imported");
+    }
+    for (size_t i = 0; i < ncol; ++i) {
+      sqlite3_bind_text(raw, int(i + 1), row[i].data(), int(row[i].size()), SQLITE_TRANSIENT);
+    }
+    const bool done = sqlite3_step(raw) == SQLITE_DONE;
+    if (!done) FailSql(vfs_err_before);
+    sqlite3_reset(raw);
+    if (!done) {
+      return Fail(where + "line " + std::to_string(csv.record_line()) +
+                  " was refused; nothing was imported");
+    }
+  }
+  if (!csv.error().empty()) return Fail(where + csv.error() + "; nothing was imported");
+  return true;
+}
 
 bool Shell::Import(const Args& args) {
   ImportArgs ia;
   if (std::string err = ParseImportArgs(args, &ia); !err.empty()) return Fail(".import: " + err);
-  struct stat st {};
-  if (stat(ia.file.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    return Fail(".import: " + ia.file + " is a directory");
-  }
-  std::unique_ptr<FILE, int (*)(FILE*)> in(std::fopen(ia.file.c_str(), "rb"), &std::fclose);
-  if (!in) return Fail(".import: cannot open " + ia.file + ": " + std::strerror(errno));
+  std::string err;
+  auto in = OpenCsv(ia.file, &err);
+  if (!in) return Fail(".import: " + err);
   CsvReader csv(in.get());
   std::vector<std::string> row;
   const std::string where = ".import " + ia.file + ": ";
   for (long i = 0; i < ia.skip; ++i) {
     if (!csv.Next(&row)) return csv.error().empty() ? true : Fail(where + csv.error());
   }
-  const std::string table = SqlIdent(ia.table);
   size_t ncol = 0;
   try {
     ncol = size_t(std::stoul(
@@ -76,76 +159,16 @@ bool Shell::Import(const Args& args) {
     return Fail(where + e.what());
   }
   const int failures_before = failures_;
-  auto run = [&](const std::string& sql) {
-    try {
-      QueryRows(db_, sql);
-      return true;
-    } catch (const CliError& e) {
-      return Fail(where + e.what());
-    }
-  };
-  if (!run("SAVEPOINT litevfs_import")) return false;
-  auto rollback = [&] {
-    run("ROLLBACK TO litevfs_import");
-    run("RELEASE litevfs_import");
+  if (!ImportSql(where, "SAVEPOINT litevfs_import")) return false;
+  // A new table (no columns yet): the first record names the columns.
+  const bool ok = (ncol > 0 || ImportHeader(csv, ia.table, where, &ncol)) &&
+                  ImportRecords(csv, ia.table, where, ncol) &&
+                  ImportSql(where, "RELEASE litevfs_import");
+  if (!ok) {
+    ImportSql(where, "ROLLBACK TO litevfs_import");
+    ImportSql(where, "RELEASE litevfs_import");
     return false;
-  };
-  if (ncol == 0) {  // a new table: the first record names the columns
-    if (!csv.Next(&row)) {
-      const std::string empty =
-          "is empty: its first record must name the columns of the new table " + ia.table;
-      Fail(where + (csv.error().empty() ? empty : csv.error()));
-      return rollback();
-    }
-    std::string create = "CREATE TABLE " + table + "(";
-    for (size_t i = 0; i < row.size(); ++i) {
-      if (row[i].empty()) {
-        Fail(where + "column " + std::to_string(i + 1) + " of the header record has no name");
-        return rollback();
-      }
-      create += (i ? ", " : "") + SqlIdent(row[i]) + " TEXT";
-    }
-    if (!run(create + ")")) return rollback();
-    ncol = row.size();
   }
-  std::string insert = "INSERT INTO " + table + " VALUES (";
-  for (size_t i = 0; i < ncol; ++i) insert += i ? ", ?" : "?";
-  sqlite3_stmt* raw = nullptr;
-  const std::string vfs_err_before = VfsLastError();
-  if (sqlite3_prepare_v2(db_, (insert + ")").c_str(), -1, &raw, nullptr) != SQLITE_OK) {
-    FailSql(vfs_err_before);
-    return rollback();
-  }
-  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw, &sqlite3_finalize);
-  while (csv.Next(&row)) {
-    if (InterruptSeen() || StopSignal() != 0) {
-      Fail(where + "interrupted; nothing was imported");
-      return rollback();
-    }
-    if (row.size() != ncol) {
-      Fail(where + "line " + std::to_string(csv.record_line()) + ": " + std::to_string(row.size()) +
-           " fields, but " + ia.table + " has " + std::to_string(ncol) +
-           " columns; nothing was imported");
-      return rollback();
-    }
-    for (size_t i = 0; i < ncol; ++i) {
-      sqlite3_bind_text(raw, int(i + 1), row[i].data(), int(row[i].size()), SQLITE_TRANSIENT);
-    }
-    if (sqlite3_step(raw) != SQLITE_DONE) {
-      FailSql(vfs_err_before);
-      Fail(where + "line " + std::to_string(csv.record_line()) +
-           " was refused; nothing was imported");
-      sqlite3_reset(raw);
-      return rollback();
-    }
-    sqlite3_reset(raw);
-  }
-  if (!csv.error().empty()) {
-    Fail(where + csv.error() + "; nothing was imported");
-    return rollback();
-  }
-  stmt.reset();
-  if (!run("RELEASE litevfs_import")) return rollback();
   return failures_ == failures_before;
 }
 

@@ -18,6 +18,8 @@
 
 namespace cli {
 
+class CsvReader;
+
 struct ShellSettings {
   OutputMode mode = OutputMode::kTable;
   bool headers = true;
@@ -61,7 +63,12 @@ class Shell {
   bool LeaseStatus();
   bool Read(const std::string& path);
   bool Dump(const Args& args);    // shell_dump.cc
-  bool Import(const Args& args);  // shell_import.cc
+  bool Import(const Args& args);  // shell_import.cc, with its three steps:
+  bool ImportSql(const std::string& where, const std::string& sql);
+  bool ImportHeader(CsvReader& csv, const std::string& table, const std::string& where,
+                    size_t* ncol);
+  bool ImportRecords(CsvReader& csv, const std::string& table, const std::string& where,
+                     size_t ncol);
   bool Backup(const Args& args);  // shell_backup.cc
   // output
   FILE* out() const { return out_ ? out_ : stdout; }

@@ -15,6 +15,7 @@
 
 #include "internal.h"
 #include "ltx/coding.h"
+#include "ltx/fd_io.h"
 
 namespace ltx {
 namespace {
@@ -121,17 +122,9 @@ Result<uint64_t> ChecksumDatabaseFile(const std::string& path, uint32_t page_siz
   if (size == 0) return kEmptyDatabaseChecksum;
 
   auto pread_full = [&](void* buf, size_t n, uint64_t off) -> Result<size_t> {
-    size_t got = 0;
-    while (got < n) {
-      ssize_t r = ::pread(fd, static_cast<uint8_t*>(buf) + got, n - got, off_t(off + got));
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        return Status::IOError("ltx: read " + path + ": " + std::strerror(errno));
-      }
-      if (r == 0) break;
-      got += size_t(r);
-    }
-    return got;
+    const ssize_t got = PreadFull(fd, buf, n, off);
+    if (got < 0) return Status::IOError("ltx: read " + path + ": " + std::strerror(int(-got)));
+    return size_t(got);
   };
 
   if (page_size == 0) {

@@ -14,6 +14,7 @@
 #include "internal.h"
 #include "ltx/checksum.h"
 #include "ltx/coding.h"
+#include "ltx/fd_io.h"
 
 namespace ltx {
 
@@ -35,39 +36,26 @@ class Fd {
   int fd_;
 };
 
-Status Errno(const std::string& what, const std::string& path) {
-  int e = errno;
+Status ErrnoStatus(int e, const std::string& what, const std::string& path) {
   std::string msg = "ltx: " + what + " " + path + ": " + std::strerror(e);
   if (e == ENOENT) return Status::NotFound(msg);
   if (e == ENOSPC) return Status::ResourceExhausted(msg);
   return Status::IOError(msg);
 }
 
+Status Errno(const std::string& what, const std::string& path) {
+  return ErrnoStatus(errno, what, path);
+}
+
 // Reads up to n bytes at off; fewer only at end of file.
 Result<size_t> PreadFull(int fd, void* buf, size_t n, uint64_t off, const std::string& path) {
-  size_t got = 0;
-  while (got < n) {
-    ssize_t r = ::pread(fd, static_cast<uint8_t*>(buf) + got, n - got, off_t(off + got));
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return Errno("read", path);
-    }
-    if (r == 0) break;
-    got += size_t(r);
-  }
-  return got;
+  const ssize_t got = ltx::PreadFull(fd, buf, n, off);
+  if (got < 0) return ErrnoStatus(int(-got), "read", path);
+  return size_t(got);
 }
 
 Status PwriteFull(int fd, const void* buf, size_t n, uint64_t off, const std::string& path) {
-  size_t done = 0;
-  while (done < n) {
-    ssize_t r = ::pwrite(fd, static_cast<const uint8_t*>(buf) + done, n - done, off_t(off + done));
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return Errno("write", path);
-    }
-    done += size_t(r);
-  }
+  if (int e = ltx::PwriteFull(fd, buf, n, off); e != 0) return ErrnoStatus(e, "write", path);
   return Status::OK();
 }
 

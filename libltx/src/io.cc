@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "internal.h"
+#include "ltx/fd_io.h"
 
 namespace ltx {
 
@@ -112,17 +113,9 @@ class FileSource final : public Source {
   }
   std::optional<uint64_t> Size() const override { return size_; }
   Result<size_t> ReadAt(uint64_t offset, void* buf, size_t n) override {
-    size_t got = 0;
-    while (got < n) {
-      ssize_t r = ::pread(fd_, static_cast<uint8_t*>(buf) + got, n - got, off_t(offset + got));
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        return Status::IOError("ltx: read " + path_ + ": " + std::strerror(errno));
-      }
-      if (r == 0) break;
-      got += size_t(r);
-    }
-    return got;
+    const ssize_t got = PreadFull(fd_, buf, n, offset);
+    if (got < 0) return Status::IOError("ltx: read " + path_ + ": " + std::strerror(int(-got)));
+    return size_t(got);
   }
 
  private:
@@ -195,17 +188,9 @@ FileSink::~FileSink() {
 
 Status FileSink::Write(const void* data, size_t n) {
   if (fd_ < 0) return Status::InvalidArgument("ltx: write to closed file " + path_);
-  const uint8_t* p = static_cast<const uint8_t*>(data);
-  while (n > 0) {
-    ssize_t r = ::write(fd_, p, n);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      std::string msg = "ltx: write " + path_ + ": " + std::strerror(e);
-      return e == ENOSPC ? Status::ResourceExhausted(msg) : Status::IOError(msg);
-    }
-    p += r;
-    n -= size_t(r);
+  if (int e = WriteFull(fd_, data, n); e != 0) {
+    std::string msg = "ltx: write " + path_ + ": " + std::strerror(e);
+    return e == ENOSPC ? Status::ResourceExhausted(msg) : Status::IOError(msg);
   }
   return Status::OK();
 }

@@ -34,6 +34,7 @@
 #include "faults.h"
 #include "fd_limit.h"
 #include "http_front.h"
+#include "litevfs/limits.h"
 #include "long_poll.h"
 #include "ltx/coding.h"
 #include "store.h"
@@ -82,7 +83,6 @@ ltx::Result<std::vector<TokenEntry>> LoadTokensFile(const std::string& path) {
 
 namespace {
 
-constexpr size_t kMaxPgnos = 4096;
 constexpr int64_t kIoTimeoutMs = 30000;  // a body read or response write stalled this long aborts
 constexpr size_t kReservedFds = 256;     // descriptors kept for files, logs and lingering closes
 constexpr size_t kMemoryBody = 1 << 20;     // POST /db/tx bodies up to this are not spooled to disk
@@ -909,7 +909,7 @@ void ServerImpl::HandlePage(const httplib::Request& req, httplib::Response& res)
   if (!OptPos(req, res, "pos", &has_pos, &pos)) return;
   if (!has_pos) return ReplyError(res, 400, "EBADREQUEST", "missing pos parameter");
   if (!req.has_param("pgno")) return ReplyError(res, 400, "EBADREQUEST", "missing pgno parameter");
-  auto pgnos = ParsePgnoList(req.get_param_value("pgno"), kMaxPgnos);
+  auto pgnos = ParsePgnoList(req.get_param_value("pgno"), litevfs::kMaxPgnosPerRequest);
   if (!pgnos.ok()) return ReplyError(res, 400, "EBADREQUEST", pgnos.status().message());
   if (!GetDb(req, res, false, &db, &name)) return;
   auto r = db->ReadPages(pos, *pgnos);
@@ -1048,8 +1048,10 @@ void ServerImpl::HandleLease(const httplib::Request& req, httplib::Response& res
     return ReplyError(res, 400, "EBADREQUEST", "missing duration parameter");
   auto d = ParseUint(req.get_param_value("duration"), "duration");
   if (!d.ok()) return ReplyError(res, 400, "EBADREQUEST", d.status().message());
-  if (*d < 1000 || *d > 600000) {
-    return ReplyError(res, 400, "EBADREQUEST", "duration must be in [1000, 600000] ms");
+  if (*d < uint64_t(litevfs::kMinLeaseDurationMs) || *d > uint64_t(litevfs::kMaxLeaseDurationMs)) {
+    return ReplyError(res, 400, "EBADREQUEST",
+                      "duration must be in [" + std::to_string(litevfs::kMinLeaseDurationMs) + ", " +
+                          std::to_string(litevfs::kMaxLeaseDurationMs) + "] ms");
   }
   const bool refresh = req.has_param("id");
   const std::string id = req.get_param_value("id");

@@ -12,6 +12,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "ltx/fd_io.h"
+
 namespace mockcloud {
 
 Status ValidateName(std::string_view name, std::string_view what) {
@@ -254,13 +256,18 @@ std::string ErrnoText(const std::string& what, const std::string& path) {
   return what + " " + path + ": " + strerror(errno);
 }
 
-Status WriteErrno(const std::string& what, const std::string& path) {
-  const int err = errno;
+namespace {
+Status WriteErrnoValue(int err, const std::string& what, const std::string& path) {
   std::string text = what + (path.empty() ? "" : " " + path) + ": " + strerror(err);
   if (err == ENOSPC || err == EDQUOT) {
     return Status(ltx::Code::kResourceExhausted, "out of disk space (" + text + ")", kApiNoSpace);
   }
   return Status::IOError(std::move(text));
+}
+}  // namespace
+
+Status WriteErrno(const std::string& what, const std::string& path) {
+  return WriteErrnoValue(errno, what, path);
 }
 
 Status FsyncPath(const std::string& path) {
@@ -307,46 +314,20 @@ Status MakeDirs(const std::string& path) {
 }
 
 Status WriteAll(int fd, const void* data, size_t n) {
-  const char* p = static_cast<const char*>(data);
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return WriteErrno("write", "");
-    }
-    p += w;
-    n -= size_t(w);
-  }
+  if (int e = ltx::WriteFull(fd, data, n); e != 0) return WriteErrnoValue(e, "write", "");
   return Status::OK();
 }
 
 Status PwriteAll(int fd, const void* data, size_t n, uint64_t off) {
-  const char* p = static_cast<const char*>(data);
-  while (n > 0) {
-    ssize_t w = pwrite(fd, p, n, off_t(off));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return WriteErrno("pwrite", "");
-    }
-    p += w;
-    n -= size_t(w);
-    off += uint64_t(w);
-  }
+  if (int e = ltx::PwriteFull(fd, data, n, off); e != 0) return WriteErrnoValue(e, "pwrite", "");
   return Status::OK();
 }
 
 Status PreadAll(int fd, void* data, size_t n, uint64_t off) {
-  char* p = static_cast<char*>(data);
-  while (n > 0) {
-    ssize_t r = pread(fd, p, n, off_t(off));
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return Status::IOError(std::string("pread: ") + strerror(errno));
-    }
-    if (r == 0) return Status::Corruption("short read at offset " + std::to_string(off));
-    p += r;
-    n -= size_t(r);
-    off += uint64_t(r);
+  const ssize_t got = ltx::PreadFull(fd, data, n, off);
+  if (got < 0) return Status::IOError(std::string("pread: ") + strerror(int(-got)));
+  if (size_t(got) < n) {
+    return Status::Corruption("short read at offset " + std::to_string(off + uint64_t(got)));
   }
   return Status::OK();
 }

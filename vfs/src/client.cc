@@ -25,6 +25,7 @@
 #include "client_codec.h"
 #include "log.h"
 #include "ltx/coding.h"
+#include "ltx/fd_io.h"
 
 namespace litevfs {
 
@@ -33,7 +34,6 @@ namespace {
 using json = nlohmann::json;
 
 constexpr char kPagesMime[] = "application/vnd.litevfs.pages";
-constexpr uint32_t kMaxPgnosPerRequest = 4096;    // PROTOCOL.md: /db/page takes <= 4096
 constexpr uint32_t kMaxPgno = 0x7fffffff;         // PROTOCOL.md: each pgno 1..2^31-1
 // Keep a /db/page URI under cpp-httplib's default 8 KiB request-URI limit (the mock is
 // built on it): the db name, cluster and position take at most ~600 bytes.
@@ -653,16 +653,11 @@ class ClientImpl final : public Client {
   }
 
   static Status PreadFull(int fd, uint8_t* buf, size_t n, uint64_t off, const std::string& what) {
-    size_t got = 0;
-    while (got < n) {
-      ssize_t r = ::pread(fd, buf + got, n - got, static_cast<off_t>(off + got));
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) return Status::IOError(what + ": read: " + std::strerror(errno));
-      if (r == 0) {
-        return Status::IOError(what + ": file shrank while it was read (offset " +
-                               std::to_string(off + got) + ")");
-      }
-      got += size_t(r);
+    const ssize_t got = ltx::PreadFull(fd, buf, n, off);
+    if (got < 0) return Status::IOError(what + ": read: " + std::strerror(int(-got)));
+    if (size_t(got) < n) {
+      return Status::IOError(what + ": file shrank while it was read (offset " +
+                             std::to_string(off + uint64_t(got)) + ")");
     }
     return Status::OK();
   }

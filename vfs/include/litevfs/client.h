@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "litevfs/limits.h"
 #include "ltx/format.h"
 #include "ltx/io.h"
 #include "ltx/status.h"
@@ -121,9 +122,8 @@ struct Lease {
   std::string id;
   std::string expires_at;         // RFC 3339 as the server sent it
 };
-// The lease durations the service grants (PROTOCOL.md, POST /lease).
-inline constexpr int64_t kMinLeaseDurationMs = 1000;
-inline constexpr int64_t kMaxLeaseDurationMs = 600000;
+// The lease durations the service grants: kMinLeaseDurationMs..kMaxLeaseDurationMs
+// (litevfs/limits.h).
 
 // What GET /lease says about a database's write lease (its id is never shown).
 struct LeaseStatus {
