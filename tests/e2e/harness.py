@@ -1,14 +1,15 @@
 """Shared pieces of the end-to-end tests: where the binaries are, a real litevfs-mockcloud
-on a free loopback port, and small helpers to build databases and run the CLI.
+on a loopback port it picks itself, and small helpers to build databases and run the CLI.
 
 Binaries come from the environment ctest sets (LITEVFS_BIN, LITEVFS_MOCKCLOUD_BIN,
 LITEVFS_MODULE); a test whose binary is missing is skipped with the reason, never passed.
 """
+import itertools
 import json
 import os
+import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import tempfile
@@ -29,45 +30,66 @@ def need(path, what):
     return path
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+START_TIMEOUT_S = 15
+_LISTENING = re.compile(rb"^listening on 127\.0\.0\.1:(\d+)$", re.M)
+_log_ids = itertools.count()
 
 
 class MockCloud:
-    """A real litevfs-mockcloud process. Use as a context manager; always stopped."""
+    """A real litevfs-mockcloud process. Use as a context manager; always stopped.
+
+    The first start listens on a port the server picks (--listen 127.0.0.1:0) and reads it
+    from the server's "listening on HOST:PORT" line: no free_port() race with other tests.
+    A restart keeps that port, so clients of the old process reach the new one."""
 
     def __init__(self, data_dir, token="test-token", extra_args=(), port=None):
         self.data_dir = data_dir
         self.token = token
         self.extra_args = list(extra_args)
-        self.port = port or free_port()
+        self.port = port  # None until the first start, unless the caller insists on one
         self.proc = None
+        self.log = None
+        self.log_path = os.path.join(os.path.dirname(data_dir.rstrip("/")),
+                                     f"mockcloud-{next(_log_ids)}-{os.getpid()}.log")
 
     @property
     def url(self):
+        if self.port is None:
+            raise RuntimeError("MockCloud.url before start(): the server has not picked its port")
         return f"http://127.0.0.1:{self.port}"
 
     def start(self):
         need(MOCKCLOUD, "litevfs-mockcloud")
-        self.log = open(os.path.join(os.path.dirname(self.data_dir.rstrip("/")),
-                                     f"mockcloud-{self.port}.log"), "ab")
+        self.log = open(self.log_path, "ab")
+        offset = self.log.tell()
         self.proc = subprocess.Popen(
-            [MOCKCLOUD, "--data", self.data_dir, "--listen", f"127.0.0.1:{self.port}",
+            [MOCKCLOUD, "--data", self.data_dir, "--listen", f"127.0.0.1:{self.port or 0}",
              "--token", self.token, *self.extra_args],
             stdout=self.log, stderr=self.log)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"litevfs-mockcloud exited with {self.proc.returncode}")
-            try:
-                urllib.request.urlopen(self.url + "/healthz", timeout=1).read()
-                return self
-            except (urllib.error.URLError, ConnectionError, OSError):
-                time.sleep(0.05)
+        port = self._wait_listening(offset)
+        if self.port is not None and port != self.port:
+            self.stop()
+            raise RuntimeError(f"litevfs-mockcloud listens on {port}, not {self.port}")
+        self.port = port
+        return self
+
+    def _wait_listening(self, offset):
+        """The port of the "listening on" line the server prints once it accepts connections
+        (the log from `offset` on: a restart appends to the same file)."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        with open(self.log_path, "rb") as f:
+            while time.monotonic() < deadline:
+                f.seek(offset)
+                m = _LISTENING.search(f.read())
+                if m:
+                    return int(m.group(1))
+                if self.proc.poll() is not None:
+                    code = self.proc.returncode
+                    self.stop()
+                    raise RuntimeError(f"litevfs-mockcloud exited with {code}")
+                time.sleep(0.02)
         self.stop()
-        raise RuntimeError("litevfs-mockcloud did not become ready in 15 s")
+        raise RuntimeError(f"litevfs-mockcloud printed no 'listening on' in {START_TIMEOUT_S} s")
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:
@@ -170,3 +192,23 @@ def start_class_cloud(cls, prefix, rows):
     cls.addClassCleanup(cls.cloud.stop)
     cls.env = Env(cls.cloud, os.path.join(cls.tmp, "cache"))
     cls.src = make_db(os.path.join(cls.tmp, "src.db"), rows=rows)
+
+
+def cpu_seconds(pid):
+    """User + system CPU time process `pid` has used so far (from /proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()  # after "(comm)", which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_cpu_busy(pid, cpu_s=0.1, timeout=20):
+    """Waits until process `pid` has burnt `cpu_s` more CPU seconds: it is running a
+    statement that computes (e.g. an endless query), not idling at a prompt or in a wait.
+    Fails after `timeout` seconds."""
+    start = cpu_seconds(pid)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cpu_seconds(pid) - start >= cpu_s:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"process {pid} used under {cpu_s} s of CPU in {timeout} s")

@@ -88,6 +88,17 @@ class CloudCliTest(unittest.TestCase):
     def path(self, name):
         return os.path.join(self.tmp.name, name)
 
+    def read_line(self, proc, timeout):
+        """The next line of proc's stdout, or a failure after `timeout` seconds."""
+        line = []
+        reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()))
+        reader.daemon = True
+        reader.start()
+        reader.join(timeout)
+        if not line:
+            self.fail(f"no line on stdout in {timeout} s")
+        return line[0]
+
     def checksum(self, path):
         return self.cli(["ltx", "checksum", path]).stdout.strip()
 
@@ -277,7 +288,9 @@ class CloudCliTest(unittest.TestCase):
         try:
             first = json.loads(proc.stdout.readline())
             self.assertEqual(first["event"], "acquired")
-            time.sleep(2.5)  # past a third of the duration: at least one refresh
+            # Wait for the first refresh (a third of the duration in), not a guessed time.
+            second = self.read_line(proc, timeout=20)
+            self.assertEqual(json.loads(second)["event"], "refreshed", second)
             self.assertTrue(json.loads(self.cli(["lease", "status", "--json", "held"]).stdout)["held"])
             proc.send_signal(signal.SIGTERM)
             out, err = proc.communicate(timeout=20)
@@ -287,7 +300,6 @@ class CloudCliTest(unittest.TestCase):
                 proc.communicate()
         self.assertEqual(proc.returncode, 0, err)
         events = [json.loads(l)["event"] for l in out.splitlines()]
-        self.assertIn("refreshed", events)
         self.assertEqual(events[-1], "released")
         # Released, and nothing was ever written: neither a lease nor a database by that name.
         p = self.cli(["lease", "status", "--json", "held"], check=1)

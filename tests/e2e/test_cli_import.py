@@ -66,6 +66,24 @@ class ImportTest(TempDirTest):
     def tmpdir_left(self):
         return os.listdir(self.env.vars["TMPDIR"])
 
+    def wait_uploading(self, pid, timeout=60):
+        """Waits until import `pid` streams its LTX: the temporary file, written through a
+        read-write descriptor, is open read-only (the upload reads it) only once complete."""
+        tmpdir = os.path.realpath(self.env.vars["TMPDIR"]) + "/"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                        flags = int(f.read().split("flags:")[1].split()[0], 8)
+                except (OSError, IndexError):
+                    continue  # closed meanwhile
+                if target.startswith(tmpdir) and flags & os.O_ACCMODE == os.O_RDONLY:
+                    return
+            time.sleep(0.02)
+        self.fail(f"import {pid} did not start its upload in {timeout} s")
+
     # ---- §4: what is uploaded is what SQLite reads ----
 
     def test_hot_journal_is_rolled_back(self):
@@ -148,7 +166,7 @@ class ImportTest(TempDirTest):
                 time.sleep(0.1)
             else:
                 self.fail("the import never took the lease")
-            time.sleep(0.5)  # into the slow upload
+            self.wait_uploading(proc.pid)  # into the slow upload
             proc.send_signal(signal.SIGTERM)
             out, err = proc.communicate(timeout=30)
         finally:

@@ -6,7 +6,7 @@ import re
 import sqlite3
 import subprocess
 
-from harness import LITEVFS, MOCKCLOUD, MODULE, TempDirTest, free_port, need
+from harness import LITEVFS, MOCKCLOUD, MODULE, TempDirTest, need
 
 SOURCE = os.environ.get("LITEVFS_SOURCE_DIR", "")
 BUILD = os.environ.get("LITEVFS_BUILD_DIR", "")
@@ -29,7 +29,8 @@ class ReadmeTourTest(TempDirTest):
         os.symlink(BUILD, os.path.join(self.tmp, "build", "release"))
         # Scaffolding around the verbatim blocks: fail fast, and never leave the server behind.
         script = "set -euo pipefail\ntrap 'kill $MOCK 2>/dev/null || true' EXIT\n" + "\n".join(blocks)
-        env = {"PATH": "/usr/bin:/bin", "HOME": self.tmp, "PORT": str(free_port()),
+        # PORT=0: the server picks its port (the tour reads it from "listening on").
+        env = {"PATH": "/usr/bin:/bin", "HOME": self.tmp, "PORT": "0",
                "LANG": "C.UTF-8"}
         p = subprocess.run(["bash", "-c", script], cwd=self.tmp, env=env, capture_output=True,
                            text=True, timeout=300)

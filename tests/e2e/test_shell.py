@@ -13,7 +13,7 @@ import tempfile
 import time
 import unittest
 
-from harness import run_cli, start_class_cloud
+from harness import run_cli, start_class_cloud, wait_cpu_busy
 
 ESC = "\x1b["
 
@@ -253,7 +253,7 @@ class ShellTmuxTest(ShellTestBase):
         self.type("WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c) "
                   "SELECT count(*) FROM c;")
         self.keys("Enter")
-        time.sleep(0.3)
+        wait_cpu_busy(self.pane_pid())  # the endless query runs
         self.keys("C-c")
         self.wait_for(r"Error: interrupted \(SQLITE_INTERRUPT\)\nlitevfs>\s*$")
         self.assertIn("held", self.lease_status())  # still running, with its lease

@@ -8,7 +8,7 @@ import subprocess
 import time
 import unittest
 
-from harness import LITEVFS, need, run_cli, start_class_cloud
+from harness import LITEVFS, need, run_cli, start_class_cloud, wait_cpu_busy
 
 WAIT_S = 10  # far below the 30 s lease: a lease that is merely left to expire fails
 
@@ -94,7 +94,7 @@ class ShellSignalTest(unittest.TestCase):
                    "SELECT count(*) FROM c")
         p = self.spawn(db, "-c", "BEGIN", "-c", "DELETE FROM tags", "-c", forever)
         self.wait_held(db)
-        time.sleep(0.3)  # into the endless query
+        wait_cpu_busy(p.pid)  # into the endless query
         self.assert_dies_and_frees(p, db, signal.SIGTERM)
         q = run_cli(["shell", db, "--mode", "csv", "--no-headers", "-c",
                      "SELECT count(*) FROM tags WHERE tag <> 'after'"], self.env)

@@ -131,17 +131,27 @@ class WriteTest(TempDirTest):
 
     def test_two_writers_race_for_the_lease(self):
         self.assertEqual(finish(py(SETUP_BANK, self.env("setup"))).strip(), "ok")
+        # Each writer leaves a mark once it has tried; the winner holds the lease until both
+        # have (not a guessed sleep), so the loser's try always meets a held lease.
+        marks = os.path.join(self.tmp, "tried")
+        os.mkdir(marks)
         grab = BOOT + textwrap.dedent("""
+            import os
+            marks = sys.argv[2]
             con = connect("bank")
             try:
                 con.execute("PRAGMA litevfs_acquire_lease")
             except sqlite3.Error as e:
+                open(os.path.join(marks, str(os.getpid())), "w").close()
                 print("lost", e); sys.exit(0)
-            time.sleep(3)
+            open(os.path.join(marks, str(os.getpid())), "w").close()
+            deadline = time.monotonic() + 60
+            while len(os.listdir(marks)) < 2 and time.monotonic() < deadline:
+                time.sleep(0.02)
             con.execute("UPDATE accounts SET balance = balance WHERE id = 1")
             print("won")
         """)
-        procs = [py(grab, self.env(f"g{i}")) for i in range(2)]
+        procs = [py(grab, self.env(f"g{i}"), marks) for i in range(2)]
         outs = sorted(finish(p).split()[0] for p in procs)
         self.assertEqual(outs, ["lost", "won"])
 
