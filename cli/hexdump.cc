@@ -10,7 +10,7 @@ constexpr size_t kGroupBytes = 8;  // an extra space after the first 8 bytes of 
 
 // One line: offset, hex bytes (blank-padded on the last line), the printable characters.
 void AppendLine(size_t off, std::string_view cur, std::string* out) {
-  char buf[16];
+  char buf[32];
   int n = std::snprintf(buf, sizeof(buf), "%08zx ", off);
   out->append(buf, size_t(n));
   for (size_t i = 0; i < kBytesPerLine; ++i) {
@@ -45,7 +45,7 @@ std::string Hexdump(std::string_view data) {
     AppendLine(off, cur, &out);
   }
   if (!data.empty()) {
-    char buf[16];
+    char buf[32];
     int n = std::snprintf(buf, sizeof(buf), "%08zx\n", data.size());
     out.append(buf, size_t(n));
   }
