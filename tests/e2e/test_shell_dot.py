@@ -131,6 +131,26 @@ class ShellDotTest(unittest.TestCase):
         self.assertIn("Error: .output: cannot open /nonexistent-dir/x: No such file or directory",
                       p.stderr)
 
+    def test_global_flags_stay_out_of_child_environments(self):
+        # The flags reach the VFS in-process, not through setenv: a pipe's command (any
+        # child) must not inherit the --token secret or the other flags as variables.
+        env = dict(self.env.vars)
+        host, token = env.pop("LITEFS_CLOUD_HOST"), env.pop("LITEFS_CLOUD_TOKEN")
+        env.pop("LITEVFS_CACHE_DIR")
+        seen = self.path("child-env.txt")
+        p = run_cli(["--host", host, "--token", token, "--cache-dir", self.path("flag-cache"),
+                     "shell", self.DB, "--mode", "csv", "--no-headers",
+                     "-c", ".once '|{ cat; env; } > %s'" % seen,
+                     "-c", "SELECT count(*) FROM items"],
+                    env, check=False)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(seen) as f:
+            child = f.read()
+        self.assertEqual(child.split("\n", 1)[0], "300")  # the query ran on the flags' settings
+        for var in ("LITEFS_CLOUD_HOST", "LITEFS_CLOUD_TOKEN", "LITEVFS_CACHE_DIR"):
+            self.assertNotIn(var + "=", child)
+        self.assertTrue(os.path.isdir(self.path("flag-cache")), "--cache-dir was not used")
+
     # ---- .import ----
     def write(self, name, data):
         path = self.path(name)
