@@ -6,6 +6,7 @@
 #include "litevfs/process_config.h"
 #include "vfs_test_util.h"
 
+namespace vfstest {
 namespace {
 
 class VfsProcessConfigTest : public VfsTest {
@@ -77,3 +78,4 @@ TEST_F(VfsProcessConfigTest, ClusterSettingChoosesTheClusterWithoutAUriParameter
 }
 
 }  // namespace
+}  // namespace vfstest
