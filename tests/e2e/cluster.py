@@ -21,6 +21,7 @@ CLI (what scripts/cluster runs):
   cluster.py start DIR [--instances N] [--backend distributed|local] [--haproxy] [--token T]
   cluster.py stop DIR
   cluster.py hosts DIR           prints LITEFS_CLOUD_HOST for the instances (a,b,c)
+  cluster.py url DIR             haproxy's URL when it runs, else the host list
   cluster.py kill DIR INSTANCE   kill -9 one mockcloud instance (0-based)
   cluster.py restart DIR INSTANCE
   cluster.py status DIR          the state file, each process marked alive or dead
@@ -633,7 +634,7 @@ def main():
     s.add_argument("--token", default="secret")
     s.add_argument("--mockcloud", default=MOCKCLOUD or os.path.join(
         ROOT, "build", "release", "mockcloud", "litevfs-mockcloud"))
-    for name in ("stop", "hosts", "status"):
+    for name in ("stop", "hosts", "url", "status"):
         sub.add_parser(name).add_argument("dir")
     for name in ("kill", "restart"):
         k = sub.add_parser(name, help=f"{name} one mockcloud instance")
@@ -647,8 +648,8 @@ def main():
             cli_start(a)
         elif a.cmd == "stop":
             cli_stop(a)
-        elif a.cmd == "hosts":
-            print(load_state(a.dir)["hosts"])
+        elif a.cmd in ("hosts", "url"):
+            print(load_state(a.dir)[a.cmd])
         elif a.cmd == "status":
             cli_status(a)
         else:

@@ -4,6 +4,7 @@ real CLI; haproxy in front of instances that die; and, when litevfs-mockcloud ha
 distributed store (--etcd), a short `chaos --distributed` run. Tests that need a piece this
 machine or build lacks skip, naming it."""
 import os
+import re
 import subprocess
 import sys
 import time
@@ -170,6 +171,41 @@ class HaproxyTest(TempDirTest):
             time.sleep(0.2)
         out = run_cli(["shell", "a", "-c", "SELECT count(*) FROM items"], env).stdout
         self.assertIn("306", out)
+
+
+def readme_cluster_blocks(readme):
+    section = readme.split("## Running a cluster", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.*?)```", section, re.S)
+
+
+class ReadmeClusterTest(TempDirTest):
+    def test_running_a_cluster_runs_verbatim(self):
+        need_distributed()
+        need_haproxy()
+        need(LITEVFS, "litevfs")
+        build = os.environ.get("LITEVFS_BUILD_DIR", "")
+        need(build, "build dir")
+        with open(os.path.join(SOURCE, "README.md")) as f:
+            blocks = readme_cluster_blocks(f.read())
+        self.assertGreaterEqual(len(blocks), 3, "the section lost its code blocks")
+        # A scratch copy of the layout the commands expect: build/release is the build under
+        # test, scripts/ and tests/ the source's, s3rver the one scripts/deps-cluster installed.
+        os.makedirs(os.path.join(self.tmp, "build"))
+        os.symlink(build, os.path.join(self.tmp, "build", "release"))
+        os.symlink(cluster.S3RVER.rsplit("/node_modules/", 1)[0],
+                   os.path.join(self.tmp, "build", "npm-s3"))
+        for d in ("scripts", "tests"):
+            os.symlink(os.path.join(SOURCE, d), os.path.join(self.tmp, d))
+        script = ("set -euo pipefail\n"
+                  "trap 'bash scripts/cluster stop ./lfsc-cluster >/dev/null 2>&1 || true' EXIT\n" +
+                  "\n".join(blocks))
+        env = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "HOME": self.tmp, "LANG": "C.UTF-8"}
+        p = subprocess.run(["bash", "-c", script], cwd=self.tmp, env=env, capture_output=True,
+                           text=True, timeout=300)
+        self.assertEqual(p.returncode, 0, f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+        self.assertRegex(p.stdout, r"(?m)^3$", "the count through haproxy after the kill")
+        self.assertIn("killed instance 0", p.stdout)
+        self.assertIn("stopped", p.stdout)
 
 
 class DistributedChaosTest(unittest.TestCase):
