@@ -293,8 +293,8 @@ class Cluster:
                 "--initial-advertise-peer-urls", f"http://127.0.0.1:{p}",
                 "--initial-cluster", cluster, "--initial-cluster-state", "new",
                 "--initial-cluster-token", "litevfs-" + self.prefix,
-                # Loopback: elections in half a second instead of a second.
-                "--heartbeat-interval", "50", "--election-timeout", "500",
+                # etcd's defaults (100 ms / 1 s): shorter ones flap on a loaded 2-core CI machine.
+                "--heartbeat-interval", "100", "--election-timeout", "1000",
                 "--logger", "zap", "--log-level", "warn"]
 
     def start_etcd(self):
@@ -346,16 +346,18 @@ class Cluster:
         ports = [self.etcd_client_ports[member]] if member is not None else self.etcd_client_ports
         body = json.dumps({"key": base64.b64encode(key.encode()).decode(),
                            "value": base64.b64encode(value.encode()).decode()}).encode()
-        last = None
-        for p in ports:
-            try:
-                req = urllib.request.Request(f"http://127.0.0.1:{p}/v3/kv/put", data=body,
-                                             method="POST")
-                with urllib.request.urlopen(req, timeout=5) as r:
-                    return json.loads(r.read())
-            except (urllib.error.URLError, ConnectionError, OSError) as e:
-                last = e
-        raise ClusterError(f"etcd put {key}: no member answered ({last})")
+        last, end = None, time.monotonic() + READY_SECONDS  # an election may be under way
+        while time.monotonic() < end:
+            for p in ports:
+                try:
+                    req = urllib.request.Request(f"http://127.0.0.1:{p}/v3/kv/put", data=body,
+                                                 method="POST")
+                    with urllib.request.urlopen(req, timeout=5) as r:
+                        return json.loads(r.read())
+                except (urllib.error.URLError, ConnectionError, OSError) as e:
+                    last = e
+            time.sleep(0.2)
+        raise ClusterError(f"etcd put {key}: no member answered in {READY_SECONDS} s ({last})")
 
     def etcd_get(self, key, member):
         import base64
@@ -457,7 +459,7 @@ class Cluster:
     # ------------------------------------------------------------------ haproxy
     def haproxy_config(self):
         servers = "\n".join(
-            f"  server m{i} 127.0.0.1:{p} check inter 200ms fall 1 rise 2"
+            f"  server m{i} 127.0.0.1:{p} check inter 200ms fall 1 rise 1"
             for i, p in enumerate(self.ports))
         # retry-on defaults to connect failures only: a request no server received is
         # sent to another (the client's own rule, host_list.h); long polls hold 30 s.

@@ -114,7 +114,11 @@ class ClusterRunnerTest(TempDirTest):
         self.assertNotEqual(run_cli(["ls"], Hosts(st["hosts"], "secret", self.tmp), check=False)
                             .returncode, 0)
         self.assertIn("restarted instance 0", sc("restart", d, "0").stdout)
-        self.assertIn("a", run_cli(["ls"], env_c).stdout)  # local data survived kill -9
+        end = time.monotonic() + 15  # haproxy's health check (200 ms) puts it back
+        while (ls := run_cli(["ls"], env_c, check=False)).returncode != 0:
+            self.assertLess(time.monotonic(), end, f"haproxy never used the restarted instance: {ls.stderr}")
+            time.sleep(0.2)
+        self.assertIn("a", ls.stdout)  # local data survived kill -9
         bad = sc("kill", d, "5", check=False)
         self.assertEqual(bad.returncode, 1)
         self.assertIn("instance 5 does not exist", bad.stderr)
