@@ -529,7 +529,7 @@ def run(seconds=30, seed=1, readers=16, reader_procs=4, faults=DEFAULT_FAULTS, k
         return figures
     finally:
         if killer and killer.is_alive():
-            killer._stop.set()
+            killer._halt.set()
             killer.join(timeout=60)
         for p in procs:
             if p.poll() is None:

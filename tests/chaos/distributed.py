@@ -47,10 +47,10 @@ class Killer(threading.Thread):
         self.events = []            # (time.time(), "kill mc1" | "restart mc1" | ...)
         self.instance_kills = []    # time.time() of each instance kill
         self.errors = []
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def stop(self):
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=60)
         self.heal()
 
@@ -78,7 +78,7 @@ class Killer(threading.Thread):
     def schedule(self):
         c, t0 = self.cluster, time.monotonic()
         etcd_down, etcd_done, nxt = None, False, 0
-        while not self._stop.wait(self.kill_every):
+        while not self._halt.wait(self.kill_every):
             elapsed = time.monotonic() - t0
             if not etcd_done and etcd_down is None and elapsed >= self.seconds / 3:
                 etcd_down = etcd_leader(c)
@@ -93,7 +93,7 @@ class Killer(threading.Thread):
             c.kill_instance(i)
             self.instance_kills.append(time.time())
             self.note(f"kill -9 mc{i}")
-            if self._stop.wait(self.down_s):
+            if self._halt.wait(self.down_s):
                 break
             c.restart_instance(i)
             self.note(f"restart mc{i}")
