@@ -18,7 +18,7 @@ from harness import LITEVFS, MOCKCLOUD, MODULE, Env, MockCloud, TempDirTest, mak
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "chaos"))
 
 SOURCE = os.environ.get("LITEVFS_SOURCE_DIR", os.path.join(cluster.ROOT))
-CHAOS_SECONDS = float(os.environ.get("LITEVFS_CLUSTER_CHAOS_SECONDS", "24"))
+CHAOS_SECONDS = float(os.environ.get("LITEVFS_CLUSTER_CHAOS_SECONDS", "20"))
 
 
 def need_backing():
