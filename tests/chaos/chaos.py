@@ -574,6 +574,9 @@ def main():
         except AssertionError as e:
             print(e, file=sys.stderr)
             return 1
+        except RuntimeError as e:  # the service did not start (cluster.ClusterError too)
+            print(f"chaos: {e}", file=sys.stderr)
+            return 2
         return 0
     {"setup": mode_setup, "writer": mode_writer, "readers": mode_readers,
      "check": mode_check}[a.mode](a)
