@@ -41,6 +41,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+sys.path.insert(0, HERE)
 
 ACCOUNTS = 100
 INITIAL = 1000
@@ -175,7 +176,7 @@ def mode_writer(a):
     rng = random.Random(a.seed)
     con = connect("bank")
     lease_tries = acquire_lease(con, "6s")
-    acked, errors = [], {}
+    acked, errors, ack_times = [], {}, []
     failed_commits = failed_other = reacquired = max_consec = 0
     violations = []
     deadline = time.monotonic() + a.seconds
@@ -196,6 +197,7 @@ def mode_writer(a):
                 con.execute("COMMIT")
                 pos = con.execute("PRAGMA litevfs_position").fetchone()[0]
                 acked.append([seq, x, y, amt, pos])
+                ack_times.append(time.time())
                 break
             except sqlite3.Error as e:
                 k = kind(e)
@@ -226,7 +228,7 @@ def mode_writer(a):
         violations.append(f"writer position {final} is not its last commit's {acked[-1][4]}")
     release_lease(con)
     con.close()
-    print(json.dumps({"acked": acked, "final_pos": final, "errors": errors,
+    print(json.dumps({"acked": acked, "ack_times": ack_times, "final_pos": final, "errors": errors,
                       "failed_commits": failed_commits, "failed_other": failed_other,
                       "lease_reacquired": reacquired, "lease_tries": lease_tries,
                       "max_consecutive_failures": max_consec, "violations": violations}))
@@ -364,10 +366,39 @@ def expected_balances(acked):
 COMPACT_ARGS = ["--retention", "0", "--retain-txids", "20", "--compact-interval", "200ms"]
 
 
-def run(seconds=30, seed=1, readers=16, reader_procs=4, faults=DEFAULT_FAULTS, keep=False,
-        log=print, compact=False):
-    """Runs the chaos workload; returns the figures. Raises AssertionError on a violation."""
+def make_service(tmp, seed, faults, compact, distributed, instances):
+    """The service under test: one mockcloud, or (distributed) a cluster of `instances`
+    (tests/e2e/cluster.py) whose host list the clients get. Not started yet."""
     import harness
+    extra = COMPACT_ARGS if compact else []
+    if distributed:
+        import cluster
+        return cluster.Cluster(os.path.join(tmp, "cluster"), instances=instances,
+                               faults=faults or None, admin_token="chaos-admin",
+                               extra_args=extra)
+    spec = f"{faults},seed={seed}" if faults else ""
+    return harness.MockCloud(os.path.join(tmp, "data"),
+                             extra_args=["--admin-token", "chaos-admin"] +
+                             (["--faults", spec] if spec else []) + extra)
+
+
+def clear_faults(cloud):
+    if hasattr(cloud, "clear_faults"):
+        cloud.clear_faults()
+        return
+    req = urllib.request.Request(cloud.url + "/admin/faults", data=b"", method="PUT",
+                                 headers={"Authorization": "chaos-admin"})
+    urllib.request.urlopen(req, timeout=10).read()
+
+
+def run(seconds=30, seed=1, readers=16, reader_procs=4, faults=DEFAULT_FAULTS, keep=False,
+        log=print, compact=False, distributed=False, instances=3,
+        kill_every=None):
+    """Runs the chaos workload; returns the figures. Raises AssertionError on a violation.
+    distributed: across a cluster of `instances`, killing one every `kill_every` seconds
+    and the etcd leader once (tests/chaos/distributed.py)."""
+    import harness
+    import distributed as dist
     module = harness.need(harness.MODULE, "liblitevfs.so")
     harness.need(harness.MOCKCLOUD, "litevfs-mockcloud")
     harness.need(harness.LITEVFS, "litevfs")
@@ -375,10 +406,8 @@ def run(seconds=30, seed=1, readers=16, reader_procs=4, faults=DEFAULT_FAULTS, k
         raise ValueError("want at least 3 reader processes and one reader each")
     tmp = tempfile.mkdtemp(prefix="litevfs-chaos-")
     spec = f"{faults},seed={seed}" if faults else ""
-    cloud = harness.MockCloud(os.path.join(tmp, "data"),
-                              extra_args=["--admin-token", "chaos-admin"] +
-                              (["--faults", spec] if spec else []) +
-                              (COMPACT_ARGS if compact else []))
+    cloud = make_service(tmp, seed, faults, compact, distributed, instances)
+    killer = None
     procs = []
     t0 = time.monotonic()
     try:
@@ -419,8 +448,14 @@ def run(seconds=30, seed=1, readers=16, reader_procs=4, faults=DEFAULT_FAULTS, k
                      "--base-txid", base_txid, "--converge-seconds", seconds + 120,
                      "--cache-pages", 4 if i == 0 else 0)
                for i, n in enumerate(per)]
+        if distributed:
+            killer = dist.Killer(cloud, seconds, kill_every or dist.KILL_EVERY_S, log=log)
+            killer.start()
         w = result(child("writer", "w", "--seconds", seconds, "--seed", seed), "writer",
                    seconds + 180)
+        writer_end = time.time()
+        if killer:
+            killer.stop()  # and every process up again
         acked = w["acked"]
         exp = expected_balances(acked)
         digest = hashlib.sha256(json.dumps(exp).encode()).hexdigest()[:16]
@@ -448,9 +483,7 @@ def run(seconds=30, seed=1, readers=16, reader_procs=4, faults=DEFAULT_FAULTS, k
         if c["pos"] != w["final_pos"]:
             violations.append(f"fresh process at {c['pos']}, writer's last ack {w['final_pos']}")
         # Then without faults: the service's own view, and `litevfs verify`.
-        req = urllib.request.Request(cloud.url + "/admin/faults", data=b"", method="PUT",
-                                     headers={"Authorization": "chaos-admin"})
-        urllib.request.urlopen(req, timeout=10).read()
+        clear_faults(cloud)
         c2 = result(child("check", "check-clean"), "check", 120)
         if c2["log"] != want_log or c2["balances"] != exp or c2["pos"] != w["final_pos"]:
             violations.append("final state without faults differs from the acknowledged commits")
@@ -459,6 +492,10 @@ def run(seconds=30, seed=1, readers=16, reader_procs=4, faults=DEFAULT_FAULTS, k
         if v.returncode != 0:
             violations.append(f"litevfs verify bank failed: {v.stdout} {v.stderr}")
 
+        dist_figures = {}
+        if killer:
+            dv, dist_figures = dist.check(killer, w["ack_times"], writer_end)
+            violations.extend(dv)
         violations = list(dict.fromkeys(violations))  # one line per distinct problem
         reader_errors = {}
         for r in rs:
@@ -479,6 +516,7 @@ def run(seconds=30, seed=1, readers=16, reader_procs=4, faults=DEFAULT_FAULTS, k
             "reader_max_consecutive_failures": max(r["max_consec"] for r in rs),
             "converged": sum(1 for r in rs if r["converged"]),
             "final_pos": w["final_pos"],
+            **({"instances": instances, **dist_figures} if distributed else {}),
             "violations": violations,
         }
         log(json.dumps(figures, indent=1))
@@ -490,6 +528,9 @@ def run(seconds=30, seed=1, readers=16, reader_procs=4, faults=DEFAULT_FAULTS, k
                                  "\n  ".join(violations[:20]))
         return figures
     finally:
+        if killer and killer.is_alive():
+            killer._halt.set()
+            killer.join(timeout=60)
         for p in procs:
             if p.poll() is None:
                 p.kill()
@@ -512,6 +553,12 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the work dir")
     ap.add_argument("--compact", action="store_true",
                     help="mockcloud compacts every 200 ms keeping 20 txids (folds under readers)")
+    ap.add_argument("--distributed", action="store_true",
+                    help="across a cluster (etcd + S3 + --instances mockclouds), killing "
+                         "instances and the etcd leader (tests/chaos/distributed.py)")
+    ap.add_argument("--instances", type=int, default=3)
+    ap.add_argument("--kill-every", type=float, default=None,
+                    help="seconds between instance kills with --distributed (default 3)")
     # child-process arguments
     ap.add_argument("--module")
     ap.add_argument("--workdir")
@@ -522,10 +569,14 @@ def main():
     a = ap.parse_args()
     if a.mode == "run":
         try:
-            run(a.seconds, a.seed, a.readers, a.reader_procs, a.faults, a.keep, compact=a.compact)
+            run(a.seconds, a.seed, a.readers, a.reader_procs, a.faults, a.keep, compact=a.compact,
+                distributed=a.distributed, instances=a.instances, kill_every=a.kill_every)
         except AssertionError as e:
             print(e, file=sys.stderr)
             return 1
+        except RuntimeError as e:  # the service did not start (cluster.ClusterError too)
+            print(f"chaos: {e}", file=sys.stderr)
+            return 2
         return 0
     {"setup": mode_setup, "writer": mode_writer, "readers": mode_readers,
      "check": mode_check}[a.mode](a)

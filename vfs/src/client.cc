@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "client_codec.h"
+#include "host_list.h"
 #include "log.h"
 #include "ltx/coding.h"
 #include "ltx/fd_io.h"
@@ -1180,11 +1181,12 @@ Status ValidateConfig(ClientConfig* cfg) {
     return Status::InvalidArgument("litevfs: timeouts must be positive");
   }
   if (cfg->max_retries < 0) return Status::InvalidArgument("litevfs: max_retries must be >= 0");
-  auto host = internal::NormalizeBaseUrl(cfg->host);
-  if (!host.ok()) {
-    return Status::InvalidArgument("litevfs: " + cfg->host_source + ": " + host.status().message());
+  auto hosts = ParseHostList(cfg->host);
+  if (!hosts.ok()) {
+    return Status::InvalidArgument("litevfs: " + cfg->host_source + ": " + hosts.status().message());
   }
-  cfg->host = *host;
+  cfg->host.clear();
+  for (const auto& h : *hosts) cfg->host += (cfg->host.empty() ? "" : ",") + h;
   return Status::OK();
 }
 }  // namespace
@@ -1192,7 +1194,8 @@ Status ValidateConfig(ClientConfig* cfg) {
 Result<std::unique_ptr<Client>> Client::Create(const ClientConfig& cfg) {
   ClientConfig c = cfg;
   LTX_RETURN_IF_ERROR(ValidateConfig(&c));
-  auto t = MakeCurlTransport(c.host, c.connect_timeout_ms, c.request_timeout_ms);
+  auto hosts = ParseHostList(c.host);  // valid: ValidateConfig parsed it
+  auto t = MakeHostsTransport(*hosts, c.connect_timeout_ms, c.request_timeout_ms);
   return std::unique_ptr<Client>(std::make_unique<ClientImpl>(c, std::move(t)));
 }
 

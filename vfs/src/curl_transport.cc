@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "client_codec.h"
+#include "host_list.h"
 #include "litevfs/client.h"
 
 namespace litevfs {
@@ -442,7 +443,13 @@ class CurlTransport final : public Transport {
     if (rc != CURLE_OK) {
       std::string msg = curl_easy_strerror(rc);
       if (errbuf[0] != '\0') msg += std::string(": ") + errbuf;
-      return Status::Unavailable("litevfs: " + where + ": " + msg);
+      // No connection, so no server saw it: any request may go to another host (host_list.h).
+      long sent = 0;
+      curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &sent);
+      const bool not_sent = rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+                            (rc == CURLE_OPERATION_TIMEDOUT && sent == 0);
+      return Status(ltx::Code::kUnavailable, "litevfs: " + where + ": " + msg,
+                    not_sent ? kNotSentCode : "");
     }
     long code = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
