@@ -22,6 +22,7 @@ litevfs::HistoryEntry ResolvePast(litevfs::Client& c, const std::string& db, con
                           .count();
   auto ref = f.txid.empty() ? litevfs::ParsePastTime(f.time, now) : litevfs::ParsePastTxid(f.txid);
   if (!ref.ok()) throw UsageError((f.txid.empty() ? "--time: " : "--txid: ") + ref.status().message());
+  ref->restore_points = true;
   auto r = litevfs::PositionAt(c, db, *ref);
   if (!r.ok() && r.status().code() == ltx::Code::kUnsupported) {
     throw CliError(db + ": the server does not offer time travel (extension time-travel)");

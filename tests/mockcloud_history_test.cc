@@ -1,5 +1,6 @@
 // In-process tests of the time-travel and lifecycle routes (issue 18; mockcloud/PROTOCOL.md):
 // /db/at, /db/diff, /db/restore, /db/branch, DELETE /db, /db/rename.
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -45,6 +46,12 @@ std::map<uint32_t, std::string> PagesAt(httplib::Client& c, const std::string& d
   EXPECT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
   return ParseFrames(r->body, 4096);
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 // A database with a history: 5 states, a shrink (12 -> 6) and a regrow (-> 9).
@@ -262,6 +269,51 @@ TEST(MockcloudHistory, RenameMovesTheDatabaseWithItsHistory) {
   EXPECT_EQ(PagesAt(*c, "moved", hist.m.pos(), 2)[2], FilledPage(4096, 77));
   r = c->Post("/lease?db=moved&duration=5000", "", "text/plain");
   EXPECT_EQ(c->Post("/db/rename?db=moved&to=again", "", "text/plain")->status, 409);
+}
+
+TEST(MockcloudHistory, RestorePointsOutliveRetentionAndCanBeRestoredAndBranched) {
+  Harness h;
+  h.opts.snapshots_every_ms = 3600 * 1000;
+  h.opts.snapshots_keep_ms = 30ll * 24 * 3600 * 1000;
+  h.opts.retain_txids = 1;
+  h.Start();
+  auto c = h.Client();
+  History hist;
+  hist.Build(*c, "db");
+  const int64_t now = NowMs();
+  ASSERT_TRUE(h.server->CompactAt(now).ok());  // a point at txid 5 (and nothing expired yet)
+  const Model at5 = hist.m;
+  ASSERT_EQ(Upload(*c, "db", hist.m.Tx({{2, FilledPage(4096, 600)}}, 9))->status, 200);
+  ASSERT_EQ(Upload(*c, "db", hist.m.Tx({{3, FilledPage(4096, 700)}}, 14))->status, 200);
+  ASSERT_TRUE(h.server->CompactAt(now + 2 * 3600 * 1000).ok());  // folds all but txid 7; a new point
+  json j = J(c->Get("/db/history?db=db"));
+  ASSERT_EQ(j["restorePoints"].size(), 2u) << j.dump();
+  EXPECT_EQ(PosOf(j["restorePoints"][0]["pos"]), at5.pos());
+  EXPECT_EQ(j["history"].size(), 1u);
+  auto r = c->Get("/db/at?db=db&txid=5");
+  EXPECT_EQ(ErrCode(r), "ENOTRETAINED");  // a reader cannot open a point...
+  r = c->Get("/db/at?db=db&txid=5&points=1");  // ...restore and branch can
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(PosOf(J(r)["pos"]), at5.pos());
+  r = c->Post(("/db/branch?db=db&pos=" + ltx::FormatPos(at5.pos()) + "&to=old").c_str(), "", "text/plain");
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto pages = PagesAt(*c, "old", at5.pos(), 20);
+  ASSERT_EQ(pages.size(), 9u);
+  for (uint32_t p = 1; p <= 9; p++) EXPECT_EQ(pages[p], at5.Page(p)) << p;
+  r = c->Post(("/db/restore?db=db&pos=" + ltx::FormatPos(at5.pos())).c_str(), "", "text/plain");
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(J(r)["pages"], 3);  // page 1 (counter), 2 and 3 differ; 10..14 are cut by the size
+  pages = PagesAt(*c, "db", PosOf(J(r)["pos"]), 20);
+  ASSERT_EQ(pages.size(), 9u);
+  for (uint32_t p = 2; p <= 9; p++) EXPECT_EQ(pages[p], at5.Page(p)) << p;
+  // Points outlive a restart; after --snapshots-keep they go (and a new one is taken).
+  h.Stop();
+  h.Start();
+  c = h.Client();
+  ASSERT_TRUE(h.server->CompactAt(now + 31ll * 24 * 3600 * 1000).ok());
+  j = J(c->Get("/db/history?db=db"));
+  ASSERT_EQ(j["restorePoints"].size(), 1u) << j.dump();
+  EXPECT_NE(PosOf(j["restorePoints"][0]["pos"]), at5.pos());
 }
 
 TEST(MockcloudHistory, EveryNewRouteNeedsTheToken) {

@@ -203,8 +203,11 @@ class ServerImpl : public Server {
     std::unique_lock l(stop_mu_);
     stop_cv_.wait(l, [&] { return stopped_; });
   }
-  Status Compact() override { return store_->CompactAll(NowUnixMs()); }
-  Status CompactAt(int64_t now_ms) override { return store_->CompactAll(now_ms); }
+  Status Compact() override { return CompactAt(NowUnixMs()); }
+  Status CompactAt(int64_t now_ms) override {  // and restore points (issue 18)
+    LTX_RETURN_IF_ERROR(store_->CompactAll(now_ms));
+    return store_->RestorePointsAll(now_ms);
+  }
 
  private:
   void Log(LogLevel lvl, const std::string& msg);
@@ -322,6 +325,8 @@ Status ServerImpl::Init() {
   StoreOptions so;
   so.data_dir = opts_.data_dir;
   so.retention_ms = opts_.retention_ms;
+  so.snapshots_every_ms = opts_.snapshots_every_ms;  // issue 18
+  so.snapshots_keep_ms = opts_.snapshots_keep_ms;
   so.retain_txids = opts_.retain_txids;
   so.segment_bytes = opts_.segment_bytes;
   so.warn = [this](const std::string& msg) { Log(LogLevel::kWarn, msg); };
@@ -344,6 +349,8 @@ Status ServerImpl::Init() {
         l.unlock();
         Status st = store_->CompactAll(NowUnixMs());
         if (!st.ok()) Log(LogLevel::kError, "compaction: " + st.ToString());
+        st = store_->RestorePointsAll(NowUnixMs());  // issue 18
+        if (!st.ok()) Log(LogLevel::kError, "restore points: " + st.ToString());
         l.lock();
       }
     });
@@ -1046,7 +1053,12 @@ void ServerImpl::HandleHistory(const httplib::Request& req, httplib::Response& r
                  {"commit", it.commit},
                  {"pageCount", it.page_count}});
   }
-  ReplyJson(res, 200, {{"history", std::move(h)}});
+  json points = json::array();  // issue 18
+  for (const auto& rp : db->RestorePoints()) {
+    points.push_back({{"pos", PosJson(rp.pos)}, {"timestamp", FormatRfc3339Ms(rp.timestamp_ms)},
+                      {"takenAt", FormatRfc3339Ms(rp.taken_ms)}, {"commit", rp.commit}});
+  }
+  ReplyJson(res, 200, {{"history", std::move(h)}, {"restorePoints", std::move(points)}});
 }
 
 void ServerImpl::HandleLease(const httplib::Request& req, httplib::Response& res,
@@ -1239,22 +1251,24 @@ json HistoryItemJson(const HistoryItem& it) {
           {"pageCount", it.page_count}};
 }
 
-// GET /db/at?db=N&txid=HEX | &time=RFC3339: the retained position at a txid or a time.
+// GET /db/at?db=N&txid=HEX | &time=RFC3339 [&points=1]: the retained position at a txid or a
+// time (or, with points, a restore point when it is older than retention).
 void ServerImpl::HandleAt(const httplib::Request& req, httplib::Response& res) {
   const bool by_txid = req.has_param("txid"), by_time = req.has_param("time");
   if (by_txid == by_time) return ReplyError(res, 400, "EBADREQUEST", "give exactly one of txid=HEX and time=RFC3339");
   std::shared_ptr<Database> db;
   std::string name;
   if (!GetDb(req, res, false, &db, &name)) return;
+  const bool points = req.has_param("points") && req.get_param_value("points") != "0";
   Result<HistoryItem> r = Status::OK();
   if (by_txid) {
     auto t = ltx::ParseHex64(req.get_param_value("txid"));
     if (!t.ok()) return ReplyError(res, 400, "EBADREQUEST", "txid: " + t.status().message());
-    r = db->AtTxid(*t);
+    r = db->AtTxid(*t, points);
   } else {
     auto ms = ParseRfc3339Ms(req.get_param_value("time"));
     if (!ms.ok()) return ReplyError(res, 400, "EBADREQUEST", ms.status().message());
-    r = db->AtTime(*ms);
+    r = db->AtTime(*ms, points);
   }
   if (!r.ok()) return ReplyStatus(res, r.status(), db);
   ReplyJson(res, 200, HistoryItemJson(*r));

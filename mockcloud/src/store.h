@@ -73,6 +73,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <memory>
 #include <mutex>
@@ -116,6 +117,10 @@ struct StoreOptions {
   // reports damage to `damage` instead of failing or moving it aside.
   bool read_only = false;
   std::function<void(const std::string&)> damage;
+  // Restore points (store_points.cc; issue 18): a full copy of the current state every
+  // snapshots_every_ms (0 = none), each kept snapshots_keep_ms after it was taken.
+  int64_t snapshots_every_ms = 0;
+  int64_t snapshots_keep_ms = 30ll * 24 * 3600 * 1000;
 };
 
 struct PageSet {
@@ -152,6 +157,15 @@ struct DiffInfo {
 inline constexpr char kApiNotRetained[] = "ENOTRETAINED";
 // The API code of a create (branch, rename) whose target name is taken: HTTP 409.
 inline constexpr char kApiExists[] = "EEXISTS";
+
+// A restore point: a state kept longer than retention, as a snapshot LTX file of its own.
+struct RestorePoint {
+  Pos pos;
+  int64_t timestamp_ms = 0;  // the state's (its transaction's) timestamp
+  int64_t taken_ms = 0;      // when the point was written
+  uint32_t commit = 0;
+  std::string path;
+};
 
 struct ApplyResult {
   Pos pos;
@@ -217,8 +231,9 @@ class Database {
   Result<DiffInfo> Diff(const Pos& from, const Pos& to) const;
   // The retained position with this txid / the newest retained one at or before unix_ms.
   // Conflict(ENOTRETAINED) naming the oldest state kept (and when it was written).
-  Result<HistoryItem> AtTxid(uint64_t txid) const;
-  Result<HistoryItem> AtTime(int64_t unix_ms) const;
+  // With `points`, a txid or time before retention resolves to a restore point too.
+  Result<HistoryItem> AtTxid(uint64_t txid, bool points = false) const;
+  Result<HistoryItem> AtTime(int64_t unix_ms, bool points = false) const;
   // Makes the state at `target` current as ONE new transaction (current txid + 1) built from
   // only the pages Diff names, applied through Apply (same checks, same durability, same
   // lease_check). Page 1's change counter moves forward (current + 1) so SQLite page caches
@@ -227,6 +242,14 @@ class Database {
   // A snapshot stream of a retained position (pinned like OpenSnapshot's).
   Result<std::unique_ptr<SnapshotStream>> OpenSnapshotAt(std::shared_ptr<const Database> self,
                                                          const Pos& at) const;
+  // ---- restore points (store_points.cc; issue 18) ----
+  // Writes a restore point of the current state when the newest is older than
+  // snapshots_every_ms (and the state moved); removes points older than snapshots_keep_ms.
+  Status MaintainRestorePoints(std::shared_ptr<const Database> self, int64_t now_ms);
+  std::vector<RestorePoint> RestorePoints() const;  // oldest first
+  // The restore point at exactly `at`, if any.
+  std::optional<RestorePoint> RestorePointAt(const Pos& at) const;
+
   // After Retire, Apply, Restore and Compact fail NotFound: the caller then moves or removes
   // the directory (Store::Delete, Store::Rename). Waits for a running mutation to end.
   void Retire();
@@ -357,6 +380,13 @@ class Database {
 
   mutable std::mutex write_mu_;  // serialises Apply and Compact (the only mutators)
   bool retired_ = false;          // guarded by write_mu_: deleted or renamed (Retire)
+  // Restore from a point (store_points.cc): every page that differs from the current state.
+  Result<ApplyResult> RestoreFromPoint(const RestorePoint& rp,
+                                       const std::function<Status()>& lease_check);
+  void LoadPointsLocked() const;
+  mutable std::mutex points_mu_;  // guards points_, points_loaded_
+  mutable std::vector<RestorePoint> points_;  // oldest first; loaded from points/ on first use
+  mutable bool points_loaded_ = false;
 
   mutable std::shared_mutex mu_;  // guards everything below; readers shared
   uint32_t page_size_ = 0;
@@ -383,6 +413,8 @@ class Store {
   // Every existing database of the cluster and its position.
   std::map<std::string, Pos> Positions(const std::string& cluster);
   Status CompactAll(int64_t now_ms);
+  // MaintainRestorePoints on every database (store_points.cc).
+  Status RestorePointsAll(int64_t now_ms);
   // ---- lifecycle (store_history.cc; issue 18) ----
   // Removes a database and its history: NotFound if it does not exist. Durable when it
   // returns (the directory is renamed into trash/ first, then removed; Open empties trash/).

@@ -2,7 +2,7 @@
 // positions (from the in-memory index, no page reads), the position at a txid or a wall-clock
 // time, restore (one new transaction built from only the differing pages, applied through the
 // ordinary write path), branch (a past state copied into a new database on the server),
-// delete and rename. What it leaves out: restore points kept longer than --retention.
+// delete and rename. Restore points (states kept longer than retention): store_points.cc.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -128,11 +128,14 @@ Result<DiffInfo> Database::Diff(const Pos& from, const Pos& to) const {
   return out;
 }
 
-Result<HistoryItem> Database::AtTxid(uint64_t txid) const {
+Result<HistoryItem> Database::AtTxid(uint64_t txid, bool points) const {
   const std::vector<HistoryItem> h = History();
   if (h.empty()) return Status::NotFound("no such database");
   for (const auto& it : h) {
     if (it.pos.txid == txid) return it;
+  }
+  for (const auto& rp : points ? RestorePoints() : std::vector<RestorePoint>{}) {
+    if (rp.pos.txid == txid) return HistoryItem{rp.pos, rp.timestamp_ms, rp.commit, 0};
   }
   if (txid > h.back().pos.txid) {
     return NotRetained("txid " + ltx::FormatTxid(txid) + " is past the current txid " +
@@ -142,13 +145,18 @@ Result<HistoryItem> Database::AtTxid(uint64_t txid) const {
   return NotRetained("txid " + ltx::FormatTxid(txid) + " (" + std::to_string(txid) + ")", &h.front());
 }
 
-Result<HistoryItem> Database::AtTime(int64_t unix_ms) const {
+Result<HistoryItem> Database::AtTime(int64_t unix_ms, bool points) const {
   const std::vector<HistoryItem> h = History();
   if (h.empty()) return Status::NotFound("no such database");
   const HistoryItem* best = nullptr;
   for (const auto& it : h) {
     if (it.timestamp_ms <= unix_ms) best = &it;  // ascending txid: the newest at or before
   }
+  std::optional<HistoryItem> point;
+  for (const auto& rp : (points && !best) ? RestorePoints() : std::vector<RestorePoint>{}) {
+    if (rp.timestamp_ms <= unix_ms) point = HistoryItem{rp.pos, rp.timestamp_ms, rp.commit, 0};
+  }
+  if (point) return *point;
   if (!best) return NotRetained("the state at " + FormatRfc3339Ms(unix_ms), &h.front());
   return *best;
 }
@@ -179,7 +187,12 @@ Result<ApplyResult> Database::Restore(const Pos& target,
                                       const std::function<Status()>& lease_check) {
   const Pos cur = pos();
   if (cur.IsZero()) return Status::NotFound("no such database");
-  LTX_ASSIGN_OR_RETURN(DiffInfo d, Diff(cur, target));
+  auto diff = Diff(cur, target);
+  if (!diff.ok()) {  // not retained: a restore point, if one is at target
+    if (auto rp = RestorePointAt(target)) return RestoreFromPoint(*rp, lease_check);
+    return diff.status();
+  }
+  const DiffInfo& d = *diff;
   RestoreBody body;
   LTX_ASSIGN_OR_RETURN(std::string r, RandomHex(8));
   LTX_RETURN_IF_ERROR(body.Open(tmp_dir_ + "/restore-" + r + ".tmp",
@@ -285,8 +298,15 @@ Result<ApplyResult> Store::Branch(const std::string& cluster, const std::string&
   if (!src || !src->exists()) return Status::NotFound("no such database: " + db);
   LTX_ASSIGN_OR_RETURN(std::shared_ptr<Database> dst, Get(cluster, to, true));
   if (dst->exists()) return Exists(to);
-  LTX_ASSIGN_OR_RETURN(auto stream, src->OpenSnapshotAt(src, at));
-  auto r = dst->Apply(std::make_unique<SnapshotSource>(std::move(stream)), [] { return Status::OK(); });
+  std::unique_ptr<ltx::Source> state;
+  if (auto stream = src->OpenSnapshotAt(src, at); stream.ok()) {
+    state = std::make_unique<SnapshotSource>(std::move(stream).value());
+  } else if (auto rp = src->RestorePointAt(at)) {  // a restore point is a snapshot file
+    LTX_ASSIGN_OR_RETURN(state, ltx::OpenFileSource(rp->path));
+  } else {
+    return stream.status();
+  }
+  auto r = dst->Apply(std::move(state), [] { return Status::OK(); });
   if (!r.ok() && r.status().api_code() == kApiPosMismatch && dst->exists()) return Exists(to);
   return r;
 }

@@ -46,21 +46,21 @@ class TimeTravelTest(TempDirTest):
             import subprocess
             past = sqlite3.connect("file:tt?vfs=litevfs&txid={txid}", uri=True)
             now = sqlite3.connect("file:tt?vfs=litevfs", uri=True)
-            res = {{"past": past.execute("SELECT count(*) FROM items").fetchone()[0],
-                    "now": now.execute("SELECT count(*) FROM items").fetchone()[0]}}
+            res = {{"past": past.execute("SELECT count(*) FROM items").fetchall()[0][0],
+                    "now": now.execute("SELECT count(*) FROM items").fetchall()[0][0]}}
             subprocess.run([{os.environ.get('LITEVFS_BIN', '')!r}, "shell", "tt", "--lease", "-c",
                             "DELETE FROM items WHERE id <= 1000"], check=True)
-            res["past_after_write"] = past.execute("SELECT count(*) FROM items").fetchone()[0]
+            res["past_after_write"] = past.execute("SELECT count(*) FROM items").fetchall()[0][0]
             try:
                 past.execute("INSERT INTO items(k) VALUES ('x')")
                 res["write"] = "accepted"
             except sqlite3.Error as e:
                 res["write"] = str(e)
-            res["pragma"] = past.execute("PRAGMA litevfs_time").fetchone()[0]
+            res["pragma"] = past.execute("PRAGMA litevfs_time").fetchall()[0][0]
             now.execute("PRAGMA litevfs_time = '{self.t1['timestamp']}'").fetchall()
-            res["now_in_past"] = now.execute("SELECT count(*) FROM items").fetchone()[0]
+            res["now_in_past"] = now.execute("SELECT count(*) FROM items").fetchall()[0][0]
             now.execute("PRAGMA litevfs_time = 'latest'").fetchall()
-            res["now_latest"] = now.execute("SELECT count(*) FROM items").fetchone()[0]
+            res["now_latest"] = now.execute("SELECT count(*) FROM items").fetchall()[0][0]
             print(json.dumps(res))
         """)
         self.assertEqual(out["past"], ROWS)
@@ -126,18 +126,13 @@ class TimeTravelTest(TempDirTest):
         p = run_cli(["delete", "copy2"], self.env, check=False, input="")
         self.assertEqual(p.returncode, 2)
         self.assertIn("--yes", p.stderr)
-        lease = subprocess.Popen([os.environ["LITEVFS_BIN"], "shell", "copy2", "--lease"], env=self.env.vars,
-                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            lease.stdin.write("SELECT 'ready';\n")
-            lease.stdin.flush()
-            self.assertEqual(lease.stdout.readline().strip(), "ready")
-            p = run_cli(["delete", "copy2", "--yes"], self.env, check=False)
-            self.assertEqual(p.returncode, 1)
-            self.assertIn("--force", p.stderr)
-        finally:
-            lease.stdin.close()
-            lease.wait(timeout=30)
+        lease = json.loads(run_cli(["lease", "acquire", "copy2", "--json"], self.env).stdout.splitlines()[0])
+        p = run_cli(["delete", "copy2", "--yes"], self.env, check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("--force", p.stderr)
+        p = run_cli(["rename", "copy2", "copy3"], self.env, check=False)
+        self.assertEqual(p.returncode, 1)
+        run_cli(["lease", "release", "copy2", "--id", lease["id"]], self.env)
         run_cli(["delete", "copy2", "--yes"], self.env)
         self.assertNotIn("copy2", run_cli(["ls"], self.env).stdout)
         self.assertEqual(self.count("tt"), ROWS + 2)

@@ -115,6 +115,7 @@ Result<HistoryEntry> PositionAt(Client& c, const std::string& db, const PastRef&
   } else {
     x.query.emplace_back("time", FormatUtcMs(at.time_ms));
   }
+  if (at.restore_points) x.query.emplace_back("points", "1");
   const std::string where = "GET /db/at (db " + db + ")";
   LTX_ASSIGN_OR_RETURN(std::string body, c.CallExtension(x));
   LTX_ASSIGN_OR_RETURN(json j, Object(body, where));
@@ -193,6 +194,32 @@ Status DeleteDatabase(Client& c, const std::string& db, bool force) {
   if (force) x.query.emplace_back("force", "1");
   auto r = c.CallExtension(x);
   return r.ok() ? Status::OK() : r.status();
+}
+
+Result<std::vector<RestorePointEntry>> GetRestorePoints(Client& c, const std::string& db) {
+  ExtensionCall x = Call("GET", "/db/history", db);
+  x.feature = "history";
+  const std::string where = "GET /db/history (db " + db + ")";
+  LTX_ASSIGN_OR_RETURN(std::string body, c.CallExtension(x));
+  LTX_ASSIGN_OR_RETURN(json j, Object(body, where));
+  std::vector<RestorePointEntry> out;
+  auto pts = j.find("restorePoints");
+  if (pts == j.end() || pts->is_null()) return out;
+  if (!pts->is_array()) return Bad(where, "restorePoints is not an array");
+  for (const auto& e : *pts) {
+    if (!e.is_object()) return Bad(where, "a restore point is not an object");
+    RestorePointEntry rp;
+    LTX_ASSIGN_OR_RETURN(rp.pos, PosField(e, "pos", where));
+    auto ts = e.find("timestamp"), taken = e.find("takenAt");
+    if (ts == e.end() || taken == e.end() || !ts->is_string() || !taken->is_string() ||
+        !internal::ParseRfc3339Millis(ts->get<std::string>(), &rp.timestamp_ms) ||
+        !internal::ParseRfc3339Millis(taken->get<std::string>(), &rp.taken_ms) ||
+        !U32Field(e, "commit", &rp.commit)) {
+      return Bad(where, "a restore point needs timestamp, takenAt (RFC 3339) and commit");
+    }
+    out.push_back(rp);
+  }
+  return out;
 }
 
 Status RenameDatabase(Client& c, const std::string& from, const std::string& to) {

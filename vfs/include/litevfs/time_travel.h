@@ -23,6 +23,8 @@ struct PastRef {
   std::optional<uint64_t> txid;
   int64_t time_ms = 0;  // Unix ms, when !txid
   std::string text;     // as the user wrote it, for messages
+  // Also a restore point older than retention (restore, branch; a VFS cannot read one).
+  bool restore_points = false;
 };
 
 // PAST to a PastRef (now_ms is "now" for relative times). InvalidArgument naming both forms.
@@ -54,6 +56,15 @@ Result<RestoreResult> RestoreDatabase(Client& c, const std::string& db, const Po
 Result<Pos> BranchDatabase(Client& c, const std::string& db, const Pos& pos, const std::string& to);
 // DELETE /db: refused (kConflict, ELEASE) while leased unless force.
 Status DeleteDatabase(Client& c, const std::string& db, bool force);
+// Restore points: states the service keeps past its retention (GET /db/history's
+// "restorePoints"; empty from a server that keeps none).
+struct RestorePointEntry {
+  Pos pos;
+  int64_t timestamp_ms = 0;  // the state's
+  int64_t taken_ms = 0;      // when the point was written
+  uint32_t commit = 0;
+};
+Result<std::vector<RestorePointEntry>> GetRestorePoints(Client& c, const std::string& db);
 // POST /db/rename.
 Status RenameDatabase(Client& c, const std::string& from, const std::string& to);
 
