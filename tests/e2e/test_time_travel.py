@@ -29,7 +29,7 @@ class TimeTravelTest(TempDirTest):
         run_cli(["shell", db, "--lease", "-c", sql], self.env)
 
     def count(self, db="tt"):
-        return int(run_cli(["shell", db, "-c", "SELECT count(*) FROM items"], self.env).stdout.split()[-1])
+        return int(run_cli(["shell", db, "--mode", "csv", "-c", "SELECT count(*) FROM items"], self.env).stdout.split()[-1])
 
     def python(self, body):
         need(MODULE, "liblitevfs.so")
