@@ -71,6 +71,34 @@ class TimeTravelTest(TempDirTest):
         self.assertEqual(out["now_in_past"], ROWS)
         self.assertEqual(out["now_latest"], ROWS + 2 - 1000)
 
+    def test_past_reuses_unchanged_cached_pages_and_never_fills_the_cache(self):
+        out = self.python(f"""
+            now = sqlite3.connect("file:tt?vfs=litevfs", uri=True)
+            stats = lambda: json.loads(now.execute("PRAGMA litevfs_stats").fetchall()[0][0])
+            q = "SELECT count(*), sum(length(payload)) FROM items"
+            present = now.execute(q).fetchall()[0]
+            now.execute("PRAGMA litevfs_max_prefetch_pages = 0").fetchall()  # count misses alone
+            s0 = stats()
+            now.execute("PRAGMA litevfs_time = '{self.t1['timestamp']}'").fetchall()
+            past = now.execute(q).fetchall()[0]
+            s1 = stats()
+            now.execute("PRAGMA litevfs_time = 'latest'").fetchall()
+            again = now.execute(q).fetchall()[0]
+            s2 = stats()
+            print(json.dumps({{"present": present, "past": past, "again": again,
+                               "past_fetched": s1["pages_fetched"] - s0["pages_fetched"],
+                               "again_fetched": s2["pages_fetched"] - s1["pages_fetched"],
+                               "table_pages": s0["pages_fetched"]}}))
+        """)
+        self.assertEqual(out["present"][0], ROWS + 2)
+        self.assertEqual(out["past"][0], ROWS)
+        self.assertEqual(out["again"], out["present"])
+        # Two rows were added since: only the pages they touched are fetched for the past...
+        self.assertLessEqual(out["past_fetched"], 8, out)
+        self.assertGreater(out["table_pages"], 50, out)
+        # ...and what was fetched for the past did not replace the present in the cache.
+        self.assertEqual(out["again_fetched"], 0, out)
+
     def test_sqlite3_shell_opens_a_past_state_by_time(self):
         need(MODULE, "liblitevfs.so")
         sql = f".load {MODULE}\n.open file:tt?vfs=litevfs&time={self.t1['timestamp']}\n" \
