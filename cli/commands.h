@@ -32,6 +32,12 @@ void setup_lease_refresh(CLI::App& lease);
 void setup_lease_release(CLI::App& lease);
 void setup_lease_status(CLI::App& lease);
 
+// time travel and lifecycle (issue 18)
+void setup_restore(CLI::App& app);
+void setup_branch(CLI::App& app);
+void setup_delete(CLI::App& app);
+void setup_rename(CLI::App& app);
+
 // the SQL shell over the VFS
 void setup_shell(CLI::App& app);
 

@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "litevfs/time_travel.h"
 
 namespace cli {
 namespace {
@@ -24,7 +25,13 @@ void run_log(const LogOptions& opt) {
     throw CliError(opt.db + ": the server does not offer the history extension");
   }
   auto history = Unwrap(std::move(r), opt.db);
+  const auto points = Unwrap(litevfs::GetRestorePoints(*client, opt.db), opt.db + ": restore points");
   if (opt.json) {
+    nlohmann::json rps = nlohmann::json::array();
+    for (const auto& p : points) {
+      rps.push_back({{"pos", PosJson(p.pos)}, {"timestamp", FormatRfc3339(p.timestamp_ms, true)},
+                     {"takenAt", FormatRfc3339(p.taken_ms, true)}, {"commit", p.commit}});
+    }
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& e : history) {
       arr.push_back({{"pos", PosJson(e.pos)},
@@ -32,7 +39,7 @@ void run_log(const LogOptions& opt) {
                      {"commit", e.commit},
                      {"pageCount", e.page_count}});
     }
-    PrintJson({{"db", opt.db}, {"history", arr}});
+    PrintJson({{"db", opt.db}, {"history", arr}, {"restorePoints", rps}});
     return;
   }
   TabWriter tw;
@@ -41,6 +48,10 @@ void run_log(const LogOptions& opt) {
     tw.Row({ltx::FormatTxid(e.pos.txid), ltx::FormatChecksum(e.pos.post_apply_checksum),
             e.timestamp_ms ? FormatRfc3339(e.timestamp_ms, true) : "", std::to_string(e.commit),
             std::to_string(e.page_count)});
+  }
+  for (const auto& p : points) {  // kept past retention: restore or branch them
+    tw.Row({ltx::FormatTxid(p.pos.txid), ltx::FormatChecksum(p.pos.post_apply_checksum),
+            FormatRfc3339(p.timestamp_ms, true), std::to_string(p.commit), "restore point"});
   }
   tw.Flush();
 }

@@ -54,6 +54,10 @@ int main(int argc, char** argv) {
   cli::setup_prefetch(app);
   cli::setup_verify(app);
   cli::setup_lease(app);
+  cli::setup_restore(app);
+  cli::setup_branch(app);
+  cli::setup_delete(app);
+  cli::setup_rename(app);
   cli::setup_ltx(app);
 
   try {

@@ -38,7 +38,7 @@ struct Flags {
   std::string data, listen = "127.0.0.1:20202", token, token_file, tokens_file, admin_token,
                     admin_token_file, retention = "1h", faults, log_level = "info",
                     compact_interval = "10s", max_wait = "30s", header_timeout = "10s",
-                    idle_timeout = "60s";
+                    idle_timeout = "60s", snapshots_every = "0", snapshots_keep = "30d";
   uint64_t retain_txids = 1000, max_body = 256ull << 20;
   int threads = 16, max_long_polls = 4096;
   int64_t max_connections = 10000, max_queue = 1024;
@@ -72,6 +72,11 @@ void AddStoreFlags(CLI::App& app, Flags* f) {
       ->capture_default_str();
   app.add_option("--compact-interval", f->compact_interval,
                  "How often expired history is compacted (0 = never)")
+      ->capture_default_str();
+  app.add_option("--snapshots-every", f->snapshots_every,
+                 "Write a restore point (a full copy kept past --retention) this often (0 = never)")
+      ->capture_default_str();
+  app.add_option("--snapshots-keep", f->snapshots_keep, "Keep each restore point this long")
       ->capture_default_str();
   app.add_flag(
       "--verify-on-start", f->verify_on_start,
@@ -148,6 +153,8 @@ mockcloud::Result<mockcloud::ServerOptions> ToServerOptions(const Flags& f) {
   LTX_RETURN_IF_ERROR(SetTokens(f, &o));
   LTX_RETURN_IF_ERROR(SetMs("--retention", f.retention, &o.retention_ms));
   LTX_RETURN_IF_ERROR(SetMs("--compact-interval", f.compact_interval, &o.compact_interval_ms));
+  LTX_RETURN_IF_ERROR(SetMs("--snapshots-every", f.snapshots_every, &o.snapshots_every_ms));
+  LTX_RETURN_IF_ERROR(SetMs("--snapshots-keep", f.snapshots_keep, &o.snapshots_keep_ms));
   LTX_RETURN_IF_ERROR(SetMs("--max-wait", f.max_wait, &o.max_wait_ms));
   LTX_RETURN_IF_ERROR(SetMs("--header-timeout", f.header_timeout, &o.header_timeout_ms));
   LTX_RETURN_IF_ERROR(SetMs("--idle-timeout", f.idle_timeout, &o.idle_timeout_ms));

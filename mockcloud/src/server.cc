@@ -36,6 +36,7 @@
 #include "http_front.h"
 #include "litevfs/limits.h"
 #include "long_poll.h"
+#include "rfc3339.h"
 #include "ltx/coding.h"
 #include "store.h"
 #include "store_snapshot.h"
@@ -91,7 +92,8 @@ constexpr uint64_t kDrainCap = 8ull << 20;  // bytes past --max-body read (and d
 constexpr char kPagesMime[] = "application/vnd.litevfs.pages";
 // Our extensions: the /info list, and the same list in every response's Litevfs-Features.
 const std::vector<std::string> kFeatures = {"pages-binary", "sync-wait", "interior", "history", "zstd",
-                                            "pgno-ranges", "lease-status"};
+                                            "pgno-ranges", "lease-status",
+                                            "time-travel"};
 const std::string kFeaturesHeader = [] {
   std::string h;
   for (const auto& f : kFeatures) h += (h.empty() ? "" : ",") + f;
@@ -201,8 +203,11 @@ class ServerImpl : public Server {
     std::unique_lock l(stop_mu_);
     stop_cv_.wait(l, [&] { return stopped_; });
   }
-  Status Compact() override { return store_->CompactAll(NowUnixMs()); }
-  Status CompactAt(int64_t now_ms) override { return store_->CompactAll(now_ms); }
+  Status Compact() override { return CompactAt(NowUnixMs()); }
+  Status CompactAt(int64_t now_ms) override {  // and restore points (issue 18)
+    LTX_RETURN_IF_ERROR(store_->CompactAll(now_ms));
+    return store_->RestorePointsAll(now_ms);
+  }
 
  private:
   void Log(LogLevel lvl, const std::string& msg);
@@ -249,6 +254,15 @@ class ServerImpl : public Server {
                          const httplib::ContentReader*);
   void SendPageBatch(const httplib::Request& req, httplib::Response& res, const PageSet& ps,
                      bool force_binary);
+  // ---- time travel and lifecycle (issue 18; defined at the end of this file) ----
+  void TimeRoutes();
+  bool HeldByAnyone(const std::string& key);
+  void HandleAt(const httplib::Request&, httplib::Response&);
+  void HandleDiff(const httplib::Request&, httplib::Response&);
+  void HandleRestore(const httplib::Request&, httplib::Response&);
+  void HandleBranch(const httplib::Request&, httplib::Response&);
+  void HandleDelete(const httplib::Request&, httplib::Response&);
+  void HandleRename(const httplib::Request&, httplib::Response&);
 
   ServerOptions opts_;
   std::unique_ptr<Store> store_;
@@ -311,6 +325,8 @@ Status ServerImpl::Init() {
   StoreOptions so;
   so.data_dir = opts_.data_dir;
   so.retention_ms = opts_.retention_ms;
+  so.snapshots_every_ms = opts_.snapshots_every_ms;  // issue 18
+  so.snapshots_keep_ms = opts_.snapshots_keep_ms;
   so.retain_txids = opts_.retain_txids;
   so.segment_bytes = opts_.segment_bytes;
   so.warn = [this](const std::string& msg) { Log(LogLevel::kWarn, msg); };
@@ -333,6 +349,8 @@ Status ServerImpl::Init() {
         l.unlock();
         Status st = store_->CompactAll(NowUnixMs());
         if (!st.ok()) Log(LogLevel::kError, "compaction: " + st.ToString());
+        st = store_->RestorePointsAll(NowUnixMs());  // issue 18
+        if (!st.ok()) Log(LogLevel::kError, "restore points: " + st.ToString());
         l.lock();
       }
     });
@@ -370,7 +388,8 @@ void ServerImpl::Stop() {
 ServerImpl::Pre ServerImpl::PreRoute(const httplib::Request& req, httplib::Response& res) {
   static const char* const kRoutes[] = {
       "/info",        "/pos",        "/db/tx", "/db/snapshot", "/db/page", "/db/sync",     "/sync",
-      "/db/interior", "/db/history", "/lease", "/healthz",     "/metrics", "/admin/faults"};
+      "/db/interior", "/db/history", "/lease", "/healthz",     "/metrics", "/admin/faults",
+      "/db/at",       "/db/diff",    "/db/restore", "/db/branch", "/db",   "/db/rename"};
   tl.route = "other";  // a bounded label set, whatever paths clients send
   for (const char* r : kRoutes) {
     if (req.path == r) tl.route = r;
@@ -622,6 +641,7 @@ void ServerImpl::Routes() {
     if (!ReadBody(e.reader(), e.res, 64 * 1024, &body)) return;
     HandleLeaseRelease(e.req, e.res);
   };
+  TimeRoutes();
   routes_[{"GET", "/admin/faults"}] = [this](Exchange& e) {
     HandleAdminFaults(e.req, e.res, nullptr);
   };
@@ -1033,7 +1053,12 @@ void ServerImpl::HandleHistory(const httplib::Request& req, httplib::Response& r
                  {"commit", it.commit},
                  {"pageCount", it.page_count}});
   }
-  ReplyJson(res, 200, {{"history", std::move(h)}});
+  json points = json::array();  // issue 18
+  for (const auto& rp : db->RestorePoints()) {
+    points.push_back({{"pos", PosJson(rp.pos)}, {"timestamp", FormatRfc3339Ms(rp.timestamp_ms)},
+                      {"takenAt", FormatRfc3339Ms(rp.taken_ms)}, {"commit", rp.commit}});
+  }
+  ReplyJson(res, 200, {{"history", std::move(h)}, {"restorePoints", std::move(points)}});
 }
 
 void ServerImpl::HandleLease(const httplib::Request& req, httplib::Response& res,
@@ -1194,6 +1219,153 @@ void ServerImpl::HandleAdminFaults(const httplib::Request& req, httplib::Respons
   }
   res.status = 200;
   res.set_content(FormatFaultSpec(faults_.Get()), "text/plain");
+}
+
+// ---- time travel and lifecycle (issue 18) ----
+
+void ServerImpl::TimeRoutes() {
+  auto get = [this](const char* method, const char* path,
+                    void (ServerImpl::*fn)(const httplib::Request&, httplib::Response&)) {
+    routes_[{method, path}] = [this, fn](Exchange& e) {
+      std::string body;  // none expected; read so the connection stays usable
+      if (std::string(e.req.method) != "GET" && !ReadBody(e.reader(), e.res, 64 * 1024, &body)) return;
+      (this->*fn)(e.req, e.res);
+    };
+  };
+  get("GET", "/db/at", &ServerImpl::HandleAt);
+  get("GET", "/db/diff", &ServerImpl::HandleDiff);
+  get("POST", "/db/restore", &ServerImpl::HandleRestore);
+  get("POST", "/db/branch", &ServerImpl::HandleBranch);
+  get("DELETE", "/db", &ServerImpl::HandleDelete);
+  get("POST", "/db/rename", &ServerImpl::HandleRename);
+}
+
+bool ServerImpl::HeldByAnyone(const std::string& key) {
+  std::lock_guard l(lease_mu_);
+  auto it = leases_.find(key);
+  return it != leases_.end() && it->second.expires > Clock::now();
+}
+
+json HistoryItemJson(const HistoryItem& it) {
+  return {{"pos", PosJson(it.pos)},
+          {"timestamp", FormatRfc3339Ms(it.timestamp_ms)},
+          {"commit", it.commit},
+          {"pageCount", it.page_count}};
+}
+
+// GET /db/at?db=N&txid=HEX | &time=RFC3339 [&points=1]: the retained position at a txid or a
+// time (or, with points, a restore point when it is older than retention).
+void ServerImpl::HandleAt(const httplib::Request& req, httplib::Response& res) {
+  const bool by_txid = req.has_param("txid"), by_time = req.has_param("time");
+  if (by_txid == by_time) return ReplyError(res, 400, "EBADREQUEST", "give exactly one of txid=HEX and time=RFC3339");
+  std::shared_ptr<Database> db;
+  std::string name;
+  if (!GetDb(req, res, false, &db, &name)) return;
+  const bool points = req.has_param("points") && req.get_param_value("points") != "0";
+  Result<HistoryItem> r = Status::OK();
+  if (by_txid) {
+    auto t = ltx::ParseHex64(req.get_param_value("txid"));
+    if (!t.ok()) return ReplyError(res, 400, "EBADREQUEST", "txid: " + t.status().message());
+    r = db->AtTxid(*t, points);
+  } else {
+    auto ms = ParseRfc3339Ms(req.get_param_value("time"));
+    if (!ms.ok()) return ReplyError(res, 400, "EBADREQUEST", ms.status().message());
+    r = db->AtTime(*ms, points);
+  }
+  if (!r.ok()) return ReplyStatus(res, r.status(), db);
+  ReplyJson(res, 200, HistoryItemJson(*r));
+}
+
+// GET /db/diff?db=N&from=P&to=Q: the pages that may differ (from the index; no page reads).
+void ServerImpl::HandleDiff(const httplib::Request& req, httplib::Response& res) {
+  bool has_from, has_to;
+  Pos from, to;
+  if (!OptPos(req, res, "from", &has_from, &from) || !OptPos(req, res, "to", &has_to, &to)) return;
+  if (!has_from || !has_to) return ReplyError(res, 400, "EBADREQUEST", "missing from or to parameter");
+  std::shared_ptr<Database> db;
+  std::string name;
+  if (!GetDb(req, res, false, &db, &name)) return;
+  auto d = db->Diff(from, to);
+  if (!d.ok()) return ReplyStatus(res, d.status(), db);
+  ReplyJson(res, 200, {{"from", PosJson(d->from)}, {"to", PosJson(d->to)},
+                       {"fromCommit", d->from_commit}, {"toCommit", d->to_commit},
+                       {"pageSize", d->page_size}, {"pgnos", d->pgnos}});
+}
+
+// POST /db/restore?db=N&pos=P (Lfsc-Lease-Id as for /db/tx): P's state becomes current as one
+// new transaction, built and applied on the server.
+void ServerImpl::HandleRestore(const httplib::Request& req, httplib::Response& res) {
+  bool has_pos;
+  Pos pos;
+  if (!OptPos(req, res, "pos", &has_pos, &pos)) return;
+  if (!has_pos) return ReplyError(res, 400, "EBADREQUEST", "missing pos parameter");
+  std::shared_ptr<Database> db;
+  std::string name;
+  if (!GetDb(req, res, false, &db, &name)) return;
+  const std::string key = tl.cluster + "/" + name;
+  const bool has_id = req.has_header("Lfsc-Lease-Id");
+  const std::string id = req.get_header_value("Lfsc-Lease-Id");
+  if (Status st = CheckWriteLease(key, has_id, id); !st.ok()) return ReplyStatus(res, st, db);
+  auto r = db->Restore(pos, [&] { return CheckWriteLease(key, has_id, id); });
+  if (!r.ok()) return ReplyStatus(res, r.status(), db);
+  tl.pages = r->pages;
+  Log(LogLevel::kInfo, key + ": restored the state of " + ltx::FormatPos(pos) + " as " +
+                           ltx::FormatPos(r->pos) + " (" + std::to_string(r->pages) + " pages)");
+  res.set_header("Litefs-Hwm", ltx::FormatTxid(r->pos.txid));
+  ReplyJson(res, 200, {{"pos", PosJson(r->pos)}, {"restored", PosJson(pos)}, {"pages", r->pages}});
+}
+
+// POST /db/branch?db=N&pos=P&to=NEW: a new database holding P's state, copied on the server.
+void ServerImpl::HandleBranch(const httplib::Request& req, httplib::Response& res) {
+  bool has_pos;
+  Pos pos;
+  if (!OptPos(req, res, "pos", &has_pos, &pos)) return;
+  if (!has_pos || !req.has_param("to")) return ReplyError(res, 400, "EBADREQUEST", "missing pos or to parameter");
+  const std::string to = req.get_param_value("to");
+  if (Status st = ValidateName(to, "to"); !st.ok()) return ReplyError(res, 400, "EBADREQUEST", st.message());
+  std::shared_ptr<Database> db;
+  std::string name;
+  if (!GetDb(req, res, false, &db, &name)) return;
+  if (HeldByAnyone(tl.cluster + "/" + to)) return ReplyError(res, 409, kApiLease, "database " + to + " is leased");
+  auto r = store_->Branch(tl.cluster, name, pos, to);
+  if (!r.ok()) return ReplyStatus(res, r.status(), db);
+  tl.pages = r->pages;
+  Log(LogLevel::kInfo, tl.cluster + "/" + name + ": branched " + ltx::FormatPos(pos) + " into " + to +
+                           " (" + std::to_string(r->pages) + " pages)");
+  ReplyJson(res, 200, {{"db", to}, {"pos", PosJson(r->pos)}, {"pages", r->pages}});
+}
+
+// DELETE /db?db=N[&force=1]: refused (409 ELEASE) while a lease is held, unless force.
+void ServerImpl::HandleDelete(const httplib::Request& req, httplib::Response& res) {
+  std::shared_ptr<Database> db;
+  std::string name;
+  if (!GetDb(req, res, false, &db, &name)) return;
+  const std::string key = tl.cluster + "/" + name;
+  const bool force = req.has_param("force") && req.get_param_value("force") != "0";
+  if (!force && HeldByAnyone(key))
+    return ReplyError(res, 409, kApiLease, name + " is leased; release the lease or delete with force");
+  if (Status st = store_->Delete(tl.cluster, name); !st.ok()) return ReplyStatus(res, st, nullptr);
+  {
+    std::lock_guard l(lease_mu_);
+    leases_.erase(key);
+  }
+  Log(LogLevel::kInfo, key + ": deleted" + (force ? " (force)" : ""));
+  res.status = 204;
+}
+
+// POST /db/rename?db=OLD&to=NEW: refused while OLD is leased (409 ELEASE) or NEW exists (EEXISTS).
+void ServerImpl::HandleRename(const httplib::Request& req, httplib::Response& res) {
+  if (!req.has_param("to")) return ReplyError(res, 400, "EBADREQUEST", "missing to parameter");
+  const std::string to = req.get_param_value("to");
+  if (Status st = ValidateName(to, "to"); !st.ok()) return ReplyError(res, 400, "EBADREQUEST", st.message());
+  std::shared_ptr<Database> db;
+  std::string name;
+  if (!GetDb(req, res, false, &db, &name)) return;
+  if (HeldByAnyone(tl.cluster + "/" + name) || HeldByAnyone(tl.cluster + "/" + to))
+    return ReplyError(res, 409, kApiLease, "a lease is held on " + name + " or " + to + "; release it first");
+  if (Status st = store_->Rename(tl.cluster, name, to); !st.ok()) return ReplyStatus(res, st, nullptr);
+  Log(LogLevel::kInfo, tl.cluster + "/" + name + ": renamed to " + to);
+  ReplyJson(res, 200, {{"db", to}});
 }
 
 }  // namespace

@@ -512,6 +512,7 @@ Status Database::ExtendSegmentLocked(Segment* seg, uint64_t need) {
 Result<ApplyResult> Database::Apply(std::unique_ptr<ltx::Source> upload,
                                     const std::function<Status()>& lease_check) {
   std::lock_guard wl(write_mu_);
+  if (retired_) return Status::NotFound("no such database (deleted or renamed)");  // issue 18
   // write_mu_ makes us the only mutator: reading the state without mu_ is safe here.
   const Pos cur = CurrentLocked();
   const uint32_t old_commit = CommitLocked();
@@ -957,7 +958,7 @@ Status Database::RewriteBaseLocked(size_t idx, const View& v) {
 
 Status Database::Compact(int64_t now_ms) {
   std::lock_guard wl(write_mu_);
-  if (files_.empty()) return Status::OK();
+  if (retired_ || files_.empty()) return Status::OK();  // retired_: issue 18
   if (base_.pos.txid == 0 && files_[0].min_txid == 1) {
     // A snapshot that was not folded at upload time (crash, or an error then): folding it
     // loses no position.
@@ -1393,6 +1394,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& opts) {
   LTX_RETURN_IF_ERROR(MakeDirs(opts.data_dir + "/clusters"));
   for (const auto& n : ListDir(opts.data_dir + "/tmp"))
     unlink((opts.data_dir + "/tmp/" + n).c_str());
+  s->EmptyTrash();  // issue 18: deletes a crash interrupted
   for (const auto& c : ListDir(opts.data_dir + "/clusters")) {
     if (!ValidateName(c, "cluster").ok()) continue;
     for (const auto& d : ListDir(opts.data_dir + "/clusters/" + c)) {

@@ -73,6 +73,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <memory>
 #include <mutex>
@@ -116,6 +117,10 @@ struct StoreOptions {
   // reports damage to `damage` instead of failing or moving it aside.
   bool read_only = false;
   std::function<void(const std::string&)> damage;
+  // Restore points (store_points.cc; issue 18): a full copy of the current state every
+  // snapshots_every_ms (0 = none), each kept snapshots_keep_ms after it was taken.
+  int64_t snapshots_every_ms = 0;
+  int64_t snapshots_keep_ms = 30ll * 24 * 3600 * 1000;
 };
 
 struct PageSet {
@@ -138,6 +143,28 @@ struct HistoryItem {
   int64_t timestamp_ms = 0;
   uint32_t commit = 0;
   uint32_t page_count = 0;
+};
+
+// Pages that may differ between two retained positions (Database::Diff).
+struct DiffInfo {
+  Pos from, to;
+  uint32_t from_commit = 0, to_commit = 0;
+  uint32_t page_size = 0;
+  std::vector<uint32_t> pgnos;  // ascending, each <= max(from_commit, to_commit)
+};
+
+// The API code of a past state asked for that is no longer (or not yet) kept: HTTP 409.
+inline constexpr char kApiNotRetained[] = "ENOTRETAINED";
+// The API code of a create (branch, rename) whose target name is taken: HTTP 409.
+inline constexpr char kApiExists[] = "EEXISTS";
+
+// A restore point: a state kept longer than retention, as a snapshot LTX file of its own.
+struct RestorePoint {
+  Pos pos;
+  int64_t timestamp_ms = 0;  // the state's (its transaction's) timestamp
+  int64_t taken_ms = 0;      // when the point was written
+  uint32_t commit = 0;
+  std::string path;
 };
 
 struct ApplyResult {
@@ -197,6 +224,36 @@ class Database {
 
   // Folds the positions that retention lets go into the base. now_ms = wall clock.
   Status Compact(int64_t now_ms);
+  // ---- time travel (store_history.cc; issue 18) ----
+  // Pages written between two retained positions, either order, from the in-memory index
+  // (no page reads), plus the pages a shrink in between may have zeroed. A superset of the
+  // pages whose bytes differ. Conflict(EPOSMISMATCH) if either position is not retained.
+  Result<DiffInfo> Diff(const Pos& from, const Pos& to) const;
+  // The retained position with this txid / the newest retained one at or before unix_ms.
+  // Conflict(ENOTRETAINED) naming the oldest state kept (and when it was written).
+  // With `points`, a txid or time before retention resolves to a restore point too.
+  Result<HistoryItem> AtTxid(uint64_t txid, bool points = false) const;
+  Result<HistoryItem> AtTime(int64_t unix_ms, bool points = false) const;
+  // Makes the state at `target` current as ONE new transaction (current txid + 1) built from
+  // only the pages Diff names, applied through Apply (same checks, same durability, same
+  // lease_check). Page 1's change counter moves forward (current + 1) so SQLite page caches
+  // see a change; every other page equals the target's. Nothing crosses the network.
+  Result<ApplyResult> Restore(const Pos& target, const std::function<Status()>& lease_check);
+  // A snapshot stream of a retained position (pinned like OpenSnapshot's).
+  Result<std::unique_ptr<SnapshotStream>> OpenSnapshotAt(std::shared_ptr<const Database> self,
+                                                         const Pos& at) const;
+  // ---- restore points (store_points.cc; issue 18) ----
+  // Writes a restore point of the current state when the newest is older than
+  // snapshots_every_ms (and the state moved); removes points older than snapshots_keep_ms.
+  Status MaintainRestorePoints(std::shared_ptr<const Database> self, int64_t now_ms);
+  std::vector<RestorePoint> RestorePoints() const;  // oldest first
+  // The restore point at exactly `at`, if any.
+  std::optional<RestorePoint> RestorePointAt(const Pos& at) const;
+
+  // After Retire, Apply, Restore and Compact fail NotFound: the caller then moves or removes
+  // the directory (Store::Delete, Store::Rename). Waits for a running mutation to end.
+  void Retire();
+
   // Number of retained transactions after the base (tests).
   size_t FileCount() const;
   // Number of segment files (tests).
@@ -322,6 +379,14 @@ class Database {
   const StoreOptions* opts_;
 
   mutable std::mutex write_mu_;  // serialises Apply and Compact (the only mutators)
+  bool retired_ = false;          // guarded by write_mu_: deleted or renamed (Retire)
+  // Restore from a point (store_points.cc): every page that differs from the current state.
+  Result<ApplyResult> RestoreFromPoint(const RestorePoint& rp,
+                                       const std::function<Status()>& lease_check);
+  void LoadPointsLocked() const;
+  mutable std::mutex points_mu_;  // guards points_, points_loaded_
+  mutable std::vector<RestorePoint> points_;  // oldest first; loaded from points/ on first use
+  mutable bool points_loaded_ = false;
 
   mutable std::shared_mutex mu_;  // guards everything below; readers shared
   uint32_t page_size_ = 0;
@@ -348,6 +413,21 @@ class Store {
   // Every existing database of the cluster and its position.
   std::map<std::string, Pos> Positions(const std::string& cluster);
   Status CompactAll(int64_t now_ms);
+  // MaintainRestorePoints on every database (store_points.cc).
+  Status RestorePointsAll(int64_t now_ms);
+  // ---- lifecycle (store_history.cc; issue 18) ----
+  // Removes a database and its history: NotFound if it does not exist. Durable when it
+  // returns (the directory is renamed into trash/ first, then removed; Open empties trash/).
+  Status Delete(const std::string& cluster, const std::string& db);
+  // Renames a database with its history. Conflict(EEXISTS) if `to` exists.
+  Status Rename(const std::string& cluster, const std::string& from, const std::string& to);
+  // Creates database `to` holding the state of `db` at `at` (a retained position) as a new
+  // database whose history starts there: the state is streamed page by page from the store
+  // into `to`'s store (cost: reads and writes every page once on the server's disk, twice
+  // written as the snapshot is folded into base.db; nothing crosses the network).
+  // Conflict(EEXISTS) if `to` exists.
+  Result<ApplyResult> Branch(const std::string& cluster, const std::string& db, const Pos& at,
+                             const std::string& to);
   void WakeAll();
   // A fresh path under tmp/ for a request body.
   Result<std::string> NewTempPath(const std::string& prefix);
@@ -356,6 +436,7 @@ class Store {
  private:
   explicit Store(StoreOptions opts) : opts_(std::move(opts)) {}
   std::string DbDir(const std::string& cluster, const std::string& db) const;
+  void EmptyTrash();  // store_history.cc: what a Delete interrupted by a crash left
 
   StoreOptions opts_;
   std::mutex mu_;  // guards dbs_

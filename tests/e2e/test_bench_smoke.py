@@ -11,7 +11,7 @@ import subprocess
 import unittest
 
 EXPECTED = ["warm_lookup_bench", "cold_peer_bench", "scan_bench", "write_bench",
-            "propagation_bench", "mockcloud_bench", "conn_bench"]
+            "propagation_bench", "mockcloud_bench", "conn_bench", "restore_bench"]
 # Rows each program must print (row ids).
 EXPECTED_ROWS = {
     "warm_lookup_bench": {"1"},
@@ -21,6 +21,7 @@ EXPECTED_ROWS = {
     "propagation_bench": {"6"},
     "mockcloud_bench": {"7a", "7b"},
     "conn_bench": {"9a", "9b", "9c", "9d"},
+    "restore_bench": {"10"},
 }
 VERDICTS = {"met", "**missed**", "n/a"}
 

@@ -823,6 +823,27 @@ class ClientImpl final : public Client {
     return out;
   }
 
+  // issue 18: the time-travel routes (client_time.cc) go through here.
+  Result<std::string> CallExtension(const ExtensionCall& x) override {
+    LTX_RETURN_IF_ERROR(ValidateDatabaseName(x.db));
+    LTX_ASSIGN_OR_RETURN(bool has, HasFeature(x.feature));
+    if (!has) {
+      return Status::Unsupported("litevfs: the server does not offer " + x.path + " (extension " +
+                                 x.feature + ")");
+    }
+    Call c;
+    c.method = x.method.c_str();
+    c.path = x.path;
+    c.db = x.db;
+    c.idempotent = x.method == "GET";
+    c.headers.emplace_back("Accept", "application/json");
+    if (!x.lease_id.empty()) c.headers.emplace_back("Lfsc-Lease-Id", x.lease_id);
+    c.query.emplace_back("db", x.db);
+    for (const auto& q : x.query) c.query.push_back(q);
+    LTX_ASSIGN_OR_RETURN(HttpResponse r, Exec(c));
+    return std::move(r.body);
+  }
+
   const ClientConfig& config() const override { return cfg_; }
   const ClientStats& stats() const override { return stats_; }
 

@@ -1,4 +1,5 @@
 #include "database.h"
+#include "past_state.h"
 
 #include <unistd.h>
 
@@ -600,12 +601,12 @@ void Database::SyncLoop() {
 Result<LockResult> Database::Lock(Conn* c, int level) {
   if (level == kLockShared) {
     if (c->lock != kLockNone) return LockResult::kOk;
-    MaybeSyncForTransaction();
+    if (!c->past) MaybeSyncForTransaction();  // issue 18: no sync in the past
     std::lock_guard<std::mutex> lk(mu_);
     if (pending_) return LockResult::kBusy;
     shared_count_++;
     c->lock = kLockShared;
-    c->pin = latest_;
+    c->pin = c->past ? c->past->snap : latest_;  // issue 18
     c->pinned = true;
     c->requests = 0;
     c->window = 0;
@@ -617,6 +618,7 @@ Result<LockResult> Database::Lock(Conn* c, int level) {
   std::lock_guard<std::mutex> lk(mu_);
   if (reserved_ && reserved_ != c) return LockResult::kBusy;
   if (level == kLockReserved || (level == kLockExclusive && reserved_ == nullptr)) {
+    if (c->past) return PastIsReadOnly(*c->past, name_);  // issue 18
     if (level == kLockReserved && !LeaseValidLocked()) {
       return Status::PermissionDenied("litevfs: no write lease on " + name_ +
                                       (lease_lost_ ? " (the lease was lost)" : "") +
@@ -932,6 +934,12 @@ Status Database::ReadStoredPage(Conn* c, const Snapshot& pin, uint32_t pgno, std
           return Status::OK();
         }
         if (!r.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, pin.pos, "cache read: " + r.status().ToString());
+        if (c && c->past &&  // issue 18: a cached page the diff says is unchanged since the past
+            ReuseCachedForPast(*c->past, cache_.get(), pgno,
+                               std::span<uint8_t>(reinterpret_cast<uint8_t*>(out->data()), out->size()))) {
+          cache_hits_++;
+          return Status::OK();
+        }
       }
       if (auto it = old_pages_.find({pin.pos.txid, pgno}); it != old_pages_.end()) {
         *out = it->second;
@@ -1079,7 +1087,7 @@ Status Database::ReadStoredPages(const Snapshot& pin, const std::vector<uint32_t
 int64_t Database::FileSize(Conn* c) {
   std::lock_guard<std::mutex> lk(mu_);
   if (reserved_ == c && writer_.owner == c) return int64_t(writer_.size_pages) * page_size_;
-  const Snapshot& s = c->pinned ? c->pin : latest_;
+  const Snapshot& s = c->pinned ? c->pin : c->past ? c->past->snap : latest_;  // past: issue 18
   return int64_t(s.commit) * page_size_;
 }
 

@@ -42,6 +42,7 @@
 #include "config.h"
 #include "pgno_map.h"
 #include "litevfs/client.h"
+#include "litevfs/time_travel.h"
 #include "ltx/format.h"
 #include "ltx/status.h"
 
@@ -56,6 +57,8 @@ struct Snapshot {
   uint32_t commit = 0;  // database size in pages at pos
 };
 
+struct PastState;  // past_state.h (issue 18)
+
 // Per-connection state (one per main-database sqlite3_file).
 struct Conn {
   int lock = kLockNone;
@@ -69,6 +72,8 @@ struct Conn {
   std::unordered_set<uint32_t> ahead;   // prefetched (or being read ahead), not read yet
   uint32_t ahead_total = 0;             // how many the latest batch prefetched
   uint32_t frontier = 0;                // the last page, in key order, prefetched so far
+  // issue 18: set = this connection reads a past state (read-only, pinned there, no sync).
+  std::shared_ptr<const PastState> past;
 };
 
 enum class LockResult { kOk, kBusy };
@@ -125,6 +130,11 @@ class Database : public std::enable_shared_from_this<Database> {
   Result<std::string> ReleaseLease();  // returns the released id ("" when none was held)
   Result<uint64_t> CacheAll(Conn* c);  // fetches every page not cached; returns the count
   std::string PositionString(Conn* c);
+  // ---- time travel (past_state.cc; issue 18) ----
+  // Moves connection c to the past state `ref` names (resolved on the service now), or back
+  // to the present when ref.text is empty. Between transactions only.
+  Status SetPast(Conn* c, const PastRef& ref);
+  std::string PastString(Conn* c);  // PRAGMA litevfs_time's answer
   std::string StatsJson(Conn* c);
   Status SetMaxCachedPages(int64_t n);
   Status SetMinAvailableSpace(int64_t n);

@@ -58,6 +58,7 @@ SQLITE_EXTENSION_INIT1
 
 #include "config.h"
 #include "database.h"
+#include "past_state.h"
 #include "litevfs/client.h"
 #include "litevfs/vfs.h"
 #include "log.h"
@@ -209,6 +210,14 @@ int HandlePragma(LvFile* f, char** az) noexcept {
       auto r = db->CacheAll(&f->conn);
       if (!r.ok()) return PragmaError(az, f, r.status());
       return PragmaResult(az, std::to_string(*r));
+    }
+    if (name == "litevfs_time") {  // issue 18: a past state (past_state.h) or 'latest'
+      if (val) {
+        auto ref = PastFromPragma(val, WallClockMs());
+        if (!ref.ok()) return PragmaError(az, f, ref.status());
+        if (Status st = db->SetPast(&f->conn, *ref); !st.ok()) return PragmaError(az, f, st);
+      }
+      return PragmaResult(az, db->PastString(&f->conn));
     }
     if (name == "litevfs_position") {
       if (val) return read_only();
@@ -494,14 +503,25 @@ int VfsOpen(sqlite3_vfs*, sqlite3_filename zName, sqlite3_file* pFile, int flags
                                  sqlite3_uri_parameter(zName, param), field);
         if (!st.ok()) return ToSqlite(st, SQLITE_CANTOPEN, name);
       }
-      auto db = Database::Open(cfg, name, path, (flags & SQLITE_OPEN_CREATE) != 0);
+      // issue 18: txid= / time= open a past state, read-only.
+      auto past = PastFromUri(sqlite3_uri_parameter(zName, "txid"), sqlite3_uri_parameter(zName, "time"),
+                              WallClockMs());
+      if (!past.ok()) return ToSqlite(past.status(), SQLITE_CANTOPEN, name);
+      const bool in_past = !past->text.empty();
+      auto db = Database::Open(cfg, name, path, !in_past && (flags & SQLITE_OPEN_CREATE) != 0);
       if (!db.ok()) return ToSqlite(db.status(), SQLITE_CANTOPEN, name);
+      Conn conn;
+      if (Status st = in_past ? (*db)->SetPast(&conn, *past) : Status::OK(); !st.ok()) {
+        Database::Close(std::move(db).value());
+        return ToSqlite(st, SQLITE_CANTOPEN, name);
+      }
       LvFile* f = new (pFile) LvFile();
       f->kind = Kind::kMain;
       f->path = path;
       f->db = std::move(db).value();
+      f->conn = std::move(conn);
       pFile->pMethods = &kMainMethods;
-      if (pOutFlags) *pOutFlags = flags;
+      if (pOutFlags) *pOutFlags = in_past ? (flags & ~(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_READONLY : flags;
       return SQLITE_OK;
     }
     if (ours && (flags & SQLITE_OPEN_MAIN_JOURNAL)) {

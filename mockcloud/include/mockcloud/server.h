@@ -39,6 +39,8 @@ struct ServerOptions {
   std::string admin_token;              // empty = /admin/* disabled (404)
   int64_t retention_ms = 3600 * 1000;   // positions younger than this are kept...
   uint64_t retain_txids = 1000;         // ...and always the last N txids (>= 1)
+  int64_t snapshots_every_ms = 0;       // a restore point this often (0 = none; issue 18)...
+  int64_t snapshots_keep_ms = 30ll * 24 * 3600 * 1000;  // ...each kept this long
   int64_t compact_interval_ms = 10000;  // background compaction period (0 = never)
   uint64_t max_body = 256ull << 20;     // request bodies above this get 413
   uint64_t segment_bytes = 64ull << 20; // the store starts a new segment file past this
@@ -77,7 +79,8 @@ class Server {
   virtual void Stop() = 0;
   // Blocks until Stop() is called (from another thread or a signal handler thread).
   virtual void Wait() = 0;
-  // Runs one compaction pass now (tests; the background pass does the same).
+  // Runs one compaction pass now, then restore points when due (tests; the background pass
+  // does the same).
   virtual ltx::Status Compact() = 0;
   // Same, but as if the wall clock were now_ms (tests of time-based retention).
   virtual ltx::Status CompactAt(int64_t now_ms) = 0;

@@ -147,6 +147,16 @@ struct ClientStats {
   std::atomic<uint64_t> retries{0};
 };
 
+// One call to a route of one of our extensions (time_travel.h builds on it).
+struct ExtensionCall {
+  std::string method = "GET";
+  std::string path;       // "/db/restore"
+  std::string feature;    // the extension; kUnsupported without an HTTP request if absent
+  std::string db;         // sent as ?db= and named in messages
+  std::vector<std::pair<std::string, std::string>> query;  // besides db (not URL-encoded)
+  std::string lease_id;   // sent as Lfsc-Lease-Id when non-empty
+};
+
 class Client {
  public:
   static Result<std::unique_ptr<Client>> Create(const ClientConfig& cfg);
@@ -203,6 +213,10 @@ class Client {
   virtual Result<LeaseStatus> GetLeaseStatus(const std::string& db) = 0;
   // GET /db/history (extension).
   virtual Result<std::vector<HistoryEntry>> GetHistory(const std::string& db) = 0;
+
+  // An extension route with this client's auth, cluster, instance pinning and error mapping;
+  // retried like other requests only when GET. Returns the 2xx body (JSON, or empty).
+  virtual Result<std::string> CallExtension(const ExtensionCall& call) = 0;
 
   virtual const ClientConfig& config() const = 0;
   virtual const ClientStats& stats() const = 0;
