@@ -1,5 +1,5 @@
 // Shared pieces of the `litevfs` CLI: how a subcommand fails, the global cloud flags, JSON
-// and table output, and the parallel page fetcher used by export/verify/prefetch.
+// and table output (the parallel page fetcher is in page_fetcher.h).
 //
 // Error model: a run_x() function throws CliError (exit 1) or UsageError (exit 2); main()
 // holds the only catch and prints "litevfs: <message>" on stderr. Library calls return
@@ -162,28 +162,6 @@ class FdSink : public ltx::Sink {
 };
 // True if both paths name the same existing file.
 bool SameFile(const std::string& a, const std::string& b);
-
-// ---- fetching many pages of a remote database ----
-struct FetchOptions {
-  unsigned parallel = 4;  // concurrent requests
-  size_t batch = 1024;    // pgnos per request (server allows <= 4096)
-  bool progress = false;  // draw a bar on stderr
-  std::string label;      // shown before the bar
-};
-struct FetchStats {
-  uint64_t pages = 0;
-  uint64_t bytes = 0;
-  uint32_t page_size = 0;
-  double seconds = 0;
-};
-// Fetches pages 1..commit (minus the lock page, whose number depends on the page size the
-// server reports) as of `pos`. `sink` is called from worker threads, concurrently, with
-// each page exactly once; it must be thread-safe. The first error (fetch or sink) stops
-// the workers and is returned.
-using PageSink = std::function<ltx::Status(uint32_t pgno, std::string_view data)>;
-ltx::Result<FetchStats> FetchAllPages(litevfs::Client& client, const std::string& db,
-                                      const ltx::Pos& pos, uint32_t commit,
-                                      const FetchOptions& opts, const PageSink& sink);
 
 // The current position of `db` and its size in pages (sync from zero; falls back to page
 // 1's header when the server does not say). NotFound when the database does not exist.

@@ -16,6 +16,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "page_fetcher.h"
 #include "ltx/checksum.h"
 #include "ltx/file.h"
 
