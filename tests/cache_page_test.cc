@@ -70,7 +70,9 @@ TEST_F(CacheTest, PutManyStoresRunsLikePut) {
     for (size_t i = 0; i < pgnos.size(); i++) refs.push_back({pgnos[i], data[i]});
     ASSERT_TRUE(c->PutMany(2, refs).ok());
     for (size_t i = 0; i < pgnos.size(); i++) {
-      if (pgnos[i] != 5) EXPECT_TRUE(Hit(*c, pgnos[i], 2, data[i])) << pgnos[i];
+      if (pgnos[i] != 5) {
+        EXPECT_TRUE(Hit(*c, pgnos[i], 2, data[i])) << pgnos[i];
+      }
     }
     EXPECT_TRUE(Hit(*c, 5, 3, newer));  // the newer version was not overwritten
     EXPECT_EQ(c->page_count(), pgnos.size());
