@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common.h"
+#include "ltx/format.h"
 
 namespace cli {
 
@@ -15,10 +16,22 @@ namespace cli {
 ltx::Result<FetchStats> FetchAllPages(litevfs::Client& client, const std::string& db,
                                       const ltx::Pos& pos, uint32_t commit,
                                       const FetchOptions& opts, const PageSink& sink) {
+  return FetchAllBatches(client, db, pos, commit, opts,
+                         [&](const litevfs::PageBatch& b) -> ltx::Status {
+                           for (const auto& [pgno, data] : b.pages) {
+                             LTX_RETURN_IF_ERROR(sink(pgno, data));
+                           }
+                           return ltx::Status::OK();
+                         });
+}
+
+ltx::Result<FetchStats> FetchAllBatches(litevfs::Client& client, const std::string& db,
+                                        const ltx::Pos& pos, uint32_t commit,
+                                        const FetchOptions& opts, const BatchSink& sink) {
   FetchStats stats;
   const int64_t start = NowMicros();
   if (commit == 0) return stats;
-  const size_t batch = std::clamp<size_t>(opts.batch, 1, litevfs::kMaxPgnosPerRequest);
+  const size_t batch = std::clamp<size_t>(opts.batch, 1, 4096);
 
   auto fetch_batch = [&](const std::vector<uint32_t>& want, uint32_t* page_size) -> ltx::Status {
     auto r = client.GetPages(db, pos, want);
@@ -39,9 +52,8 @@ ltx::Result<FetchStats> FetchAllPages(litevfs::Client& client, const std::string
         return ltx::Status::Corruption("server returned a wrong page for pgno " +
                                        std::to_string(want[i]));
       }
-      LTX_RETURN_IF_ERROR(sink(want[i], b.pages[i].second));
     }
-    return ltx::Status::OK();
+    return sink(b);
   };
 
   // The first batch (never containing the lock page, which is >= 16385) tells the page size.

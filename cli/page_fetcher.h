@@ -1,16 +1,13 @@
-// The parallel page fetcher of export, verify and pos: every page of a remote database at
-// a position, fetched in batches by worker threads.
+// The parallel page fetcher used by export/verify: every page of a remote database as of
+// one position, in batches over several concurrent requests.
 #pragma once
 
-#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
 
 #include "litevfs/client.h"
-#include "litevfs/limits.h"
-#include "ltx/format.h"
 #include "ltx/status.h"
 
 namespace cli {
@@ -18,7 +15,7 @@ namespace cli {
 // ---- fetching many pages of a remote database ----
 struct FetchOptions {
   unsigned parallel = 4;  // concurrent requests
-  size_t batch = 1024;    // pgnos per request (server allows <= kMaxPgnosPerRequest)
+  size_t batch = 1024;    // pgnos per request (server allows <= 4096)
   bool progress = false;  // draw a bar on stderr
   std::string label;      // shown before the bar
 };
@@ -36,5 +33,11 @@ using PageSink = std::function<ltx::Status(uint32_t pgno, std::string_view data)
 ltx::Result<FetchStats> FetchAllPages(litevfs::Client& client, const std::string& db,
                                       const ltx::Pos& pos, uint32_t commit,
                                       const FetchOptions& opts, const PageSink& sink);
+// The same, a whole answer at a time (pages ascending, each checked: the asked pgno, the
+// page size), so a sink can write a run of pages with one call (export's pwritev).
+using BatchSink = std::function<ltx::Status(const litevfs::PageBatch& batch)>;
+ltx::Result<FetchStats> FetchAllBatches(litevfs::Client& client, const std::string& db,
+                                        const ltx::Pos& pos, uint32_t commit,
+                                        const FetchOptions& opts, const BatchSink& sink);
 
 }  // namespace cli

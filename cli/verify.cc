@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "page_fetcher.h"
 #include "ltx/checksum.h"
 #include "remote_db.h"
 

@@ -52,6 +52,39 @@ class CacheTest : public ::testing::Test {
   TempDir dir_;
 };
 
+// PutMany (bulk fetches): runs of consecutive pages and gaps, a page with a newer current
+// version that must stay, an older one that is replaced; everything survives a reopen
+// (the entries written per run are the ones the index reads back); bad batches are refused.
+TEST_F(CacheTest, PutManyStoresRunsLikePut) {
+  {
+    auto c = MustOpen(Opts());
+    ASSERT_TRUE(c);
+    ASSERT_TRUE(c->Advance(P(2), false, {}, 100).ok());
+    auto newer = MakePage(5, 3), older = MakePage(9, 1);  // 9: fetched at 2, other bytes
+    ASSERT_TRUE(c->Put(5, 3, newer).ok());
+    ASSERT_TRUE(c->Put(9, 2, older).ok());
+    std::vector<std::vector<uint8_t>> data;
+    const std::vector<uint32_t> pgnos = {1, 2, 3, 5, 6, 9, 10, 40};
+    for (uint32_t pg : pgnos) data.push_back(MakePage(pg, 2));
+    std::vector<PageCache::PageRef> refs;
+    for (size_t i = 0; i < pgnos.size(); i++) refs.push_back({pgnos[i], data[i]});
+    ASSERT_TRUE(c->PutMany(2, refs).ok());
+    for (size_t i = 0; i < pgnos.size(); i++) {
+      if (pgnos[i] != 5) {
+        EXPECT_TRUE(Hit(*c, pgnos[i], 2, data[i])) << pgnos[i];
+      }
+    }
+    EXPECT_TRUE(Hit(*c, 5, 3, newer));  // the newer version was not overwritten
+    EXPECT_EQ(c->page_count(), pgnos.size());
+    std::vector<PageCache::PageRef> bad = {refs[1], refs[0]};
+    EXPECT_EQ(c->PutMany(2, bad).code(), ltx::Code::kInvalidArgument);
+    ASSERT_TRUE(c->Flush().ok());
+  }
+  auto c = MustOpen(Opts());
+  ASSERT_TRUE(c);
+  for (uint32_t pg : {1u, 2u, 3u, 6u, 9u, 10u, 40u}) EXPECT_TRUE(Hit(*c, pg, 2, MakePage(pg, 2))) << pg;
+}
+
 TEST_F(CacheTest, PutGetRoundTrip) {
   auto c = MustOpen(Opts());
   ASSERT_TRUE(c);

@@ -645,6 +645,8 @@ class BinaryPagesTest : public ClientApiTest {
  protected:
   void SetUp() override {
     ClientApiTest::SetUp();
+    // The fake server is on loopback, where zstd is not offered by default.
+    setenv("LITEVFS_WIRE_COMPRESSION", "zstd", 1);
     info_body_ = server_.ServeInfo({"pages-binary", "zstd", "interior", "history", "sync-wait"});
     server_.svr().Get("/db/page", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard<std::mutex> l(mu_);
@@ -680,6 +682,11 @@ class BinaryPagesTest : public ClientApiTest {
     page_size_hdr_ = std::move(page_size);
     pos_hdr_ = std::move(pos);
     commit_hdr_ = std::move(commit);
+  }
+
+  void TearDown() override {
+    unsetenv("LITEVFS_WIRE_COMPRESSION");
+    ClientApiTest::TearDown();
   }
 
   std::string info_body_;
@@ -735,6 +742,25 @@ TEST_F(BinaryPagesTest, NoZstdWhenConfiguredOff) {
   auto r = c->GetPages("db", kPos3, {1});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(server_.last().Header("Accept-Encoding"), "<absent>");
+}
+
+// LITEVFS_WIRE_COMPRESSION: auto (also unset) offers zstd only off loopback (this fake
+// server is on 127.0.0.1), zstd offers it anyway, a bad value is an error naming it.
+TEST_F(BinaryPagesTest, WireCompressionAutoSkipsZstdOnLoopback) {
+  zstd_ = true;
+  Serve(Frames({1}, 4096));
+  for (const char* mode : {"auto", ""}) {
+    setenv("LITEVFS_WIRE_COMPRESSION", mode, 1);
+    auto c = NewClient();
+    ASSERT_TRUE(c->GetPages("db", kPos3, {1}).ok());
+    EXPECT_EQ(server_.last().Header("Accept-Encoding"), "<absent>") << mode;
+  }
+  setenv("LITEVFS_WIRE_COMPRESSION", "fast", 1);
+  auto bad = Client::Create(Config());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("LITEVFS_WIRE_COMPRESSION \"fast\" is not one of auto, zstd, off"),
+            std::string::npos) << bad.status().message();
+  setenv("LITEVFS_WIRE_COMPRESSION", "zstd", 1);  // as the fixture left it
 }
 
 TEST_F(BinaryPagesTest, ZstdBombIsRefused) {

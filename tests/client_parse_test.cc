@@ -336,6 +336,17 @@ TEST(ClientCodecTest, UrlEncodingAndBaseUrl) {
   EXPECT_FALSE(internal::NormalizeBaseUrl("http://h/x?y").ok());
 }
 
+TEST(ClientCodecTest, LoopbackBaseUrls) {
+  for (const char* u : {"http://127.0.0.1:20202", "http://127.1.2.3", "https://localhost:8",
+                        "http://LOCALHOST", "http://[::1]:80", "http://u@127.0.0.1:1/x"}) {
+    EXPECT_TRUE(internal::IsLoopbackBaseUrl(u)) << u;
+  }
+  for (const char* u : {"http://10.0.0.1:20202", "https://example.com", "http://127.example.com",
+                        "http://[::2]:80", "http://localhost.example", "http://1270.0.0.1"}) {
+    EXPECT_FALSE(internal::IsLoopbackBaseUrl(u)) << u;
+  }
+}
+
 // ---- retries and stats through a fake transport ----
 
 class ScriptedTransport : public Transport {

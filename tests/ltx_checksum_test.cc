@@ -45,6 +45,26 @@ TEST(Crc64, MatchesReferenceAtEveryLengthAndAlignment) {
   }
 }
 
+// The carry-less-multiplication path (x86-64 with PCLMULQDQ; inputs >= 128 bytes) against
+// the table code: every length across the fold boundaries (64-byte lanes, 16-byte tail,
+// < 16-byte rest), every alignment, a running value, and a page-sized and a large input.
+TEST(Crc64, FastPathMatchesTableCode) {
+  std::mt19937_64 rng(7);
+  std::vector<uint8_t> buf((1 << 20) + 64);
+  for (auto& b : buf) b = uint8_t(rng());
+  for (size_t off = 0; off < 17; off++) {
+    for (size_t n = 100; n <= 700; n++) {
+      const uint64_t run = rng();
+      ASSERT_EQ(Crc64Update(run, buf.data() + off, n), Crc64UpdateTable(run, buf.data() + off, n))
+          << "off=" << off << " n=" << n;
+    }
+  }
+  for (size_t n : {size_t(4100), size_t(1) << 20}) {
+    EXPECT_EQ(Crc64(buf.data() + 3, n), Crc64UpdateTable(0, buf.data() + 3, n)) << n;
+    EXPECT_EQ(Crc64(buf.data(), n), ReferenceCrc64(buf.data(), n)) << n;
+  }
+}
+
 TEST(Crc64, ChainsLikeGoUpdate) {
   const std::string a = "hello, ", b = "world and some more bytes to cross 8-byte blocks";
   const std::string ab = a + b;

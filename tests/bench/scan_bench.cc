@@ -1,18 +1,26 @@
-// Rows 3, 4 and 8 on one large database (1 GiB by default, --size-mb N; smoke 20 MiB) of
-// incompressible rows, served by a mockcloud in its own process (restarted after the import
-// so its memory figure is the serving one):
-//  3: cold full table scan in a fresh process with an empty cache (SELECT max(v): every
-//     leaf page) vs one plain HTTP GET of /db/snapshot of the same database. Target >= 0.5x.
-//  4: PRAGMA litevfs_cache_db (what `litevfs prefetch` does) in a fresh process with an empty
-//     cache vs the same GET. Target >= 0.7x, bounded memory (peak RSS reported).
-//  8: peak RSS of the VFS process of row 3 (target <= 64 MiB + SQLite's configured page
-//     cache) and of the mockcloud process serving rows 3 and 4 and the GETs (<= 128 MiB).
-// Throughputs are database bytes per second; the GET's are the bytes it received.
+// The bulk rows (issue 19) on one large database like the issue's: rows of 200 random + 300
+// repeated bytes and one index (1 GiB by default, --size-mb N; smoke 16 MiB), served by a
+// mockcloud in its own process (restarted after the imports, so its memory figure is the
+// serving one). Every litevfs figure is a ratio against a physical baseline of the same run
+// (physical_baseline.h): a static HTTP server's file fetched by curl, or cp + fsync.
+//  3: cold full scan, SELECT sum(length(v)) (every leaf page), fresh process, empty cache.
+//  4: PRAGMA litevfs_cache_db (what `litevfs prefetch` does), fresh process, empty cache.
+// 10: `litevfs export DB FILE`.            3, 4, 10: vs the static GET, target >= 0.5x.
+// 11: `litevfs import FILE DB`, vs cp + fsync of the file, target >= 0.5x.
+//  8: peak RSS of each litevfs process (<= 64 MiB + SQLite's page cache) and of the
+//     mockcloud serving rows 3, 4 and 10 (<= 128 MiB).
+// Rounds alternate baseline and measurement; the best of each counts (the machine is shared).
 #include "bench_common.h"
+#include "physical_baseline.h"
 
 namespace {
 
 using namespace bench;
+
+constexpr double kLimitRss = 64.0 * 1024 * 1024;
+constexpr double kLimitServerRss = 128.0 * 1024 * 1024;
+constexpr double kTarget = 0.5;
+constexpr double kBytesPerRow = 580;  // 500 bytes of value, its key, record and b-tree overhead
 
 // --child scan|prefetch HOST CACHE_DIR NAME: one JSON line.
 int RunChild(const Args& a) {
@@ -23,12 +31,8 @@ int RunChild(const Args& a) {
   // Diagnostics: extra pragmas to try a setting (unset in the normal run).
   if (const char* extra = getenv("LITEVFS_BENCH_PRAGMAS"); extra && *extra) Exec(db, extra);
   const std::string cache_size = Exec(db, "PRAGMA cache_size");
-  std::string result;
-  if (a.child == "scan") {
-    result = Exec(db, "SELECT max(v) FROM big");
-  } else {
-    result = Exec(db, "PRAGMA litevfs_cache_db");
-  }
+  const std::string result = Exec(db, a.child == "scan" ? "SELECT sum(length(v)) FROM big"
+                                                        : "PRAGMA litevfs_cache_db");
   const double ms = (Now() - t0) * 1000.0;
   json st = Stats(db);
   sqlite3_close(db);
@@ -43,109 +47,156 @@ int RunChild(const Args& a) {
   return 0;
 }
 
+// The issue's data: 200 random + 300 repeated bytes per row, an index on k.
+void BuildDatabase(const std::string& path, int size_mb) {
+  const double t0 = Now();
+  sqlite3* db = OpenDb(path);
+  const int64_t rows = int64_t(double(size_mb) * 1024 * 1024 / kBytesPerRow);
+  Exec(db, "PRAGMA page_size=4096; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+           "CREATE TABLE big(id INTEGER PRIMARY KEY, k INTEGER, v BLOB);"
+           "BEGIN; WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i < " +
+               std::to_string(rows) +
+               ") INSERT INTO big SELECT i, (i * 7919) % 1000003, randomblob(200) || zeroblob(300)"
+               " FROM c; COMMIT; CREATE INDEX big_k ON big(k);");
+  sqlite3_close(db);
+  Log("big.db: " + std::to_string(rows) + " rows, " + FmtBytes(double(fs::file_size(path))) +
+      " built in " + Fmt(Now() - t0, 1) + " s");
+}
+
+// The litevfs CLI of this build, or $LITEVFS_BENCH_CLI (to measure another build's).
+std::string CliPath() {
+  const char* e = getenv("LITEVFS_BENCH_CLI");
+  const std::string p = e && *e ? std::string(e)
+                                : (fs::path(SelfExe()).parent_path().parent_path() / "cli/litevfs").string();
+  if (access(p.c_str(), X_OK) != 0) Die(p + " is not built (cmake --build --preset release --target litevfs-cli)");
+  return p;
+}
+
+// The best (shortest) time of a series of runs and the largest peak RSS seen.
+struct Best {
+  double seconds = 0;
+  double rss = 0;  // bytes
+  void Add(double s, double rss_bytes = 0) {
+    if (seconds == 0 || s < seconds) seconds = s;
+    rss = std::max(rss, rss_bytes);
+  }
+  double Rate(double bytes) const { return bytes / seconds; }
+};
+
 json RunMeasuredChild(const std::string& mode, const ServerProc& srv, const std::string& cache_dir,
                       uint64_t* server_peak_kb) {
   auto child = Child::SpawnSelf({"--child", mode, srv.host(), cache_dir, "big"});
-  // Sample the server's RSS while the child works (VmHWM is the peak anyway).
-  std::optional<std::string> line;
+  std::optional<std::string> line;  // the server's RSS is sampled while the child works
   for (int i = 0; i < 3600 && !line; i++) {
     line = child->ReadLine(1000);
     *server_peak_kb = std::max(*server_peak_kb, srv.PeakRssKb());
   }
   if (!line) Die(mode + " child gave no answer within an hour");
   if (child->Wait(60000) != 0) Die(mode + " child failed");
+  Log(mode + " child: " + *line);
+  std::error_code ec;
+  fs::remove_all(cache_dir, ec);
   return json::parse(*line);
 }
 
-int Main(const Args& a) {
-  const int size_mb = a.size_mb ? a.size_mb : (a.smoke ? 20 : 1024);
-  TempDir dir("scan");
-  const std::string path = dir / "big.db";
-  {
-    const double t0 = Now();
-    sqlite3* db = OpenDb(path);
-    const int64_t rows = int64_t(size_mb) * 1024 * 1024 / 1060;
-    Exec(db, "PRAGMA page_size=4096; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-             "CREATE TABLE big(id INTEGER PRIMARY KEY, v INTEGER, payload BLOB);"
-             "BEGIN; WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i < " +
-                 std::to_string(rows) +
-                 ") INSERT INTO big SELECT i, (i * 7919) % 1000003, randomblob(1000) FROM c; COMMIT;");
-    sqlite3_close(db);
-    Log("big.db: " + FmtBytes(double(fs::file_size(path))) + " built in " + Fmt(Now() - t0, 1) + " s");
-  }
-  const double db_bytes = double(fs::file_size(path));
-  {
-    ServerProc importer(dir / "data");
-    const double t0 = Now();
-    Import(importer.host(), "big", path);
-    Log("imported in " + Fmt(Now() - t0, 1) + " s");
-  }
-  ServerProc srv(dir / "data");  // fresh process: its peak RSS is the serving one
-  uint64_t server_peak_kb = srv.PeakRssKb();
+void PointCliAt(const std::string& host, const std::string& cache_dir) {
+  setenv("LITEFS_CLOUD_HOST", host.c_str(), 1);
+  setenv("LITEFS_CLOUD_TOKEN", kToken, 1);
+  setenv("LITEVFS_CACHE_DIR", cache_dir.c_str(), 1);
+  unsetenv("LITEFS_CLOUD_CLUSTER");
+}
 
-  double best_get = 0;  // bytes/s, best of the interleaved GETs
+// Row 11: imports of big.db (as "big", then as other names) against cp + fsync.
+void ImportRounds(const TempDir& dir, const std::string& file, int rounds, Best* cp, Best* imp) {
+  ServerProc importer(dir / "data");
+  PointCliAt(importer.host(), dir / "cli-cache");
+  for (int r = 0; r < rounds; r++) {
+    cp->Add(CopyAndFsync(file, dir / "copy.db"));
+    const std::string name = r == 0 ? "big" : "import" + std::to_string(r);
+    RunResult res = RunProgram({CliPath(), "import", file, name});
+    imp->Add(res.seconds, double(res.peak_rss_kb) * 1024);
+    Log("round " + std::to_string(r) + ": cp+fsync " + Fmt(cp->seconds) + " s (best), import " +
+        Fmt(res.seconds) + " s, peak RSS " + FmtBytes(double(res.peak_rss_kb) * 1024));
+  }
+}
+
+struct ServeResults {
+  Best get, scan, pre, exp;
+  json scan_child;  // the fastest scan's answer (requests, SQLite cache size)
+  uint64_t server_peak_kb = 0;
+};
+
+// Rows 3, 4, 10 against the static GET, the caches and exported files removed each round.
+void ServeRounds(const TempDir& dir, int rounds, ServeResults* out) {
+  ServerProc srv(dir / "data");  // fresh process: its peak RSS is the serving one
+  StaticHttpServer web(dir / "files");
+  PointCliAt(srv.host(), dir / "cli-cache");
+  out->server_peak_kb = srv.PeakRssKb();
   auto get = [&] {
-    auto [n, t] = PlainSnapshotGet(srv.port(), "big");
-    best_get = std::max(best_get, double(n) / t);
-    server_peak_kb = std::max(server_peak_kb, srv.PeakRssKb());
-    Log("plain GET /db/snapshot: " + FmtBytes(double(n)) + " in " + Fmt(t, 2) + " s = " +
-        Fmt(double(n) / t / 1e6, 0) + " MB/s");
-  };
-  // Rounds alternate GET / scan / prefetch, each child with a fresh empty cache; the best
-  // of each counts (the machine is shared and single runs swing by 2x).
-  const int rounds = a.smoke ? 1 : 2;
-  json scan, pre;
-  double scan_rss = 0, pre_rss = 0;  // the largest peak of any round
-  auto faster = [](const json& best, const json& now) {
-    return best.is_null() || now["ms"].get<double>() < best["ms"].get<double>() ? now : best;
+    out->get.Add(CurlGet(web.Url("big.db"), dir / "curl.db"));
+    Log("static GET (curl): best " + Fmt(out->get.seconds) + " s");
   };
   for (int r = 0; r < rounds; r++) {
+    const std::string tag = std::to_string(r);
     get();
-    json s = RunMeasuredChild("scan", srv, dir / ("cache-scan" + std::to_string(r)), &server_peak_kb);
-    Log("scan child: " + s.dump());
-    scan = faster(scan, s);
-    scan_rss = std::max(scan_rss, s["peak_rss_kb"].get<double>() * 1024);
+    json s = RunMeasuredChild("scan", srv, dir / ("cache-scan" + tag), &out->server_peak_kb);
+    if (out->scan.seconds == 0 || s["ms"].get<double>() / 1000 < out->scan.seconds) out->scan_child = s;
+    out->scan.Add(s["ms"].get<double>() / 1000, s["peak_rss_kb"].get<double>() * 1024);
     get();
-    json p = RunMeasuredChild("prefetch", srv, dir / ("cache-prefetch" + std::to_string(r)), &server_peak_kb);
-    Log("prefetch child: " + p.dump());
-    pre = faster(pre, p);
-    pre_rss = std::max(pre_rss, p["peak_rss_kb"].get<double>() * 1024);
-    std::error_code ec;  // the caches of this round are no longer needed
-    fs::remove_all(dir / ("cache-scan" + std::to_string(r)), ec);
-    fs::remove_all(dir / ("cache-prefetch" + std::to_string(r)), ec);
+    json p = RunMeasuredChild("prefetch", srv, dir / ("cache-pre" + tag), &out->server_peak_kb);
+    out->pre.Add(p["ms"].get<double>() / 1000, p["peak_rss_kb"].get<double>() * 1024);
+    get();
+    RunResult e = RunProgram({CliPath(), "export", "big", dir / "export.db"});
+    out->exp.Add(e.seconds, double(e.peak_rss_kb) * 1024);
+    out->server_peak_kb = std::max(out->server_peak_kb, srv.PeakRssKb());
+    Log("export: " + Fmt(e.seconds) + " s, peak RSS " + FmtBytes(double(e.peak_rss_kb) * 1024));
+    std::error_code ec;
+    fs::remove(dir / "export.db", ec);
   }
-  get();
+}
 
-  const std::string size = FmtBytes(db_bytes);
-  const double scan_tp = db_bytes / (scan["ms"].get<double>() / 1000.0);
-  const double pre_tp = db_bytes / (pre["ms"].get<double>() / 1000.0);
-  const std::string base = "plain GET /db/snapshot: " + Fmt(best_get / 1e6, 0) + " MB/s";
-  Row("3", "cold full table scan, " + size + ", fresh process, empty cache", base,
-      Fmt(scan_tp / 1e6, 0) + " MB/s (" + Fmt(scan["ms"].get<double>() / 1000.0, 2) + " s, " +
-          std::to_string(scan["requests"].get<uint64_t>()) + " req)",
-      Fmt(scan_tp / best_get) + "× / ≥ 0.5×", Met(scan_tp / best_get >= 0.5));
-  Row("4", "PRAGMA litevfs_cache_db (prefetch), " + size + ", fresh process", base,
-      Fmt(pre_tp / 1e6, 0) + " MB/s (" + Fmt(pre["ms"].get<double>() / 1000.0, 2) + " s), peak RSS " +
-          FmtBytes(pre_rss),
-      Fmt(pre_tp / best_get) + "× / ≥ 0.7×, bounded memory",
-      Met(pre_tp / best_get >= 0.7 && pre_rss <= 64.0 * 1024 * 1024));
+void BulkRow(const std::string& row, const std::string& what, const std::string& base_name,
+             const Best& base, const Best& m, double bytes, double rss_limit, const std::string& extra = "") {
+  const double ratio = m.Rate(bytes) / base.Rate(bytes);
+  Row(row, what, base_name + ": " + Fmt(base.Rate(bytes) / 1e6, 0) + " MB/s (" + Fmt(base.seconds) + " s)",
+      Fmt(m.Rate(bytes) / 1e6, 0) + " MB/s (" + Fmt(m.seconds) + " s" + extra + "), peak RSS " + FmtBytes(m.rss),
+      Fmt(ratio) + "× / ≥ " + Fmt(kTarget, 1) + "×, RSS ≤ " + FmtBytes(rss_limit),
+      Met(ratio >= kTarget && m.rss <= rss_limit));
+}
+
+int Main(const Args& a) {
+  const int size_mb = a.size_mb ? a.size_mb : (a.smoke ? 16 : 1024);
+  const int rounds = a.smoke ? 1 : 2;
+  TempDir dir("scan");
+  fs::create_directories(dir / "files");
+  const std::string file = dir / "files/big.db";
+  BuildDatabase(file, size_mb);
+  const double bytes = double(fs::file_size(file));
+  Best cp, imp;
+  ImportRounds(dir, file, rounds, &cp, &imp);
+  ServeResults s;
+  ServeRounds(dir, rounds, &s);
 
   // SQLite's page cache as configured (PRAGMA cache_size: negative = KiB, positive = pages).
-  const long cs = std::stol(scan["cache_size"].get<std::string>());
-  const double sqlite_cache = cs < 0 ? double(-cs) * 1024 : double(cs) * 4096;
-  const double vfs_rss = scan_rss;
-  const double vfs_limit = 64.0 * 1024 * 1024 + sqlite_cache;
-  Row("8", "VFS process peak RSS during the row-3 scan", "limit 64 MiB + page cache " + FmtBytes(sqlite_cache),
-      FmtBytes(vfs_rss), Fmt(vfs_rss / vfs_limit) + "× of limit / ≤ 1×", Met(vfs_rss <= vfs_limit));
-  const double srv_rss = double(server_peak_kb) * 1024;
-  Row("8", "mockcloud peak RSS serving the " + size + " database (rows 3, 4, GETs)", "limit 128 MiB",
-      FmtBytes(srv_rss), Fmt(srv_rss / (128.0 * 1024 * 1024)) + "× of limit / ≤ 1×",
-      Met(srv_rss <= 128.0 * 1024 * 1024));
+  const long cs = std::stol(s.scan_child["cache_size"].get<std::string>());
+  const double vfs_limit = kLimitRss + (cs < 0 ? double(-cs) * 1024 : double(cs) * 4096);
+  const std::string size = FmtBytes(bytes);
+  const std::string get = "static file, python3 http.server → curl";
+  BulkRow("3", "cold full scan sum(length(v)), " + size + ", fresh process, empty cache", get, s.get,
+          s.scan, bytes, vfs_limit, ", " + std::to_string(s.scan_child["requests"].get<uint64_t>()) + " req");
+  BulkRow("4", "PRAGMA litevfs_cache_db (prefetch), " + size + ", fresh process", get, s.get, s.pre,
+          bytes, vfs_limit);
+  BulkRow("10", "litevfs export, " + size, get, s.get, s.exp, bytes, kLimitRss);
+  BulkRow("11", "litevfs import, " + size + " (new database)", "cp + fsync", cp, imp, bytes, kLimitRss);
+  const double srv_rss = double(s.server_peak_kb) * 1024;
+  Row("8", "mockcloud peak RSS serving the " + size + " database (rows 3, 4, 10)", "limit 128 MiB",
+      FmtBytes(srv_rss), Fmt(srv_rss / kLimitServerRss) + "× of limit / ≤ 1×", Met(srv_rss <= kLimitServerRss));
   return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  return bench::Run(argc, argv, "Rows 3, 4, 8: cold scan, prefetch and memory", Main, RunChild);
+  return bench::Run(argc, argv, "Rows 3, 4, 8, 10, 11: bulk transfers vs the physical baselines",
+                    Main, RunChild);
 }

@@ -16,7 +16,7 @@ EXPECTED = ["warm_lookup_bench", "cold_peer_bench", "scan_bench", "write_bench",
 EXPECTED_ROWS = {
     "warm_lookup_bench": {"1"},
     "cold_peer_bench": {"2"},
-    "scan_bench": {"3", "4", "8"},
+    "scan_bench": {"3", "4", "8", "10", "11"},
     "write_bench": {"5"},
     "propagation_bench": {"6"},
     "mockcloud_bench": {"7a", "7b"},

@@ -42,11 +42,13 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cassert>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -107,6 +109,30 @@ ssize_t PreadFull(int fd, uint8_t* buf, size_t n, uint64_t off) {
     got += static_cast<size_t>(r);
   }
   return static_cast<ssize_t>(got);
+}
+
+// pwritev of every buffer in `iov` from `off` on (IOV_MAX at a time, short writes resumed).
+// 0 or an errno.
+int PwritevFull(int fd, std::vector<iovec> iov, uint64_t off) {
+  size_t k = 0;  // the first buffer not yet fully written
+  while (k < iov.size()) {
+    const int cnt = static_cast<int>(std::min<size_t>(iov.size() - k, IOV_MAX));
+    ssize_t w = ::pwritev(fd, iov.data() + k, cnt, static_cast<off_t>(off));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    if (w == 0) return EIO;
+    off += static_cast<uint64_t>(w);
+    for (size_t done = static_cast<size_t>(w); done > 0 && k < iov.size();) {
+      const size_t step = std::min(done, iov[k].iov_len);
+      iov[k].iov_base = static_cast<char*>(iov[k].iov_base) + step;
+      iov[k].iov_len -= step;
+      done -= step;
+      if (iov[k].iov_len == 0) k++;
+    }
+  }
+  return 0;
 }
 
 uint64_t RandomEpoch() {
@@ -423,6 +449,59 @@ struct PageCache::Impl {
   }
 
   // Whether a new page fits under min_available_bytes, evicting a little if that helps.
+  // PutMany's first step: the indices of `pages` to write (a newer version still current
+  // stays; a new page needs room), making room as Put does.
+  std::vector<size_t> PlanPutsLocked(std::span<const PageCache::PageRef> pages, uint64_t fetched) {
+    std::vector<size_t> todo;
+    for (size_t i = 0; i < pages.size(); i++) {
+      const Slot* it = FindLocked(pages[i].pgno);
+      if (it && it->fetched > fetched && it->valid_until >= pos.txid) continue;
+      if (!it && !MakeRoomLocked()) {
+        stats.skipped++;
+        continue;
+      }
+      todo.push_back(i);
+    }
+    return todo;
+  }
+
+  // PutMany's second step, for a run of consecutive pgnos (`run`: indices into `pages`):
+  // the pages with one pwritev, then their entries with one pwrite. A failed write drops
+  // the run's pages (as Put drops its page) and counts write errors.
+  void PutRunLocked(std::span<const PageCache::PageRef> pages, const std::vector<uint64_t>& sums,
+                    uint64_t fetched, std::span<const size_t> run) {
+    const uint32_t first = pages[run[0]].pgno;
+    auto drop_run = [&] {
+      for (size_t i : run) {
+        stats.write_errors++;
+        if (FindLocked(pages[i].pgno)) DropCountingErrorsLocked(pages[i].pgno);
+      }
+    };
+    std::vector<iovec> iov;
+    for (size_t i : run) iov.push_back({const_cast<uint8_t*>(pages[i].data.data()), pages[i].data.size()});
+    if (PwritevFull(pages_fd, std::move(iov), fmt::PageOffset(first, opts.page_size)) != 0) return drop_run();
+    std::vector<uint8_t> entries(run.size() * fmt::kIndexEntrySize);
+    for (size_t j = 0; j < run.size(); j++) {
+      const uint32_t pgno = pages[run[j]].pgno;
+      Slot* it = FindLocked(pgno);
+      Slot& s = it ? *it : InsertLocked(pgno);
+      s.fetched = fetched;
+      s.valid_until = fmt::kValidForever;
+      s.checksum = sums[run[j]];
+      s.gen = next_gen++;
+      s.ref = it != nullptr;  // as in Put: a replaced page was just read again
+      fmt::IndexEntry e;
+      e.fetched_txid = s.fetched;
+      e.valid_until = s.valid_until;
+      e.epoch = epoch;
+      e.page_checksum = s.checksum;
+      e.EncodeTo(pgno, entries.data() + j * fmt::kIndexEntrySize);
+    }
+    index_dirty = true;
+    if (PwriteFull(index_fd, entries.data(), entries.size(), fmt::EntryOffset(first)) != 0) return drop_run();
+    stats.inserts += run.size();
+  }
+
   bool MakeRoomLocked() {
     if (opts.min_available_bytes == 0) return true;
     struct statvfs sv;
@@ -586,6 +665,33 @@ ltx::Status PageCache::Put(uint32_t pgno, uint64_t fetched_txid, std::span<const
     return ltx::Status::OK();
   }
   m.stats.inserts++;
+  return ltx::Status::OK();
+}
+
+ltx::Status PageCache::PutMany(uint64_t fetched_txid, std::span<const PageRef> pages) {
+  Impl& m = *impl_;
+  if (m.opts.max_pages != 0) {  // eviction reserves ring positions page by page: Put's order
+    for (const PageRef& p : pages) LTX_RETURN_IF_ERROR(Put(p.pgno, fetched_txid, p.data));
+    return ltx::Status::OK();
+  }
+  std::vector<uint64_t> sums(pages.size());  // outside the lock
+  for (size_t i = 0; i < pages.size(); i++) {
+    if (pages[i].pgno == 0 || pages[i].data.size() != m.opts.page_size ||
+        (i > 0 && pages[i].pgno <= pages[i - 1].pgno)) {
+      return ltx::Status::InvalidArgument("cache: PutMany wants ascending page numbers > 0 of " +
+                                          std::to_string(m.opts.page_size) + " bytes each");
+    }
+    sums[i] = cachefmt::PageHash(pages[i].pgno, pages[i].data);
+  }
+  std::lock_guard lock(m.mu);
+  if (fetched_txid == 0 || fetched_txid < m.pos.txid) return ltx::Status::OK();
+  const std::vector<size_t> todo = m.PlanPutsLocked(pages, fetched_txid);
+  for (size_t a = 0; a < todo.size();) {
+    size_t b = a + 1;
+    while (b < todo.size() && pages[todo[b]].pgno == pages[todo[a]].pgno + (b - a)) b++;
+    m.PutRunLocked(pages, sums, fetched_txid, std::span<const size_t>(todo.data() + a, b - a));
+    a = b;
+  }
   return ltx::Status::OK();
 }
 

@@ -76,6 +76,14 @@ class PageCache {
   // a failed write (stats.write_errors) leaves the page uncached and returns OK; only
   // caller bugs (pgno 0, wrong size) are errors.
   ltx::Status Put(uint32_t pgno, uint64_t fetched_txid, std::span<const uint8_t> data);
+  // Put of a batch (ascending pgnos, as a bulk fetch answers): the same outcome page by
+  // page, with one pwritev per run of consecutive pages and one index write per run of
+  // entries instead of two system calls per page. A bounded cache (max_pages) puts one by one.
+  struct PageRef {
+    uint32_t pgno;
+    std::span<const uint8_t> data;
+  };
+  ltx::Status PutMany(uint64_t fetched_txid, std::span<const PageRef> pages);
   // Records a sync from pos() to new_pos: the listed pages (or all, when `all`) changed
   // after pos().txid, so their current versions stay valid only up to pos().txid.
   // Pages at pgno > commit (shrink) are dropped for pins >= new_pos. Persists, in order,

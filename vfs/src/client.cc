@@ -1180,6 +1180,21 @@ Status ValidateDatabaseName(const std::string& name) {
 }
 
 namespace {
+// LITEVFS_WIRE_COMPRESSION (auto, the default | zstd | off) narrows accept_zstd: "zstd"
+// keeps it, "off" clears it, "auto" clears it when the (normalised) host is this machine:
+// on loopback the wire outruns the server's zstd and our decompression (issue 19).
+Status ResolveWireCompression(ClientConfig* cfg) {
+  const char* env = std::getenv("LITEVFS_WIRE_COMPRESSION");
+  const std::string m = env && *env ? env : "auto";
+  if (m != "auto" && m != "zstd" && m != "off") {
+    return Status::InvalidArgument("litevfs: LITEVFS_WIRE_COMPRESSION \"" +
+                                   internal::BodyExcerpt(m, 40) +
+                                   "\" is not one of auto, zstd, off");
+  }
+  if (m == "off" || (m == "auto" && internal::IsLoopbackBaseUrl(cfg->host))) cfg->accept_zstd = false;
+  return Status::OK();
+}
+
 Status ValidateConfig(ClientConfig* cfg) {
   if (cfg->token.empty()) {
     return Status::InvalidArgument(
@@ -1208,7 +1223,7 @@ Status ValidateConfig(ClientConfig* cfg) {
   }
   cfg->host.clear();
   for (const auto& h : *hosts) cfg->host += (cfg->host.empty() ? "" : ",") + h;
-  return Status::OK();
+  return ResolveWireCompression(cfg);
 }
 }  // namespace
 

@@ -309,6 +309,20 @@ ltx::Result<std::string> NormalizeBaseUrl(std::string_view host) {
   return scheme + "://" + h;
 }
 
+bool IsLoopbackBaseUrl(std::string_view base_url) {
+  std::string_view h = base_url;
+  if (auto p = h.find("://"); p != std::string_view::npos) h.remove_prefix(p + 3);
+  h = h.substr(0, h.find('/'));
+  if (auto at = h.rfind('@'); at != std::string_view::npos) h.remove_prefix(at + 1);
+  if (!h.empty() && h[0] == '[') return h.substr(0, h.find(']') + 1) == "[::1]";
+  h = h.substr(0, h.find(':'));
+  std::string lower(h);
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "localhost" || lower == "localhost.") return true;
+  return lower.rfind("127.", 0) == 0 &&
+         lower.find_first_not_of("0123456789.") == std::string::npos;
+}
+
 std::string BodyExcerpt(std::string_view body, size_t max_len) {
   std::string out;
   for (size_t i = 0; i < body.size() && out.size() < max_len; i++) {

@@ -42,6 +42,10 @@ std::string UrlEncodeQueryValue(std::string_view s);
 // schemes or an empty host.
 ltx::Result<std::string> NormalizeBaseUrl(std::string_view host);
 
+// Whether a NormalizeBaseUrl() result names this machine: localhost, 127.0.0.0/8 or [::1]
+// (by name only, no lookup). The wire is then faster than compression (LITEVFS_WIRE_COMPRESSION).
+bool IsLoopbackBaseUrl(std::string_view base_url);
+
 // A printable, bounded excerpt of an arbitrary (possibly binary) body for error messages.
 std::string BodyExcerpt(std::string_view body, size_t max_len = 200);
 

@@ -895,13 +895,22 @@ Status Database::StoreFetchedLocked(const Snapshot& pin, std::vector<std::pair<u
   }
   for (auto& [pg, data] : *pages) {
     if (old_pin) RememberOldPageLocked(pin.pos.txid, pg, data);
-    if (cache_) {
-      Status st = cache_->Put(pg, pin.pos.txid,
-                              std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
-      if (!st.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, pin.pos, "cache put: " + st.ToString());
-    }
   }
+  PutManyInCacheLocked(pin, *pages);
   return Status::OK();
+}
+
+// bulk (issue 19): a fetched batch goes to the cache with a system call per run of pages,
+// not two per page. Batches come ascending from the client (ParsePageFrames).
+void Database::PutManyInCacheLocked(const Snapshot& pin, const std::vector<std::pair<uint32_t, std::string>>& pages) {
+  if (!cache_) return;
+  std::vector<PageCache::PageRef> refs;
+  refs.reserve(pages.size());
+  for (const auto& [pg, data] : pages) {
+    refs.push_back({pg, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size())});
+  }
+  Status st = cache_->PutMany(pin.pos.txid, refs);
+  if (!st.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, pin.pos, "cache put: " + st.ToString());
 }
 
 void Database::RememberOldPageLocked(uint64_t txid, uint32_t pgno, const std::string& page) {
@@ -1072,11 +1081,10 @@ Status Database::ReadStoredPages(const Snapshot& pin, const std::vector<uint32_t
       }
       for (auto& [pg, data] : b->pages) {
         if (data.size() != ps) return Status::Corruption("litevfs: wrong page size from the service for " + name_);
-        if (cache_) {
-          Status st = cache_->Put(pg, pin.pos.txid, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), ps));
-          if (!st.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, pin.pos, "cache put: " + st.ToString());
-        }
-        if (out) (*out)[pg] = std::move(data);
+      }
+      PutManyInCacheLocked(pin, b->pages);  // bulk (issue 19)
+      if (out) {
+        for (auto& [pg, data] : b->pages) (*out)[pg] = std::move(data);
       }
     }
 

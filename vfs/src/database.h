@@ -207,6 +207,7 @@ class Database : public std::enable_shared_from_this<Database> {
   void AppendFollowingLocked(uint32_t pgno, size_t max, std::vector<uint32_t>* order);
   // The number of prefetch candidates for a miss of connection c (the read-ahead window).
   size_t PrefetchWindowLocked(Conn* c);
+  void PutManyInCacheLocked(const Snapshot& pin, const std::vector<std::pair<uint32_t, std::string>>& pages);
   void RememberOldPageLocked(uint64_t txid, uint32_t pgno, const std::string& page);
   Status CommitLocked(std::unique_lock<std::mutex>& lk, Conn* c, const char* why);
   bool LeaseValidLocked() const;
