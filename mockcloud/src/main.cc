@@ -43,6 +43,7 @@ struct Flags {
   int threads = 16, max_long_polls = 4096;
   int64_t max_connections = 10000, max_queue = 1024;
   bool verify_on_start = false;
+  std::string store, etcd, aws_credentials_file;  // distributed mode (AddDistFlags)
 };
 
 void AddTokenFlags(CLI::App& app, Flags* f) {
@@ -63,8 +64,9 @@ void AddTokenFlags(CLI::App& app, Flags* f) {
 }
 
 void AddStoreFlags(CLI::App& app, Flags* f) {
-  app.add_option("--data", f->data, "Directory holding every database (created if missing)")
-      ->required();
+  app.add_option("--data", f->data,
+                 "Directory holding every database (created if missing); with --store s3://…, "
+                 "this instance's cache (optional)");
   app.add_option("--retention", f->retention, "Keep positions younger than this (ms, s, m, h, d)")
       ->capture_default_str();
   app.add_option("--retain-txids", f->retain_txids,
@@ -76,6 +78,17 @@ void AddStoreFlags(CLI::App& app, Flags* f) {
   app.add_flag(
       "--verify-on-start", f->verify_on_start,
       "Read every base.db page against its checksum before serving (refuse to start on damage)");
+}
+
+// Distributed mode (man litevfs-mockcloud, DISTRIBUTED MODE).
+void AddDistFlags(CLI::App& app, Flags* f) {
+  app.add_option("--store", f->store,
+                 "s3://BUCKET/PREFIX?endpoint=http://HOST:PORT[&region=R]: objects in S3, "
+                 "positions and leases in etcd (needs --etcd)");
+  app.add_option("--etcd", f->etcd, "etcd members: http://HOST:PORT[,http://HOST:PORT…]");
+  app.add_option("--aws-credentials-file", f->aws_credentials_file,
+                 "S3 credentials ([default] aws_access_key_id, aws_secret_access_key); default: "
+                 "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_REGION");
 }
 
 void AddHttpFlags(CLI::App& app, Flags* f) {
@@ -144,6 +157,11 @@ mockcloud::Status SetTokens(const Flags& f, mockcloud::ServerOptions* o) {
 mockcloud::Result<mockcloud::ServerOptions> ToServerOptions(const Flags& f) {
   mockcloud::ServerOptions o;
   o.data_dir = f.data;
+  o.store_url = f.store;
+  o.etcd = f.etcd;
+  o.aws_credentials_file = f.aws_credentials_file;
+  if (f.data.empty() && f.store.empty())
+    return mockcloud::Status::InvalidArgument("--data DIR is required (or --store s3://… --etcd …)");
   LTX_RETURN_IF_ERROR(mockcloud::ParseListen(f.listen, &o.host, &o.port));
   LTX_RETURN_IF_ERROR(SetTokens(f, &o));
   LTX_RETURN_IF_ERROR(SetMs("--retention", f.retention, &o.retention_ms));
@@ -204,6 +222,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("litevfs-mockcloud ") + LITEVFS_VERSION);
   Flags f;
   AddStoreFlags(app, &f);
+  AddDistFlags(app, &f);
   AddHttpFlags(app, &f);
   AddTokenFlags(app, &f);
   try {

@@ -84,6 +84,7 @@
 #include "ltx/format.h"
 #include "ltx/io.h"
 #include "ltx/status.h"
+#include "store_api.h"
 #include "store_io.h"
 #include "util.h"
 
@@ -338,26 +339,35 @@ class Database {
   Pos published_;
 };
 
-class Store {
+class Store : public StoreApi {
  public:
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& opts);
+  ~Store() override;
 
   // The database, or nullptr when it does not exist and !create. Names must be valid.
   Result<std::shared_ptr<Database>> Get(const std::string& cluster, const std::string& db,
-                                        bool create);
+                                        bool create) override;
   // Every existing database of the cluster and its position.
-  std::map<std::string, Pos> Positions(const std::string& cluster);
-  Status CompactAll(int64_t now_ms);
-  void WakeAll();
+  std::map<std::string, Pos> Positions(const std::string& cluster) override;
+  Status CompactAll(int64_t now_ms) override;
+  void WakeAll() override;
   // A fresh path under tmp/ for a request body.
-  Result<std::string> NewTempPath(const std::string& prefix);
+  Result<std::string> NewTempPath(const std::string& prefix) override;
   const StoreOptions& options() const { return opts_; }
+  // StoreApi (store_api.cc): leases in memory, commits straight to Database::Apply.
+  Leases& leases() override;
+  Result<ApplyResult> Commit(const std::string& cluster, const std::string& name,
+                             const std::shared_ptr<Database>& db, const UploadBody& body,
+                             const LeaseClaim& claim) override;
+  Status CatchUp(const std::string& cluster, const std::string& name,
+                 const std::shared_ptr<Database>& db, const Pos& at) override;
 
  private:
-  explicit Store(StoreOptions opts) : opts_(std::move(opts)) {}
+  explicit Store(StoreOptions opts);
   std::string DbDir(const std::string& cluster, const std::string& db) const;
 
   StoreOptions opts_;
+  std::unique_ptr<Leases> leases_;
   std::mutex mu_;  // guards dbs_
   std::map<std::pair<std::string, std::string>, std::shared_ptr<Database>> dbs_;
 };
