@@ -11,7 +11,7 @@ namespace mockcloud::dist {
 namespace {
 
 TEST(DistEtcd, Base64AndPrefixEnd) {
-  for (std::string s : {"", "a", "ab", "abc", std::string("\0\xff\x10", 3)})
+  for (const std::string& s : std::vector<std::string>{"", "a", "ab", "abc", std::string("\0\xff\x10", 3)})
     EXPECT_EQ(Base64Decode(Base64Encode(s)), s);
   EXPECT_EQ(PrefixEnd("a/b/"), "a/b0");
   EXPECT_EQ(PrefixEnd(std::string("a\xff", 2)), "b");
