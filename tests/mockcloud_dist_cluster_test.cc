@@ -5,9 +5,12 @@
 #include <thread>
 
 #include "mockcloud_dist_fixture.h"
+#include "mockcloud_test_util.h"
 
 namespace mctest {
 namespace {
+
+using distfix::DistCluster;
 
 using Clock = std::chrono::steady_clock;
 
@@ -51,6 +54,7 @@ class DistClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!cluster.skip.empty()) GTEST_SKIP() << cluster.skip;
+    ASSERT_EQ(cluster.error, "");
   }
   DistCluster cluster;
 };

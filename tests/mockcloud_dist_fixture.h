@@ -1,7 +1,8 @@
 // A real single-member etcd and an s3rver (npm) started for a test on loopback ports it
 // picks, stopped by the destructor. `skip` says why when either tool is not installed
 // (scripts/deps installs etcd-server; s3rver comes from build/npm-s3, see scripts/cluster,
-// or LITEVFS_S3RVER=path/to/s3rver).
+// or LITEVFS_S3RVER=path/to/s3rver), `error` what went wrong starting them. No gtest: the
+// benchmarks (tests/bench/dist_bench.cc) use it too.
 #pragma once
 
 #include <arpa/inet.h>
@@ -14,14 +15,33 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "mockcloud_test_util.h"
+#include "mockcloud/server.h"
 
-namespace mctest {
+namespace distfix {
+
+namespace fs = std::filesystem;
+
+class ScratchDir {
+ public:
+  ScratchDir() {
+    char tmpl[] = "/tmp/litevfs-dist-XXXXXX";
+    path_ = mkdtemp(tmpl) ? tmpl : "";
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
 
 inline int FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -60,8 +80,9 @@ inline std::string FindS3rver() {
 struct DistCluster {
   static constexpr auto kReadyTimeout = std::chrono::seconds(20);
   static constexpr char kBucket[] = "litevfs-test";
-  TempDir dir;
-  std::string skip;  // non-empty: the tools are missing, the test should skip
+  ScratchDir dir;
+  std::string skip;   // non-empty: the tools are missing, the test should skip
+  std::string error;  // non-empty: they did not start
   pid_t etcd_pid = -1, s3_pid = -1;
   int etcd_port = 0, s3_port = 0;
 
@@ -104,7 +125,7 @@ struct DistCluster {
       if (auto r = c.Get(path); r && r->status == 200) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    ADD_FAILURE() << "not ready on port " << port << " within 20 s (logs in " << dir.path() << ")";
+    error += "not ready on port " + std::to_string(port) + " within 20 s (logs in " + dir.path() + ") ";
   }
   std::string StoreUrl() const {
     return std::string("s3://") + kBucket + "/t?endpoint=http://127.0.0.1:" + std::to_string(s3_port);
@@ -124,4 +145,4 @@ struct DistCluster {
   }
 };
 
-}  // namespace mctest
+}  // namespace distfix
