@@ -4,6 +4,7 @@
 #include <atomic>
 #include <thread>
 
+#include "../mockcloud/src/dist/migrate.h"
 #include "mockcloud_dist_fixture.h"
 #include "mockcloud_test_util.h"
 
@@ -163,6 +164,53 @@ TEST_F(DistClusterTest, CompactionBaseServesNewInstances) {
   auto pg = c.Client()->Get("/db/page?db=app&pgno=1,2&pos=" + want,
                             {{"Accept", "application/vnd.litevfs.pages"}});
   ASSERT_TRUE(pg && pg->status == 200) << (pg ? pg->body : "no reply");
+  auto frames = ParseFrames(pg->body, 4096);
+  EXPECT_EQ(frames[1], m.Page(1));
+  EXPECT_EQ(frames[2], m.Page(2));
+}
+
+// A local data directory moved into the cluster and back, positions and pages intact; a
+// second copy into the cluster is refused (never overwritten).
+TEST_F(DistClusterTest, MigrateMovesADataDirectoryInAndOut) {
+  Model m;
+  const std::string src = cluster.dir.path() + "/src";
+  {
+    mockcloud::ServerOptions lo;
+    lo.data_dir = src;
+    lo.tokens = {{"secret", "*"}};
+    lo.compact_interval_ms = 0;
+    Instance local(lo);
+    ASSERT_EQ(Post(local, "m", m.Tx({{1, FilledPage(4096, 1)}, {2, FilledPage(4096, 2)}}, 2))->status, 200);
+    ASSERT_EQ(Post(local, "m", m.Tx({{2, FilledPage(4096, 3)}}, 2))->status, 200);
+  }
+  mockcloud::dist::MigrateOptions o;
+  o.from = src;
+  o.to = cluster.StoreUrl();
+  o.etcd = cluster.EtcdUrl();
+  o.aws_credentials_file = cluster.dir.path() + "/aws";
+  auto r = mockcloud::dist::Migrate(o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, 1u);
+  const std::string want = PosUrl(m.txid, m.Checksum());
+  {
+    Instance a(cluster.Instance("a"));
+    EXPECT_EQ(PosOf(a, "m"), want);
+  }
+  auto again = mockcloud::dist::Migrate(o);
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.status().message().find("already exists"), std::string::npos);
+  o.from = cluster.StoreUrl();
+  o.to = cluster.dir.path() + "/back";
+  r = mockcloud::dist::Migrate(o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  mockcloud::ServerOptions bo;
+  bo.data_dir = o.to;
+  bo.tokens = {{"secret", "*"}};
+  Instance back(bo);
+  EXPECT_EQ(PosOf(back, "m"), want);
+  auto pg = back.Client()->Get("/db/page?db=m&pgno=1,2&pos=" + want,
+                               {{"Accept", "application/vnd.litevfs.pages"}});
+  ASSERT_TRUE(pg && pg->status == 200);
   auto frames = ParseFrames(pg->body, 4096);
   EXPECT_EQ(frames[1], m.Page(1));
   EXPECT_EQ(frames[2], m.Page(2));

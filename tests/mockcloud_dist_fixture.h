@@ -1,6 +1,6 @@
 // A real single-member etcd and an s3rver (npm) started for a test on loopback ports it
 // picks, stopped by the destructor. `skip` says why when either tool is not installed
-// (scripts/deps installs etcd-server; s3rver comes from build/npm-s3, see scripts/cluster,
+// (scripts/deps installs etcd-server; s3rver from build/npm-s3, installed by scripts/deps-cluster,
 // or LITEVFS_S3RVER=path/to/s3rver), `error` what went wrong starting them. No gtest: the
 // benchmarks (tests/bench/dist_bench.cc) use it too.
 #pragma once
@@ -73,8 +73,10 @@ inline pid_t Spawn(const std::vector<std::string>& argv, const std::string& log)
 inline std::string FindS3rver() {
   if (const char* e = getenv("LITEVFS_S3RVER"); e && *e) return e;
   const char* b = getenv("LITEVFS_BUILD_DIR");
-  std::string p = std::string(b ? b : "build/release") + "/../npm-s3/node_modules/.bin/s3rver";
-  return access(p.c_str(), X_OK) == 0 ? p : "";
+  const std::string npm = std::string(b ? b : "build/release") + "/../npm-s3/node_modules/";
+  for (const std::string& p : {npm + "s3rver/bin/s3rver.js", npm + ".bin/s3rver"})
+    if (access(p.c_str(), R_OK) == 0) return p;
+  return "";
 }
 
 struct DistCluster {
@@ -89,7 +91,7 @@ struct DistCluster {
   DistCluster() {
     const std::string s3rver = FindS3rver();
     if (access("/usr/bin/etcd", X_OK) != 0) skip = "etcd not installed (scripts/deps installs etcd-server)";
-    else if (s3rver.empty()) skip = "s3rver not installed (scripts/cluster installs it into build/npm-s3; or set LITEVFS_S3RVER)";
+    else if (s3rver.empty()) skip = "s3rver not installed (scripts/deps-cluster installs it into build/npm-s3; or set LITEVFS_S3RVER)";
     if (!skip.empty()) return;
     etcd_port = FreePort();
     const int peer = FreePort();
