@@ -179,6 +179,7 @@ TEST_F(DistClusterTest, MigrateMovesADataDirectoryInAndOut) {
     lo.data_dir = src;
     lo.tokens = {{"secret", "*"}};
     lo.compact_interval_ms = 0;
+    lo.log_level = mockcloud::LogLevel::kWarn;
     Instance local(lo);
     ASSERT_EQ(Post(local, "m", m.Tx({{1, FilledPage(4096, 1)}, {2, FilledPage(4096, 2)}}, 2))->status, 200);
     ASSERT_EQ(Post(local, "m", m.Tx({{2, FilledPage(4096, 3)}}, 2))->status, 200);
@@ -198,7 +199,7 @@ TEST_F(DistClusterTest, MigrateMovesADataDirectoryInAndOut) {
   }
   auto again = mockcloud::dist::Migrate(o);
   ASSERT_FALSE(again.ok());
-  EXPECT_NE(again.status().message().find("already exists"), std::string::npos);
+  EXPECT_NE(again.status().message().find("already exists"), std::string::npos) << again.status().ToString();
   o.from = cluster.StoreUrl();
   o.to = cluster.dir.path() + "/back";
   r = mockcloud::dist::Migrate(o);
@@ -206,6 +207,7 @@ TEST_F(DistClusterTest, MigrateMovesADataDirectoryInAndOut) {
   mockcloud::ServerOptions bo;
   bo.data_dir = o.to;
   bo.tokens = {{"secret", "*"}};
+  bo.log_level = mockcloud::LogLevel::kWarn;
   Instance back(bo);
   EXPECT_EQ(PosOf(back, "m"), want);
   auto pg = back.Client()->Get("/db/page?db=m&pgno=1,2&pos=" + want,

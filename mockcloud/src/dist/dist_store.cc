@@ -32,6 +32,13 @@ void RemoveDeadReplicas(const std::string& cache_dir) {
   }
 }
 
+// Whether the commit at tx key `txid` applies right after `pos`: its pre-apply checksum is
+// pos's (a snapshot, pre 0, onto an empty replica; an upload of several txids is keyed by its
+// max_txid).
+bool Follows(const Pos& pos, uint64_t txid, const TxValue& tv) {
+  return txid > pos.txid && tv.pre == pos.post_apply_checksum;
+}
+
 }  // namespace
 
 DistStore::DistStore(DistOptions o)
@@ -178,7 +185,7 @@ Status DistStore::CatchUpReplica(const std::string& cluster, const std::string& 
     if (!keys_.ParseTx(kv.key, &c, &d, &txid)) continue;
     if (txid <= pos.txid) continue;
     LTX_ASSIGN_OR_RETURN(TxValue tv, DecodeTxValue(kv.value));
-    if (txid != pos.txid + 1 || tv.pre != pos.post_apply_checksum) {
+    if (!Follows(pos, txid, tv)) {
       return Status::Unavailable("replica of " + cluster + "/" + name + " is at " +
                              ltx::FormatPos(pos) + " but the next retained commit is txid " +
                              ltx::FormatTxid(txid) +
@@ -201,7 +208,7 @@ void DistStore::OnEvents(const std::vector<EtcdEvent>& events) {
     const Pos pos = r->db->pos();
     if (txid <= pos.txid) continue;  // ours, or already caught up
     auto tv = DecodeTxValue(ev.kv.value);
-    Status st = tv.ok() && txid == pos.txid + 1 && tv->pre == pos.post_apply_checksum
+    Status st = tv.ok() && Follows(pos, txid, *tv)
                     ? ApplyObject(r->db.get(), tv->key)
                     : CatchUpReplica(c, d, r.get());
     // A commit through this instance reports its own tx key before its replica has it:
