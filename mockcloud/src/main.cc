@@ -249,7 +249,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "litevfs-mockcloud: a self-contained LiteFS Cloud server (durable, for tests and local use)\n"
       "  litevfs-mockcloud scrub --data DIR   checks a data directory offline\n"
-      "  litevfs-mockcloud migrate --from DIR --to s3://… --etcd …   (or the reverse)"};
+      "  litevfs-mockcloud migrate ...        moves databases into or out of a distributed store"};
   app.set_version_flag("--version", std::string("litevfs-mockcloud ") + LITEVFS_VERSION);
   Flags f;
   AddStoreFlags(app, &f);
