@@ -189,8 +189,6 @@ mockcloud::Result<mockcloud::ServerOptions> ToServerOptions(const Flags& f) {
   o.store_url = f.store;
   o.etcd = f.etcd;
   o.aws_credentials_file = f.aws_credentials_file;
-  if (f.data.empty() && f.store.empty())
-    return mockcloud::Status::InvalidArgument("--data DIR is required (or --store s3://… --etcd …)");
   LTX_RETURN_IF_ERROR(mockcloud::ParseListen(f.listen, &o.host, &o.port));
   LTX_RETURN_IF_ERROR(SetTokens(f, &o));
   LTX_RETURN_IF_ERROR(SetMs("--retention", f.retention, &o.retention_ms));
@@ -261,6 +259,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);  // prints help or the usage error
     return rc == 0 ? 0 : 2;
+  }
+  if (f.data.empty() && f.store.empty()) {
+    fprintf(stderr, "litevfs-mockcloud: --data DIR is required (or --store s3://… --etcd …)\n");
+    return 2;
   }
   auto o = ToServerOptions(f);
   if (!o.ok()) return Fail(o.status().message());
