@@ -506,6 +506,9 @@ void ServerImpl::ReplyStatus(httplib::Response& res, const Status& st,
     }
     case ltx::Code::kPermissionDenied:
       return ReplyError(res, 401, "EUNAUTHORIZED", st.message());
+    case ltx::Code::kUnavailable:  // a backend (etcd, S3) cannot be reached: retry, or another host
+      Log(LogLevel::kWarn, st.message());
+      return ReplyError(res, 503, "EUNAVAILABLE", st.message());
     case ltx::Code::kResourceExhausted:
       if (st.api_code() == kApiNoSpace) {
         Log(LogLevel::kError, st.message());
@@ -723,7 +726,9 @@ void ServerImpl::HandleInfo(const httplib::Request&, httplib::Response& res) {
 
 void ServerImpl::HandlePos(const httplib::Request&, httplib::Response& res) {
   json j = json::object();
-  for (const auto& [name, p] : store_->Positions(tl.cluster)) j[name] = PosJson(p);
+  auto all = store_->ListPositions(tl.cluster);
+  if (!all.ok()) return ReplyStatus(res, all.status(), nullptr);
+  for (const auto& [name, p] : *all) j[name] = PosJson(p);
   ReplyJson(res, 200, j);
 }
 

@@ -348,7 +348,10 @@ class Store : public StoreApi {
   Result<std::shared_ptr<Database>> Get(const std::string& cluster, const std::string& db,
                                         bool create) override;
   // Every existing database of the cluster and its position.
-  std::map<std::string, Pos> Positions(const std::string& cluster) override;
+  std::map<std::string, Pos> Positions(const std::string& cluster);
+  Result<std::map<std::string, Pos>> ListPositions(const std::string& cluster) override {
+    return Positions(cluster);
+  }
   Status CompactAll(int64_t now_ms) override;
   void WakeAll() override;
   // A fresh path under tmp/ for a request body.

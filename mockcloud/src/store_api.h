@@ -59,8 +59,9 @@ class StoreApi {
   // The database, or nullptr when it does not exist and !create. Names must be valid.
   virtual Result<std::shared_ptr<Database>> Get(const std::string& cluster, const std::string& db,
                                                 bool create) = 0;
-  // Every existing database of the cluster and its position.
-  virtual std::map<std::string, Pos> Positions(const std::string& cluster) = 0;
+  // Every existing database of the cluster and its position (an error when the store that
+  // knows them cannot be asked).
+  virtual Result<std::map<std::string, Pos>> ListPositions(const std::string& cluster) = 0;
   virtual Status CompactAll(int64_t now_ms) = 0;
   virtual void WakeAll() = 0;
   // A fresh path under tmp/ for a request body.

@@ -128,15 +128,11 @@ Result<std::shared_ptr<DistStore::Replica>> DistStore::Load(const std::string& c
   return r;
 }
 
-std::map<std::string, Pos> DistStore::Positions(const std::string& cluster) {
+Result<std::map<std::string, Pos>> DistStore::ListPositions(const std::string& cluster) {
   std::map<std::string, Pos> out;
   const std::string pre = keys_.PosPrefix(cluster);
-  auto kvs = etcd_->Range(pre, PrefixEnd(pre));
-  if (!kvs.ok()) {
-    Warn("positions of cluster " + cluster + ": " + kvs.status().message());
-    return out;
-  }
-  for (const auto& kv : *kvs) {
+  LTX_ASSIGN_OR_RETURN(auto kvs, etcd_->Range(pre, PrefixEnd(pre)));
+  for (const auto& kv : kvs) {
     std::string c, d;
     auto v = DecodePosValue(kv.value);
     if (!keys_.ParsePos(kv.key, &c, &d) || !v.ok()) {

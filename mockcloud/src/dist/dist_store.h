@@ -53,7 +53,7 @@ class DistStore : public StoreApi {
 
   Result<std::shared_ptr<Database>> Get(const std::string& cluster, const std::string& db,
                                         bool create) override;
-  std::map<std::string, Pos> Positions(const std::string& cluster) override;
+  Result<std::map<std::string, Pos>> ListPositions(const std::string& cluster) override;
   Status CompactAll(int64_t now_ms) override;
   void WakeAll() override { local_->WakeAll(); }
   Result<std::string> NewTempPath(const std::string& prefix) override {

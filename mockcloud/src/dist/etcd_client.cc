@@ -114,7 +114,7 @@ Result<json> EtcdClient::Post(const std::string& path, const json& body) {
     errors += "; " + url + ": " +
               (rc != CURLE_OK ? curl_easy_strerror(rc) : "HTTP " + std::to_string(status) + " " + out);
   }
-  return Status::IOError("no etcd member answered" + errors);
+  return Status::Unavailable("no etcd member answered" + errors);
 }
 
 Result<std::vector<EtcdKv>> EtcdClient::Range(const std::string& key, const std::string& range_end,

@@ -117,7 +117,7 @@ Result<S3Client::Reply> S3Client::Perform(const S3Request& rq, std::string_view 
   if (up.fd >= 0) close(up.fd);
   GiveHandle(c);
   if (rc != CURLE_OK)
-    return Status::IOError("S3 " + rq.method + " " + rq.url + ": " + curl_easy_strerror(rc));
+    return Status::Unavailable("S3 " + rq.method + " " + rq.url + ": " + curl_easy_strerror(rc));
   return reply;
 }
 
