@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "dist/migrate.h"
 #include "mockcloud/server.h"
 #include "scrub.h"
 #include "util.h"
@@ -33,6 +34,34 @@ int RunScrub(int argc, char** argv) {
   return r->damaged == 0 ? 0 : 1;
 }
 
+// `litevfs-mockcloud migrate --from DIR --to s3://… --etcd …` (or the reverse): exit 0 = every
+// database copied and verified, 1 = an error (named), 2 = usage.
+int RunMigrate(int argc, char** argv) {
+  CLI::App app{"litevfs-mockcloud migrate: copy every database between a data directory and a "
+               "distributed store (S3 + etcd), verified by checksums"};
+  mockcloud::dist::MigrateOptions o;
+  app.add_option("--from", o.from, "Source: a data directory or s3://BUCKET/PREFIX?endpoint=…")
+      ->required();
+  app.add_option("--to", o.to, "Destination: s3://… or a data directory")->required();
+  app.add_option("--etcd", o.etcd, "etcd members of the distributed side")->required();
+  app.add_option("--aws-credentials-file", o.aws_credentials_file,
+                 "S3 credentials file (default: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  o.out = [](const std::string& line) { printf("%s\n", line.c_str()); };
+  auto r = mockcloud::dist::Migrate(o);
+  if (!r.ok()) {
+    fprintf(stderr, "litevfs-mockcloud migrate: %s\n", r.status().message().c_str());
+    return 1;
+  }
+  printf("%llu databases copied\n", (unsigned long long)*r);
+  return 0;
+}
+
 // The command line as typed; ToServerOptions checks and converts it.
 struct Flags {
   std::string data, listen = "127.0.0.1:20202", token, token_file, tokens_file, admin_token,
@@ -43,6 +72,7 @@ struct Flags {
   int threads = 16, max_long_polls = 4096;
   int64_t max_connections = 10000, max_queue = 1024;
   bool verify_on_start = false;
+  std::string store, etcd, aws_credentials_file;  // distributed mode (AddDistFlags)
 };
 
 void AddTokenFlags(CLI::App& app, Flags* f) {
@@ -63,8 +93,9 @@ void AddTokenFlags(CLI::App& app, Flags* f) {
 }
 
 void AddStoreFlags(CLI::App& app, Flags* f) {
-  app.add_option("--data", f->data, "Directory holding every database (created if missing)")
-      ->required();
+  app.add_option("--data", f->data,
+                 "Directory holding every database (created if missing); with --store s3://…, "
+                 "this instance's cache (optional)");
   app.add_option("--retention", f->retention, "Keep positions younger than this (ms, s, m, h, d)")
       ->capture_default_str();
   app.add_option("--retain-txids", f->retain_txids,
@@ -81,6 +112,17 @@ void AddStoreFlags(CLI::App& app, Flags* f) {
   app.add_flag(
       "--verify-on-start", f->verify_on_start,
       "Read every base.db page against its checksum before serving (refuse to start on damage)");
+}
+
+// Distributed mode (man litevfs-mockcloud, DISTRIBUTED MODE).
+void AddDistFlags(CLI::App& app, Flags* f) {
+  app.add_option("--store", f->store,
+                 "s3://BUCKET/PREFIX?endpoint=http://HOST:PORT[&region=R]: objects in S3, "
+                 "positions and leases in etcd (needs --etcd)");
+  app.add_option("--etcd", f->etcd, "etcd members: http://HOST:PORT[,http://HOST:PORT…]");
+  app.add_option("--aws-credentials-file", f->aws_credentials_file,
+                 "S3 credentials ([default] aws_access_key_id, aws_secret_access_key); default: "
+                 "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_REGION");
 }
 
 void AddHttpFlags(CLI::App& app, Flags* f) {
@@ -149,6 +191,9 @@ mockcloud::Status SetTokens(const Flags& f, mockcloud::ServerOptions* o) {
 mockcloud::Result<mockcloud::ServerOptions> ToServerOptions(const Flags& f) {
   mockcloud::ServerOptions o;
   o.data_dir = f.data;
+  o.store_url = f.store;
+  o.etcd = f.etcd;
+  o.aws_credentials_file = f.aws_credentials_file;
   LTX_RETURN_IF_ERROR(mockcloud::ParseListen(f.listen, &o.host, &o.port));
   LTX_RETURN_IF_ERROR(SetTokens(f, &o));
   LTX_RETURN_IF_ERROR(SetMs("--retention", f.retention, &o.retention_ms));
@@ -205,12 +250,15 @@ int Serve(const mockcloud::ServerOptions& o) {
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "scrub") return RunScrub(argc - 1, argv + 1);
+  if (argc > 1 && std::string(argv[1]) == "migrate") return RunMigrate(argc - 1, argv + 1);
   CLI::App app{
       "litevfs-mockcloud: a self-contained LiteFS Cloud server (durable, for tests and local use)\n"
-      "  litevfs-mockcloud scrub --data DIR   checks a data directory offline"};
+      "  litevfs-mockcloud scrub --data DIR   checks a data directory offline\n"
+      "  litevfs-mockcloud migrate ...        moves databases into or out of a distributed store"};
   app.set_version_flag("--version", std::string("litevfs-mockcloud ") + LITEVFS_VERSION);
   Flags f;
   AddStoreFlags(app, &f);
+  AddDistFlags(app, &f);
   AddHttpFlags(app, &f);
   AddTokenFlags(app, &f);
   try {
@@ -218,6 +266,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);  // prints help or the usage error
     return rc == 0 ? 0 : 2;
+  }
+  if (f.data.empty() && f.store.empty()) {
+    fprintf(stderr, "litevfs-mockcloud: --data DIR is required (or --store s3://… --etcd …)\n");
+    return 2;
   }
   auto o = ToServerOptions(f);
   if (!o.ok()) return Fail(o.status().message());

@@ -39,6 +39,8 @@
 #include "rfc3339.h"
 #include "ltx/coding.h"
 #include "store.h"
+#include "store_api.h"
+#include "store_factory.h"
 #include "store_snapshot.h"
 #include "util.h"
 
@@ -185,11 +187,6 @@ struct RouteMetrics {
   uint64_t buckets[kNumBuckets] = {};
 };
 
-struct LeaseEntry {
-  std::string id;
-  Clock::time_point expires;
-};
-
 class ServerImpl : public Server {
  public:
   explicit ServerImpl(ServerOptions o) : opts_(std::move(o)) {}
@@ -234,7 +231,8 @@ class ServerImpl : public Server {
   bool ReadBody(const httplib::ContentReader& reader, httplib::Response& res, uint64_t limit,
                 std::string* out);
 
-  Status CheckWriteLease(const std::string& key, bool has_id, const std::string& id);
+  // Brings a lagging replica (distributed store) up to `at` before a read there.
+  Status EnsureAt(const std::string& name, const std::shared_ptr<Database>& db, const Pos& at);
 
   void HandleInfo(const httplib::Request&, httplib::Response&);
   void HandlePos(const httplib::Request&, httplib::Response&);
@@ -265,7 +263,7 @@ class ServerImpl : public Server {
   void HandleRename(const httplib::Request&, httplib::Response&);
 
   ServerOptions opts_;
-  std::unique_ptr<Store> store_;
+  std::unique_ptr<StoreApi> store_;
   using Route = std::function<void(Exchange&)>;
   std::map<std::pair<std::string, std::string>, Route> routes_;  // (method, path); set in Init
   std::unique_ptr<LongPollHub> polls_;
@@ -280,9 +278,6 @@ class ServerImpl : public Server {
   std::condition_variable stop_cv_;
   bool stopped_ = false;
   bool stop_called_ = false;
-
-  std::mutex lease_mu_;  // guards leases_
-  std::map<std::string, LeaseEntry> leases_;
 
   std::mutex metrics_mu_;  // guards metrics_
   std::map<std::string, RouteMetrics> metrics_;
@@ -333,7 +328,7 @@ Status ServerImpl::Init() {
   so.error = [this](const std::string& msg) { Log(LogLevel::kError, msg); };
   so.verify_on_start = opts_.verify_on_start;
   so.io = opts_.store_io;
-  LTX_ASSIGN_OR_RETURN(store_, Store::Open(so));
+  LTX_ASSIGN_OR_RETURN(store_, OpenStore(opts_, so));
   LTX_ASSIGN_OR_RETURN(instance_id_, RandomHex(8));
 
   // Writes to a peer that went away must be an error, not a process-killing SIGPIPE.
@@ -376,6 +371,7 @@ void ServerImpl::Stop() {
   if (polls_) polls_->Stop();  // parked sync-waits answer now, on the front's workers
   if (front_) front_->Stop();
   if (compact_thread_.joinable()) compact_thread_.join();
+  if (store_) store_->Stop();
   {
     std::lock_guard l(stop_mu_);
     stopped_ = true;
@@ -529,12 +525,17 @@ void ServerImpl::ReplyStatus(httplib::Response& res, const Status& st,
     }
     case ltx::Code::kPermissionDenied:
       return ReplyError(res, 401, "EUNAUTHORIZED", st.message());
+    case ltx::Code::kUnavailable:  // a backend (etcd, S3) cannot be reached: retry, or another host
+      Log(LogLevel::kWarn, st.message());
+      return ReplyError(res, 503, "EUNAVAILABLE", st.message());
     case ltx::Code::kResourceExhausted:
       if (st.api_code() == kApiNoSpace) {
         Log(LogLevel::kError, st.message());
         return ReplyError(res, 507, kApiNoSpace, st.message() + "; nothing was stored");
       }
       return ReplyError(res, 413, "ETOOLARGE", st.message());
+    case ltx::Code::kUnsupported:  // e.g. a history operation the distributed store lacks
+      return ReplyError(res, 501, "ENOTSUPPORTED", st.message());
     case ltx::Code::kCorruption:
       if (st.api_code() == kApiCorrupt) {
         Log(LogLevel::kError, st.message());
@@ -747,26 +748,16 @@ void ServerImpl::HandleInfo(const httplib::Request&, httplib::Response& res) {
 
 void ServerImpl::HandlePos(const httplib::Request&, httplib::Response& res) {
   json j = json::object();
-  for (const auto& [name, p] : store_->Positions(tl.cluster)) j[name] = PosJson(p);
+  auto all = store_->ListPositions(tl.cluster);
+  if (!all.ok()) return ReplyStatus(res, all.status(), nullptr);
+  for (const auto& [name, p] : *all) j[name] = PosJson(p);
   ReplyJson(res, 200, j);
 }
 
-Status ServerImpl::CheckWriteLease(const std::string& key, bool has_id, const std::string& id) {
-  std::lock_guard l(lease_mu_);
-  auto it = leases_.find(key);
-  bool held = it != leases_.end() && it->second.expires > Clock::now();
-  if (has_id) {
-    if (!held)
-      return Status(ltx::Code::kConflict,
-                    "the lease in Lfsc-Lease-Id is not held (expired or released)", kApiLease);
-    if (!ConstantTimeEquals(it->second.id, id)) {
-      return Status(ltx::Code::kConflict, "lease id does not match the current lease", kApiLease);
-    }
-    return Status::OK();
-  }
-  if (held)
-    return Status(ltx::Code::kConflict, "database is leased; send Lfsc-Lease-Id", kApiLease);
-  return Status::OK();
+Status ServerImpl::EnsureAt(const std::string& name, const std::shared_ptr<Database>& db,
+                            const Pos& at) {
+  if (at.txid <= db->pos().txid) return Status::OK();
+  return store_->CatchUp(tl.cluster, name, db, at);
 }
 
 void ServerImpl::HandleTx(const httplib::Request& req, httplib::Response& res,
@@ -778,9 +769,8 @@ void ServerImpl::HandleTx(const httplib::Request& req, httplib::Response& res,
     return;
   }
   const std::string key = tl.cluster + "/" + name;
-  const bool has_id = req.has_header("Lfsc-Lease-Id");
-  const std::string id = req.get_header_value("Lfsc-Lease-Id");
-  if (Status st = CheckWriteLease(key, has_id, id); !st.ok()) {
+  const LeaseClaim claim{req.has_header("Lfsc-Lease-Id"), req.get_header_value("Lfsc-Lease-Id")};
+  if (Status st = store_->leases().Check(key, claim); !st.ok()) {
     tl.close_after = true;
     return ReplyStatus(res, st, db);
   }
@@ -848,15 +838,8 @@ void ServerImpl::HandleTx(const httplib::Request& req, httplib::Response& res,
     tl.close_after = true;
     return ReplyError(res, 400, "EBADREQUEST", "could not read the request body");
   }
-  std::unique_ptr<ltx::Source> body;
-  if (fd < 0) {
-    body = ltx::MemorySource({reinterpret_cast<const uint8_t*>(mem.data()), mem.size()});
-  } else {
-    auto src = ltx::OpenFileSource(tmp_path);
-    if (!src.ok()) return ReplyStatus(res, src.status(), db);
-    body = std::move(src).value();
-  }
-  auto r = db->Apply(std::move(body), [&] { return CheckWriteLease(key, has_id, id); });
+  UploadBody body{mem, fd < 0 ? std::string() : tmp_path};
+  auto r = store_->Commit(tl.cluster, name, db, body, claim);
   if (!r.ok()) return ReplyStatus(res, r.status(), db);
   tl.pages = r->pages;
   if (!r->warning.empty()) Log(LogLevel::kWarn, tl.cluster + "/" + name + ": " + r->warning);
@@ -932,6 +915,7 @@ void ServerImpl::HandlePage(const httplib::Request& req, httplib::Response& res)
   auto pgnos = ParsePgnoList(req.get_param_value("pgno"), litevfs::kMaxPgnosPerRequest);
   if (!pgnos.ok()) return ReplyError(res, 400, "EBADREQUEST", pgnos.status().message());
   if (!GetDb(req, res, false, &db, &name)) return;
+  if (Status st = EnsureAt(name, db, pos); !st.ok()) return ReplyStatus(res, st, db);
   auto r = db->ReadPages(pos, *pgnos);
   if (!r.ok()) return ReplyStatus(res, r.status(), db);
   SendPageBatch(req, res, *r, false);
@@ -944,6 +928,9 @@ void ServerImpl::HandleInterior(const httplib::Request& req, httplib::Response& 
   Pos pos;
   if (!OptPos(req, res, "pos", &has_pos, &pos)) return;
   if (!GetDb(req, res, false, &db, &name)) return;
+  if (has_pos) {
+    if (Status st = EnsureAt(name, db, pos); !st.ok()) return ReplyStatus(res, st, db);
+  }
   auto r = db->ReadInterior(has_pos ? &pos : nullptr);
   if (!r.ok()) return ReplyStatus(res, r.status(), db);
   SendPageBatch(req, res, *r, /*force_binary=*/true);  // the route exists for pages-binary clients
@@ -973,6 +960,9 @@ void ServerImpl::HandleSync(const httplib::Request& req, httplib::Response& res)
     wait_ms = int64_t(std::min<uint64_t>(*w, uint64_t(opts_.max_wait_ms)));
   }
   if (!GetDb(req, res, false, &db, &name)) return;
+  if (has_pos) {
+    if (Status st = EnsureAt(name, db, pos); !st.ok()) return ReplyStatus(res, st, db);
+  }
   if (wait_ms > 0 && has_pos && db->pos() == pos && tl.ex && !stopping_) {
     // Park without holding a worker; over --max-long-polls, answer at once.
     Exchange* ex = tl.ex;
@@ -1078,32 +1068,11 @@ void ServerImpl::HandleLease(const httplib::Request& req, httplib::Response& res
                       "duration must be in [" + std::to_string(litevfs::kMinLeaseDurationMs) + ", " +
                           std::to_string(litevfs::kMaxLeaseDurationMs) + "] ms");
   }
-  const bool refresh = req.has_param("id");
   const std::string id = req.get_param_value("id");
-  const std::string key = tl.cluster + "/" + name;
-  const auto now = Clock::now();
-  LeaseEntry granted;
-  {
-    std::lock_guard l(lease_mu_);
-    auto it = leases_.find(key);
-    bool held = it != leases_.end() && it->second.expires > now;
-    if (refresh) {
-      if (!held || !ConstantTimeEquals(it->second.id, id)) {
-        return ReplyError(res, 409, kApiLease,
-                          "lease id is not the current lease (expired, released or never held)");
-      }
-      it->second.expires = now + std::chrono::milliseconds(*d);
-      granted = it->second;
-    } else {
-      if (held) return ReplyError(res, 409, kApiLease, "lease is held by another client");
-      auto nid = RandomHex(16);
-      if (!nid.ok()) return ReplyStatus(res, nid.status(), nullptr);
-      granted = {*nid, now + std::chrono::milliseconds(*d)};
-      leases_[key] = granted;
-    }
-  }
-  int64_t expires_ms = NowUnixMs() + int64_t(*d);
-  ReplyJson(res, 200, {{"id", granted.id}, {"expires_at", FormatRfc3339Ms(expires_ms)}});
+  auto granted = store_->leases().Acquire(tl.cluster + "/" + name, int64_t(*d),
+                                          req.has_param("id") ? &id : nullptr);
+  if (!granted.ok()) return ReplyStatus(res, granted.status(), nullptr);
+  ReplyJson(res, 200, {{"id", granted->id}, {"expires_at", FormatRfc3339Ms(granted->expires_ms)}});
 }
 
 void ServerImpl::HandleLeaseRelease(const httplib::Request& req, httplib::Response& res) {
@@ -1112,14 +1081,8 @@ void ServerImpl::HandleLeaseRelease(const httplib::Request& req, httplib::Respon
   if (Status st = ValidateName(name, "db"); !st.ok())
     return ReplyError(res, 400, "EBADREQUEST", st.message());
   if (!req.has_param("id")) return ReplyError(res, 400, "EBADREQUEST", "missing id parameter");
-  const std::string id = req.get_param_value("id");
-  std::lock_guard l(lease_mu_);
-  auto it = leases_.find(tl.cluster + "/" + name);
-  if (it == leases_.end() || it->second.expires <= Clock::now() ||
-      !ConstantTimeEquals(it->second.id, id)) {
-    return ReplyError(res, 409, kApiLease, "lease id is not the current lease");
-  }
-  leases_.erase(it);
+  Status st = store_->leases().Release(tl.cluster + "/" + name, req.get_param_value("id"));
+  if (!st.ok()) return ReplyStatus(res, st, nullptr);
   res.status = 204;
 }
 
@@ -1132,16 +1095,9 @@ void ServerImpl::HandleLeaseStatus(const httplib::Request& req, httplib::Respons
   auto db = store_->Get(tl.cluster, name, false);
   if (!db.ok()) return ReplyStatus(res, db.status(), nullptr);
   const bool exists = *db && (*db)->exists();
-  int64_t left_ms = -1;
-  {
-    std::lock_guard l(lease_mu_);
-    auto it = leases_.find(tl.cluster + "/" + name);
-    const auto now = Clock::now();
-    if (it != leases_.end() && it->second.expires > now) {
-      left_ms = std::chrono::duration_cast<std::chrono::milliseconds>(it->second.expires - now)
-                    .count();
-    }
-  }
+  auto left = store_->leases().LeftMs(tl.cluster + "/" + name);
+  if (!left.ok()) return ReplyStatus(res, left.status(), nullptr);
+  const int64_t left_ms = *left;
   if (!exists && left_ms < 0) return ReplyError(res, 404, "ENOTFOUND", "no such database: " + name);
   const std::string expires = left_ms < 0 ? "" : FormatRfc3339Ms(NowUnixMs() + left_ms);
   ReplyJson(res, 200, {{"exists", exists}, {"held", left_ms >= 0}, {"expires_at", expires}});

@@ -85,6 +85,7 @@
 #include "ltx/format.h"
 #include "ltx/io.h"
 #include "ltx/status.h"
+#include "store_api.h"
 #include "store_io.h"
 #include "util.h"
 
@@ -403,42 +404,52 @@ class Database {
   Pos published_;
 };
 
-class Store {
+class Store : public StoreApi {
  public:
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& opts);
+  ~Store() override;
 
   // The database, or nullptr when it does not exist and !create. Names must be valid.
   Result<std::shared_ptr<Database>> Get(const std::string& cluster, const std::string& db,
-                                        bool create);
+                                        bool create) override;
   // Every existing database of the cluster and its position.
   std::map<std::string, Pos> Positions(const std::string& cluster);
-  Status CompactAll(int64_t now_ms);
+  Status CompactAll(int64_t now_ms) override;
   // MaintainRestorePoints on every database (store_points.cc).
-  Status RestorePointsAll(int64_t now_ms);
+  Status RestorePointsAll(int64_t now_ms) override;
   // ---- lifecycle (store_history.cc; issue 18) ----
   // Removes a database and its history: NotFound if it does not exist. Durable when it
   // returns (the directory is renamed into trash/ first, then removed; Open empties trash/).
-  Status Delete(const std::string& cluster, const std::string& db);
+  Status Delete(const std::string& cluster, const std::string& db) override;
   // Renames a database with its history. Conflict(EEXISTS) if `to` exists.
-  Status Rename(const std::string& cluster, const std::string& from, const std::string& to);
+  Status Rename(const std::string& cluster, const std::string& from,
+                const std::string& to) override;
   // Creates database `to` holding the state of `db` at `at` (a retained position) as a new
   // database whose history starts there: the state is streamed page by page from the store
   // into `to`'s store (cost: reads and writes every page once on the server's disk, twice
   // written as the snapshot is folded into base.db; nothing crosses the network).
   // Conflict(EEXISTS) if `to` exists.
   Result<ApplyResult> Branch(const std::string& cluster, const std::string& db, const Pos& at,
-                             const std::string& to);
-  void WakeAll();
+                             const std::string& to) override;
+  void WakeAll() override;
   // A fresh path under tmp/ for a request body.
-  Result<std::string> NewTempPath(const std::string& prefix);
+  Result<std::string> NewTempPath(const std::string& prefix) override;
   const StoreOptions& options() const { return opts_; }
+  // StoreApi (store_api.cc): leases in memory, commits straight to Database::Apply.
+  Leases& leases() override;
+  Result<ApplyResult> Commit(const std::string& cluster, const std::string& name,
+                             const std::shared_ptr<Database>& db, const UploadBody& body,
+                             const LeaseClaim& claim) override;
+  Status CatchUp(const std::string& cluster, const std::string& name,
+                 const std::shared_ptr<Database>& db, const Pos& at) override;
 
  private:
-  explicit Store(StoreOptions opts) : opts_(std::move(opts)) {}
+  explicit Store(StoreOptions opts);
   std::string DbDir(const std::string& cluster, const std::string& db) const;
   void EmptyTrash();  // store_history.cc: what a Delete interrupted by a crash left
 
   StoreOptions opts_;
+  std::unique_ptr<Leases> leases_;
   std::mutex mu_;  // guards dbs_
   std::map<std::pair<std::string, std::string>, std::shared_ptr<Database>> dbs_;
 };

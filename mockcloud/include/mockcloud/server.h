@@ -32,7 +32,7 @@ struct TokenEntry {
 };
 
 struct ServerOptions {
-  std::string data_dir;  // required; everything lives under it
+  std::string data_dir;  // required (local store); everything lives under it
   std::string host = "127.0.0.1";
   int port = 0;                         // 0 = any free port (see Server::port())
   std::vector<TokenEntry> tokens;       // empty = no authentication
@@ -56,6 +56,11 @@ struct ServerOptions {
   bool verify_on_start = false;  // read every base.db page against its checksum at start
   // The store's file writes (tests inject faults: a full disk); nullptr = the real calls.
   std::shared_ptr<StoreIo> store_io;
+  // Distributed mode (issue 14; man litevfs-mockcloud, DISTRIBUTED MODE): objects in S3,
+  // positions and leases in etcd; data_dir is then this instance's cache (optional).
+  std::string store_url;             // "s3://BUCKET/PREFIX?endpoint=http://HOST:PORT"; empty = local
+  std::string etcd;                  // "http://HOST:PORT[,http://HOST:PORT…]"
+  std::string aws_credentials_file;  // empty = AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
   // Where log lines go (one per call, no newline). Default: stderr.
   std::function<void(const std::string&)> log_sink;
 };

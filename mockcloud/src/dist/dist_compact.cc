@@ -1,0 +1,105 @@
+// DistStore::CompactAll: one instance at a time (ROOT lock/compact, held with an etcd lease
+// that expires if the instance dies) makes new bases and deletes what retention lets go.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "../store_snapshot.h"
+#include "dist_store.h"
+
+namespace mockcloud::dist {
+namespace {
+
+constexpr int64_t kLockTtlSeconds = 60;  // a dead compactor's lock frees itself after this
+
+// Writes the replica's current state as a v1 snapshot LTX to `path`; returns its position.
+Result<Pos> WriteSnapshot(const std::shared_ptr<Database>& db, const std::string& path) {
+  LTX_ASSIGN_OR_RETURN(auto stream, db->OpenSnapshot(db));
+  int fd = open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::IOError(ErrnoText("open", path));
+  std::string buf(1 << 16, '\0');
+  Status st;
+  while (st.ok()) {
+    auto n = stream->Read(buf.data(), buf.size());
+    if (!n.ok()) st = n.status();
+    if (!n.ok() || *n == 0) break;
+    st = WriteAll(fd, buf.data(), *n);
+  }
+  close(fd);
+  if (!st.ok()) return st;
+  return stream->pos();
+}
+
+}  // namespace
+
+Status DistStore::CompactAll(int64_t now_ms) {
+  LTX_RETURN_IF_ERROR(local_->CompactAll(now_ms));  // this instance's replicas
+  LTX_ASSIGN_OR_RETURN(int64_t lease, etcd_->GrantLease(kLockTtlSeconds));
+  const std::string lock = keys_.CompactLock();
+  auto got = etcd_->Txn({{lock, EtcdCompare::Target::kVersion, 0, ""}},
+                        {{EtcdOp::Kind::kPut, lock, "compacting", "", lease}});
+  Status st = got.ok() ? Status::OK() : got.status();
+  if (got.ok() && got->succeeded) {
+    const std::string pre = keys_.PosPrefix("");
+    auto dbs = etcd_->Range(pre, PrefixEnd(pre), true);
+    if (!dbs.ok()) st = dbs.status();
+    for (const auto& kv : dbs.ok() ? *dbs : std::vector<EtcdKv>{}) {
+      std::string c, d;
+      if (!keys_.ParsePos(kv.key, &c, &d)) continue;
+      Status one = CompactOne(c, d, now_ms);
+      if (!one.ok()) Warn("compaction of " + c + "/" + d + ": " + one.message());
+    }
+  }
+  Status rv = etcd_->RevokeLease(lease);  // frees the lock
+  return st.ok() ? rv : st;
+}
+
+Status DistStore::CompactOne(const std::string& cluster, const std::string& name,
+                             int64_t now_ms) {
+  const std::string pre = keys_.TxPrefix(cluster, name);
+  LTX_ASSIGN_OR_RETURN(auto txs, etcd_->Range(pre, PrefixEnd(pre)));
+  if (txs.size() <= opts_.local.retain_txids) return Status::OK();
+  LTX_ASSIGN_OR_RETURN(auto old_base, etcd_->Range(keys_.Base(cluster, name)));
+  LTX_ASSIGN_OR_RETURN(auto db, Get(cluster, name, false));
+  if (!db) return Status::OK();
+  LTX_RETURN_IF_ERROR(CatchUp(cluster, name, db, Pos{}));
+  LTX_ASSIGN_OR_RETURN(std::string tmp, NewTempPath("snap"));
+  auto pos = WriteSnapshot(db, tmp);
+  LTX_ASSIGN_OR_RETURN(std::string rnd, RandomHex(8));
+  const std::string object =
+      s3_->Key(DistKeys::SnapObject(cluster, name, pos.ok() ? pos->txid : 0, rnd));
+  Status st = pos.ok() ? s3_->PutFile(object, tmp) : pos.status();
+  unlink(tmp.c_str());
+  LTX_RETURN_IF_ERROR(st);
+  const std::string base_key = keys_.Base(cluster, name);
+  const int64_t base_rev = old_base.empty() ? 0 : old_base[0].mod_revision;
+  // Commits that retention lets go: at or before the new base, older than the window, and
+  // never the newest retain_txids.
+  uint64_t cut = 0;
+  std::vector<std::string> dead;
+  for (size_t i = 0; i + opts_.local.retain_txids < txs.size(); i++) {
+    std::string c, d;
+    uint64_t txid = 0;
+    auto tv = DecodeTxValue(txs[i].value);
+    if (!keys_.ParseTx(txs[i].key, &c, &d, &txid) || !tv.ok() || txid > pos->txid ||
+        tv->ms >= now_ms - opts_.local.retention_ms)
+      break;
+    cut = txid;
+    dead.push_back(tv->key);
+  }
+  std::vector<EtcdOp> ops = {{EtcdOp::Kind::kPut, base_key, EncodePosValue({*pos, object}), "", 0}};
+  if (cut > 0) ops.push_back({EtcdOp::Kind::kDelete, keys_.Tx(cluster, name, 0), "",
+                              keys_.Tx(cluster, name, cut + 1), 0});
+  LTX_ASSIGN_OR_RETURN(auto txn,
+                       etcd_->Txn({{base_key, EtcdCompare::Target::kMod, base_rev, ""}}, ops));
+  if (!txn.succeeded) return s3_->Delete(object);  // someone else's base won
+  if (!old_base.empty()) {
+    auto ob = DecodePosValue(old_base[0].value);
+    if (ob.ok()) dead.push_back(ob->key);
+  }
+  for (const auto& key : dead) {
+    if (Status ds = s3_->Delete(key); !ds.ok()) Warn("compaction: " + ds.message());
+  }
+  return Status::OK();
+}
+
+}  // namespace mockcloud::dist

@@ -1,0 +1,111 @@
+// The distributed store (issue 14): every instance is stateless; the data is immutable S3
+// objects, the agreed state (positions, leases) is in etcd. Names: dist_keys.h.
+//
+// Each instance keeps, per database it serves, a replica: a local Database (store.h) under
+// the cache directory, which it reads pages from and parks long polls on. A replica is
+// loaded on first use (the base snapshot object, then every commit object after it, each
+// verified by Database::Apply) and kept current by one etcd watch on ROOT tx/: a new tx key
+// names the object, which is fetched (one GET) and applied. A replica is a cache: it is never
+// fsynced and is removed when the instance stops; the truth is S3 + etcd.
+//
+// A commit (Commit): read the position and lease keys (one etcd txn), check the lease, bring
+// the replica to that position, verify the upload against it (Database::Apply), and at
+// Apply's commit point upload the LTX as a new object and run ONE etcd txn comparing the
+// position key's AND the lease key's mod_revision with what was read, which puts the new
+// position and the tx key. Only then does the replica commit and the client get 200. A loser
+// (another instance moved the position, or the lease changed: the fencing token) gets
+// EPOSMISMATCH / ELEASE and its object is deleted.
+//
+// Compaction (CompactAll, one instance at a time under ROOT lock/compact held with an etcd
+// lease): a database with more than retain_txids tx keys since its base gets a new base
+// (the replica's snapshot, uploaded as a snap/ object, made current by a txn); tx keys and
+// objects at or before the previous base and older than the retention are deleted.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "../store.h"
+#include "../store_api.h"
+#include "dist_keys.h"
+#include "dist_leases.h"
+#include "etcd_client.h"
+#include "s3_client.h"
+
+namespace mockcloud::dist {
+
+struct DistOptions {
+  S3Location s3;
+  AwsCredentials creds;
+  std::vector<std::string> etcd;  // members
+  std::string cache_dir;          // replicas go to cache_dir/replica-<pid>-<random>
+  StoreOptions local;             // retention, warn/error (data_dir is set by Open)
+};
+
+class DistStore : public StoreApi {
+ public:
+  // Checks the bucket and etcd, then starts the watch.
+  static Result<std::unique_ptr<DistStore>> Open(DistOptions o);
+  ~DistStore() override;
+
+  Result<std::shared_ptr<Database>> Get(const std::string& cluster, const std::string& db,
+                                        bool create) override;
+  Result<std::map<std::string, Pos>> ListPositions(const std::string& cluster) override;
+  Status CompactAll(int64_t now_ms) override;
+  void WakeAll() override { local_->WakeAll(); }
+  Result<std::string> NewTempPath(const std::string& prefix) override {
+    return local_->NewTempPath(prefix);
+  }
+  Leases& leases() override { return *leases_; }
+  Result<ApplyResult> Commit(const std::string& cluster, const std::string& name,
+                             const std::shared_ptr<Database>& db, const UploadBody& body,
+                             const LeaseClaim& claim) override;
+  Status CatchUp(const std::string& cluster, const std::string& name,
+                 const std::shared_ptr<Database>& db, const Pos& at) override;
+  void Stop() override;
+
+  S3Client& s3() { return *s3_; }
+  EtcdClient& etcd() { return *etcd_; }
+  const DistKeys& keys() const { return keys_; }
+
+ private:
+  explicit DistStore(DistOptions o);
+  struct Replica {
+    std::shared_ptr<Database> db;
+    std::mutex catchup_mu;  // serialises bringing `db` forward (watch thread vs requests)
+  };
+  Result<std::shared_ptr<Replica>> Load(const std::string& cluster, const std::string& name,
+                                        bool create);
+  std::shared_ptr<Replica> Find(const std::string& cluster, const std::string& name);
+  // Applies every commit after the replica's position (the base first when it is empty).
+  Status CatchUpReplica(const std::string& cluster, const std::string& name, Replica* r);
+  Status ApplyObject(Database* db, const std::string& object);
+  // The commit point inside Database::Apply (dist_commit.cc).
+  Status Publish(const std::string& cluster, const std::string& name, const UploadBody& body,
+                 const EtcdKv* pos_kv, int64_t lease_rev, std::string* object);
+  void WatchLoop(int64_t start_revision);
+  void OnEvents(const std::vector<EtcdEvent>& events);
+  // Compaction of one database under the lock (dist_compact.cc).
+  Status CompactOne(const std::string& cluster, const std::string& name, int64_t now_ms);
+  void Warn(const std::string& msg) const;
+
+  DistOptions opts_;
+  DistKeys keys_;
+  std::unique_ptr<S3Client> s3_;
+  std::unique_ptr<EtcdClient> etcd_;
+  std::unique_ptr<EtcdClient> watch_etcd_;  // the watch stream's own client (Interrupt)
+  std::unique_ptr<DistLeases> leases_;
+  std::unique_ptr<Store> local_;  // the replicas
+  std::string replica_dir_;
+
+  std::mutex mu_;  // guards replicas_
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<Replica>> replicas_;
+
+  std::atomic<bool> stop_{false};
+  std::thread watch_thread_;
+};
+
+}  // namespace mockcloud::dist

@@ -1,0 +1,102 @@
+// What the server needs from a store, so the same routes serve either the local store
+// (store.h: everything under --data DIR, leases in memory) or the distributed one
+// (dist/dist_store.h: objects in S3, positions and leases in etcd, a replica per instance).
+// Both hand out Database objects (store.h) for reads: the distributed store's are replicas
+// it keeps current from etcd, so every read path and long poll is shared.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "ltx/io.h"
+#include "util.h"
+
+namespace mockcloud {
+
+class Database;      // store.h
+struct ApplyResult;  // store.h
+
+// The Lfsc-Lease-Id a write came with (has_id false = none).
+struct LeaseClaim {
+  bool has_id = false;
+  std::string id;
+};
+
+struct LeaseGrant {
+  std::string id;
+  int64_t expires_ms = 0;  // Unix ms
+};
+
+// Write leases, keyed "cluster/db". Refusals are Conflict with api code ELEASE.
+class Leases {
+ public:
+  virtual ~Leases() = default;
+  // A new lease (refresh_id null; refused while another is held) or an extension of the
+  // lease `*refresh_id` (refused unless it is the current one).
+  virtual Result<LeaseGrant> Acquire(const std::string& key, int64_t duration_ms,
+                                     const std::string* refresh_id) = 0;
+  virtual Status Release(const std::string& key, const std::string& id) = 0;
+  // Milliseconds the current lease has left; -1 = none held.
+  virtual Result<int64_t> LeftMs(const std::string& key) = 0;
+  // Whether a write with `claim` may go ahead now (the final check is the store's, at the
+  // commit point).
+  virtual Status Check(const std::string& key, const LeaseClaim& claim) = 0;
+};
+
+// An uploaded transaction: in memory (path empty) or in a file under tmp/.
+struct UploadBody {
+  std::string_view mem;
+  std::string path;
+  Result<std::unique_ptr<ltx::Source>> Open() const;
+};
+
+class StoreApi {
+ public:
+  virtual ~StoreApi() = default;
+  // The database, or nullptr when it does not exist and !create. Names must be valid.
+  virtual Result<std::shared_ptr<Database>> Get(const std::string& cluster, const std::string& db,
+                                                bool create) = 0;
+  // Every existing database of the cluster and its position (an error when the store that
+  // knows them cannot be asked).
+  virtual Result<std::map<std::string, Pos>> ListPositions(const std::string& cluster) = 0;
+  virtual Status CompactAll(int64_t now_ms) = 0;
+  virtual void WakeAll() = 0;
+  // A fresh path under tmp/ for a request body.
+  virtual Result<std::string> NewTempPath(const std::string& prefix) = 0;
+  virtual Leases& leases() = 0;
+  // Verifies `body` against `db` (from Get(cluster, name, true)) and makes it the new
+  // position if `claim` holds the lease at the commit point. Errors as Database::Apply.
+  virtual Result<ApplyResult> Commit(const std::string& cluster, const std::string& name,
+                                     const std::shared_ptr<Database>& db, const UploadBody& body,
+                                     const LeaseClaim& claim) = 0;
+  // Before a read at `at`: a store whose `db` may lag the cluster brings it up to `at` (or to
+  // the newest position). The local store is always current: nothing to do.
+  virtual Status CatchUp(const std::string& cluster, const std::string& name,
+                         const std::shared_ptr<Database>& db, const Pos& at) = 0;
+  // Stops background work (watches, locks). Idempotent.
+  virtual void Stop() {}
+
+  // ---- history and lifecycle (issue 18; the local store implements them in
+  // store_history.cc / store_points.cc). A store without them answers Unsupported (HTTP 501).
+  virtual Status RestorePointsAll(int64_t /*now_ms*/) { return Status::OK(); }
+  virtual Status Delete(const std::string& /*cluster*/, const std::string& /*db*/) {
+    return Unsupported("delete");
+  }
+  virtual Status Rename(const std::string& /*cluster*/, const std::string& /*from*/,
+                        const std::string& /*to*/) {
+    return Unsupported("rename");
+  }
+  virtual Result<ApplyResult> Branch(const std::string& cluster, const std::string& db,
+                                     const Pos& at, const std::string& to);  // store_api.cc
+
+ protected:
+  static Status Unsupported(const std::string& what) {
+    return Status::Unsupported(what + " is not supported by the distributed store yet; run it on "
+                               "a local-store server (litevfs-mockcloud migrate moves the data)");
+  }
+};
+
+}  // namespace mockcloud
