@@ -58,6 +58,12 @@ Result<int64_t> LocalLeases::LeftMs(const std::string& key) {
       std::chrono::duration_cast<std::chrono::milliseconds>(it->second.expires - now).count());
 }
 
+Status LocalLeases::Forget(const std::string& key) {
+  std::lock_guard l(mu_);
+  leases_.erase(key);
+  return Status::OK();
+}
+
 Status LocalLeases::Check(const std::string& key, const LeaseClaim& claim) {
   std::lock_guard l(mu_);
   auto it = leases_.find(key);

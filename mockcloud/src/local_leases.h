@@ -16,6 +16,7 @@ class LocalLeases : public Leases {
   Status Release(const std::string& key, const std::string& id) override;
   Result<int64_t> LeftMs(const std::string& key) override;
   Status Check(const std::string& key, const LeaseClaim& claim) override;
+  Status Forget(const std::string& key) override;
 
  private:
   using Clock = std::chrono::steady_clock;

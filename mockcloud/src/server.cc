@@ -1196,10 +1196,10 @@ void ServerImpl::TimeRoutes() {
   get("POST", "/db/rename", &ServerImpl::HandleRename);
 }
 
+// Whether a lease on `key` is held now (or cannot be told: a lifecycle change is refused then).
 bool ServerImpl::HeldByAnyone(const std::string& key) {
-  std::lock_guard l(lease_mu_);
-  auto it = leases_.find(key);
-  return it != leases_.end() && it->second.expires > Clock::now();
+  auto left = store_->leases().LeftMs(key);
+  return !left.ok() || *left >= 0;
 }
 
 json HistoryItemJson(const HistoryItem& it) {
@@ -1261,8 +1261,9 @@ void ServerImpl::HandleRestore(const httplib::Request& req, httplib::Response& r
   const std::string key = tl.cluster + "/" + name;
   const bool has_id = req.has_header("Lfsc-Lease-Id");
   const std::string id = req.get_header_value("Lfsc-Lease-Id");
-  if (Status st = CheckWriteLease(key, has_id, id); !st.ok()) return ReplyStatus(res, st, db);
-  auto r = db->Restore(pos, [&] { return CheckWriteLease(key, has_id, id); });
+  const LeaseClaim claim{has_id, id};
+  if (Status st = store_->leases().Check(key, claim); !st.ok()) return ReplyStatus(res, st, db);
+  auto r = store_->Restore(tl.cluster, name, db, pos, claim);
   if (!r.ok()) return ReplyStatus(res, r.status(), db);
   tl.pages = r->pages;
   Log(LogLevel::kInfo, key + ": restored the state of " + ltx::FormatPos(pos) + " as " +
@@ -1301,9 +1302,8 @@ void ServerImpl::HandleDelete(const httplib::Request& req, httplib::Response& re
   if (!force && HeldByAnyone(key))
     return ReplyError(res, 409, kApiLease, name + " is leased; release the lease or delete with force");
   if (Status st = store_->Delete(tl.cluster, name); !st.ok()) return ReplyStatus(res, st, nullptr);
-  {
-    std::lock_guard l(lease_mu_);
-    leases_.erase(key);
+  if (Status st = store_->leases().Forget(key); !st.ok()) {  // the lease ends with the database
+    Log(LogLevel::kWarn, key + ": deleted, but its lease could not be dropped: " + st.message());
   }
   Log(LogLevel::kInfo, key + ": deleted" + (force ? " (force)" : ""));
   res.status = 204;

@@ -414,6 +414,9 @@ class Store : public StoreApi {
                                         bool create) override;
   // Every existing database of the cluster and its position.
   std::map<std::string, Pos> Positions(const std::string& cluster);
+  Result<std::map<std::string, Pos>> ListPositions(const std::string& cluster) override {
+    return Positions(cluster);
+  }
   Status CompactAll(int64_t now_ms) override;
   // MaintainRestorePoints on every database (store_points.cc).
   Status RestorePointsAll(int64_t now_ms) override;
@@ -431,6 +434,9 @@ class Store : public StoreApi {
   // Conflict(EEXISTS) if `to` exists.
   Result<ApplyResult> Branch(const std::string& cluster, const std::string& db, const Pos& at,
                              const std::string& to) override;
+  Result<ApplyResult> Restore(const std::string& cluster, const std::string& name,
+                              const std::shared_ptr<Database>& db, const Pos& at,
+                              const LeaseClaim& claim) override;
   void WakeAll() override;
   // A fresh path under tmp/ for a request body.
   Result<std::string> NewTempPath(const std::string& prefix) override;

@@ -17,6 +17,19 @@ Result<ApplyResult> StoreApi::Branch(const std::string&, const std::string&, con
   return Unsupported("branch");
 }
 
+Result<ApplyResult> StoreApi::Restore(const std::string&, const std::string&,
+                                      const std::shared_ptr<Database>&, const Pos&,
+                                      const LeaseClaim&) {
+  return Unsupported("restore");
+}
+
+Result<ApplyResult> Store::Restore(const std::string& cluster, const std::string& name,
+                                   const std::shared_ptr<Database>& db, const Pos& at,
+                                   const LeaseClaim& claim) {
+  const std::string key = cluster + "/" + name;
+  return db->Restore(at, [&] { return leases_->Check(key, claim); });
+}
+
 Result<ApplyResult> Store::Commit(const std::string& cluster, const std::string& name,
                                   const std::shared_ptr<Database>& db, const UploadBody& body,
                                   const LeaseClaim& claim) {

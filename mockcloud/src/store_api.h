@@ -44,6 +44,8 @@ class Leases {
   // Whether a write with `claim` may go ahead now (the final check is the store's, at the
   // commit point).
   virtual Status Check(const std::string& key, const LeaseClaim& claim) = 0;
+  // Drops any lease on `key` (its database was deleted).
+  virtual Status Forget(const std::string& key) = 0;
 };
 
 // An uploaded transaction: in memory (path empty) or in a file under tmp/.
@@ -89,6 +91,10 @@ class StoreApi {
                         const std::string& /*to*/) {
     return Unsupported("rename");
   }
+  // Makes the state at `at` current as one new transaction if `claim` holds the lease.
+  virtual Result<ApplyResult> Restore(const std::string& cluster, const std::string& name,
+                                      const std::shared_ptr<Database>& db, const Pos& at,
+                                      const LeaseClaim& claim);  // store_api.cc
   virtual Result<ApplyResult> Branch(const std::string& cluster, const std::string& db,
                                      const Pos& at, const std::string& to);  // store_api.cc
 

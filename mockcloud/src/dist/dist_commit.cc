@@ -64,14 +64,18 @@ Result<ApplyResult> DistStore::Commit(const std::string& cluster, const std::str
   LTX_ASSIGN_OR_RETURN(auto src, body.Open());
   std::string object;  // set once uploaded
   auto res = db->Apply(std::move(src), [&] {
-    return Publish(cluster, name, body, pos_kv, lease.mod_revision, &object);
+    return Publish(cluster, name, body, pos_kv, lease.mod_revision, claim, &object);
   });
   return res;
 }
 
+// The lease key's mod_revision is the fencing token the commit txn compares. A refresh by the
+// same holder also rewrites that key, so a txn that lost only to a refresh of the claimant's own,
+// still-live lease is tried again with the new revision (bounded); any other change fences out.
 Status DistStore::Publish(const std::string& cluster, const std::string& name,
                           const UploadBody& body, const EtcdKv* pos_kv, int64_t lease_rev,
-                          std::string* object) {
+                          const LeaseClaim& claim, std::string* object) {
+  constexpr int kRefreshRetries = 8;  // refreshes come every lease/3: more in one commit is a bug
   ltx::Header h;
   ltx::Trailer t;
   LTX_RETURN_IF_ERROR(ReadEnds(body, &h, &t));
@@ -82,25 +86,39 @@ Status DistStore::Publish(const std::string& cluster, const std::string& name,
   const Pos post{h.max_txid, t.post_apply_checksum};
   const std::string pos_key = keys_.Pos(cluster, name);
   const std::string lease_key = keys_.Lease(cluster + "/" + name);
+  const int64_t pos_rev = pos_kv ? pos_kv->mod_revision : 0;
   TxValue tv{*object, h.IsSnapshot() ? 0 : h.pre_apply_checksum, post.post_apply_checksum,
              NowUnixMs()};
-  auto txn = etcd_->Txn(
-      {{pos_key, EtcdCompare::Target::kMod, pos_kv ? pos_kv->mod_revision : 0, ""},
-       {lease_key, EtcdCompare::Target::kMod, lease_rev, ""}},
-      {{EtcdOp::Kind::kPut, pos_key, EncodePosValue({post, *object}), "", 0},
-       {EtcdOp::Kind::kPut, keys_.Tx(cluster, name, h.max_txid), EncodeTxValue(tv), "", 0}},
-      {{EtcdOp::Kind::kRange, lease_key, "", "", 0}});
-  // Not committed (or not known to be): the object is garbage unless the txn did happen.
-  if (!txn.ok()) return txn.status().WithContext("etcd commit of " + cluster + "/" + name);
-  if (txn->succeeded) return Status::OK();
+  Status lost;
+  for (int attempt = 0; attempt <= kRefreshRetries; ++attempt) {
+    auto txn = etcd_->Txn(
+        {{pos_key, EtcdCompare::Target::kMod, pos_rev, ""},
+         {lease_key, EtcdCompare::Target::kMod, lease_rev, ""}},
+        {{EtcdOp::Kind::kPut, pos_key, EncodePosValue({post, *object}), "", 0},
+         {EtcdOp::Kind::kPut, keys_.Tx(cluster, name, h.max_txid), EncodeTxValue(tv), "", 0}},
+        {{EtcdOp::Kind::kRange, lease_key, "", "", 0}, {EtcdOp::Kind::kRange, pos_key, "", "", 0}});
+    // Not committed (or not known to be): the object is garbage unless the txn did happen.
+    if (!txn.ok()) return txn.status().WithContext("etcd commit of " + cluster + "/" + name);
+    if (txn->succeeded) return Status::OK();
+    const bool pos_moved = txn->kvs.size() < 2 || txn->kvs[1].empty()
+                               ? pos_rev != 0
+                               : txn->kvs[1][0].mod_revision != pos_rev;
+    const LeaseState now = txn->kvs.empty() ? LeaseState{} : LeaseStateOf(txn->kvs[0], NowUnixMs());
+    if (pos_moved) {
+      lost = PosMismatchError("another writer moved the position of " + cluster + "/" + name + " first");
+      break;
+    }
+    if (!CheckLeaseClaim(claim, now.live_id).ok() || now.mod_revision == lease_rev) {
+      lost = LeaseRefused("the lease changed while this commit was in flight (fenced out)");
+      break;
+    }
+    lease_rev = now.mod_revision;  // the claimant's own lease was refreshed: same fence, new revision
+    lost = LeaseRefused("the lease was refreshed more than " + std::to_string(kRefreshRetries) +
+                        " times during one commit");
+  }
   if (Status st = s3_->Delete(*object); !st.ok())
     Warn("could not delete the losing upload " + *object + ": " + st.message());
-  const bool lease_moved =
-      txn->kvs.empty() || LeaseStateOf(txn->kvs[0], NowUnixMs()).mod_revision != lease_rev;
-  if (lease_moved)
-    return LeaseRefused("the lease changed while this commit was in flight (fenced out)");
-  return PosMismatchError("another writer moved the position of " + cluster + "/" + name +
-                          " first");
+  return lost;
 }
 
 }  // namespace mockcloud::dist

@@ -27,6 +27,7 @@ class DistLeases : public Leases {
   Status Release(const std::string& key, const std::string& id) override;
   Result<int64_t> LeftMs(const std::string& key) override;
   Status Check(const std::string& key, const LeaseClaim& claim) override;
+  Status Forget(const std::string& key) override;
 
  private:
   Result<LeaseState> Read(const std::string& key);

@@ -85,7 +85,8 @@ class DistStore : public StoreApi {
   Status ApplyObject(Database* db, const std::string& object);
   // The commit point inside Database::Apply (dist_commit.cc).
   Status Publish(const std::string& cluster, const std::string& name, const UploadBody& body,
-                 const EtcdKv* pos_kv, int64_t lease_rev, std::string* object);
+                 const EtcdKv* pos_kv, int64_t lease_rev, const LeaseClaim& claim,
+                 std::string* object);
   void WatchLoop(int64_t start_revision);
   void OnEvents(const std::vector<EtcdEvent>& events);
   // Compaction of one database under the lock (dist_compact.cc).
