@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "ltx/coding.h"
+#include "vfs/src/sqlite_format.h"
 
 namespace cli {
 
@@ -524,13 +525,15 @@ RemoteState GetRemoteState(litevfs::Client& client, const std::string& db) {
   st.pos = sr->pos;
   st.commit = sr->commit;
   if (st.commit == 0) {
-    // Older servers do not report the size: page 1's header has it (offset 28).
+    // Older servers do not report the size: page 1's header has it.
     auto b = client.GetPages(db, st.pos, {1});
     if (!b.ok()) throw CliError(Describe(b.status(), db + ": read page 1"));
-    if (b->pages.empty() || b->pages[0].second.size() < 100) {
+    if (b->pages.empty() || b->pages[0].second.size() < litevfs::sqlite_format::kHeaderSize) {
       throw CliError(db + ": server returned no page 1");
     }
-    st.commit = ltx::DecodeU32(reinterpret_cast<const uint8_t*>(b->pages[0].second.data()) + 28);
+    const std::string& page1 = b->pages[0].second;
+    st.commit = litevfs::sqlite_format::HeaderDatabaseSize(
+        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(page1.data()), page1.size()));
   }
   return st;
 }

@@ -33,7 +33,7 @@ namespace {
 using json = nlohmann::json;
 
 constexpr char kPagesMime[] = "application/vnd.litevfs.pages";
-constexpr uint32_t kMaxPgnosPerRequest = 4096;    // PROTOCOL.md: /db/page takes <= 4096
+constexpr uint32_t kMaxPgnosPerRequest = uint32_t(kMaxPagesPerRequest);  // limits.h
 constexpr uint32_t kMaxPgno = 0x7fffffff;         // PROTOCOL.md: each pgno 1..2^31-1
 // Keep a /db/page URI under cpp-httplib's default 8 KiB request-URI limit (the mock is
 // built on it): the db name, cluster and position take at most ~600 bytes.

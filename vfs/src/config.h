@@ -11,6 +11,7 @@
 #include "litevfs/client.h"
 #include "litevfs/duration.h"
 #include "ltx/status.h"
+#include "vfs/src/limits.h"
 
 namespace litevfs {
 
@@ -35,10 +36,10 @@ std::string DefaultCacheRoot();
 
 // Tunables (defaults documented in man/litevfs.7).
 inline constexpr int64_t kDefaultMaxPrefetchPages = 32;
-inline constexpr int64_t kMaxPrefetchPagesLimit = 4095;   // + the needed page = the server's 4096 cap
+// + the needed page = the server's cap per request.
+inline constexpr int64_t kMaxPrefetchPagesLimit = int64_t(kMaxPagesPerRequest) - 1;
 inline constexpr int64_t kDefaultSyncPeriodMs = 1000;
 inline constexpr int64_t kMaxSyncPeriodMs = 3600000;
-inline constexpr int64_t kDefaultLeaseDurationMs = 30000;
 inline constexpr int64_t kMaxCachedPagesLimit = (int64_t{1} << 31) - 1;
 inline constexpr int64_t kMaxMinAvailableSpace = int64_t{1} << 50;
 inline constexpr int64_t kMaxReqsPerQueryLimit = 1000000;

@@ -11,8 +11,10 @@
 #include <thread>
 #include <nlohmann/json.hpp>
 
+#include "btree.h"
 #include "log.h"
 #include "private_cache.h"
+#include "sqlite_format.h"
 #include "ltx/checksum.h"
 #include "ltx/coding.h"
 #include "ltx/encoder.h"
@@ -26,6 +28,12 @@ constexpr int kCommitSettleAttempts = 8;
 namespace {
 
 namespace fs = std::filesystem;
+std::span<const uint8_t> AsBytes(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+std::span<uint8_t> AsMutableBytes(std::string& s) {
+  return {reinterpret_cast<uint8_t*>(s.data()), s.size()};
+}
 using Clock = std::chrono::steady_clock;
 
 constexpr long kLongPollWaitMs = 5000;          // per long poll; bounds how long a stopped
@@ -33,7 +41,6 @@ constexpr long kLongPollWaitMs = 5000;          // per long poll; bounds how lon
 constexpr size_t kMaxTreeHints = 4u << 20;      // b-tree shape entries kept for prefetch
                                                 // (~32 MiB at most: a 16 GiB database's)
 constexpr size_t kMaxOldPageBytes = 32u << 20;  // pages kept for pins older than the cache
-constexpr size_t kMaxPagesPerRequest = 4096;    // the server's cap on pgnos per /db/page
 constexpr size_t kMaxWindowBytes = 4u << 20;      // a scan's read-ahead grows to this per request
 constexpr size_t kBulkBatchBytes = 2u << 20;     // per request of a bulk fetch
 constexpr size_t kBatchesInFlight = 2;          // bulk fetches (litevfs_cache_db, commit)
@@ -86,32 +93,6 @@ void WriteMetaPageSize(const std::string& dir, uint32_t page_size) {
   if (ec) fs::remove(tmp, ec);
 }
 
-// SQLite varint (1..9 bytes). Returns bytes consumed, 0 when out of bounds.
-size_t GetVarint(const uint8_t* p, const uint8_t* end, uint64_t* v) {
-  uint64_t x = 0;
-  for (int i = 0; i < 9; i++) {
-    if (p + i >= end) return 0;
-    if (i == 8) {
-      x = (x << 8) | p[i];
-      *v = x;
-      return 9;
-    }
-    x = (x << 7) | (p[i] & 0x7f);
-    if ((p[i] & 0x80) == 0) {
-      *v = x;
-      return size_t(i) + 1;
-    }
-  }
-  return 0;
-}
-
-// Bytes a record column of this serial type occupies.
-uint64_t SerialSize(uint64_t t) {
-  static const uint8_t kFixed[12] = {0, 1, 2, 3, 4, 6, 8, 8, 0, 0, 0, 0};
-  if (t < 12) return kFixed[t];
-  return (t - 12) / 2;
-}
-
 Status OpenError(const Status& st, const VfsConfig& cfg, const std::string& name) {
   switch (st.code()) {
     case ltx::Code::kUnavailable:
@@ -133,67 +114,6 @@ Status OpenError(const Status& st, const VfsConfig& cfg, const std::string& name
 }
 
 }  // namespace
-
-// ---------------------------------------------------------------------------------------
-// B-tree parsing for prefetch hints.
-
-std::vector<uint32_t> BtreeChildren(uint32_t pgno, const std::string& page, uint32_t usable_size) {
-  std::vector<uint32_t> out;
-  const size_t hdr = pgno == 1 ? 100 : 0;
-  const size_t n = std::min<size_t>(page.size(), usable_size);
-  if (n < hdr + 8) return out;
-  const auto* p = reinterpret_cast<const uint8_t*>(page.data());
-  const uint8_t type = p[hdr];
-  const uint32_t ncells = ltx::DecodeU16(p + hdr + 3);
-  if (type == 0x02 || type == 0x05) {  // interior index / table page
-    if (n < hdr + 12) return out;
-    const size_t ptrs = hdr + 12;
-    for (uint32_t i = 0; i < ncells; i++) {
-      if (ptrs + 2 * i + 2 > n) break;
-      size_t off = ltx::DecodeU16(p + ptrs + 2 * i);
-      if (off < ptrs || off + 4 > n) continue;
-      out.push_back(ltx::DecodeU32(p + off));
-    }
-    out.push_back(ltx::DecodeU32(p + hdr + 8));  // right-most child
-  } else if (type == 0x0D && pgno == 1) {
-    // Leaf sqlite_schema: each record is (type, name, tbl_name, rootpage, sql); queue the
-    // root pages so the first query on any table does not miss on its root.
-    const size_t ptrs = hdr + 8;
-    const uint8_t* end = p + n;
-    for (uint32_t i = 0; i < ncells; i++) {
-      if (ptrs + 2 * i + 2 > n) break;
-      size_t off = ltx::DecodeU16(p + ptrs + 2 * i);
-      if (off < ptrs || off >= n) continue;
-      const uint8_t* c = p + off;
-      uint64_t payload = 0, rowid = 0, hsize = 0;
-      size_t k = GetVarint(c, end, &payload);
-      if (!k) continue;
-      c += k;
-      if (!(k = GetVarint(c, end, &rowid))) continue;
-      c += k;
-      const uint8_t* rec = c;
-      if (!(k = GetVarint(c, end, &hsize))) continue;
-      const uint8_t* h = c + k;
-      const uint8_t* hend = rec + hsize;
-      if (hend > end) continue;
-      uint64_t types[4];
-      int got = 0;
-      while (got < 4 && h < hend) {
-        if (!(k = GetVarint(h, hend, &types[got]))) break;
-        h += k;
-        got++;
-      }
-      if (got < 4 || types[3] < 1 || types[3] > 4) continue;  // rootpage is a 1..4 byte int
-      const uint8_t* v = hend + SerialSize(types[0]) + SerialSize(types[1]) + SerialSize(types[2]);
-      const uint64_t sz = SerialSize(types[3]);
-      if (v + sz > end || uint64_t(v + sz - rec) > payload) continue;
-      uint32_t root = 0;
-      for (uint64_t b = 0; b < sz; b++) root = (root << 8) | v[b];
-      if (root > 1) out.push_back(root);
-    }
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------------------------------
 // Open / close.
@@ -424,8 +344,8 @@ Status Database::FetchCommitFromPage1(Client* client, const Pos& pos, uint32_t* 
   page_requests_++;
   if (!b.ok()) return b.status();
   for (auto& [pg, data] : b->pages) {
-    if (pg == 1 && data.size() >= 32) {
-      *commit = ltx::DecodeU32(reinterpret_cast<const uint8_t*>(data.data()) + 28);
+    if (pg == 1 && data.size() >= sqlite_format::kHeaderSize) {
+      *commit = sqlite_format::HeaderDatabaseSize(AsBytes(data));
       return Status::OK();
     }
   }
@@ -477,8 +397,8 @@ Status Database::SyncNow(Client* client, long wait_ms) {
   if (commit == 0) {
     bool found = false;
     for (auto& [pg, data] : boot) {
-      if (pg == 1 && data.size() >= 32) {
-        commit = ltx::DecodeU32(reinterpret_cast<const uint8_t*>(data.data()) + 28);
+      if (pg == 1 && data.size() >= sqlite_format::kHeaderSize) {
+        commit = sqlite_format::HeaderDatabaseSize(AsBytes(data));
         found = true;
       }
     }
@@ -684,7 +604,7 @@ void Database::RecordChildrenLocked(uint32_t pgno, const std::string& page, uint
   if (!refresh && children_.count(pgno)) return;
   const uint32_t lock_pg = ltx::LockPgno(page_size_);
   std::vector<uint32_t> kids;
-  for (uint32_t child : BtreeChildren(pgno, page, page_size_)) {
+  for (uint32_t child : BtreeChildren(pgno, AsBytes(page), page_size_)) {
     if (child == 0 || child > commit || child == lock_pg || child == pgno) continue;
     kids.push_back(child);
   }
@@ -1119,10 +1039,9 @@ Status Database::Read(Conn* c, uint8_t* buf, size_t amt, int64_t off, bool* shor
     }
     if (!have) {
       LTX_RETURN_IF_ERROR(ReadStoredPage(c, pin, pgno, &page, true));
-      if (pgno == 1 && page.size() > 19 && page[18] == 2 && page[19] == 2) {
+      if (pgno == 1 && sqlite_format::IsWalHeader(AsBytes(page))) {
         // WAL-mode database: SQLite sees a rollback-journal database (DESIGN.md §7).
-        page[18] = 1;
-        page[19] = 1;
+        sqlite_format::SetJournalVersions(AsMutableBytes(page), sqlite_format::kVersionRollback);
       }
       std::memcpy(buf + done, page.data() + in, n);
     }
@@ -1153,11 +1072,10 @@ Status Database::Write(Conn* c, const uint8_t* buf, size_t amt, int64_t off) {
     page_size_ = uint32_t(amt);
   }
   const uint32_t ps = page_size_;
-  if (off == 0 && amt >= 18) {
-    // Page 1's header carries the page size (1 means 65536): a VACUUM that changes it would
-    // make every stored page the wrong size.
-    uint32_t hdr_ps = ltx::DecodeU16(buf + 16);
-    if (hdr_ps == 1) hdr_ps = 65536;
+  if (off == 0 && amt >= sqlite_format::kPageSizeOffset + 2) {
+    // Page 1's header carries the page size: a VACUUM that changes it would make every
+    // stored page the wrong size.
+    const uint32_t hdr_ps = sqlite_format::HeaderPageSize(std::span<const uint8_t>(buf, amt));
     if (hdr_ps != ps) {
       return Status::Unsupported("litevfs: changing the page size of " + name_ + " from " +
                                  std::to_string(ps) + " to " + std::to_string(hdr_ps) + " is not supported");
@@ -1257,10 +1175,9 @@ Status Database::CommitLocked(std::unique_lock<std::mutex>& lk, Conn* c, const c
   }
   // Page 1 of a WAL-mode database goes back with its stored journal-mode bytes.
   if (auto d = dirty.find(1); d != dirty.end()) {
-    if (auto o = old.find(1); o != old.end() && o->second.size() > 19 && o->second[18] == 2 &&
-                              o->second[19] == 2 && d->second[18] == 1 && d->second[19] == 1) {
-      d->second[18] = 2;
-      d->second[19] = 2;
+    if (auto o = old.find(1); o != old.end() && sqlite_format::IsWalHeader(AsBytes(o->second)) &&
+                              sqlite_format::IsRollbackHeader(AsBytes(d->second))) {
+      sqlite_format::SetJournalVersions(AsMutableBytes(d->second), sqlite_format::kVersionWal);
     }
   }
   auto chk_of = [](uint32_t pg, const std::string& data) {

@@ -266,9 +266,4 @@ class Database : public std::enable_shared_from_this<Database> {
   std::atomic<uint64_t> syncs_{0};
 };
 
-// Parses a b-tree page and returns its child page numbers (interior pages, 0x02/0x05;
-// page 1's header starts at offset 100). A leaf page 1 (small schema) yields the root
-// pages of the schema's tables and indexes. Defensive: never reads out of bounds.
-std::vector<uint32_t> BtreeChildren(uint32_t pgno, const std::string& page, uint32_t usable_size);
-
 }  // namespace litevfs

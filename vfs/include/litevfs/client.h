@@ -24,6 +24,7 @@
 #include "ltx/format.h"
 #include "ltx/io.h"
 #include "ltx/status.h"
+#include "vfs/src/limits.h"
 
 namespace litevfs {
 
@@ -121,9 +122,6 @@ struct Lease {
   std::string id;
   std::string expires_at;         // RFC 3339 as the server sent it
 };
-// The lease durations the service grants (PROTOCOL.md, POST /lease).
-inline constexpr int64_t kMinLeaseDurationMs = 1000;
-inline constexpr int64_t kMaxLeaseDurationMs = 600000;
 
 // What GET /lease says about a database's write lease (its id is never shown).
 struct LeaseStatus {
