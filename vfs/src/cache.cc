@@ -536,7 +536,8 @@ bool PageCache::Contains(uint32_t pgno, uint64_t pin_txid) const {
   return it && Impl::Usable(*it, pin_txid);
 }
 
-ltx::Status PageCache::Put(uint32_t pgno, uint64_t fetched_txid, std::span<const uint8_t> data) {
+ltx::Status PageCache::Put(uint32_t pgno, uint64_t fetched_txid, std::span<const uint8_t> data,
+                           bool wanted_soon) {
   Impl& m = *impl_;
   if (pgno == 0) return ltx::Status::InvalidArgument("cache: page number 0");
   if (data.size() != m.opts.page_size) {
@@ -577,9 +578,9 @@ ltx::Status PageCache::Put(uint32_t pgno, uint64_t fetched_txid, std::span<const
   s.valid_until = cachefmt::kValidForever;
   s.checksum = checksum;
   s.gen = m.next_gen++;
-  // A new page starts unreferenced but a full clock turn from the hand; a replaced one was
-  // just read again.
-  s.ref = present;
+  // A new page starts unreferenced but a full clock turn from the hand (unless a reader
+  // wants it soon); a replaced one was just read again.
+  s.ref = present || wanted_soon;
   if (!m.WriteEntryLocked(pgno, s).ok()) {
     m.stats.write_errors++;
     m.DropCountingErrorsLocked(pgno);

@@ -56,6 +56,7 @@ SQLITE_EXTENSION_INIT1
 #include <optional>
 #include <string>
 
+#include "api_error.h"
 #include "config.h"
 #include "database.h"
 #include "litevfs/client.h"
@@ -72,6 +73,9 @@ constexpr const char* kPathPrefix = "/litevfs/";
 constexpr const char* kJournalSuffix = "-journal";
 // LiteVFS's "position no longer available" code: the app should retry its transaction.
 constexpr int kPosErrorCode = SQLITE_IOERR | (0x504F53 << 8);
+// "Outcome unknown" ('UNK'): a commit whose upload's answer and settling checks were lost;
+// it may or may not be on the service (litevfs(7), OUTCOME UNKNOWN). Not a rollback code.
+constexpr int kOutcomeUnknownErrorCode = SQLITE_IOERR | (0x554E4B << 8);
 
 sqlite3_vfs* g_default = nullptr;  // the VFS we delegate non-database files to
 
@@ -131,14 +135,33 @@ void RecordError(int code, const std::string& db, const std::string& msg) {
   LITEVFS_LOG(LogLevel::kError, db, Pos{}, msg);
 }
 
-// The one place a Status becomes a SQLite code.
+// The one place a Status becomes a SQLite code. `fallback`: the code for the operation
+// (SQLITE_IOERR_* for file methods, SQLITE_CANTOPEN for opens, SQLITE_ERROR for pragmas).
+int SqliteCodeOf(const Status& st, int fallback) {
+  const bool io = (fallback & 0xff) == SQLITE_IOERR;
+  switch (ApiErrorOf(st)) {
+    case ApiError::kPosMismatch:
+      if (io) return kPosErrorCode;
+      break;
+    case ApiError::kOutcomeUnknown:
+      return kOutcomeUnknownErrorCode;
+    case ApiError::kNoSpace:
+      return SQLITE_FULL;  // the service's disk is full
+    case ApiError::kCorrupt:
+      return SQLITE_IOERR_DATA;  // a stored page failed its checksum
+    default:
+      break;
+  }
+  const bool lease = st.code() == ltx::Code::kPermissionDenied || ApiErrorOf(st) == ApiError::kLease;
+  if (lease && fallback != SQLITE_CANTOPEN && fallback != SQLITE_ERROR) return SQLITE_READONLY;
+  // A lock that finds the database moved since the transaction's pin: SQLite retries.
+  if (st.code() == ltx::Code::kConflict && fallback == SQLITE_IOERR_LOCK) return SQLITE_BUSY;
+  return fallback;
+}
+
 int ToSqlite(const Status& st, int fallback, const std::string& db) {
   if (st.ok()) return SQLITE_OK;
-  int code = fallback;
-  if (IsPositionError(st) && (fallback & 0xff) == SQLITE_IOERR) code = kPosErrorCode;
-  else if (IsLeaseError(st) && fallback != SQLITE_CANTOPEN) code = SQLITE_READONLY;
-  else if (st.api_code() == "ENOSPACE") code = SQLITE_FULL;  // the service's disk is full
-  else if (st.api_code() == "ECORRUPT") code = SQLITE_IOERR_DATA;  // a stored page failed its checksum
+  const int code = SqliteCodeOf(st, fallback);
   RecordError(code, db, st.message().empty() ? st.ToString() : st.message());
   return code;
 }
@@ -179,98 +202,111 @@ int PragmaResult(char** az, const std::string& value) {
   return SQLITE_OK;
 }
 int PragmaError(char** az, LvFile* f, const Status& st) {
-  RecordError(SQLITE_ERROR, f->db->name(), st.message());
+  const int code = ToSqlite(st, SQLITE_ERROR, f->db->name());
   az[0] = sqlite3_mprintf("%s", st.message().c_str());
-  return SQLITE_ERROR;
+  return code;
+}
+
+// PRAGMA litevfs_<action>: the lease, cache_db, position, stats. SQLITE_NOTFOUND: not one.
+int HandleActionPragma(LvFile* f, const std::string& name, const char* val, char** az) {
+  Database* db = f->db.get();
+  auto read_only = [&]() {
+    return PragmaError(az, f, Status::InvalidArgument("litevfs: PRAGMA " + name + " takes no value"));
+  };
+  if (name == "litevfs_acquire_lease") {
+    if (val) {
+      auto d = ParseDurationMs(name, val, kMinLeaseDurationMs, kMaxLeaseDurationMs);
+      if (!d.ok()) return PragmaError(az, f, d.status());
+      db->lease_duration_ms = *d;
+    }
+    auto r = db->AcquireLease(&f->conn);
+    if (!r.ok()) return PragmaError(az, f, r.status());
+    return PragmaResult(az, *r);
+  }
+  if (name == "litevfs_release_lease") {
+    if (val) return read_only();
+    auto r = db->ReleaseLease();
+    if (!r.ok()) return PragmaError(az, f, r.status());
+    return PragmaResult(az, *r);
+  }
+  if (name == "litevfs_cache_db") {
+    if (val) return read_only();
+    auto r = db->CacheAll(&f->conn);
+    if (!r.ok()) return PragmaError(az, f, r.status());
+    return PragmaResult(az, std::to_string(*r));
+  }
+  if (name == "litevfs_position") {
+    if (val) return read_only();
+    return PragmaResult(az, db->PositionString(&f->conn));
+  }
+  if (name == "litevfs_stats") {
+    if (val) return read_only();
+    return PragmaResult(az, db->StatsJson(&f->conn));
+  }
+  return SQLITE_NOTFOUND;
+}
+
+// PRAGMA litevfs_<setting> [= value]: the tunables. SQLITE_NOTFOUND: not one.
+int HandleSettingPragma(LvFile* f, const std::string& name, const char* val, char** az) {
+  Database* db = f->db.get();
+  if (name == "litevfs_max_prefetch_pages") {
+    if (val) {
+      auto r = ParseIntInRange(name, val, 0, kMaxPrefetchPagesLimit);
+      if (!r.ok()) return PragmaError(az, f, r.status());
+      db->max_prefetch_pages = *r;
+    }
+    return PragmaResult(az, std::to_string(db->max_prefetch_pages.load()));
+  }
+  if (name == "litevfs_cache_sync_period") {
+    if (val) {
+      auto r = ParseDurationMs(name, val, 0, kMaxSyncPeriodMs);
+      if (!r.ok()) return PragmaError(az, f, r.status());
+      db->sync_period_ms = *r;
+    }
+    return PragmaResult(az, std::to_string(db->sync_period_ms.load()));
+  }
+  if (name == "litevfs_max_cached_pages") {
+    if (val) {
+      auto r = ParseIntInRange(name, val, 0, kMaxCachedPagesLimit);
+      if (!r.ok()) return PragmaError(az, f, r.status());
+      if (Status st = db->SetMaxCachedPages(*r); !st.ok()) return PragmaError(az, f, st);
+    }
+    return PragmaResult(az, std::to_string(db->max_cached_pages()));
+  }
+  if (name == "litevfs_min_available_space") {
+    if (val) {
+      auto r = ParseBytes(name, val, 0, kMaxMinAvailableSpace);
+      if (!r.ok()) return PragmaError(az, f, r.status());
+      if (Status st = db->SetMinAvailableSpace(*r); !st.ok()) return PragmaError(az, f, st);
+    }
+    return PragmaResult(az, std::to_string(db->min_available_space()));
+  }
+  if (name == "litevfs_max_reqs_per_query") {
+    if (val) {
+      auto r = ParseIntInRange(name, val, 0, kMaxReqsPerQueryLimit);
+      if (!r.ok()) return PragmaError(az, f, r.status());
+      db->max_reqs_per_query = *r;
+    }
+    return PragmaResult(az, std::to_string(db->max_reqs_per_query.load()));
+  }
+  if (name == "litevfs_lease_duration") {
+    if (val) {
+      auto r = ParseDurationMs(name, val, kMinLeaseDurationMs, kMaxLeaseDurationMs);
+      if (!r.ok()) return PragmaError(az, f, r.status());
+      db->lease_duration_ms = *r;
+    }
+    return PragmaResult(az, std::to_string(db->lease_duration_ms.load()));
+  }
+  return SQLITE_NOTFOUND;
 }
 
 int HandlePragma(LvFile* f, char** az) noexcept {
   const std::string name = Lower(az[1]);
   if (!StartsWith(name, "litevfs_")) return SQLITE_NOTFOUND;
   const char* val = az[2];
-  Database* db = f->db.get();
-  auto read_only = [&]() {
-    return PragmaError(az, f, Status::InvalidArgument("litevfs: PRAGMA " + name + " takes no value"));
-  };
   try {
-    if (name == "litevfs_acquire_lease") {
-      if (val) {
-        auto d = ParseDurationMs(name, val, kMinLeaseDurationMs, kMaxLeaseDurationMs);
-        if (!d.ok()) return PragmaError(az, f, d.status());
-        db->lease_duration_ms = *d;
-      }
-      auto r = db->AcquireLease(&f->conn);
-      if (!r.ok()) return PragmaError(az, f, r.status());
-      return PragmaResult(az, *r);
-    }
-    if (name == "litevfs_release_lease") {
-      if (val) return read_only();
-      auto r = db->ReleaseLease();
-      if (!r.ok()) return PragmaError(az, f, r.status());
-      return PragmaResult(az, *r);
-    }
-    if (name == "litevfs_cache_db") {
-      if (val) return read_only();
-      auto r = db->CacheAll(&f->conn);
-      if (!r.ok()) return PragmaError(az, f, r.status());
-      return PragmaResult(az, std::to_string(*r));
-    }
-    if (name == "litevfs_position") {
-      if (val) return read_only();
-      return PragmaResult(az, db->PositionString(&f->conn));
-    }
-    if (name == "litevfs_stats") {
-      if (val) return read_only();
-      return PragmaResult(az, db->StatsJson(&f->conn));
-    }
-    if (name == "litevfs_max_prefetch_pages") {
-      if (val) {
-        auto r = ParseIntInRange(name, val, 0, kMaxPrefetchPagesLimit);
-        if (!r.ok()) return PragmaError(az, f, r.status());
-        db->max_prefetch_pages = *r;
-      }
-      return PragmaResult(az, std::to_string(db->max_prefetch_pages.load()));
-    }
-    if (name == "litevfs_cache_sync_period") {
-      if (val) {
-        auto r = ParseDurationMs(name, val, 0, kMaxSyncPeriodMs);
-        if (!r.ok()) return PragmaError(az, f, r.status());
-        db->sync_period_ms = *r;
-      }
-      return PragmaResult(az, std::to_string(db->sync_period_ms.load()));
-    }
-    if (name == "litevfs_max_cached_pages") {
-      if (val) {
-        auto r = ParseIntInRange(name, val, 0, kMaxCachedPagesLimit);
-        if (!r.ok()) return PragmaError(az, f, r.status());
-        if (Status st = db->SetMaxCachedPages(*r); !st.ok()) return PragmaError(az, f, st);
-      }
-      return PragmaResult(az, std::to_string(db->max_cached_pages()));
-    }
-    if (name == "litevfs_min_available_space") {
-      if (val) {
-        auto r = ParseBytes(name, val, 0, kMaxMinAvailableSpace);
-        if (!r.ok()) return PragmaError(az, f, r.status());
-        if (Status st = db->SetMinAvailableSpace(*r); !st.ok()) return PragmaError(az, f, st);
-      }
-      return PragmaResult(az, std::to_string(db->min_available_space()));
-    }
-    if (name == "litevfs_max_reqs_per_query") {
-      if (val) {
-        auto r = ParseIntInRange(name, val, 0, kMaxReqsPerQueryLimit);
-        if (!r.ok()) return PragmaError(az, f, r.status());
-        db->max_reqs_per_query = *r;
-      }
-      return PragmaResult(az, std::to_string(db->max_reqs_per_query.load()));
-    }
-    if (name == "litevfs_lease_duration") {
-      if (val) {
-        auto r = ParseDurationMs(name, val, kMinLeaseDurationMs, kMaxLeaseDurationMs);
-        if (!r.ok()) return PragmaError(az, f, r.status());
-        db->lease_duration_ms = *r;
-      }
-      return PragmaResult(az, std::to_string(db->lease_duration_ms.load()));
-    }
+    if (int rc = HandleActionPragma(f, name, val, az); rc != SQLITE_NOTFOUND) return rc;
+    if (int rc = HandleSettingPragma(f, name, val, az); rc != SQLITE_NOTFOUND) return rc;
   } catch (const std::exception& e) {  // e.g. bad_alloc: never let it reach SQLite
     return PragmaError(az, f, Status::IOError(std::string("litevfs: ") + e.what()));
   }
@@ -338,13 +374,7 @@ int MainLock(sqlite3_file* p, int level) noexcept {
   return Guard(SQLITE_IOERR_LOCK, "lock", [&]() -> int {
     LvFile* f = F(p);
     auto r = f->db->Lock(&f->conn, level);
-    if (!r.ok()) {
-      if (r.status().code() == ltx::Code::kConflict) {
-        RecordError(SQLITE_BUSY, f->db->name(), r.status().message());
-        return SQLITE_BUSY;
-      }
-      return ToSqlite(r.status(), SQLITE_IOERR_LOCK, f->db->name());
-    }
+    if (!r.ok()) return ToSqlite(r.status(), SQLITE_IOERR_LOCK, f->db->name());
     return *r == LockResult::kBusy ? SQLITE_BUSY : SQLITE_OK;
   });
 }
@@ -531,9 +561,10 @@ int VfsOpen(sqlite3_vfs*, sqlite3_filename zName, sqlite3_file* pFile, int flags
       return SQLITE_OK;
     }
     if (ours && (flags & SQLITE_OPEN_WAL)) {
-      RecordError(SQLITE_CANTOPEN, path, "litevfs: WAL mode is not supported (databases are served in rollback-journal mode)");
       pFile->pMethods = nullptr;
-      return SQLITE_CANTOPEN;
+      return ToSqlite(Status::Unsupported("litevfs: WAL mode is not supported (databases are served in "
+                                          "rollback-journal mode)"),
+                      SQLITE_CANTOPEN, path);
     }
     // Temp databases, statement journals, super-journals: the default VFS.
     return g_default->xOpen(g_default, zName, pFile, flags, pOutFlags);
@@ -601,9 +632,9 @@ int VfsFullPathname(sqlite3_vfs* vfs, const char* zName, int nOut, char* zOut) n
       if (!remote && plain_only) return g_default->xFullPathname(g_default, zName, nOut, zOut);
       const std::string db = remote ? *remote : name;
       if (Status st = ValidateDatabaseName(db); !st.ok()) {
-        RecordError(SQLITE_CANTOPEN, db,
-                    "litevfs: '" + db + "' is not a database name (1..255 of [A-Za-z0-9._-], not starting with '.', no '..'): " + st.message());
-        return SQLITE_CANTOPEN;
+        return ToSqlite(st.WithContext("litevfs: '" + db + "' is not a database name (1..255 of [A-Za-z0-9._-], "
+                                       "not starting with '.', no '..')"),
+                        SQLITE_CANTOPEN, db);
       }
       full = std::string(kPathPrefix) + EnvCluster() + "/" + db;
     }
