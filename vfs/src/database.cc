@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "private_cache.h"
+#include "commit_stream.h"
 #include "ltx/checksum.h"
 #include "ltx/coding.h"
 #include "ltx/encoder.h"
@@ -631,6 +632,7 @@ Result<LockResult> Database::Lock(Conn* c, int level) {
     writer_ = Writer{};
     writer_.owner = c;
     writer_.size_pages = c->pin.commit;
+    writer_.dirty->set_spill_dirs(SpillDirs(cache_dir_));  // spill: beside the cache
     c->lock = kLockReserved;
     if (level == kLockReserved) return LockResult::kOk;
   }
@@ -1112,10 +1114,9 @@ Status Database::Read(Conn* c, uint8_t* buf, size_t amt, int64_t off, bool* shor
     bool have = false;
     if (writer) {
       std::lock_guard<std::mutex> lk(mu_);
-      if (auto it = writer_.dirty.find(pgno); it != writer_.dirty.end()) {
-        std::memcpy(buf + done, it->second.data() + in, n);
-        have = true;
-      }
+      auto r = writer_.dirty->Read(pgno, in, std::span<uint8_t>(buf + done, n));
+      LTX_RETURN_IF_ERROR(r.status());
+      have = *r;
     }
     if (!have) {
       LTX_RETURN_IF_ERROR(ReadStoredPage(c, pin, pgno, &page, true));
@@ -1171,21 +1172,24 @@ Status Database::Write(Conn* c, const uint8_t* buf, size_t amt, int64_t off) {
     const size_t in = size_t(pos % ps);
     const size_t n = std::min<size_t>(ps - in, amt - done);
     if (pgno != lock_pg) {
-      auto it = writer_.dirty.find(pgno);
-      if (it == writer_.dirty.end()) {
+      DirtyPages& dirty = *writer_.dirty;
+      const auto bytes = std::span<const uint8_t>(buf + done, n);
+      if (dirty.Contains(pgno)) {
+        LTX_RETURN_IF_ERROR(dirty.Patch(pgno, in, bytes));
+      } else if (in == 0 && n == ps) {
+        LTX_RETURN_IF_ERROR(CheckTxBodyLimit(client_->max_body_bytes(), ps, dirty.count() + 1, name_));
+        LTX_RETURN_IF_ERROR(dirty.Put(pgno, bytes));
+      } else {
         std::string base;
-        if (in != 0 || n != ps) {
-          Snapshot pin = c->pin;
-          lk.unlock();
-          Status st = ReadStoredPage(c, pin, pgno, &base, false);
-          lk.lock();
-          LTX_RETURN_IF_ERROR(st);
-        } else {
-          base.assign(ps, '\0');
-        }
-        it = writer_.dirty.emplace(pgno, std::move(base)).first;
+        Snapshot pin = c->pin;
+        lk.unlock();
+        Status st = ReadStoredPage(c, pin, pgno, &base, false);
+        lk.lock();
+        LTX_RETURN_IF_ERROR(st);
+        std::memcpy(base.data() + in, bytes.data(), n);
+        LTX_RETURN_IF_ERROR(CheckTxBodyLimit(client_->max_body_bytes(), ps, writer_.dirty->count() + 1, name_));
+        LTX_RETURN_IF_ERROR(writer_.dirty->Put(pgno, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(base.data()), ps)));
       }
-      std::memcpy(it->second.data() + in, buf + done, n);
     }
     writer_.size_pages = std::max(writer_.size_pages, pgno);
     done += n;
@@ -1203,7 +1207,7 @@ Status Database::Truncate(Conn* c, int64_t size) {
   }
   const uint32_t pages = uint32_t((size + page_size_ - 1) / page_size_);
   writer_.size_pages = pages;
-  writer_.dirty.erase(writer_.dirty.upper_bound(pages), writer_.dirty.end());
+  writer_.dirty->DropAbove(pages);
   return Status::OK();
 }
 
@@ -1222,12 +1226,14 @@ Status Database::CommitPending(const char* why) {
 Status Database::CommitLocked(std::unique_lock<std::mutex>& lk, Conn* c, const char* why) {
   Writer& w = writer_;
   const Snapshot pin = c->pin;
-  if (w.dirty.empty() && w.size_pages == pin.commit) return Status::OK();
+  if (w.dirty->empty() && w.size_pages == pin.commit) return Status::OK();
   const auto commit_start = Clock::now();  // for the log line only
   const uint32_t ps = page_size_;
   const uint32_t new_commit = w.size_pages;
-  std::map<uint32_t, std::string> dirty = std::move(w.dirty);
-  w.dirty.clear();
+  // spill: the pages leave the Writer (a fresh store takes the next transaction's).
+  std::unique_ptr<DirtyPages> dirty = std::move(w.dirty);
+  w.dirty = std::make_unique<DirtyPages>();
+  w.dirty->set_spill_dirs(SpillDirs(cache_dir_));
   auto fail = [&](Status st) {
     w.rolled_back = true;
     upload_failures_++;
@@ -1243,84 +1249,32 @@ Status Database::CommitLocked(std::unique_lock<std::mutex>& lk, Conn* c, const c
   const std::string lease = lease_id_;
   lk.unlock();
 
-  const uint32_t lock_pg = ltx::LockPgno(ps);
+  // spill: two passes over the dirty pages (commit_stream.h), old pages in bounded batches,
+  // the LTX encoded as the upload reads it.
   const bool snapshot = pin.pos.IsZero();
-  const uint32_t old_commit = snapshot ? 0 : pin.commit;
-  std::vector<uint32_t> need;
-  for (auto& [pg, _] : dirty) if (pg <= old_commit && pg != lock_pg) need.push_back(pg);
-  for (uint32_t pg = new_commit + 1; pg <= old_commit; ++pg) if (pg != lock_pg) need.push_back(pg);
-  std::map<uint32_t, std::string> old;
-  Status st = ReadStoredPages(pin, need, &old);
+  CommitShape shape{ps, snapshot ? 0 : pin.commit, new_commit, pin.pos.post_apply_checksum, snapshot};
+  auto planned = PlanCommit(shape, dirty.get(), [&](const std::vector<uint32_t>& pgnos, std::map<uint32_t, std::string>* out) {
+    return ReadStoredPages(pin, pgnos, out);
+  });
+  if (!planned.ok()) {
+    lk.lock();
+    return fail(planned.status());
+  }
+  const CommitPlan& plan = *planned;
+  if (plan.IsEmpty()) {
+    lk.lock();
+    return Status::OK();  // nothing changed
+  }
+  Status st = CheckTxBodyLimit(client_->max_body_bytes(), ps, plan.page_count, name_);
   if (!st.ok()) {
     lk.lock();
     return fail(st);
   }
-  // Page 1 of a WAL-mode database goes back with its stored journal-mode bytes.
-  if (auto d = dirty.find(1); d != dirty.end()) {
-    if (auto o = old.find(1); o != old.end() && o->second.size() > 19 && o->second[18] == 2 &&
-                              o->second[19] == 2 && d->second[18] == 1 && d->second[19] == 1) {
-      d->second[18] = 2;
-      d->second[19] = 2;
-    }
-  }
-  auto chk_of = [](uint32_t pg, const std::string& data) {
-    return ltx::PageChecksum(pg, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
-  };
-  ltx::DatabaseChecksum chk = snapshot ? ltx::DatabaseChecksum() : ltx::DatabaseChecksum(pin.pos.post_apply_checksum);
-  const std::string zero(ps, '\0');
-  std::map<uint32_t, const std::string*> pages;
-  for (auto& [pg, data] : dirty) {
-    if (pg == lock_pg || pg > new_commit) continue;
-    if (pg <= old_commit) {
-      const std::string& o = old[pg];
-      if (o == data) continue;  // unchanged (e.g. restored by a rollback's playback)
-      chk.Replace(chk_of(pg, o), chk_of(pg, data));
-    } else {
-      chk.Toggle(chk_of(pg, data));
-    }
-    pages[pg] = &data;
-  }
-  for (uint32_t pg = old_commit + 1; pg <= new_commit; ++pg) {  // growth never written: zeros
-    if (pg == lock_pg || dirty.count(pg)) continue;
-    chk.Toggle(chk_of(pg, zero));
-    pages[pg] = &zero;
-  }
-  std::vector<uint32_t> dropped;
-  for (uint32_t pg = new_commit + 1; pg <= old_commit; ++pg) {  // shrink
-    if (pg == lock_pg) continue;
-    chk.Toggle(chk_of(pg, old[pg]));
-    dropped.push_back(pg);
-  }
-  if (pages.empty() && new_commit == old_commit) {
-    lk.lock();
-    return Status::OK();  // nothing changed
-  }
-
-  ltx::Header h;
-  h.page_size = ps;
-  h.commit = new_commit;
-  h.min_txid = h.max_txid = pin.pos.txid + 1;
-  h.timestamp = NowMs();
-  h.pre_apply_checksum = snapshot ? 0 : pin.pos.post_apply_checksum;
-  std::string bytes;
-  ltx::StringSink sink(&bytes);
-  {
-    auto enc = ltx::Encoder::Open(&sink, h);
-    if (!enc.ok()) {
-      lk.lock();
-      return fail(enc.status().WithContext("litevfs: encoding the commit"));
-    }
-    for (auto& [pg, data] : pages) {
-      st = (*enc)->AddPage(pg, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data->data()), ps));
-      if (!st.ok()) break;
-    }
-    if (st.ok()) st = (*enc)->Finish(chk.value());
-    if (!st.ok()) {
-      lk.lock();
-      return fail(st.WithContext("litevfs: encoding the commit"));
-    }
-  }
-  auto up = client_->UploadTx(name_, bytes, lease);
+  const ltx::Header h = CommitHeader(plan, pin.pos.txid + 1, NowMs());
+  LtxBodyStream body(dirty.get(), &plan, h);
+  const Client::BodyReader reader = [&body](uint64_t off, uint8_t* buf, size_t n) { return body.ReadAt(off, buf, n); };
+  const ltx::DatabaseChecksum chk(plan.post_checksum);
+  auto up = client_->UploadTxStream(name_, Pos{h.max_txid, chk.value()}, body.size(), reader, lease);
   // A kUnavailable upload lost its answer, not necessarily its effect. Settle the outcome
   // before reporting anything: ask where the service is; if it is at the position this
   // transaction produces, it was applied; if it is still at our pin, send the same LTX
@@ -1346,7 +1300,7 @@ Status Database::CommitLocked(std::unique_lock<std::mutex>& lk, Conn* c, const c
     if (check->pos != pin.pos) break;  // someone else moved it: ours was not applied
     LITEVFS_LOG(LogLevel::kWarn, name_, pin.pos,
                 "upload reported " + up.status().ToString() + "; the service does not have it, sending it again");
-    up = client_->UploadTx(name_, bytes, lease);
+    up = client_->UploadTxStream(name_, want, body.size(), reader, lease);
     if (!up.ok() && up.status().api_code() == "EPOSMISMATCH") {
       // Raced with our own first attempt landing late: only `want` means it is ours.
       auto again = client_->Sync(name_, pin.pos, 0);
@@ -1374,16 +1328,18 @@ Status Database::CommitLocked(std::unique_lock<std::mutex>& lk, Conn* c, const c
     if (!cst.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, np, "no page cache: " + cst.ToString());
   }
   if (cache_) {
+    const CarriedPages carried(dirty.get(), &plan);
     std::vector<uint32_t> changed;
-    for (auto& [pg, _] : pages) changed.push_back(pg);
-    changed.insert(changed.end(), dropped.begin(), dropped.end());
+    for (uint32_t pg = carried.Next(0); pg != 0; pg = carried.Next(pg)) changed.push_back(pg);
+    changed.insert(changed.end(), plan.dropped.begin(), plan.dropped.end());
     std::sort(changed.begin(), changed.end());
     // Deferred durability: no index fdatasync on the commit's latency path; the sync thread
     // (or the close) stores the position within kPersistPeriod.
     Status cst = cache_->Advance(np, snapshot, changed, new_commit, /*defer_durability=*/true);
-    for (auto& [pg, data] : pages) {
-      if (!cst.ok()) break;
-      cst = cache_->Put(pg, np.txid, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data->data()), ps));
+    std::vector<uint8_t> page(ps);
+    for (uint32_t pg = carried.Next(0); pg != 0 && cst.ok(); pg = carried.Next(pg)) {
+      cst = carried.Load(pg, page);
+      if (cst.ok()) cst = cache_->Put(pg, np.txid, page);
     }
     if (!cst.ok()) {
       // Never serve a page the cache could not record as stale: run without it.
@@ -1395,8 +1351,8 @@ Status Database::CommitLocked(std::unique_lock<std::mutex>& lk, Conn* c, const c
   c->pin = latest_;
   w.size_pages = new_commit;
   LITEVFS_LOG(LogLevel::kInfo, name_, np,
-              "commit uploaded: txid " + ltx::FormatTxid(np.txid) + ", " + std::to_string(pages.size()) +
-                  " pages, " + std::to_string(bytes.size()) + " bytes, database " + std::to_string(new_commit) +
+              "commit uploaded: txid " + ltx::FormatTxid(np.txid) + ", " + std::to_string(plan.page_count) +
+                  " pages, " + std::to_string(body.size()) + " bytes, database " + std::to_string(new_commit) +
                   " pages, " +
                   std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - commit_start).count()) +
                   " ms (" + why + ")");

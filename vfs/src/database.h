@@ -40,6 +40,7 @@
 
 #include "cache.h"
 #include "config.h"
+#include "dirty_pages.h"
 #include "pgno_map.h"
 #include "litevfs/client.h"
 #include "ltx/format.h"
@@ -139,7 +140,8 @@ class Database : public std::enable_shared_from_this<Database> {
  private:
   struct Writer {
     Conn* owner = nullptr;
-    std::map<uint32_t, std::string> dirty;  // pgno -> page as SQLite wrote it
+    // pgno -> page as SQLite wrote it; spills to disk past its memory bound (spill lane).
+    std::unique_ptr<DirtyPages> dirty = std::make_unique<DirtyPages>();
     uint32_t size_pages = 0;                // the database size SQLite sees now
     bool rolled_back = false;               // a commit failed: ignore playback until unlock
   };

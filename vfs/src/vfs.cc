@@ -137,7 +137,8 @@ int ToSqlite(const Status& st, int fallback, const std::string& db) {
   int code = fallback;
   if (IsPositionError(st) && (fallback & 0xff) == SQLITE_IOERR) code = kPosErrorCode;
   else if (IsLeaseError(st) && fallback != SQLITE_CANTOPEN) code = SQLITE_READONLY;
-  else if (st.api_code() == "ENOSPACE") code = SQLITE_FULL;  // the service's disk is full
+  else if (st.api_code() == "ENOSPACE") code = SQLITE_FULL;  // the service's (or spill) disk is full
+  else if (st.api_code() == "ETOOLARGE") code = SQLITE_FULL;  // a transaction over the body limit
   else if (st.api_code() == "ECORRUPT") code = SQLITE_IOERR_DATA;  // a stored page failed its checksum
   RecordError(code, db, st.message().empty() ? st.ToString() : st.message());
   return code;
