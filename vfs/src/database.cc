@@ -1177,7 +1177,7 @@ Status Database::Write(Conn* c, const uint8_t* buf, size_t amt, int64_t off) {
       if (dirty.Contains(pgno)) {
         LTX_RETURN_IF_ERROR(dirty.Patch(pgno, in, bytes));
       } else if (in == 0 && n == ps) {
-        LTX_RETURN_IF_ERROR(CheckTxBodyLimit(client_->max_body_bytes(), ps, dirty.count() + 1, name_));
+        LTX_RETURN_IF_ERROR(CheckGrowthLocked(c, pgno));
         LTX_RETURN_IF_ERROR(dirty.Put(pgno, bytes));
       } else {
         std::string base;
@@ -1187,7 +1187,7 @@ Status Database::Write(Conn* c, const uint8_t* buf, size_t amt, int64_t off) {
         lk.lock();
         LTX_RETURN_IF_ERROR(st);
         std::memcpy(base.data() + in, bytes.data(), n);
-        LTX_RETURN_IF_ERROR(CheckTxBodyLimit(client_->max_body_bytes(), ps, writer_.dirty->count() + 1, name_));
+        LTX_RETURN_IF_ERROR(CheckGrowthLocked(c, pgno));
         LTX_RETURN_IF_ERROR(writer_.dirty->Put(pgno, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(base.data()), ps)));
       }
     }
@@ -1195,6 +1195,14 @@ Status Database::Write(Conn* c, const uint8_t* buf, size_t amt, int64_t off) {
     done += n;
   }
   return Status::OK();
+}
+
+// spill: a page past the pinned size that would make the LTX larger than the server takes
+// is refused now, not after the upload (PlanCommit checks the exact size again). Only growth:
+// a rollback's playback rewrites pages within the old size, and must never be refused.
+Status Database::CheckGrowthLocked(Conn* c, uint32_t pgno) {
+  if (pgno <= c->pin.commit || writer_.dirty->Contains(pgno)) return Status::OK();
+  return CheckTxBodyLimit(client_->max_body_bytes(), page_size_, writer_.dirty->count() + 1, name_);
 }
 
 Status Database::Truncate(Conn* c, int64_t size) {

@@ -201,6 +201,7 @@ class Database : public std::enable_shared_from_this<Database> {
   size_t PrefetchWindowLocked(Conn* c);
   void RememberOldPageLocked(uint64_t txid, uint32_t pgno, const std::string& page);
   Status CommitLocked(std::unique_lock<std::mutex>& lk, Conn* c, const char* why);
+  Status CheckGrowthLocked(Conn* c, uint32_t pgno);  // spill: the server's body limit
   bool LeaseValidLocked() const;
   void Shutdown();
 

@@ -111,9 +111,9 @@ ltx::Status SpillFile::Read(uint64_t off, void* buf, size_t n) const {
   return ltx::Status::OK();
 }
 
-ltx::Status SpillFile::Clear() {
+ltx::Status SpillFile::Truncate(uint64_t size) {
   if (fd_ < 0) return ltx::Status::OK();
-  if (io_->FTruncate(fd_, 0) != 0) return Error(errno, "truncating");
+  if (io_->FTruncate(fd_, off_t(size)) != 0) return Error(errno, "truncating");
   return ltx::Status::OK();
 }
 

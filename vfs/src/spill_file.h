@@ -51,8 +51,10 @@ class SpillFile {
   ltx::Status Write(uint64_t off, const void* buf, size_t n);
   // Reads n bytes at off; reading past what was written is kIOError (a bug, not a hole).
   ltx::Status Read(uint64_t off, void* buf, size_t n) const;
+  // Cuts the file to `size` bytes (what lies past it reads as zeros when written again).
+  ltx::Status Truncate(uint64_t size);
   // Gives the disk space back (size 0); the file stays open for the next transaction.
-  ltx::Status Clear();
+  ltx::Status Clear() { return Truncate(0); }
   bool is_open() const { return fd_ >= 0; }
   const std::string& dir() const { return dir_; }  // where it lives, once open
 

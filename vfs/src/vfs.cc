@@ -62,6 +62,7 @@ SQLITE_EXTENSION_INIT1
 #include "litevfs/vfs.h"
 #include "log.h"
 #include "plain_name.h"
+#include "spill_journal.h"
 
 namespace litevfs {
 namespace {
@@ -77,7 +78,7 @@ sqlite3_vfs* g_default = nullptr;  // the VFS we delegate non-database files to
 
 struct MemJournal {
   std::mutex mu;
-  std::string data;  // guarded by mu
+  SpillJournal data;  // guarded by mu; spills to an unlinked file past kJournalMemoryBytes
 };
 struct JournalTable {
   std::mutex mu;
@@ -404,9 +405,9 @@ int JournalClose(sqlite3_file* p) noexcept {
 int JournalRead(sqlite3_file* p, void* buf, int amt, sqlite3_int64 off) noexcept {
   MemJournal* j = F(p)->journal.get();
   std::lock_guard<std::mutex> lk(j->mu);
-  size_t n = 0;
-  if (uint64_t(off) < j->data.size()) n = std::min<size_t>(size_t(amt), j->data.size() - size_t(off));
-  if (n) std::memcpy(buf, j->data.data() + off, n);
+  auto r = j->data.Read(uint64_t(off), buf, size_t(amt));
+  if (!r.ok()) return ToSqlite(r.status(), SQLITE_IOERR_READ, F(p)->path);
+  const size_t n = *r;
   if (n < size_t(amt)) {
     std::memset(static_cast<char*>(buf) + n, 0, size_t(amt) - n);
     return SQLITE_IOERR_SHORT_READ;
@@ -420,9 +421,8 @@ int JournalWrite(sqlite3_file* p, const void* buf, int amt, sqlite3_int64 off) n
     bool zero_header = false;
     try {
       std::lock_guard<std::mutex> lk(f->journal->mu);
-      std::string& d = f->journal->data;
-      if (d.size() < uint64_t(off) + uint64_t(amt)) d.resize(size_t(off) + size_t(amt));
-      std::memcpy(d.data() + off, buf, size_t(amt));
+      Status st = f->journal->data.Write(uint64_t(off), buf, size_t(amt));
+      if (!st.ok()) return ToSqlite(st, SQLITE_IOERR_WRITE, f->path);
       if (off == 0 && amt > 0) {
         const char* b = static_cast<const char*>(buf);
         zero_header = std::all_of(b, b + amt, [](char c) { return c == 0; });
@@ -440,7 +440,8 @@ int JournalTruncate(sqlite3_file* p, sqlite3_int64 size) noexcept {
     LvFile* f = F(p);
     {
       std::lock_guard<std::mutex> lk(f->journal->mu);
-      if (uint64_t(size) < f->journal->data.size()) f->journal->data.resize(size_t(size));
+      Status st = f->journal->data.Truncate(uint64_t(size));
+      if (!st.ok()) return ToSqlite(st, SQLITE_IOERR_TRUNCATE, f->path);
     }
     return size == 0 ? JournalFinalized(f, SQLITE_IOERR_TRUNCATE, "journal truncated") : SQLITE_OK;
   });
