@@ -18,7 +18,8 @@
 // Rollback journals are in memory (MemJournal, one per journal path, shared by the
 // process's connections) rather than files in the cache dir: the remote database is the
 // truth, so a journal must never outlive the process that wrote it, and an in-memory one
-// cannot be left behind by a crash. xAccess reports a journal only while some connection
+// cannot be left behind by a crash. Past 16 MiB a journal moves to an unlinked file
+// (SpillJournal), which a crash cannot leave behind either. xAccess reports a journal only while some connection
 // holds RESERVED, so SQLite never takes one for a hot journal and never plays one back over
 // remote data. DELETE, TRUNCATE and PERSIST modes all work on it (and MEMORY/OFF need none).
 //
