@@ -8,6 +8,7 @@ ApiError ParseApiError(std::string_view code) {
   if (code == "ELEASE") return ApiError::kLease;
   if (code == "ENOSPACE") return ApiError::kNoSpace;
   if (code == "ECORRUPT") return ApiError::kCorrupt;
+  if (code == kTooLargeCode) return ApiError::kTooLarge;
   if (code == kOutcomeUnknownCode) return ApiError::kOutcomeUnknown;
   return ApiError::kOther;
 }

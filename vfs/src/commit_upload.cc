@@ -59,7 +59,7 @@ bool SettleOnce(Client& client, const UploadRequest& req, int* resends, Result<P
   ++*resends;
   LITEVFS_LOG(LogLevel::kWarn, req.db, req.pin,
               "upload reported " + up->status().ToString() + "; the service does not have it, sending it again");
-  *up = client.UploadTx(req.db, *req.ltx, req.lease_id);
+  *up = client.UploadTxStream(req.db, req.want, req.size, req.body, req.lease_id);
   if (!up->ok() && ApiErrorOf(up->status()) == ApiError::kPosMismatch) {
     // Raced with our own earlier attempt landing late: only `want` means it is ours.
     auto again = client.Sync(req.db, req.pin, 0);
@@ -71,7 +71,7 @@ bool SettleOnce(Client& client, const UploadRequest& req, int* resends, Result<P
 }  // namespace
 
 UploadResult UploadAndSettle(Client& client, const UploadRequest& req) {
-  Result<Pos> up = client.UploadTx(req.db, *req.ltx, req.lease_id);
+  Result<Pos> up = client.UploadTxStream(req.db, req.want, req.size, req.body, req.lease_id);
   if (up.ok() || up.status().code() != ltx::Code::kUnavailable) return Finished(std::move(up), 0);
   const auto deadline = GetClock().Now() + req.settle_for;
   auto backoff = kFirstBackoff;

@@ -1,4 +1,4 @@
-// Upload-and-settle, beside the client: sends one commit's LTX under the lease and, when
+// Upload-and-settle, beside the client: streams one commit's LTX under the lease and, when
 // the answer is lost (kUnavailable: the upload may or may not have been applied), settles
 // the outcome by asking where the service is: at the position the LTX produces = applied;
 // still at the pin = not applied (the same LTX is sent again: the service's position check
@@ -15,7 +15,8 @@ namespace litevfs {
 
 struct UploadRequest {
   std::string db;
-  const std::string* ltx = nullptr;
+  uint64_t size = 0;         // the LTX's bytes, pulled as they are sent (a resend rewinds):
+  Client::BodyReader body;   // Client::UploadTxStream, e.g. an LtxBodyStream (commit_stream.h)
   std::string lease_id;
   Pos pin;                  // where the service must be for the LTX to apply
   Pos want;                 // the position the LTX produces

@@ -10,9 +10,10 @@
 // a pin moves only at the next transaction start (or after the connection's own commit).
 //
 // Writes: one connection at a time holds RESERVED or above (the lock table) and owns the
-// Writer: dirty pages in memory, the new size. The commit point encodes one v1 LTX
-// (min = max = pin.txid + 1, incremental post-apply checksum over the old page versions)
-// and uploads it under the lease. On failure nothing is applied locally and the Writer
+// Writer: dirty pages (in memory up to a bound, then in an unlinked spill file:
+// dirty_pages.h), the new size. The commit point streams one v1 LTX (min = max =
+// pin.txid + 1, incremental post-apply checksum over the old page versions) to the service
+// under the lease, encoded as the upload reads it (commit_stream.h). On failure nothing is applied locally and the Writer
 // enters the "rolled back" state, in which SQLite's own journal playback (writes, truncates,
 // syncs) is ignored until the lock drops below RESERVED.
 //
@@ -24,7 +25,7 @@
 // Rooms (one file each): database.cc (registry, open, close, cache setup), database_sync.cc
 // (following the service's position), database_read.cc (the read path: cache, old pages,
 // fetching, read-ahead through readahead.h's planner), database_write.cc (locks, dirty
-// pages, the commit: commit_encode.h encodes, commit_upload.h uploads and settles),
+// pages, the commit: commit_stream.h plans and encodes, commit_upload.h uploads and settles),
 // database_pragmas.cc (stats and pragmas); lease_keeper.h holds the lease.
 //
 // Threads: SQLite's connection threads do their own reads and commits; one sync thread per
@@ -50,9 +51,10 @@
 
 #include "cache.h"
 #include "clock.h"
-#include "commit_encode.h"
+#include "commit_stream.h"
 #include "commit_upload.h"
 #include "config.h"
+#include "dirty_pages.h"
 #include "lease_keeper.h"
 #include "litevfs/client.h"
 #include "ltx/format.h"
@@ -150,7 +152,8 @@ class Database : public std::enable_shared_from_this<Database> {
  private:
   struct Writer {
     Conn* owner = nullptr;
-    DirtyPages dirty;                       // pgno -> page as SQLite wrote it
+    // pgno -> page as SQLite wrote it; spills to disk past its memory bound (spill).
+    std::unique_ptr<DirtyPages> dirty = std::make_unique<DirtyPages>();
     uint32_t size_pages = 0;                // the database size SQLite sees now
     bool rolled_back = false;               // a commit failed: ignore playback until unlock
   };
@@ -210,12 +213,12 @@ class Database : public std::enable_shared_from_this<Database> {
       REQUIRES(mu_);
   // Old versions of many pages at pin (for checksums at commit). `out` may be null: the
   // pages then only go to the cache (PRAGMA litevfs_cache_db keeps memory at one batch).
-  Status ReadStoredPages(const Snapshot& pin, const std::vector<uint32_t>& pgnos, DirtyPages* out)
+  Status ReadStoredPages(const Snapshot& pin, const std::vector<uint32_t>& pgnos, PageMap* out)
       EXCLUDES(mu_);
   std::vector<uint32_t> MissingPagesLocked(const Snapshot& pin, const std::vector<uint32_t>& pgnos,
-                                           DirtyPages* out) REQUIRES(mu_);
+                                           PageMap* out) REQUIRES(mu_);
   Status StoreBatchLocked(const Snapshot& pin, const std::vector<uint32_t>& chunk, PageBatch* b,
-                          DirtyPages* out) REQUIRES(mu_);
+                          PageMap* out) REQUIRES(mu_);
   // Whether page p is worth asking for at pin: within the database, not the lock page, not
   // cached, not already coming with the read-ahead.
   bool FetchableLocked(uint32_t p, const Snapshot& pin) const REQUIRES(mu_);
@@ -238,10 +241,13 @@ class Database : public std::enable_shared_from_this<Database> {
   Status CheckWritableLocked(Conn* c, size_t amt, int64_t off, const uint8_t* buf) REQUIRES(mu_);
   Status CommitLocked(Conn* c, const char* why) REQUIRES(mu_);
   Status CommitFailedLocked(const Snapshot& pin, const char* why, Status st) REQUIRES(mu_);
-  Status UploadOutcomeLocked(Conn* c, const char* why, const EncodedCommit& enc, const Snapshot& pin,
-                             const UploadResult& up) REQUIRES(mu_);
-  void ApplyCommitLocked(Conn* c, const EncodedCommit& enc, const DirtyPages& dirty, Pos np,
-                         uint32_t new_commit, bool snapshot) REQUIRES(mu_);
+  // The body limit for a page past the pinned size (spill: refused now, not at the upload).
+  Status CheckGrowthLocked(Conn* c, uint32_t pgno) REQUIRES(mu_);
+  // A fresh store for the writer's dirty pages, spilling beside the cache.
+  std::unique_ptr<DirtyPages> NewDirtyPagesLocked() const REQUIRES(mu_);
+  Status UploadOutcomeLocked(const char* why, const Pos& want, const Snapshot& pin, const UploadResult& up)
+      REQUIRES(mu_);
+  void ApplyCommitLocked(Conn* c, const CommitPlan& plan, const DirtyPages& dirty, Pos np) REQUIRES(mu_);
   bool LeaseValidLocked() REQUIRES(mu_);
   std::string NoLeaseMessageLocked(const char* consequence) REQUIRES(mu_);
 

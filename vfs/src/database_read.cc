@@ -64,10 +64,9 @@ Status Database::Read(Conn* c, uint8_t* buf, size_t amt, int64_t off, bool* shor
     bool have = false;
     if (writer) {
       MutexLock lk(&mu_);
-      if (auto it = writer_.dirty.find(pgno); it != writer_.dirty.end()) {
-        std::memcpy(buf + done, it->second.data() + in, n);
-        have = true;
-      }
+      auto r = writer_.dirty->Read(pgno, in, std::span<uint8_t>(buf + done, n));  // memory or spill file
+      LTX_RETURN_IF_ERROR(r.status());
+      have = *r;
     }
     if (!have) {
       LTX_RETURN_IF_ERROR(ReadStoredPage(c, pin, pgno, &page, true));
@@ -176,7 +175,7 @@ Status Database::ReadStoredPage(Conn* c, const Snapshot& pin, uint32_t pgno, std
 }
 
 std::vector<uint32_t> Database::MissingPagesLocked(const Snapshot& pin, const std::vector<uint32_t>& pgnos,
-                                                   DirtyPages* out) {
+                                                   PageMap* out) {
   std::vector<uint32_t> missing;
   const uint32_t ps = page_size_;
   for (uint32_t pg : pgnos) {
@@ -199,7 +198,7 @@ std::vector<uint32_t> Database::MissingPagesLocked(const Snapshot& pin, const st
 }
 
 Status Database::StoreBatchLocked(const Snapshot& pin, const std::vector<uint32_t>& chunk, PageBatch* b,
-                                  DirtyPages* out) {
+                                  PageMap* out) {
   const uint32_t ps = page_size_;
   if (out) {
     for (uint32_t pg : chunk) (*out)[pg] = std::string(ps, '\0');
@@ -215,7 +214,7 @@ Status Database::StoreBatchLocked(const Snapshot& pin, const std::vector<uint32_
   return Status::OK();
 }
 
-Status Database::ReadStoredPages(const Snapshot& pin, const std::vector<uint32_t>& pgnos, DirtyPages* out) {
+Status Database::ReadStoredPages(const Snapshot& pin, const std::vector<uint32_t>& pgnos, PageMap* out) {
   std::vector<uint32_t> missing;
   size_t per_req;
   {

@@ -1,7 +1,9 @@
 // The write room: SQLite's locks across this process's connections, the writer's dirty
-// pages, and the commit point. CommitLocked gathers the old page versions, encodes with
-// EncodeCommit (commit_encode.h, pure), uploads with UploadAndSettle (commit_upload.h), and
-// applies the result to the cache; mu_ is dropped for the network parts only.
+// pages (DirtyPages: memory up to a bound, then a spill file), and the commit point.
+// CommitLocked plans the commit over the old page versions (PlanCommit, commit_stream.h,
+// in bounded batches), streams the LTX as the upload reads it (LtxBodyStream through
+// UploadAndSettle, commit_upload.h), and applies the result to the cache; mu_ is dropped
+// for the network parts only.
 #include <algorithm>
 #include <cstring>
 #include <span>
@@ -10,6 +12,7 @@
 #include "commit_upload.h"
 #include "database.h"
 #include "log.h"
+#include "spill_file.h"
 #include "sqlite_format.h"
 
 namespace litevfs {
@@ -52,6 +55,7 @@ Result<LockResult> Database::Lock(Conn* c, int level) {
     reserved_ = c;
     writer_ = Writer{};
     writer_.owner = c;
+    writer_.dirty = NewDirtyPagesLocked();
     writer_.size_pages = c->pin.commit;
     c->lock = kLockReserved;
     if (level == kLockReserved) return LockResult::kOk;
@@ -139,25 +143,43 @@ Status Database::Write(Conn* c, const uint8_t* buf, size_t amt, int64_t off) {
     const uint32_t pgno = uint32_t(pos / ps) + 1;
     const size_t in = size_t(pos % ps);
     const size_t n = std::min<size_t>(ps - in, amt - done);
-    if (pgno != lock_pg) {
-      auto it = writer_.dirty.find(pgno);
-      if (it == writer_.dirty.end()) {
-        std::string base(ps, '\0');
-        if (in != 0 || n != ps) {  // a partial page: start from its stored version
-          const Snapshot pin = c->pin;
-          lk.Unlock();
-          Status st = ReadStoredPage(c, pin, pgno, &base, false);
-          lk.Lock();
-          LTX_RETURN_IF_ERROR(st);
-        }
-        it = writer_.dirty.emplace(pgno, std::move(base)).first;
-      }
-      std::memcpy(it->second.data() + in, buf + done, n);
+    const auto bytes = std::span<const uint8_t>(buf + done, n);
+    if (pgno == lock_pg) {
+      // never stored
+    } else if (writer_.dirty->Contains(pgno)) {
+      LTX_RETURN_IF_ERROR(writer_.dirty->Patch(pgno, in, bytes));
+    } else if (in == 0 && n == ps) {
+      LTX_RETURN_IF_ERROR(CheckGrowthLocked(c, pgno));
+      LTX_RETURN_IF_ERROR(writer_.dirty->Put(pgno, bytes));
+    } else {  // a partial page: start from its stored version
+      std::string base;
+      const Snapshot pin = c->pin;
+      lk.Unlock();
+      Status st = ReadStoredPage(c, pin, pgno, &base, false);
+      lk.Lock();
+      LTX_RETURN_IF_ERROR(st);
+      std::memcpy(base.data() + in, bytes.data(), n);
+      LTX_RETURN_IF_ERROR(CheckGrowthLocked(c, pgno));
+      LTX_RETURN_IF_ERROR(writer_.dirty->Put(pgno, AsBytes(base)));
     }
     writer_.size_pages = std::max(writer_.size_pages, pgno);
     done += n;
   }
   return Status::OK();
+}
+
+// A page past the pinned size that would make the LTX larger than the server takes is
+// refused now, not after the upload (CommitLocked checks the exact size again). Only growth:
+// a rollback's playback rewrites pages within the old size, and must never be refused.
+Status Database::CheckGrowthLocked(Conn* c, uint32_t pgno) {
+  if (pgno <= c->pin.commit || writer_.dirty->Contains(pgno)) return Status::OK();
+  return CheckTxBodyLimit(client_->max_body_bytes(), page_size_, writer_.dirty->count() + 1, name_);
+}
+
+std::unique_ptr<DirtyPages> Database::NewDirtyPagesLocked() const {
+  auto dirty = std::make_unique<DirtyPages>();
+  dirty->set_spill_dirs(SpillDirs(cache_dir_));  // beside the cache, else $TMPDIR
+  return dirty;
 }
 
 Status Database::Truncate(Conn* c, int64_t size) {
@@ -170,7 +192,7 @@ Status Database::Truncate(Conn* c, int64_t size) {
   }
   const uint32_t pages = uint32_t((size + page_size_ - 1) / page_size_);
   writer_.size_pages = pages;
-  writer_.dirty.erase(writer_.dirty.upper_bound(pages), writer_.dirty.end());
+  writer_.dirty->DropAbove(pages);
   return Status::OK();
 }
 
@@ -199,64 +221,65 @@ Status Database::CommitFailedLocked(const Snapshot& pin, const char* why, Status
 
 Status Database::CommitLocked(Conn* c, const char* why) {
   const Snapshot pin = c->pin;
-  if (writer_.dirty.empty() && writer_.size_pages == pin.commit) return Status::OK();
+  if (writer_.dirty->empty() && writer_.size_pages == pin.commit) return Status::OK();
   const auto commit_start = GetClock().Now();  // for the log line only
   if (page_size_ == 0) return CommitFailedLocked(pin, why, Status::IOError("litevfs: commit without a page size"));
   if (!LeaseValidLocked()) {
     return CommitFailedLocked(pin, why, Status::PermissionDenied(NoLeaseMessageLocked("the transaction was rolled back")));
   }
   const std::string lease = lease_.id();
-  CommitInput in;
-  in.page_size = page_size_;
-  in.pin = pin.pos;
-  in.old_commit = pin.pos.IsZero() ? 0 : pin.commit;
-  in.new_commit = writer_.size_pages;
-  in.timestamp_ms = GetClock().WallMs();
-  DirtyPages dirty = std::move(writer_.dirty);
-  writer_.dirty.clear();
+  const bool snapshot = pin.pos.IsZero();
+  const CommitShape shape{page_size_, snapshot ? 0 : pin.commit, writer_.size_pages, pin.pos.post_apply_checksum,
+                          snapshot};
+  const int64_t timestamp_ms = GetClock().WallMs();
+  // The pages leave the Writer (a fresh store takes whatever SQLite writes next).
+  std::unique_ptr<DirtyPages> dirty = std::move(writer_.dirty);
+  writer_.dirty = NewDirtyPagesLocked();
   mu_.Unlock();  // ---- no lock across the requests ----
-  DirtyPages old;
-  Status st = ReadStoredPages(pin, OldPagesNeeded(dirty, in.page_size, in.old_commit, in.new_commit), &old);
-  Result<EncodedCommit> enc = Status::Unavailable("not encoded");
-  if (st.ok()) {
-    RestoreWalVersions(&dirty, old);
-    in.dirty = &dirty;
-    in.old = &old;
-    enc = EncodeCommit(in);
-  }
+  // Pass 1: the old versions in bounded batches, the checksum, what the LTX carries.
+  Result<CommitPlan> plan = PlanCommit(shape, dirty.get(), [&](const std::vector<uint32_t>& pgnos, PageMap* out) {
+    return ReadStoredPages(pin, pgnos, out);
+  });
+  Status st = plan.ok() ? CheckTxBodyLimit(client_->max_body_bytes(), shape.page_size, plan->page_count, name_)
+                        : plan.status();
+  const Pos want{pin.pos.txid + 1, plan.ok() ? plan->post_checksum : 0};
   UploadResult up;
-  if (enc.ok() && !enc->empty) {
-    up = UploadAndSettle(*client_, UploadRequest{name_, &enc->ltx, lease, pin.pos, enc->pos,
+  if (st.ok() && !plan->IsEmpty()) {
+    // Pass 2: the LTX encoded page by page as the upload reads it (a resend rewinds).
+    LtxBodyStream body(dirty.get(), &*plan, CommitHeader(*plan, want.txid, timestamp_ms));
+    up = UploadAndSettle(*client_, UploadRequest{name_, body.size(),
+                                                 [&body](uint64_t off, uint8_t* buf, size_t n) {
+                                                   return body.ReadAt(off, buf, n);
+                                                 },
+                                                 lease, pin.pos, want,
                                                  std::chrono::milliseconds(cfg_.client.request_timeout_ms)});
   }
   mu_.Lock();
   if (!st.ok()) return CommitFailedLocked(pin, why, st);
-  if (!enc.ok()) return CommitFailedLocked(pin, why, enc.status());
-  if (enc->empty) return Status::OK();  // nothing changed
-  LTX_RETURN_IF_ERROR(UploadOutcomeLocked(c, why, *enc, pin, up));
-  ApplyCommitLocked(c, *enc, dirty, up.pos, in.new_commit, pin.pos.IsZero());
-  LITEVFS_LOG(LogLevel::kInfo, name_, up.pos,
-              "commit uploaded: txid " + ltx::FormatTxid(up.pos.txid) + ", " + std::to_string(enc->written.size()) +
-                  " pages, " + std::to_string(enc->ltx.size()) + " bytes, database " + std::to_string(in.new_commit) +
-                  " pages, " +
+  if (plan->IsEmpty()) return Status::OK();  // nothing changed
+  LTX_RETURN_IF_ERROR(UploadOutcomeLocked(why, want, pin, up));
+  const Pos np = up.pos.IsZero() ? want : up.pos;
+  ApplyCommitLocked(c, *plan, *dirty, np);
+  LITEVFS_LOG(LogLevel::kInfo, name_, np,
+              "commit uploaded: txid " + ltx::FormatTxid(np.txid) + ", " + std::to_string(plan->page_count) +
+                  " pages, " + std::to_string(CommitLtxSize(*plan)) + " bytes, database " +
+                  std::to_string(shape.new_commit) + " pages, " +
                   std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(GetClock().Now() - commit_start).count()) +
                   " ms (" + why + ")");
   return Status::OK();
 }
 
-Status Database::UploadOutcomeLocked(Conn* c, const char* why, const EncodedCommit& enc, const Snapshot& pin,
-                                     const UploadResult& up) {
-  (void)c;
+Status Database::UploadOutcomeLocked(const char* why, const Pos& want, const Snapshot& pin, const UploadResult& up) {
   switch (up.outcome) {
     case UploadOutcome::kApplied:
-      if (up.pos != enc.pos) {
-        LITEVFS_LOG(LogLevel::kWarn, name_, enc.pos, "the service answered position " + ltx::FormatPos(up.pos) + " for our commit");
+      if (up.pos != want) {
+        LITEVFS_LOG(LogLevel::kWarn, name_, want, "the service answered position " + ltx::FormatPos(up.pos) + " for our commit");
       }
       uploads_++;
       return Status::OK();
     case UploadOutcome::kUnknown:
       outcomes_unknown_++;
-      unsettled_ = UnsettledCommit{pin.pos, enc.pos};
+      unsettled_ = UnsettledCommit{pin.pos, want};
       writer_.rolled_back = true;
       LITEVFS_LOG(LogLevel::kError, name_, pin.pos, std::string("commit (") + why + "): " + up.status.ToString());
       return Status(up.status.code(), up.status.message(), std::string(kOutcomeUnknownCode));
@@ -271,22 +294,25 @@ Status Database::UploadOutcomeLocked(Conn* c, const char* why, const EncodedComm
                                                up.status.api_code()));
   }
   return CommitFailedLocked(pin, why, up.status.WithContext("litevfs: uploading transaction " +
-                                                            ltx::FormatTxid(enc.pos.txid) + " of " + name_));
+                                                            ltx::FormatTxid(want.txid) + " of " + name_));
 }
 
-void Database::ApplyCommitLocked(Conn* c, const EncodedCommit& enc, const DirtyPages& dirty, Pos np,
-                                 uint32_t new_commit, bool snapshot) {
-  if (np.IsZero()) np = enc.pos;
+void Database::ApplyCommitLocked(Conn* c, const CommitPlan& plan, const DirtyPages& dirty, Pos np) {
+  const uint32_t new_commit = plan.shape.new_commit;
   if (!cache_ && !memory_only_) OpenCacheOrRunWithoutLocked(page_size_);
   if (cache_) {
+    const CarriedPages carried(&dirty, &plan);
+    std::vector<uint32_t> changed;
+    for (uint32_t pg = carried.Next(0); pg != 0; pg = carried.Next(pg)) changed.push_back(pg);
+    changed.insert(changed.end(), plan.dropped.begin(), plan.dropped.end());
+    std::sort(changed.begin(), changed.end());
     // Deferred durability: no index fdatasync on the commit's latency path; the sync thread
     // (or the close) stores the position within kPersistPeriod.
-    Status cst = cache_->Advance(np, snapshot, enc.changed, new_commit, /*defer_durability=*/true);
-    const std::string zero(page_size_, '\0');
-    for (uint32_t pg : enc.written) {
-      if (!cst.ok()) break;
-      auto it = dirty.find(pg);
-      cst = cache_->Put(pg, np.txid, AsBytes(it == dirty.end() ? zero : it->second));
+    Status cst = cache_->Advance(np, plan.shape.snapshot, changed, new_commit, /*defer_durability=*/true);
+    std::vector<uint8_t> page(page_size_);
+    for (uint32_t pg = carried.Next(0); pg != 0 && cst.ok(); pg = carried.Next(pg)) {
+      cst = carried.Load(pg, page);  // from memory or the spill file
+      if (cst.ok()) cst = cache_->Put(pg, np.txid, page);
     }
     if (!cst.ok()) {
       // Never serve a page the cache could not record as stale: run without it.

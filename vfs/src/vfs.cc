@@ -18,7 +18,8 @@
 // Rollback journals are in memory (MemJournal, one per journal path, shared by the
 // process's connections) rather than files in the cache dir: the remote database is the
 // truth, so a journal must never outlive the process that wrote it, and an in-memory one
-// cannot be left behind by a crash. xAccess reports a journal only while some connection
+// cannot be left behind by a crash. Past 16 MiB a journal moves to an unlinked file
+// (SpillJournal), which a crash cannot leave behind either. xAccess reports a journal only while some connection
 // holds RESERVED, so SQLite never takes one for a hot journal and never plays one back over
 // remote data. DELETE, TRUNCATE and PERSIST modes all work on it (and MEMORY/OFF need none).
 //
@@ -63,6 +64,7 @@ SQLITE_EXTENSION_INIT1
 #include "litevfs/vfs.h"
 #include "log.h"
 #include "plain_name.h"
+#include "spill_journal.h"
 
 namespace litevfs {
 namespace {
@@ -81,7 +83,7 @@ sqlite3_vfs* g_default = nullptr;  // the VFS we delegate non-database files to
 
 struct MemJournal {
   std::mutex mu;
-  std::string data;  // guarded by mu
+  SpillJournal data;  // guarded by mu; spills to an unlinked file past kJournalMemoryBytes
 };
 struct JournalTable {
   std::mutex mu;
@@ -146,7 +148,9 @@ int SqliteCodeOf(const Status& st, int fallback) {
     case ApiError::kOutcomeUnknown:
       return kOutcomeUnknownErrorCode;
     case ApiError::kNoSpace:
-      return SQLITE_FULL;  // the service's disk is full
+      return SQLITE_FULL;  // the service's disk (or the local spill disk) is full
+    case ApiError::kTooLarge:
+      return SQLITE_FULL;  // a transaction over the service's body limit
     case ApiError::kCorrupt:
       return SQLITE_IOERR_DATA;  // a stored page failed its checksum
     default:
@@ -433,9 +437,9 @@ int JournalClose(sqlite3_file* p) noexcept {
 int JournalRead(sqlite3_file* p, void* buf, int amt, sqlite3_int64 off) noexcept {
   MemJournal* j = F(p)->journal.get();
   std::lock_guard<std::mutex> lk(j->mu);
-  size_t n = 0;
-  if (uint64_t(off) < j->data.size()) n = std::min<size_t>(size_t(amt), j->data.size() - size_t(off));
-  if (n) std::memcpy(buf, j->data.data() + off, n);
+  auto r = j->data.Read(uint64_t(off), buf, size_t(amt));
+  if (!r.ok()) return ToSqlite(r.status(), SQLITE_IOERR_READ, F(p)->path);
+  const size_t n = *r;
   if (n < size_t(amt)) {
     std::memset(static_cast<char*>(buf) + n, 0, size_t(amt) - n);
     return SQLITE_IOERR_SHORT_READ;
@@ -449,9 +453,8 @@ int JournalWrite(sqlite3_file* p, const void* buf, int amt, sqlite3_int64 off) n
     bool zero_header = false;
     try {
       std::lock_guard<std::mutex> lk(f->journal->mu);
-      std::string& d = f->journal->data;
-      if (d.size() < uint64_t(off) + uint64_t(amt)) d.resize(size_t(off) + size_t(amt));
-      std::memcpy(d.data() + off, buf, size_t(amt));
+      Status st = f->journal->data.Write(uint64_t(off), buf, size_t(amt));
+      if (!st.ok()) return ToSqlite(st, SQLITE_IOERR_WRITE, f->path);
       if (off == 0 && amt > 0) {
         const char* b = static_cast<const char*>(buf);
         zero_header = std::all_of(b, b + amt, [](char c) { return c == 0; });
@@ -469,7 +472,8 @@ int JournalTruncate(sqlite3_file* p, sqlite3_int64 size) noexcept {
     LvFile* f = F(p);
     {
       std::lock_guard<std::mutex> lk(f->journal->mu);
-      if (uint64_t(size) < f->journal->data.size()) f->journal->data.resize(size_t(size));
+      Status st = f->journal->data.Truncate(uint64_t(size));
+      if (!st.ok()) return ToSqlite(st, SQLITE_IOERR_TRUNCATE, f->path);
     }
     return size == 0 ? JournalFinalized(f, SQLITE_IOERR_TRUNCATE, "journal truncated") : SQLITE_OK;
   });
