@@ -158,7 +158,7 @@ ltx::Status CheckTxBodyLimit(uint64_t max_body, uint32_t page_size, uint64_t pag
 
 LtxBodyStream::LtxBodyStream(const DirtyPages* dirty, const CommitPlan* plan,
                              const ltx::Header& header)
-    : dirty_(dirty), plan_(plan), header_(header), size_(CommitLtxSize(*plan)),
+    : plan_(plan), header_(header), size_(CommitLtxSize(*plan)),
       pages_(dirty, plan), page_(plan->shape.page_size) {}
 
 ltx::Status LtxBodyStream::Restart() {

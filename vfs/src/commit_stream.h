@@ -98,7 +98,6 @@ class LtxBodyStream {
   ltx::Status Restart();
   ltx::Status Produce();  // encodes the next page (or the trailer) into buf_
 
-  const DirtyPages* dirty_;
   const CommitPlan* plan_;
   const ltx::Header header_;
   const uint64_t size_;
