@@ -14,18 +14,15 @@
 #include "ltx/coding.h"
 #include "ltx/fd_io.h"
 #include "ltx/format.h"
+#include "vfs/src/sqlite_format.h"
 
 namespace cli {
 namespace {
 
 namespace fs = std::filesystem;
 
-// SQLite file format (https://www.sqlite.org/fileformat.html, "The Database Header").
-constexpr size_t kHeaderSize = 100;
-constexpr size_t kPageSizeOffset = 16;       // u16; 1 means 65536
-constexpr size_t kChangeCounterOffset = 24;  // u32
-constexpr size_t kPageCountOffset = 28;      // u32, valid iff change counter == version-valid-for
-constexpr size_t kVersionValidForOffset = 92;
+// SQLite file format: vfs/src/sqlite_format.h.
+using litevfs::sqlite_format::kHeaderSize;
 constexpr int kMaxIntegrityRows = 10;  // problems quoted in the error
 // The VFS SQLite uses for local files here, whatever the process's default VFS is.
 constexpr const char* kLocalVfs = "unix";
@@ -53,7 +50,7 @@ void ReadHeader(const std::string& path, uint8_t (&hdr)[kHeaderSize], uint64_t f
   ::close(fd);
   if (n < 0) throw CliError(path + ": " + std::strerror(int(-n)));
   if (size_t(n) != kHeaderSize) throw CliError(path + ": not a SQLite database (short header)");
-  if (std::memcmp(hdr, "SQLite format 3\0", 16) != 0) {
+  if (!litevfs::sqlite_format::HasMagic(std::span<const uint8_t>(hdr, kHeaderSize))) {
     throw CliError(path + ": not a SQLite database (bad magic)");
   }
 }
@@ -125,8 +122,9 @@ DbFileInfo InspectDbFile(const std::string& path) {
   RequireRegularFile(path, &st);
   uint8_t hdr[kHeaderSize];
   ReadHeader(path, hdr, uint64_t(st.st_size));
-  uint32_t page_size = ltx::DecodeU16(hdr + kPageSizeOffset);
-  if (page_size == 1) page_size = 65536;
+  namespace fmt = litevfs::sqlite_format;
+  const std::span<const uint8_t> header(hdr, kHeaderSize);
+  const uint32_t page_size = fmt::HeaderPageSize(header);
   if (!ltx::IsValidPageSize(page_size)) {
     throw CliError(path + ": invalid page size " + std::to_string(page_size) + " in header");
   }
@@ -137,9 +135,8 @@ DbFileInfo InspectDbFile(const std::string& path) {
   }
   if (info.file_size / page_size > 0xFFFFFFFEull) throw CliError(path + ": database too large");
   info.page_count = uint32_t(info.file_size / page_size);
-  const uint32_t header_pages = ltx::DecodeU32(hdr + kPageCountOffset);
-  const bool header_valid = header_pages != 0 && std::memcmp(hdr + kChangeCounterOffset,
-                                                             hdr + kVersionValidForOffset, 4) == 0;
+  const uint32_t header_pages = fmt::HeaderDatabaseSize(header);
+  const bool header_valid = fmt::HeaderDatabaseSizeValid(header);
   if (header_valid && header_pages != info.page_count) {
     throw CliError(path + ": its header says " + std::to_string(header_pages) +
                    " pages but the file holds " + std::to_string(info.page_count) + " (" +

@@ -1,15 +1,11 @@
 #include "remote_state.h"
 
+#include <span>
+
 #include "errors.h"
-#include "ltx/coding.h"
+#include "vfs/src/sqlite_format.h"
 
 namespace cli {
-namespace {
-// SQLite's database header (https://sqlite.org/fileformat.html#the_database_header).
-// TODO(core): use the shared SQLite file-format header once it exists (issue 16).
-constexpr size_t kSqliteHeaderSize = 100;
-constexpr size_t kSqlitePageCountOffset = 28;  // u32 big-endian: the database size in pages
-}  // namespace
 
 RemoteState GetRemoteState(litevfs::Client& client, const std::string& db) {
   auto sr = client.Sync(db, ltx::Pos{});
@@ -22,11 +18,12 @@ RemoteState GetRemoteState(litevfs::Client& client, const std::string& db) {
     // Older servers do not report the size: page 1's header has it.
     auto b = client.GetPages(db, st.pos, {1});
     if (!b.ok()) throw CliError(Describe(b.status(), db + ": read page 1"));
-    if (b->pages.empty() || b->pages[0].second.size() < kSqliteHeaderSize) {
+    if (b->pages.empty() || b->pages[0].second.size() < litevfs::sqlite_format::kHeaderSize) {
       throw CliError(db + ": server returned no page 1");
     }
-    st.commit = ltx::DecodeU32(reinterpret_cast<const uint8_t*>(b->pages[0].second.data()) +
-                               kSqlitePageCountOffset);
+    const std::string& page1 = b->pages[0].second;
+    st.commit = litevfs::sqlite_format::HeaderDatabaseSize(
+        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(page1.data()), page1.size()));
   }
   return st;
 }

@@ -13,6 +13,7 @@
 #include <random>
 
 #include "../mockcloud/src/sockets.h"
+#include "manual_clock.h"
 #include "vfs_test_util.h"
 
 namespace vfstest {
@@ -289,8 +290,9 @@ class BadServerTest : public VfsTest {
     int errors = 0, right = 0;
     std::string codes;
     for (int round = 0; round < 2; round++) {
-      // Past the sync period (1 s): the next transaction start asks /db/sync too.
-      std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+      // Past the sync period (1 s): the next transaction start asks /db/sync too. Moved on
+      // the manual clock: no real second is slept.
+      clock_.clock().Advance(std::chrono::milliseconds(1100));
       for (size_t i = 0; i < kQueries.size(); i++) {
         std::vector<std::string> rows;
         const auto t0 = std::chrono::steady_clock::now();
@@ -341,6 +343,7 @@ class BadServerTest : public VfsTest {
   std::string src_, older_pos_;
   std::vector<std::vector<std::string>> want_;
   std::unique_ptr<BadServer> bad_;
+  ScopedManualClock clock_;
 };
 
 TEST_F(BadServerTest, HonestProxyGivesCorrectData) {
@@ -435,8 +438,8 @@ namespace {
 class AmbiguousCommitTest : public VfsTest {
  protected:
   // A new database `name` holding t(x) = {1}, open with the write lease.
-  sqlite3* OpenWithOneRow(const std::string& name) {
-    sqlite3* db = OpenRemote(name);
+  sqlite3* OpenWithOneRow(const std::string& name, const std::string& extra = "") {
+    sqlite3* db = OpenRemote(name, extra);
     if (!db) return nullptr;
     Q(db, "PRAGMA litevfs_acquire_lease");
     Q(db, "CREATE TABLE t(x INTEGER)");
@@ -466,7 +469,7 @@ TEST_F(AmbiguousCommitTest, LostUploadAnswerIsSettledAsApplied) {
 // Every answer (uploads and the checks) is lost: the outcome cannot be known, so the commit
 // fails with an I/O error (the log says "outcome unknown"); once the service answers again the connection agrees with it.
 TEST_F(AmbiguousCommitTest, UnsettledCommitSaysOutcomeUnknownThenConverges) {
-  sqlite3* db = OpenWithOneRow("amb2");
+  sqlite3* db = OpenWithOneRow("amb2", "&request_timeout=1s");
   ASSERT_NE(db, nullptr);
   const ltx::Pos before = RemotePos("amb2");
   SetFaults("truncate=1,routes=/db/tx|/db/sync");

@@ -11,6 +11,14 @@
 namespace vfstest {
 namespace {
 
+// Waits until `checks` reaches `want` (bounded: 10 s, then the test's own checks fail).
+void WaitForChecks(const std::atomic<int>& checks, int want) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (checks.load() < want && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
 class VfsConcurrencyTest : public VfsTest {};
 
 TEST_F(VfsConcurrencyTest, ReadersSeeConsistentSnapshotsWhileRemoteCommits) {
@@ -45,9 +53,10 @@ TEST_F(VfsConcurrencyTest, ReadersSeeConsistentSnapshotsWhileRemoteCommits) {
                       "UPDATE t SET v = v - 100 WHERE id = " + std::to_string(from) +
                           "; UPDATE t SET v = v + 100 WHERE id = " + std::to_string(to),
                       pos);
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    // Let the readers check at least once more against this state (a condition, not a sleep).
+    WaitForChecks(checks, checks.load() + 1);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  WaitForChecks(checks, checks.load() + 3);
   stop = true;
   for (auto& t : readers) t.join();
   EXPECT_GT(checks.load(), 3);

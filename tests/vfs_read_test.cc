@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "manual_clock.h"
 #include "vfs_test_util.h"
 
 namespace vfstest {
@@ -119,6 +120,7 @@ TEST_F(VfsReadTest, TransactionIsPinnedAcrossRemoteCommits) {
 TEST_F(VfsReadTest, PeriodicSyncWithoutLongPollPicksUpChanges) {
   // The plain LiteFS Cloud API: no long poll, so the sync happens at transaction start,
   // at most once per litevfs_cache_sync_period.
+  ScopedManualClock clock;
   std::string path = MakeLocalDb("e.db", 500);
   ltx::Pos p1 = UploadSnapshot("e", path);
   setenv("LITEVFS_PLAIN_API", "1", 1);
@@ -127,9 +129,10 @@ TEST_F(VfsReadTest, PeriodicSyncWithoutLongPollPicksUpChanges) {
   EXPECT_EQ(Stats(a)["long_poll"], false);
   EXPECT_EQ(Q1(a, "SELECT count(*) FROM t"), "500");
   ltx::Pos p2 = RemoteWrite("e", path, "DELETE FROM t WHERE id > 450", p1);
-  // Within the default period (1 s) of the last sync the old state may still be served;
-  // after it the change is seen.
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  // Within the default period (1 s) of the last sync the old state is served; after it the
+  // change is seen. Time moves on the manual clock (no real second slept).
+  EXPECT_EQ(Q1(a, "SELECT count(*) FROM t"), "500");
+  clock.clock().Advance(std::chrono::milliseconds(1100));
   EXPECT_EQ(Q1(a, "SELECT count(*) FROM t"), "450");
   p1 = p2;
   // With a zero period every transaction syncs first.

@@ -664,6 +664,8 @@ Status ServerImpl::StartFront() {
   // Every response names our extensions, so a client learns them from whatever it asked
   // first (a cold open is then one request: no /info round trip).
   fo.default_headers = {{"Lfsc-Instance-Id", instance_id_}, {"Litevfs-Features", kFeaturesHeader}};
+  // And the body limit, so a writer refuses a transaction that cannot fit before the work.
+  fo.default_headers.emplace("Litevfs-Max-Body", std::to_string(opts_.max_body));
   FdFit fit = FitConnectionsToFdLimit(fo.max_connections + kReservedFds);
   if (fit.available < fo.max_connections + kReservedFds) {
     const size_t cap = fit.available > 2 * kReservedFds ? fit.available - kReservedFds : kReservedFds;

@@ -469,7 +469,7 @@ struct PageCache::Impl {
   // the pages with one pwritev, then their entries with one pwrite. A failed write drops
   // the run's pages (as Put drops its page) and counts write errors.
   void PutRunLocked(std::span<const PageCache::PageRef> pages, const std::vector<uint64_t>& sums,
-                    uint64_t fetched, std::span<const size_t> run) {
+                    uint64_t fetched, std::span<const size_t> run, bool wanted_soon) {
     const uint32_t first = pages[run[0]].pgno;
     auto drop_run = [&] {
       for (size_t i : run) {
@@ -489,7 +489,7 @@ struct PageCache::Impl {
       s.valid_until = fmt::kValidForever;
       s.checksum = sums[run[j]];
       s.gen = next_gen++;
-      s.ref = it != nullptr;  // as in Put: a replaced page was just read again
+      s.ref = it != nullptr || wanted_soon;  // as in Put
       fmt::IndexEntry e;
       e.fetched_txid = s.fetched;
       e.valid_until = s.valid_until;
@@ -615,7 +615,8 @@ bool PageCache::Contains(uint32_t pgno, uint64_t pin_txid) const {
   return it && Impl::Usable(*it, pin_txid);
 }
 
-ltx::Status PageCache::Put(uint32_t pgno, uint64_t fetched_txid, std::span<const uint8_t> data) {
+ltx::Status PageCache::Put(uint32_t pgno, uint64_t fetched_txid, std::span<const uint8_t> data,
+                           bool wanted_soon) {
   Impl& m = *impl_;
   if (pgno == 0) return ltx::Status::InvalidArgument("cache: page number 0");
   if (data.size() != m.opts.page_size) {
@@ -656,9 +657,9 @@ ltx::Status PageCache::Put(uint32_t pgno, uint64_t fetched_txid, std::span<const
   s.valid_until = cachefmt::kValidForever;
   s.checksum = checksum;
   s.gen = m.next_gen++;
-  // A new page starts unreferenced but a full clock turn from the hand; a replaced one was
-  // just read again.
-  s.ref = present;
+  // A new page starts unreferenced but a full clock turn from the hand (unless a reader
+  // wants it soon); a replaced one was just read again.
+  s.ref = present || wanted_soon;
   if (!m.WriteEntryLocked(pgno, s).ok()) {
     m.stats.write_errors++;
     m.DropCountingErrorsLocked(pgno);
@@ -668,10 +669,10 @@ ltx::Status PageCache::Put(uint32_t pgno, uint64_t fetched_txid, std::span<const
   return ltx::Status::OK();
 }
 
-ltx::Status PageCache::PutMany(uint64_t fetched_txid, std::span<const PageRef> pages) {
+ltx::Status PageCache::PutMany(uint64_t fetched_txid, std::span<const PageRef> pages, bool wanted_soon) {
   Impl& m = *impl_;
   if (m.opts.max_pages != 0) {  // eviction reserves ring positions page by page: Put's order
-    for (const PageRef& p : pages) LTX_RETURN_IF_ERROR(Put(p.pgno, fetched_txid, p.data));
+    for (const PageRef& p : pages) LTX_RETURN_IF_ERROR(Put(p.pgno, fetched_txid, p.data, wanted_soon));
     return ltx::Status::OK();
   }
   std::vector<uint64_t> sums(pages.size());  // outside the lock
@@ -689,7 +690,7 @@ ltx::Status PageCache::PutMany(uint64_t fetched_txid, std::span<const PageRef> p
   for (size_t a = 0; a < todo.size();) {
     size_t b = a + 1;
     while (b < todo.size() && pages[todo[b]].pgno == pages[todo[a]].pgno + (b - a)) b++;
-    m.PutRunLocked(pages, sums, fetched_txid, std::span<const size_t>(todo.data() + a, b - a));
+    m.PutRunLocked(pages, sums, fetched_txid, std::span<const size_t>(todo.data() + a, b - a), wanted_soon);
     a = b;
   }
   return ltx::Status::OK();

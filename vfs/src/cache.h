@@ -74,16 +74,20 @@ class PageCache {
   // Inserts a page fetched as of fetched_txid. A no-op when fetched_txid < pos().txid.
   // Replaces any older version. May evict. Never fails a read: low disk (stats.skipped) or
   // a failed write (stats.write_errors) leaves the page uncached and returns OK; only
-  // caller bugs (pgno 0, wrong size) are errors.
-  ltx::Status Put(uint32_t pgno, uint64_t fetched_txid, std::span<const uint8_t> data);
+  // caller bugs (pgno 0, wrong size) are errors. `wanted_soon`: a prefetched page a reader is
+  // about to read starts referenced (a second chance), so the clock does not evict it for
+  // pages already read; other new pages start unreferenced (scan resistance).
+  ltx::Status Put(uint32_t pgno, uint64_t fetched_txid, std::span<const uint8_t> data,
+                  bool wanted_soon = false);
   // Put of a batch (ascending pgnos, as a bulk fetch answers): the same outcome page by
   // page, with one pwritev per run of consecutive pages and one index write per run of
   // entries instead of two system calls per page. A bounded cache (max_pages) puts one by one.
+  // `wanted_soon` as for Put, for every page of the batch.
   struct PageRef {
     uint32_t pgno;
     std::span<const uint8_t> data;
   };
-  ltx::Status PutMany(uint64_t fetched_txid, std::span<const PageRef> pages);
+  ltx::Status PutMany(uint64_t fetched_txid, std::span<const PageRef> pages, bool wanted_soon = false);
   // Records a sync from pos() to new_pos: the listed pages (or all, when `all`) changed
   // after pos().txid, so their current versions stay valid only up to pos().txid.
   // Pages at pgno > commit (shrink) are dropped for pins >= new_pos. Persists, in order,

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -320,6 +321,7 @@ struct Call {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::string body_path;   // the body is this file, streamed (HttpRequest::body_path) ...
+  const Client::BodyReader* body_reader = nullptr;  // ... or pulled from this reader ...
   uint64_t body_size = 0;  // ... of this size (for stats)
   long timeout_ms = 0;
   uint64_t max_response_bytes = kMaxJsonResponse;
@@ -629,6 +631,18 @@ class ClientImpl final : public Client {
     c.body_size = size;
     return PostTx(db, c, new_pos, lease_id);
   }
+
+  Result<Pos> UploadTxStream(const std::string& db, const Pos& new_pos, uint64_t size,
+                             const BodyReader& reader, const std::string& lease_id) override {
+    LTX_RETURN_IF_ERROR(ValidateDatabaseName(db));
+    LTX_RETURN_IF_ERROR(CheckUploadSize(size, "litevfs: LTX upload"));
+    Call c;
+    c.body_reader = &reader;
+    c.body_size = size;
+    return PostTx(db, c, new_pos, lease_id);
+  }
+
+  uint64_t max_body_bytes() const override { return max_body_.load(); }
 
   // Shared by UploadTx and UploadTxFile; `what` is "litevfs: LTX upload[ PATH]".
   static Status CheckUploadSize(uint64_t size, const std::string& what) {
@@ -1007,6 +1021,10 @@ class ClientImpl final : public Client {
     if (!cfg_.cluster.empty()) req.query.emplace_back("cluster", cfg_.cluster);
     req.body = std::move(c.body);
     req.body_path = c.body_path;
+    if (c.body_reader) {
+      req.body_reader = *c.body_reader;
+      req.body_reader_size = c.body_size;
+    }
     req.timeout_ms = c.timeout_ms;
     req.max_response_bytes = c.max_response_bytes;
     long backoff = std::max(1L, cfg_.retry_backoff_ms);
@@ -1031,6 +1049,12 @@ class ClientImpl final : public Client {
         if (auto it = r->headers.find("lfsc-instance-id"); it != r->headers.end()) {
           std::lock_guard<std::mutex> l(mu_);
           instance_id_ = it->second;
+        }
+        if (auto it = r->headers.find("litevfs-max-body"); it != r->headers.end()) {
+          uint64_t v = 0;
+          const std::string& t = it->second;
+          auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+          if (ec == std::errc() && end == t.data() + t.size()) max_body_.store(v);
         }
         if (auto it = r->headers.find("litevfs-features"); it != r->headers.end()) {
           std::vector<std::string> f = SplitFeatures(it->second);
@@ -1134,6 +1158,7 @@ class ClientImpl final : public Client {
   // every response; absent on a plain LiteFS Cloud). Guarded by mu_.
   std::optional<std::vector<std::string>> header_features_;
   std::string instance_id_;    // guarded by mu_
+  std::atomic<uint64_t> max_body_{0};  // the server's Litevfs-Max-Body (0: not said)
 };
 
 }  // namespace

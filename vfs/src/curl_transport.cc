@@ -60,6 +60,8 @@ struct FileBody {
   uint64_t size = 0;    // Content-Length, from fstat when the transfer starts
   uint64_t offset = 0;  // next byte to send
   ltx::Status error;    // why the read callback aborted the transfer
+  // Instead of fd: HttpRequest::body_reader (borrowed for the transfer).
+  const std::function<ltx::Result<size_t>(uint64_t, uint8_t*, size_t)>* reader = nullptr;
   // Stall detection (OnUploadProgress): the transfer fails when nothing moves for stall_ms,
   // except while the server works on the complete body (verifying and storing a large file
   // takes a while): then it gets answer_ms.
@@ -73,11 +75,28 @@ struct FileBody {
   }
 };
 
+// OnReadBody for a body_reader: its error or an early end aborts the transfer.
+size_t ReadFromReader(FileBody* b, char* buf, size_t want) {
+  auto r = (*b->reader)(b->offset, reinterpret_cast<uint8_t*>(buf), want);
+  if (!r.ok()) {
+    b->error = r.status();
+    return CURL_READFUNC_ABORT;
+  }
+  if (*r == 0 || *r > want) {
+    b->error = ltx::Status::IOError("litevfs: the request body ended at " + std::to_string(b->offset) +
+                                    " of " + std::to_string(b->size) + " bytes (" + b->where + ")");
+    return CURL_READFUNC_ABORT;
+  }
+  b->offset += *r;
+  return *r;
+}
+
 size_t OnReadBody(char* buf, size_t size, size_t nitems, void* userdata) {
   auto* b = static_cast<FileBody*>(userdata);
   const uint64_t left = b->size - std::min(b->offset, b->size);
   const size_t want = static_cast<size_t>(std::min<uint64_t>(uint64_t(size) * nitems, left));
   if (want == 0) return 0;
+  if (b->reader) return ReadFromReader(b, buf, want);
   for (;;) {
     ssize_t r = ::pread(b->fd, buf, want, static_cast<off_t>(b->offset));
     if (r < 0 && errno == EINTR) continue;
@@ -343,7 +362,17 @@ class CurlTransport final : public Transport {
       }
       file_body.size = static_cast<uint64_t>(st.st_size);
     }
-    const bool streams_body = file_body.fd >= 0;
+    if (req.body_reader) {
+      if (!req.body.empty() || !req.body_path.empty() || !is_upload) {
+        return Status::InvalidArgument("litevfs: a body reader needs POST or PUT and no other body (" +
+                                       where + ")");
+      }
+      file_body.reader = &req.body_reader;
+      file_body.path = "the request body";
+      file_body.where = where;
+      file_body.size = req.body_reader_size;
+    }
+    const bool streams_body = file_body.fd >= 0 || file_body.reader != nullptr;
 
     Lease lease(this);
     CURL* h = lease.get();

@@ -10,9 +10,10 @@
 // a pin moves only at the next transaction start (or after the connection's own commit).
 //
 // Writes: one connection at a time holds RESERVED or above (the lock table) and owns the
-// Writer: dirty pages in memory, the new size. The commit point encodes one v1 LTX
-// (min = max = pin.txid + 1, incremental post-apply checksum over the old page versions)
-// and uploads it under the lease. On failure nothing is applied locally and the Writer
+// Writer: dirty pages (in memory up to a bound, then in an unlinked spill file:
+// dirty_pages.h), the new size. The commit point streams one v1 LTX (min = max =
+// pin.txid + 1, incremental post-apply checksum over the old page versions) to the service
+// under the lease, encoded as the upload reads it (commit_stream.h). On failure nothing is applied locally and the Writer
 // enters the "rolled back" state, in which SQLite's own journal playback (writes, truncates,
 // syncs) is ignored until the lock drops below RESERVED.
 //
@@ -20,31 +21,47 @@
 // the lease, closes the cache, removes a private cache dir). The background sync thread
 // holds a shared_ptr and may outlive the shutdown by at most one long poll; it touches
 // nothing but the Database (which it keeps alive) once stopped.
+//
+// Rooms (one file each): database.cc (registry, open, close, cache setup), database_sync.cc
+// (following the service's position), database_read.cc (the read path: cache, old pages,
+// fetching, read-ahead through readahead.h's planner), database_write.cc (locks, dirty
+// pages, the commit: commit_stream.h plans and encodes, commit_upload.h uploads and settles),
+// database_pragmas.cc (stats and pragmas); lease_keeper.h holds the lease.
+//
+// Threads: SQLite's connection threads do their own reads and commits; one sync thread per
+// Database follows the position; the LeaseKeeper's thread refreshes a held lease; the
+// process-wide worker pool (worker_pool.h) runs read-aheads and bulk fetch pipelines. All
+// of a Database's shared state is GUARDED_BY(mu_), held only for bookkeeping, never across
+// a request (lock order: Database::mu_, then LeaseKeeper::mu_, then PageCache's own).
 #pragma once
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <future>
 #include <map>
+#include <optional>
 #include <memory>
-#include <mutex>
-#include <set>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "cache.h"
+#include "clock.h"
+#include "commit_stream.h"
+#include "commit_upload.h"
 #include "config.h"
-#include "pgno_map.h"
+#include "dirty_pages.h"
+#include "lease_keeper.h"
 #include "litevfs/client.h"
 #include "litevfs/time_travel.h"
 #include "ltx/format.h"
 #include "ltx/status.h"
+#include "mutex.h"
+#include "readahead.h"
 
 namespace litevfs {
 
@@ -59,30 +76,26 @@ struct Snapshot {
 
 struct PastState;  // past_state.h (issue 18)
 
-// Per-connection state (one per main-database sqlite3_file).
+// Per-connection state (one per main-database sqlite3_file). Its fields are read and
+// written by the Database under Database::mu_.
 struct Conn {
   int lock = kLockNone;
   bool pinned = false;
   Snapshot pin;
   uint64_t requests = 0;  // service requests made for this transaction (max_reqs_per_query)
-  // Read-ahead of this transaction. A miss prefetches `window` pages; when the reader has
-  // used at least half of what the previous miss prefetched (a scan), the window doubles,
-  // else it falls back to litevfs_max_prefetch_pages. Reset at each transaction start.
-  uint32_t window = 0;                  // 0: not yet set (the configured base)
-  std::unordered_set<uint32_t> ahead;   // prefetched (or being read ahead), not read yet
-  uint32_t ahead_total = 0;             // how many the latest batch prefetched
-  uint32_t frontier = 0;                // the last page, in key order, prefetched so far
+  ReadAheadState ra;      // this transaction's read-ahead
   // issue 18: set = this connection reads a past state (read-only, pinned there, no sync).
   std::shared_ptr<const PastState> past;
 };
 
 enum class LockResult { kOk, kBusy };
 
-// Outcome classes the VFS maps to SQLite codes.
-inline bool IsPositionError(const Status& st) { return st.api_code() == "EPOSMISMATCH"; }
-inline bool IsLeaseError(const Status& st) {
-  return st.code() == ltx::Code::kPermissionDenied || st.api_code() == "ELEASE";
-}
+// A commit whose outcome could not be settled (the upload's answer and the checks were
+// lost): settled at the next sync that answers.
+struct UnsettledCommit {
+  Pos pin;   // the service was here before it
+  Pos want;  // the position it produces if applied
+};
 
 class Database : public std::enable_shared_from_this<Database> {
  public:
@@ -108,36 +121,36 @@ class Database : public std::enable_shared_from_this<Database> {
   // ---- locks (SQLite semantics across the connections of this process) ----
   // kPermissionDenied (no lease) for RESERVED without a valid lease; kConflict when the
   // database changed since the connection's pin (it must restart its transaction).
-  Result<LockResult> Lock(Conn* c, int level);
-  Status Unlock(Conn* c, int level);
-  bool CheckReserved();
-  bool HasWriter();  // some connection holds RESERVED or above
+  Result<LockResult> Lock(Conn* c, int level) EXCLUDES(mu_);
+  Status Unlock(Conn* c, int level) EXCLUDES(mu_);
+  bool CheckReserved() EXCLUDES(mu_);
+  bool HasWriter() EXCLUDES(mu_);  // some connection holds RESERVED or above
 
   // ---- I/O on the main database file ----
   // Fills buf; *short_read when part of it lies past the end (zero-filled).
-  Status Read(Conn* c, uint8_t* buf, size_t amt, int64_t off, bool* short_read);
-  Status Write(Conn* c, const uint8_t* buf, size_t amt, int64_t off);
-  Status Truncate(Conn* c, int64_t size);
+  Status Read(Conn* c, uint8_t* buf, size_t amt, int64_t off, bool* short_read) EXCLUDES(mu_);
+  Status Write(Conn* c, const uint8_t* buf, size_t amt, int64_t off) EXCLUDES(mu_);
+  Status Truncate(Conn* c, int64_t size) EXCLUDES(mu_);
   // The commit point (xSync of the main file): uploads the writer's changes, if any.
-  Status Sync(Conn* c);
+  Status Sync(Conn* c) EXCLUDES(mu_);
   // Fallback commit points (synchronous=OFF / journal_mode=OFF|MEMORY): journal finalised,
   // or the lock dropping from EXCLUSIVE with changes pending.
-  Status CommitPending(const char* why);
-  int64_t FileSize(Conn* c);
+  Status CommitPending(const char* why) EXCLUDES(mu_);
+  int64_t FileSize(Conn* c) EXCLUDES(mu_);
 
-  // ---- pragmas ----
-  Result<std::string> AcquireLease(Conn* c);
-  Result<std::string> ReleaseLease();  // returns the released id ("" when none was held)
-  Result<uint64_t> CacheAll(Conn* c);  // fetches every page not cached; returns the count
-  std::string PositionString(Conn* c);
+  // ---- pragmas (database_pragmas.cc) ----
+  Result<std::string> AcquireLease(Conn* c) EXCLUDES(mu_);
+  Result<std::string> ReleaseLease() EXCLUDES(mu_);  // the released id ("" when none was held)
+  Result<uint64_t> CacheAll(Conn* c) EXCLUDES(mu_);  // fetches every page not cached; the count
+  std::string PositionString(Conn* c) EXCLUDES(mu_);
   // ---- time travel (past_state.cc; issue 18) ----
   // Moves connection c to the past state `ref` names (resolved on the service now), or back
   // to the present when ref.text is empty. Between transactions only.
-  Status SetPast(Conn* c, const PastRef& ref);
-  std::string PastString(Conn* c);  // PRAGMA litevfs_time's answer
-  std::string StatsJson(Conn* c);
-  Status SetMaxCachedPages(int64_t n);
-  Status SetMinAvailableSpace(int64_t n);
+  Status SetPast(Conn* c, const PastRef& ref) EXCLUDES(mu_);
+  std::string PastString(Conn* c) EXCLUDES(mu_);  // PRAGMA litevfs_time's answer
+  std::string StatsJson(Conn* c) EXCLUDES(mu_);
+  Status SetMaxCachedPages(int64_t n) EXCLUDES(mu_);
+  Status SetMinAvailableSpace(int64_t n) EXCLUDES(mu_);
   int64_t max_cached_pages() const { return max_cached_pages_.load(); }
   int64_t min_available_space() const { return min_available_space_.load(); }
 
@@ -149,69 +162,107 @@ class Database : public std::enable_shared_from_this<Database> {
  private:
   struct Writer {
     Conn* owner = nullptr;
-    std::map<uint32_t, std::string> dirty;  // pgno -> page as SQLite wrote it
+    // pgno -> page as SQLite wrote it; spills to disk past its memory bound (spill).
+    std::unique_ptr<DirtyPages> dirty = std::make_unique<DirtyPages>();
     uint32_t size_pages = 0;                // the database size SQLite sees now
     bool rolled_back = false;               // a commit failed: ignore playback until unlock
+  };
+  // A background read-ahead (MaybeReadAheadLocked) in flight.
+  struct ReadAhead {
+    uint64_t txid = 0;                    // the pin it fetches for
+    std::unordered_set<uint32_t> pgnos;   // what it fetches
+    std::shared_future<void> done;        // ready once stored (or failed)
   };
 
   Database(const VfsConfig& cfg, std::string name, std::string full_path,
            std::unique_ptr<Client> client);
-  Status Init(bool create);
-  Status OpenCacheLocked(uint32_t page_size);
+
+  // ---- open, close, the cache (database.cc) ----
+  Status Init(bool create) EXCLUDES(mu_);
+  Status ColdOpen(const std::string& shared_dir, bool* synced) EXCLUDES(mu_);
+  void StartSyncThread() EXCLUDES(mu_);
+  Status OpenCacheLocked(uint32_t page_size) REQUIRES(mu_);
+  // OpenCacheLocked, or memory-only caching with a warning when the directory cannot be
+  // used (read-only, full): a cache is a speed-up, never a reason to fail.
+  void OpenCacheOrRunWithoutLocked(uint32_t page_size) REQUIRES(mu_);
+  Status ReopenCacheLocked() REQUIRES(mu_);
+  void ReleaseLeaseAtClose() EXCLUDES(mu_);
+  void Shutdown() EXCLUDES(mu_);
+
+  // ---- following the service's position (database_sync.cc) ----
   // Syncs with the service (wait_ms > 0: long poll) and moves latest_.
   // `client`: client_ for callers on connection threads, sync_client_ on the sync thread.
-  Status SyncNow(Client* client, long wait_ms);
+  Status SyncNow(Client* client, long wait_ms) EXCLUDES(mu_);
+  // Learns the page size and boot pages at first contact (no page-size hint).
+  Status FirstContact(Client* client, const Pos& at, uint32_t* ps,
+                      std::vector<std::pair<uint32_t, std::string>>* boot) EXCLUDES(mu_);
   // Moves latest_ to res (fetched from `since`), advancing the cache; `boot`: pages as of
   // res.pos to record and cache (page 1, interior pages). A no-op when latest_ moved on.
   Status ApplySyncLocked(const Pos& since, const SyncResult& res, uint32_t commit, uint32_t ps,
-                         const std::vector<std::pair<uint32_t, std::string>>& boot);
-  void MaybeSyncForTransaction();
+                         const std::vector<std::pair<uint32_t, std::string>>& boot) REQUIRES(mu_);
+  Status AdvanceCacheLocked(const Pos& since, const SyncResult& res, uint32_t commit) REQUIRES(mu_);
+  void StoreBootPagesLocked(const Pos& at, uint32_t commit,
+                            const std::vector<std::pair<uint32_t, std::string>>& boot) REQUIRES(mu_);
+  // Settles an unknown commit outcome once the service's position is known again.
+  void SettleUnknownLocked() REQUIRES(mu_);
+  void MaybeSyncForTransaction() EXCLUDES(mu_);
   // Stores a position the writer's commits deferred (at most once per kPersistPeriod).
-  void PersistCachePositionLocked();
-  void SyncLoop();
-  void LeaseLoop();
-  void StopLeaseThread();
+  void PersistCachePositionLocked() REQUIRES(mu_);
+  void SyncLoop() EXCLUDES(mu_);
   Status FetchCommitFromPage1(Client* client, const Pos& pos, uint32_t* commit);
 
+  // ---- reads (database_read.cc) ----
   // A page as stored at pin (cache, then the service, batched with prefetch candidates).
   Status ReadStoredPage(Conn* c, const Snapshot& pin, uint32_t pgno, std::string* out,
-                        bool allow_prefetch);
+                        bool allow_prefetch) EXCLUDES(mu_);
+  // Serves pgno from the cache or old_pages_, waiting for a read-ahead that brings it.
+  // False: a miss (out is then zero-filled to the page size).
+  bool LookupLocked(Conn* c, const Snapshot& pin, uint32_t pgno, std::string* out) REQUIRES(mu_);
+  // The pages to fetch with a miss on pgno (pgno first), updating c's read-ahead state.
+  std::vector<uint32_t> MissBatchLocked(Conn* c, const Snapshot& pin, uint32_t pgno, bool allow_prefetch)
+      REQUIRES(mu_);
   // Old versions of many pages at pin (for checksums at commit). `out` may be null: the
   // pages then only go to the cache (PRAGMA litevfs_cache_db keeps memory at one batch).
-  Status ReadStoredPages(const Snapshot& pin, const std::vector<uint32_t>& pgnos,
-                         std::map<uint32_t, std::string>* out);
-  // Records the b-tree shape seen in `page` (children of an interior page, or the schema's
-  // roots on page 1). `refresh`: parse even if the page is known (a newly fetched version).
-  void RecordChildrenLocked(uint32_t pgno, const std::string& page, uint32_t commit, bool refresh);
-  // Prefetch candidates for a miss on pgno: the pages after it at its depth in key order
-  // (right siblings, then the next subtrees' pages as far as the shape is known: a scan's
-  // next pages), then its left siblings, then its own children; none cached for the pin.
-  // *frontier: the last picked page of the key-order part (where a read-ahead continues).
-  std::vector<uint32_t> PrefetchCandidatesLocked(uint32_t pgno, const Snapshot& pin, size_t max,
-                                                 uint32_t* frontier);
+  Status ReadStoredPages(const Snapshot& pin, const std::vector<uint32_t>& pgnos, PageMap* out)
+      EXCLUDES(mu_);
+  std::vector<uint32_t> MissingPagesLocked(const Snapshot& pin, const std::vector<uint32_t>& pgnos,
+                                           PageMap* out) REQUIRES(mu_);
+  Status StoreBatchLocked(const Snapshot& pin, const std::vector<uint32_t>& chunk, PageBatch* b,
+                          PageMap* out) REQUIRES(mu_);
   // Whether page p is worth asking for at pin: within the database, not the lock page, not
   // cached, not already coming with the read-ahead.
-  bool FetchableLocked(uint32_t p, const Snapshot& pin) const;
+  bool FetchableLocked(uint32_t p, const Snapshot& pin) const REQUIRES(mu_);
+  PrefetchLimits LimitsLocked() const REQUIRES(mu_);
   // In a scan, once the reader is half-way through the latest batch: fetches the next
-  // window (twice as large, up to 4 MiB) in the background, so the scan need not wait.
-  void MaybeReadAheadLocked(Conn* c, const Snapshot& pin);
-  struct ReadAhead;
-  // The read-ahead thread's body: fetch, store, unlist, then fulfil `done`.
+  // window in the background (worker pool), so the scan need not wait.
+  void MaybeReadAheadLocked(Conn* c, const Snapshot& pin) REQUIRES(mu_);
+  // A read-ahead's body on a worker: fetch, store, unlist, then fulfil `done`.
   static void RunReadAhead(std::shared_ptr<Database> self, std::shared_ptr<Client> client, Snapshot pin,
                            std::vector<uint32_t> pgnos, std::shared_ptr<ReadAhead> ra,
-                           std::shared_ptr<std::promise<void>> done);
+                           std::shared_ptr<std::promise<void>> done) EXCLUDES(self->mu_);
   // Puts fetched pages as of pin into the cache (or old_pages_ for a pin older than the
   // cache). kCorruption for a page of the wrong size (nothing stored then).
-  Status StoreFetchedLocked(const Snapshot& pin, std::vector<std::pair<uint32_t, std::string>>* pages);
-  // Appends the pages after `pgno` at its depth, in key order, until `order` holds `max`.
-  void AppendFollowingLocked(uint32_t pgno, size_t max, std::vector<uint32_t>* order);
-  // The number of prefetch candidates for a miss of connection c (the read-ahead window).
-  size_t PrefetchWindowLocked(Conn* c);
-  void PutManyInCacheLocked(const Snapshot& pin, const std::vector<std::pair<uint32_t, std::string>>& pages);
-  void RememberOldPageLocked(uint64_t txid, uint32_t pgno, const std::string& page);
-  Status CommitLocked(std::unique_lock<std::mutex>& lk, Conn* c, const char* why);
-  bool LeaseValidLocked() const;
-  void Shutdown();
+  Status StoreFetchedLocked(const Snapshot& pin, std::vector<std::pair<uint32_t, std::string>>* pages)
+      REQUIRES(mu_);
+  // bulk (issue 19): one PageCache::PutMany for a fetched batch (ascending pgnos).
+  void PutManyInCacheLocked(const Snapshot& pin, const std::vector<std::pair<uint32_t, std::string>>& pages,
+                            bool wanted_soon) REQUIRES(mu_);
+  void RememberOldPageLocked(uint64_t txid, uint32_t pgno, const std::string& page) REQUIRES(mu_);
+  std::shared_ptr<ReadAhead> ReadAheadOfLocked(uint64_t txid, uint32_t pgno) const REQUIRES(mu_);
+
+  // ---- writes and the commit (database_write.cc) ----
+  Status CheckWritableLocked(Conn* c, size_t amt, int64_t off, const uint8_t* buf) REQUIRES(mu_);
+  Status CommitLocked(Conn* c, const char* why) REQUIRES(mu_);
+  Status CommitFailedLocked(const Snapshot& pin, const char* why, Status st) REQUIRES(mu_);
+  // The body limit for a page past the pinned size (spill: refused now, not at the upload).
+  Status CheckGrowthLocked(Conn* c, uint32_t pgno) REQUIRES(mu_);
+  // A fresh store for the writer's dirty pages, spilling beside the cache.
+  std::unique_ptr<DirtyPages> NewDirtyPagesLocked() const REQUIRES(mu_);
+  Status UploadOutcomeLocked(const char* why, const Pos& want, const Snapshot& pin, const UploadResult& up)
+      REQUIRES(mu_);
+  void ApplyCommitLocked(Conn* c, const CommitPlan& plan, const DirtyPages& dirty, Pos np) REQUIRES(mu_);
+  bool LeaseValidLocked() REQUIRES(mu_);
+  std::string NoLeaseMessageLocked(const char* consequence) REQUIRES(mu_);
 
   const VfsConfig cfg_;
   const std::string name_;
@@ -219,51 +270,37 @@ class Database : public std::enable_shared_from_this<Database> {
   std::shared_ptr<Client> client_;       // connections' requests; reset at shutdown
   std::shared_ptr<Client> sync_client_;  // the sync thread's own (its long poll may outlive
                                          // the shutdown; client_'s idle connections must not)
-  bool long_poll_ = false;
-  bool has_interior_ = false;
-  std::string cache_dir_;           // the directory in use (shared or private)
-  bool private_cache_ = false;
+  bool long_poll_ = false;               // set once by Init, before any other thread runs
+  bool has_interior_ = false;            // set once by Init
+  LeaseKeeper lease_;                    // the write lease (its own mutex)
 
-  mutable std::mutex mu_;
-  // Everything below is guarded by mu_.
-  std::unique_ptr<PageCache> cache_;
-  uint32_t page_size_ = 0;          // 0 until known (new, empty database)
-  Snapshot latest_;
-  std::chrono::steady_clock::time_point last_sync_{};
-  std::chrono::steady_clock::time_point last_persist_{};
-  int shared_count_ = 0;            // connections holding SHARED or above
-  Conn* reserved_ = nullptr;        // the connection holding RESERVED/PENDING/EXCLUSIVE
-  bool pending_ = false;            // reserved_ asked for EXCLUSIVE (blocks new SHARED)
-  Writer writer_;
-  // The b-tree shape seen so far (prefetch hints; may be stale, which only wastes a prefetch).
-  std::unordered_map<uint32_t, std::vector<uint32_t>> children_;  // interior pgno -> children
-  PgnoMap<uint32_t> parent_;                                      // child -> interior pgno (0: none)
-  size_t tree_hints_ = 0;                                         // entries in children_
+  mutable Mutex mu_;  // guards every field below, and the Conn fields of every connection
+  CondVar cv_{&mu_};  // wakes the sync thread on stop
+  std::string cache_dir_ GUARDED_BY(mu_);  // the directory in use (shared or private)
+  bool private_cache_ GUARDED_BY(mu_) = false;
+  bool memory_only_ GUARDED_BY(mu_) = false;  // the cache directory could not be used
+  std::unique_ptr<PageCache> cache_ GUARDED_BY(mu_);
+  uint32_t page_size_ GUARDED_BY(mu_) = 0;  // 0 until known (new, empty database)
+  Snapshot latest_ GUARDED_BY(mu_);
+  Clock::time_point last_sync_ GUARDED_BY(mu_){};
+  Clock::time_point last_persist_ GUARDED_BY(mu_){};
+  int shared_count_ GUARDED_BY(mu_) = 0;     // connections holding SHARED or above
+  Conn* reserved_ GUARDED_BY(mu_) = nullptr;  // the connection holding RESERVED and above
+  bool pending_ GUARDED_BY(mu_) = false;     // reserved_ asked for EXCLUSIVE (blocks SHARED)
+  Writer writer_ GUARDED_BY(mu_);
+  PrefetchPlanner planner_ GUARDED_BY(mu_);  // the b-tree shape seen so far
   // Pages fetched for pins older than the cache's position (the cache will not take them),
   // so a long read transaction does not refetch its prefetched pages. FIFO, bounded.
-  std::map<std::pair<uint64_t, uint32_t>, std::string> old_pages_;
-  std::deque<std::pair<uint64_t, uint32_t>> old_order_;
-  // Background read-aheads in flight (MaybeReadAheadLocked), at most kReadAheadsInFlight.
-  struct ReadAhead {
-    uint64_t txid = 0;                    // the pin it fetches for
-    std::unordered_set<uint32_t> pgnos;   // what it fetches
-    std::shared_future<void> done;        // ready once stored (or failed)
-  };
-  std::vector<std::shared_ptr<ReadAhead>> readaheads_in_flight_;
-  // The read-ahead fetching page pgno at txid, if any.
-  std::shared_ptr<ReadAhead> ReadAheadOfLocked(uint64_t txid, uint32_t pgno) const;
-  std::string lease_id_;
-  std::chrono::steady_clock::time_point lease_expires_{};
-  bool lease_lost_ = false;
-  bool lease_stop_ = false;         // asks the lease thread to exit
-  int refs_ = 0;
-  bool stopping_ = false;
+  std::map<std::pair<uint64_t, uint32_t>, std::string> old_pages_ GUARDED_BY(mu_);
+  std::deque<std::pair<uint64_t, uint32_t>> old_order_ GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<ReadAhead>> readaheads_in_flight_ GUARDED_BY(mu_);
+  std::optional<UnsettledCommit> unsettled_ GUARDED_BY(mu_);
+  std::string last_settlement_ GUARDED_BY(mu_);  // how the latest unknown outcome resolved
+  int refs_ GUARDED_BY(mu_) = 0;
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::atomic<int64_t> max_cached_pages_{0};
   std::atomic<int64_t> min_available_space_{0};
-
-  std::condition_variable cv_;      // wakes the sync and lease threads on stop
-  std::thread sync_thread_;         // detached at shutdown (may be inside a long poll)
-  std::thread lease_thread_;        // joined at release/shutdown
+  std::thread sync_thread_;  // started by Init, detached at shutdown (may be in a long poll)
 
   // Counters for litevfs_stats.
   std::atomic<uint64_t> page_reads_{0};
@@ -274,12 +311,10 @@ class Database : public std::enable_shared_from_this<Database> {
   std::atomic<uint64_t> page_requests_{0};  // page fetches (GetPages/GetInterior), not syncs
   std::atomic<uint64_t> uploads_{0};
   std::atomic<uint64_t> upload_failures_{0};
+  std::atomic<uint64_t> outcomes_unknown_{0};       // commits reported as outcome unknown
+  std::atomic<uint64_t> unknown_settled_applied_{0};   // ... later found applied
+  std::atomic<uint64_t> unknown_settled_missing_{0};   // ... later found not applied
   std::atomic<uint64_t> syncs_{0};
 };
-
-// Parses a b-tree page and returns its child page numbers (interior pages, 0x02/0x05;
-// page 1's header starts at offset 100). A leaf page 1 (small schema) yields the root
-// pages of the schema's tables and indexes. Defensive: never reads out of bounds.
-std::vector<uint32_t> BtreeChildren(uint32_t pgno, const std::string& page, uint32_t usable_size);
 
 }  // namespace litevfs

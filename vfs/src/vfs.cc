@@ -18,7 +18,8 @@
 // Rollback journals are in memory (MemJournal, one per journal path, shared by the
 // process's connections) rather than files in the cache dir: the remote database is the
 // truth, so a journal must never outlive the process that wrote it, and an in-memory one
-// cannot be left behind by a crash. xAccess reports a journal only while some connection
+// cannot be left behind by a crash. Past 16 MiB a journal moves to an unlinked file
+// (SpillJournal), which a crash cannot leave behind either. xAccess reports a journal only while some connection
 // holds RESERVED, so SQLite never takes one for a hot journal and never plays one back over
 // remote data. DELETE, TRUNCATE and PERSIST modes all work on it (and MEMORY/OFF need none).
 //
@@ -56,6 +57,7 @@ SQLITE_EXTENSION_INIT1
 #include <optional>
 #include <string>
 
+#include "api_error.h"
 #include "config.h"
 #include "database.h"
 #include "past_state.h"
@@ -63,6 +65,7 @@ SQLITE_EXTENSION_INIT1
 #include "litevfs/vfs.h"
 #include "log.h"
 #include "plain_name.h"
+#include "spill_journal.h"
 
 namespace litevfs {
 namespace {
@@ -73,12 +76,15 @@ constexpr const char* kPathPrefix = "/litevfs/";
 constexpr const char* kJournalSuffix = "-journal";
 // LiteVFS's "position no longer available" code: the app should retry its transaction.
 constexpr int kPosErrorCode = SQLITE_IOERR | (0x504F53 << 8);
+// "Outcome unknown" ('UNK'): a commit whose upload's answer and settling checks were lost;
+// it may or may not be on the service (litevfs(7), OUTCOME UNKNOWN). Not a rollback code.
+constexpr int kOutcomeUnknownErrorCode = SQLITE_IOERR | (0x554E4B << 8);
 
 sqlite3_vfs* g_default = nullptr;  // the VFS we delegate non-database files to
 
 struct MemJournal {
   std::mutex mu;
-  std::string data;  // guarded by mu
+  SpillJournal data;  // guarded by mu; spills to an unlinked file past kJournalMemoryBytes
 };
 struct JournalTable {
   std::mutex mu;
@@ -132,14 +138,35 @@ void RecordError(int code, const std::string& db, const std::string& msg) {
   LITEVFS_LOG(LogLevel::kError, db, Pos{}, msg);
 }
 
-// The one place a Status becomes a SQLite code.
+// The one place a Status becomes a SQLite code. `fallback`: the code for the operation
+// (SQLITE_IOERR_* for file methods, SQLITE_CANTOPEN for opens, SQLITE_ERROR for pragmas).
+int SqliteCodeOf(const Status& st, int fallback) {
+  const bool io = (fallback & 0xff) == SQLITE_IOERR;
+  switch (ApiErrorOf(st)) {
+    case ApiError::kPosMismatch:
+      if (io) return kPosErrorCode;
+      break;
+    case ApiError::kOutcomeUnknown:
+      return kOutcomeUnknownErrorCode;
+    case ApiError::kNoSpace:
+      return SQLITE_FULL;  // the service's disk (or the local spill disk) is full
+    case ApiError::kTooLarge:
+      return SQLITE_FULL;  // a transaction over the service's body limit
+    case ApiError::kCorrupt:
+      return SQLITE_IOERR_DATA;  // a stored page failed its checksum
+    default:
+      break;
+  }
+  const bool lease = st.code() == ltx::Code::kPermissionDenied || ApiErrorOf(st) == ApiError::kLease;
+  if (lease && fallback != SQLITE_CANTOPEN && fallback != SQLITE_ERROR) return SQLITE_READONLY;
+  // A lock that finds the database moved since the transaction's pin: SQLite retries.
+  if (st.code() == ltx::Code::kConflict && fallback == SQLITE_IOERR_LOCK) return SQLITE_BUSY;
+  return fallback;
+}
+
 int ToSqlite(const Status& st, int fallback, const std::string& db) {
   if (st.ok()) return SQLITE_OK;
-  int code = fallback;
-  if (IsPositionError(st) && (fallback & 0xff) == SQLITE_IOERR) code = kPosErrorCode;
-  else if (IsLeaseError(st) && fallback != SQLITE_CANTOPEN) code = SQLITE_READONLY;
-  else if (st.api_code() == "ENOSPACE") code = SQLITE_FULL;  // the service's disk is full
-  else if (st.api_code() == "ECORRUPT") code = SQLITE_IOERR_DATA;  // a stored page failed its checksum
+  const int code = SqliteCodeOf(st, fallback);
   RecordError(code, db, st.message().empty() ? st.ToString() : st.message());
   return code;
 }
@@ -175,106 +202,119 @@ int PragmaResult(char** az, const std::string& value) {
   return SQLITE_OK;
 }
 int PragmaError(char** az, LvFile* f, const Status& st) {
-  RecordError(SQLITE_ERROR, f->db->name(), st.message());
+  const int code = ToSqlite(st, SQLITE_ERROR, f->db->name());
   az[0] = sqlite3_mprintf("%s", st.message().c_str());
-  return SQLITE_ERROR;
+  return code;
+}
+
+// PRAGMA litevfs_<action>: the lease, cache_db, position, stats. SQLITE_NOTFOUND: not one.
+int HandleActionPragma(LvFile* f, const std::string& name, const char* val, char** az) {
+  Database* db = f->db.get();
+  auto read_only = [&]() {
+    return PragmaError(az, f, Status::InvalidArgument("litevfs: PRAGMA " + name + " takes no value"));
+  };
+  if (name == "litevfs_acquire_lease") {
+    if (val) {
+      auto d = ParseDurationMs(name, val, kMinLeaseDurationMs, kMaxLeaseDurationMs);
+      if (!d.ok()) return PragmaError(az, f, d.status());
+      db->lease_duration_ms = *d;
+    }
+    auto r = db->AcquireLease(&f->conn);
+    if (!r.ok()) return PragmaError(az, f, r.status());
+    return PragmaResult(az, *r);
+  }
+  if (name == "litevfs_release_lease") {
+    if (val) return read_only();
+    auto r = db->ReleaseLease();
+    if (!r.ok()) return PragmaError(az, f, r.status());
+    return PragmaResult(az, *r);
+  }
+  if (name == "litevfs_cache_db") {
+    if (val) return read_only();
+    auto r = db->CacheAll(&f->conn);
+    if (!r.ok()) return PragmaError(az, f, r.status());
+    return PragmaResult(az, std::to_string(*r));
+  }
+  if (name == "litevfs_time") {  // issue 18: a past state (past_state.h) or 'latest'
+    if (val) {
+      auto ref = PastFromPragma(val, WallClockMs());
+      if (!ref.ok()) return PragmaError(az, f, ref.status());
+      if (Status st = db->SetPast(&f->conn, *ref); !st.ok()) return PragmaError(az, f, st);
+    }
+    return PragmaResult(az, db->PastString(&f->conn));
+  }
+  if (name == "litevfs_position") {
+    if (val) return read_only();
+    return PragmaResult(az, db->PositionString(&f->conn));
+  }
+  if (name == "litevfs_stats") {
+    if (val) return read_only();
+    return PragmaResult(az, db->StatsJson(&f->conn));
+  }
+  return SQLITE_NOTFOUND;
+}
+
+// PRAGMA litevfs_<setting> [= value]: the tunables. SQLITE_NOTFOUND: not one.
+int HandleSettingPragma(LvFile* f, const std::string& name, const char* val, char** az) {
+  Database* db = f->db.get();
+  if (name == "litevfs_max_prefetch_pages") {
+    if (val) {
+      auto r = ParseIntInRange(name, val, 0, kMaxPrefetchPagesLimit);
+      if (!r.ok()) return PragmaError(az, f, r.status());
+      db->max_prefetch_pages = *r;
+    }
+    return PragmaResult(az, std::to_string(db->max_prefetch_pages.load()));
+  }
+  if (name == "litevfs_cache_sync_period") {
+    if (val) {
+      auto r = ParseDurationMs(name, val, 0, kMaxSyncPeriodMs);
+      if (!r.ok()) return PragmaError(az, f, r.status());
+      db->sync_period_ms = *r;
+    }
+    return PragmaResult(az, std::to_string(db->sync_period_ms.load()));
+  }
+  if (name == "litevfs_max_cached_pages") {
+    if (val) {
+      auto r = ParseIntInRange(name, val, 0, kMaxCachedPagesLimit);
+      if (!r.ok()) return PragmaError(az, f, r.status());
+      if (Status st = db->SetMaxCachedPages(*r); !st.ok()) return PragmaError(az, f, st);
+    }
+    return PragmaResult(az, std::to_string(db->max_cached_pages()));
+  }
+  if (name == "litevfs_min_available_space") {
+    if (val) {
+      auto r = ParseBytes(name, val, 0, kMaxMinAvailableSpace);
+      if (!r.ok()) return PragmaError(az, f, r.status());
+      if (Status st = db->SetMinAvailableSpace(*r); !st.ok()) return PragmaError(az, f, st);
+    }
+    return PragmaResult(az, std::to_string(db->min_available_space()));
+  }
+  if (name == "litevfs_max_reqs_per_query") {
+    if (val) {
+      auto r = ParseIntInRange(name, val, 0, kMaxReqsPerQueryLimit);
+      if (!r.ok()) return PragmaError(az, f, r.status());
+      db->max_reqs_per_query = *r;
+    }
+    return PragmaResult(az, std::to_string(db->max_reqs_per_query.load()));
+  }
+  if (name == "litevfs_lease_duration") {
+    if (val) {
+      auto r = ParseDurationMs(name, val, kMinLeaseDurationMs, kMaxLeaseDurationMs);
+      if (!r.ok()) return PragmaError(az, f, r.status());
+      db->lease_duration_ms = *r;
+    }
+    return PragmaResult(az, std::to_string(db->lease_duration_ms.load()));
+  }
+  return SQLITE_NOTFOUND;
 }
 
 int HandlePragma(LvFile* f, char** az) noexcept {
   const std::string name = Lower(az[1]);
   if (!StartsWith(name, "litevfs_")) return SQLITE_NOTFOUND;
   const char* val = az[2];
-  Database* db = f->db.get();
-  auto read_only = [&]() {
-    return PragmaError(az, f, Status::InvalidArgument("litevfs: PRAGMA " + name + " takes no value"));
-  };
   try {
-    if (name == "litevfs_acquire_lease") {
-      if (val) {
-        auto d = ParseDurationMs(name, val, kMinLeaseDurationMs, kMaxLeaseDurationMs);
-        if (!d.ok()) return PragmaError(az, f, d.status());
-        db->lease_duration_ms = *d;
-      }
-      auto r = db->AcquireLease(&f->conn);
-      if (!r.ok()) return PragmaError(az, f, r.status());
-      return PragmaResult(az, *r);
-    }
-    if (name == "litevfs_release_lease") {
-      if (val) return read_only();
-      auto r = db->ReleaseLease();
-      if (!r.ok()) return PragmaError(az, f, r.status());
-      return PragmaResult(az, *r);
-    }
-    if (name == "litevfs_cache_db") {
-      if (val) return read_only();
-      auto r = db->CacheAll(&f->conn);
-      if (!r.ok()) return PragmaError(az, f, r.status());
-      return PragmaResult(az, std::to_string(*r));
-    }
-    if (name == "litevfs_time") {  // issue 18: a past state (past_state.h) or 'latest'
-      if (val) {
-        auto ref = PastFromPragma(val, WallClockMs());
-        if (!ref.ok()) return PragmaError(az, f, ref.status());
-        if (Status st = db->SetPast(&f->conn, *ref); !st.ok()) return PragmaError(az, f, st);
-      }
-      return PragmaResult(az, db->PastString(&f->conn));
-    }
-    if (name == "litevfs_position") {
-      if (val) return read_only();
-      return PragmaResult(az, db->PositionString(&f->conn));
-    }
-    if (name == "litevfs_stats") {
-      if (val) return read_only();
-      return PragmaResult(az, db->StatsJson(&f->conn));
-    }
-    if (name == "litevfs_max_prefetch_pages") {
-      if (val) {
-        auto r = ParseIntInRange(name, val, 0, kMaxPrefetchPagesLimit);
-        if (!r.ok()) return PragmaError(az, f, r.status());
-        db->max_prefetch_pages = *r;
-      }
-      return PragmaResult(az, std::to_string(db->max_prefetch_pages.load()));
-    }
-    if (name == "litevfs_cache_sync_period") {
-      if (val) {
-        auto r = ParseDurationMs(name, val, 0, kMaxSyncPeriodMs);
-        if (!r.ok()) return PragmaError(az, f, r.status());
-        db->sync_period_ms = *r;
-      }
-      return PragmaResult(az, std::to_string(db->sync_period_ms.load()));
-    }
-    if (name == "litevfs_max_cached_pages") {
-      if (val) {
-        auto r = ParseIntInRange(name, val, 0, kMaxCachedPagesLimit);
-        if (!r.ok()) return PragmaError(az, f, r.status());
-        if (Status st = db->SetMaxCachedPages(*r); !st.ok()) return PragmaError(az, f, st);
-      }
-      return PragmaResult(az, std::to_string(db->max_cached_pages()));
-    }
-    if (name == "litevfs_min_available_space") {
-      if (val) {
-        auto r = ParseBytes(name, val, 0, kMaxMinAvailableSpace);
-        if (!r.ok()) return PragmaError(az, f, r.status());
-        if (Status st = db->SetMinAvailableSpace(*r); !st.ok()) return PragmaError(az, f, st);
-      }
-      return PragmaResult(az, std::to_string(db->min_available_space()));
-    }
-    if (name == "litevfs_max_reqs_per_query") {
-      if (val) {
-        auto r = ParseIntInRange(name, val, 0, kMaxReqsPerQueryLimit);
-        if (!r.ok()) return PragmaError(az, f, r.status());
-        db->max_reqs_per_query = *r;
-      }
-      return PragmaResult(az, std::to_string(db->max_reqs_per_query.load()));
-    }
-    if (name == "litevfs_lease_duration") {
-      if (val) {
-        auto r = ParseDurationMs(name, val, kMinLeaseDurationMs, kMaxLeaseDurationMs);
-        if (!r.ok()) return PragmaError(az, f, r.status());
-        db->lease_duration_ms = *r;
-      }
-      return PragmaResult(az, std::to_string(db->lease_duration_ms.load()));
-    }
+    if (int rc = HandleActionPragma(f, name, val, az); rc != SQLITE_NOTFOUND) return rc;
+    if (int rc = HandleSettingPragma(f, name, val, az); rc != SQLITE_NOTFOUND) return rc;
   } catch (const std::exception& e) {  // e.g. bad_alloc: never let it reach SQLite
     return PragmaError(az, f, Status::IOError(std::string("litevfs: ") + e.what()));
   }
@@ -342,13 +382,7 @@ int MainLock(sqlite3_file* p, int level) noexcept {
   return Guard(SQLITE_IOERR_LOCK, "lock", [&]() -> int {
     LvFile* f = F(p);
     auto r = f->db->Lock(&f->conn, level);
-    if (!r.ok()) {
-      if (r.status().code() == ltx::Code::kConflict) {
-        RecordError(SQLITE_BUSY, f->db->name(), r.status().message());
-        return SQLITE_BUSY;
-      }
-      return ToSqlite(r.status(), SQLITE_IOERR_LOCK, f->db->name());
-    }
+    if (!r.ok()) return ToSqlite(r.status(), SQLITE_IOERR_LOCK, f->db->name());
     return *r == LockResult::kBusy ? SQLITE_BUSY : SQLITE_OK;
   });
 }
@@ -407,9 +441,9 @@ int JournalClose(sqlite3_file* p) noexcept {
 int JournalRead(sqlite3_file* p, void* buf, int amt, sqlite3_int64 off) noexcept {
   MemJournal* j = F(p)->journal.get();
   std::lock_guard<std::mutex> lk(j->mu);
-  size_t n = 0;
-  if (uint64_t(off) < j->data.size()) n = std::min<size_t>(size_t(amt), j->data.size() - size_t(off));
-  if (n) std::memcpy(buf, j->data.data() + off, n);
+  auto r = j->data.Read(uint64_t(off), buf, size_t(amt));
+  if (!r.ok()) return ToSqlite(r.status(), SQLITE_IOERR_READ, F(p)->path);
+  const size_t n = *r;
   if (n < size_t(amt)) {
     std::memset(static_cast<char*>(buf) + n, 0, size_t(amt) - n);
     return SQLITE_IOERR_SHORT_READ;
@@ -423,9 +457,8 @@ int JournalWrite(sqlite3_file* p, const void* buf, int amt, sqlite3_int64 off) n
     bool zero_header = false;
     try {
       std::lock_guard<std::mutex> lk(f->journal->mu);
-      std::string& d = f->journal->data;
-      if (d.size() < uint64_t(off) + uint64_t(amt)) d.resize(size_t(off) + size_t(amt));
-      std::memcpy(d.data() + off, buf, size_t(amt));
+      Status st = f->journal->data.Write(uint64_t(off), buf, size_t(amt));
+      if (!st.ok()) return ToSqlite(st, SQLITE_IOERR_WRITE, f->path);
       if (off == 0 && amt > 0) {
         const char* b = static_cast<const char*>(buf);
         zero_header = std::all_of(b, b + amt, [](char c) { return c == 0; });
@@ -443,7 +476,8 @@ int JournalTruncate(sqlite3_file* p, sqlite3_int64 size) noexcept {
     LvFile* f = F(p);
     {
       std::lock_guard<std::mutex> lk(f->journal->mu);
-      if (uint64_t(size) < f->journal->data.size()) f->journal->data.resize(size_t(size));
+      Status st = f->journal->data.Truncate(uint64_t(size));
+      if (!st.ok()) return ToSqlite(st, SQLITE_IOERR_TRUNCATE, f->path);
     }
     return size == 0 ? JournalFinalized(f, SQLITE_IOERR_TRUNCATE, "journal truncated") : SQLITE_OK;
   });
@@ -546,9 +580,10 @@ int VfsOpen(sqlite3_vfs*, sqlite3_filename zName, sqlite3_file* pFile, int flags
       return SQLITE_OK;
     }
     if (ours && (flags & SQLITE_OPEN_WAL)) {
-      RecordError(SQLITE_CANTOPEN, path, "litevfs: WAL mode is not supported (databases are served in rollback-journal mode)");
       pFile->pMethods = nullptr;
-      return SQLITE_CANTOPEN;
+      return ToSqlite(Status::Unsupported("litevfs: WAL mode is not supported (databases are served in "
+                                          "rollback-journal mode)"),
+                      SQLITE_CANTOPEN, path);
     }
     // Temp databases, statement journals, super-journals: the default VFS.
     return g_default->xOpen(g_default, zName, pFile, flags, pOutFlags);
@@ -616,9 +651,9 @@ int VfsFullPathname(sqlite3_vfs* vfs, const char* zName, int nOut, char* zOut) n
       if (!remote && plain_only) return g_default->xFullPathname(g_default, zName, nOut, zOut);
       const std::string db = remote ? *remote : name;
       if (Status st = ValidateDatabaseName(db); !st.ok()) {
-        RecordError(SQLITE_CANTOPEN, db,
-                    "litevfs: '" + db + "' is not a database name (1..255 of [A-Za-z0-9._-], not starting with '.', no '..'): " + st.message());
-        return SQLITE_CANTOPEN;
+        return ToSqlite(st.WithContext("litevfs: '" + db + "' is not a database name (1..255 of [A-Za-z0-9._-], "
+                                       "not starting with '.', no '..')"),
+                        SQLITE_CANTOPEN, db);
       }
       full = std::string(kPathPrefix) + ConfiguredCluster() + "/" + db;
     }

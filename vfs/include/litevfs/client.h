@@ -47,6 +47,13 @@ struct HttpRequest {
   // instead when it stalls for the transport's request timeout. A Transport that cannot
   // stream a file must fail the request (kUnsupported), never send an empty body.
   std::string body_path;
+  // When set, the request body is pulled from this reader as it is sent (never held whole),
+  // body_reader_size bytes in all (the Content-Length); `body` and `body_path` must then be
+  // empty. pread semantics: up to n bytes at `offset` into buf, 0 only at the end; a rewind
+  // (a resend on a fresh connection) reads from an earlier offset. An error aborts the
+  // request with that status. Timeouts as for body_path. Only for POST and PUT.
+  std::function<Result<size_t>(uint64_t offset, uint8_t* buf, size_t n)> body_reader;
+  uint64_t body_reader_size = 0;
   long timeout_ms = 0;  // 0 = the transport's default
   // A 2xx body longer than this (as received: after chunked decoding, before any
   // Content-Encoding) fails the request with kCorruption instead of being buffered without
@@ -204,6 +211,18 @@ class Client {
   // The file must not change until this returns.
   virtual Result<Pos> UploadTxFile(const std::string& db, const std::string& ltx_path,
                                    const std::string& lease_id) = 0;
+  // Like UploadTx, for an LTX of `size` bytes pulled from `reader` as it is sent (HttpRequest::
+  // body_reader), e.g. encoded on the fly from a transaction's pages: memory stays bounded.
+  // The caller gives the position the LTX ends at (it encodes it). Not retried.
+  using BodyReader = std::function<Result<size_t>(uint64_t offset, uint8_t* buf, size_t n)>;
+  virtual Result<Pos> UploadTxStream(const std::string& db, const Pos& new_pos, uint64_t size,
+                                     const BodyReader& reader, const std::string& lease_id) {
+    (void)db, (void)new_pos, (void)size, (void)reader, (void)lease_id;
+    return Status::Unsupported("litevfs: this client cannot stream an upload");
+  }
+  // The largest request body the server accepts, from its Litevfs-Max-Body header on any
+  // response seen so far (PROTOCOL.md); 0 while unknown (a plain LiteFS Cloud never says).
+  virtual uint64_t max_body_bytes() const { return 0; }
   // POST /lease (acquire when id is empty, refresh otherwise) / DELETE /lease.
   virtual Result<Lease> AcquireLease(const std::string& db, long duration_ms,
                                      const std::string& id = {}) = 0;

@@ -1,0 +1,94 @@
+#include "commit_upload.h"
+
+#include <algorithm>
+
+#include "api_error.h"
+#include "clock.h"
+#include "log.h"
+
+namespace litevfs {
+namespace {
+
+constexpr std::chrono::milliseconds kFirstBackoff{25};
+constexpr std::chrono::milliseconds kMaxBackoff{800};
+// Resends while the service, answering, is still at the pin. After that many, a check that
+// finds it still there settles the commit as not applied (a definite failure).
+constexpr int kMaxResends = 3;
+
+UploadResult Applied(const Pos& pos, int attempts) {
+  UploadResult r;
+  r.outcome = UploadOutcome::kApplied;
+  r.pos = pos;
+  r.attempts = attempts;
+  return r;
+}
+
+UploadResult Finished(Result<Pos> up, int attempts) {
+  if (up.ok()) return Applied(*up, attempts);
+  UploadResult r;
+  r.outcome = UploadOutcome::kRejected;
+  r.status = up.status();
+  r.attempts = attempts;
+  return r;
+}
+
+// One settling round after a lost answer: sync, then decide or resend.
+// Returns true when `up` is now final (applied or a definite failure).
+bool SettleOnce(Client& client, const UploadRequest& req, int* resends, Result<Pos>* up) {
+  auto check = client.Sync(req.db, req.pin, 0);
+  if (!check.ok()) return false;  // still unreachable: try again
+  if (check->pos == req.want) {
+    LITEVFS_LOG(LogLevel::kWarn, req.db, check->pos,
+                "upload reported " + up->status().ToString() + " but the service applied it");
+    *up = check->pos;
+    return true;
+  }
+  if (check->pos != req.pin) {  // someone else moved it: ours was not applied
+    *up = Status(ltx::Code::kConflict,
+                 "litevfs: the service moved to " + ltx::FormatPos(check->pos) +
+                     " while the commit's answer was lost: the commit was not applied");
+    return true;
+  }
+  if (*resends >= kMaxResends) {
+    *up = Status(up->status().code(),
+                 "litevfs: the commit was not applied: the service is still at " + ltx::FormatPos(req.pin) +
+                     " after " + std::to_string(*resends + 1) + " uploads (" + up->status().message() + ")",
+                 up->status().api_code());
+    return true;
+  }
+  ++*resends;
+  LITEVFS_LOG(LogLevel::kWarn, req.db, req.pin,
+              "upload reported " + up->status().ToString() + "; the service does not have it, sending it again");
+  *up = client.UploadTxStream(req.db, req.want, req.size, req.body, req.lease_id);
+  if (!up->ok() && ApiErrorOf(up->status()) == ApiError::kPosMismatch) {
+    // Raced with our own earlier attempt landing late: only `want` means it is ours.
+    auto again = client.Sync(req.db, req.pin, 0);
+    if (again.ok() && again->pos == req.want) *up = again->pos;
+  }
+  return up->ok() || up->status().code() != ltx::Code::kUnavailable;
+}
+
+}  // namespace
+
+UploadResult UploadAndSettle(Client& client, const UploadRequest& req) {
+  Result<Pos> up = client.UploadTxStream(req.db, req.want, req.size, req.body, req.lease_id);
+  if (up.ok() || up.status().code() != ltx::Code::kUnavailable) return Finished(std::move(up), 0);
+  const auto deadline = GetClock().Now() + req.settle_for;
+  auto backoff = kFirstBackoff;
+  int attempt = 0, resends = 0;
+  for (; GetClock().Now() < deadline; attempt++) {
+    GetClock().SleepFor(backoff);
+    backoff = std::min(kMaxBackoff, backoff * 2);
+    if (SettleOnce(client, req, &resends, &up)) return Finished(std::move(up), attempt + 1);
+  }
+  UploadResult r;
+  r.outcome = UploadOutcome::kUnknown;
+  r.attempts = attempt;
+  r.status = Status(ltx::Code::kUnavailable,
+                    "litevfs: commit outcome unknown: the upload's answer was lost and the service did not "
+                    "answer for " + std::to_string(req.settle_for.count()) + " ms (" + up.status().message() +
+                    "); it is settled at the next transaction (see litevfs(7), OUTCOME UNKNOWN)");
+  return r;
+}
+
+}  // namespace litevfs

@@ -1,0 +1,391 @@
+// The read room: a page as of a connection's pin comes from the writer's dirty pages, the
+// page cache, the old-pin pages, a read-ahead already fetching it, or the service (with the
+// prefetch candidates the planner picks). Read-aheads and the bulk pipeline run on the
+// worker pool (worker_pool.h).
+#include <algorithm>
+#include <cstring>
+#include <span>
+
+#include "database.h"
+#include "log.h"
+#include "past_state.h"
+#include "sqlite_format.h"
+#include "worker_pool.h"
+
+namespace litevfs {
+namespace {
+
+constexpr size_t kMaxOldPageBytes = 32u << 20;  // pages kept for pins older than the cache
+constexpr size_t kBulkBatchBytes = 2u << 20;    // per request of a bulk fetch
+constexpr size_t kBatchesInFlight = 2;          // bulk fetches (litevfs_cache_db, commit)
+
+std::span<const uint8_t> AsBytes(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+std::span<uint8_t> AsMutableBytes(std::string& s) { return {reinterpret_cast<uint8_t*>(s.data()), s.size()}; }
+
+long MsSince(Clock::time_point t) {
+  return long(std::chrono::duration_cast<std::chrono::milliseconds>(GetClock().Now() - t).count());
+}
+
+}  // namespace
+
+int64_t Database::FileSize(Conn* c) {
+  MutexLock lk(&mu_);
+  if (reserved_ == c && writer_.owner == c) return int64_t(writer_.size_pages) * page_size_;
+  const Snapshot& s = c->pinned ? c->pin : c->past ? c->past->snap : latest_;  // past: issue 18
+  return int64_t(s.commit) * page_size_;
+}
+
+Status Database::Read(Conn* c, uint8_t* buf, size_t amt, int64_t off, bool* short_read) {
+  *short_read = false;
+  Snapshot pin;
+  uint32_t ps;
+  int64_t size;
+  bool writer;
+  {
+    MutexLock lk(&mu_);
+    pin = c->pinned ? c->pin : latest_;
+    ps = page_size_;
+    writer = reserved_ == c && writer_.owner == c;
+    size = writer ? int64_t(writer_.size_pages) * ps : int64_t(pin.commit) * ps;
+  }
+  if (ps == 0) size = 0;
+  std::string page;
+  for (size_t done = 0; done < amt;) {
+    const int64_t pos = off + int64_t(done);
+    if (pos >= size) {
+      std::memset(buf + done, 0, amt - done);
+      *short_read = true;
+      return Status::OK();
+    }
+    const uint32_t pgno = uint32_t(pos / ps) + 1;
+    const size_t in = size_t(pos % ps);
+    const size_t n = std::min<size_t>(ps - in, amt - done);
+    bool have = false;
+    if (writer) {
+      MutexLock lk(&mu_);
+      auto r = writer_.dirty->Read(pgno, in, std::span<uint8_t>(buf + done, n));  // memory or spill file
+      LTX_RETURN_IF_ERROR(r.status());
+      have = *r;
+    }
+    if (!have) {
+      LTX_RETURN_IF_ERROR(ReadStoredPage(c, pin, pgno, &page, true));
+      if (pgno == 1 && sqlite_format::IsWalHeader(AsBytes(page))) {
+        // WAL-mode database: SQLite sees a rollback-journal database (DESIGN.md §7).
+        sqlite_format::SetJournalVersions(AsMutableBytes(page), sqlite_format::kVersionRollback);
+      }
+      std::memcpy(buf + done, page.data() + in, n);
+    }
+    done += n;
+  }
+  return Status::OK();
+}
+
+bool Database::LookupLocked(Conn* c, const Snapshot& pin, uint32_t pgno, std::string* out) {
+  for (;;) {
+    if (cache_) {
+      auto r = cache_->Get(pgno, pin.pos.txid, AsMutableBytes(*out));
+      if (r.ok() && *r) {
+        cache_hits_++;
+        planner_.Record(pgno, AsBytes(*out), page_size_, pin.commit, false);
+        if (c && c->ra.ahead.erase(pgno)) MaybeReadAheadLocked(c, pin);
+        return true;
+      }
+      if (!r.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, pin.pos, "cache read: " + r.status().ToString());
+      if (c && c->past && ReuseCachedForPast(*c->past, cache_.get(), pgno, AsMutableBytes(*out))) {
+        cache_hits_++;  // issue 18: a cached page the diff says is unchanged since the past
+        return true;
+      }
+    }
+    if (auto it = old_pages_.find({pin.pos.txid, pgno}); it != old_pages_.end()) {
+      *out = it->second;
+      cache_hits_++;
+      if (c && c->ra.ahead.erase(pgno)) MaybeReadAheadLocked(c, pin);
+      return true;
+    }
+    // A read-ahead is fetching this page: wait for it rather than asking twice.
+    auto ra = ReadAheadOfLocked(pin.pos.txid, pgno);
+    if (!ra) return false;
+    std::shared_future<void> done = ra->done;
+    ra.reset();
+    mu_.Unlock();
+    done.wait();
+    mu_.Lock();
+  }
+}
+
+std::vector<uint32_t> Database::MissBatchLocked(Conn* c, const Snapshot& pin, uint32_t pgno, bool allow_prefetch) {
+  std::vector<uint32_t> want = {pgno};
+  const int64_t max_reqs = max_reqs_per_query.load();
+  if (!allow_prefetch || (max_reqs != 0 && c != nullptr && c->requests >= uint64_t(max_reqs))) return want;
+  const PrefetchLimits lim = LimitsLocked();
+  ReadAheadState scratch;
+  ReadAheadState& st = c ? c->ra : scratch;
+  uint32_t frontier = 0;
+  auto ok = [&](uint32_t p) {
+    mu_.AssertHeld();
+    return FetchableLocked(p, pin);
+  };
+  for (uint32_t p : planner_.Candidates(pgno, PrefetchPlanner::MissWindow(st, lim), ok, &frontier)) {
+    want.push_back(p);
+  }
+  st.ahead.clear();
+  st.ahead.insert(want.begin() + 1, want.end());
+  st.ahead_total = uint32_t(want.size() - 1);
+  st.frontier = frontier;
+  return want;
+}
+
+Status Database::ReadStoredPage(Conn* c, const Snapshot& pin, uint32_t pgno, std::string* out,
+                                bool allow_prefetch) {
+  std::vector<uint32_t> want;
+  {
+    MutexLock lk(&mu_);
+    out->assign(page_size_, '\0');
+    if (pgno == ltx::LockPgno(page_size_) || pgno > pin.commit) return Status::OK();  // zeros
+    page_reads_++;
+    if (LookupLocked(c, pin, pgno, out)) return Status::OK();
+    cache_misses_++;
+    want = MissBatchLocked(c, pin, pgno, allow_prefetch);
+  }
+  std::sort(want.begin(), want.end());
+  const auto fetch_start = GetClock().Now();  // for the log line only
+  auto b = client_->GetPages(name_, pin.pos, want);
+  page_requests_++;
+  MutexLock lk(&mu_);
+  if (c) c->requests++;
+  if (!b.ok()) {
+    return Status(b.status().code(),
+                  "litevfs: fetching page " + std::to_string(pgno) + " of " + name_ + " at " +
+                      ltx::FormatPos(pin.pos) + ": " + b.status().message(),
+                  b.status().api_code());
+  }
+  LTX_RETURN_IF_ERROR(StoreFetchedLocked(pin, &b->pages));
+  bool found = false;
+  for (auto& [pg, data] : b->pages) {
+    if (pg != pgno) {
+      prefetched_++;
+      continue;
+    }
+    *out = std::move(data);
+    found = true;
+  }
+  if (!found) out->assign(page_size_, '\0');  // past commit at the pin
+  planner_.Record(pgno, AsBytes(*out), page_size_, pin.commit, true);
+  LITEVFS_LOG(LogLevel::kDebug, name_, pin.pos,
+              "fetched page " + std::to_string(pgno) + " (+" + std::to_string(want.size() - 1) +
+                  " prefetched) in " + std::to_string(MsSince(fetch_start)) + " ms");
+  return Status::OK();
+}
+
+std::vector<uint32_t> Database::MissingPagesLocked(const Snapshot& pin, const std::vector<uint32_t>& pgnos,
+                                                   PageMap* out) {
+  std::vector<uint32_t> missing;
+  const uint32_t ps = page_size_;
+  for (uint32_t pg : pgnos) {
+    std::string page(ps, '\0');
+    if (pg == ltx::LockPgno(ps) || pg > pin.commit) {
+      if (out) (*out)[pg] = std::move(page);
+      continue;
+    }
+    if (cache_) {
+      auto r = cache_->Get(pg, pin.pos.txid, AsMutableBytes(page));
+      if (r.ok() && *r) {
+        if (out) (*out)[pg] = std::move(page);
+        continue;
+      }
+    }
+    missing.push_back(pg);
+  }
+  std::sort(missing.begin(), missing.end());
+  return missing;
+}
+
+Status Database::StoreBatchLocked(const Snapshot& pin, const std::vector<uint32_t>& chunk, PageBatch* b,
+                                  PageMap* out) {
+  const uint32_t ps = page_size_;
+  if (out) {
+    for (uint32_t pg : chunk) (*out)[pg] = std::string(ps, '\0');
+  }
+  for (auto& [pg, data] : b->pages) {
+    if (data.size() != ps) return Status::Corruption("litevfs: wrong page size from the service for " + name_);
+  }
+  PutManyInCacheLocked(pin, b->pages, /*wanted_soon=*/false);  // bulk (issue 19)
+  if (out) {
+    for (auto& [pg, data] : b->pages) (*out)[pg] = std::move(data);
+  }
+  return Status::OK();
+}
+
+Status Database::ReadStoredPages(const Snapshot& pin, const std::vector<uint32_t>& pgnos, PageMap* out) {
+  std::vector<uint32_t> missing;
+  size_t per_req;
+  {
+    MutexLock lk(&mu_);
+    missing = MissingPagesLocked(pin, pgnos, out);
+    per_req = std::max<size_t>(1, std::min(size_t(kMaxPgnosPerRequest), kBulkBatchBytes / page_size_));
+  }
+  // A pipeline on the worker pool: while one answer goes to the cache, the next
+  // kBatchesInFlight requests run. Answers are taken in order; memory is bounded by
+  // kBatchesInFlight + 1 batches, not by the number of pages.
+  std::shared_ptr<Client> client = client_;
+  struct Pending {
+    std::vector<uint32_t> chunk;
+    Clock::time_point start;  // for the log line only
+    std::future<Result<PageBatch>> answer;
+  };
+  std::deque<Pending> inflight;
+  size_t next = 0;
+  auto launch = [&] {
+    Pending p;
+    p.chunk.assign(missing.begin() + next, missing.begin() + std::min(missing.size(), next + per_req));
+    next += p.chunk.size();
+    p.start = GetClock().Now();
+    p.answer = RunForResult([client, name = name_, pos = pin.pos, chunk = p.chunk] {
+      return client->GetPages(name, pos, chunk);
+    });
+    inflight.push_back(std::move(p));
+  };
+  while (next < missing.size() && inflight.size() < kBatchesInFlight) launch();
+  while (!inflight.empty()) {
+    Pending p = std::move(inflight.front());
+    inflight.pop_front();
+    auto b = p.answer.get();
+    page_requests_++;
+    // On an error the remaining futures are waited for as `inflight` goes out of scope.
+    if (!b.ok()) return b.status().WithContext("litevfs: fetching pages of " + name_);
+    if (next < missing.size()) launch();  // the next batch travels while this one is stored
+    LITEVFS_LOG(LogLevel::kDebug, name_, pin.pos,
+                "fetched a batch of " + std::to_string(p.chunk.size()) + " pages (" +
+                    std::to_string(p.chunk.front()) + ".." + std::to_string(p.chunk.back()) + ") in " +
+                    std::to_string(MsSince(p.start)) + " ms");
+    MutexLock lk(&mu_);
+    LTX_RETURN_IF_ERROR(StoreBatchLocked(pin, p.chunk, &*b, out));
+  }
+  return Status::OK();
+}
+
+bool Database::FetchableLocked(uint32_t p, const Snapshot& pin) const {
+  if (p > pin.commit || p == ltx::LockPgno(page_size_)) return false;
+  if (cache_ && cache_->Contains(p, pin.pos.txid)) return false;
+  if (old_pages_.count({pin.pos.txid, p})) return false;
+  if (ReadAheadOfLocked(pin.pos.txid, p)) return false;  // already coming
+  return true;
+}
+
+std::shared_ptr<Database::ReadAhead> Database::ReadAheadOfLocked(uint64_t txid, uint32_t pgno) const {
+  for (const auto& ra : readaheads_in_flight_) {
+    if (ra->txid == txid && ra->pgnos.count(pgno)) return ra;
+  }
+  return nullptr;
+}
+
+PrefetchLimits Database::LimitsLocked() const {
+  return MakePrefetchLimits(max_prefetch_pages.load(), page_size_, max_cached_pages_.load());
+}
+
+void Database::MaybeReadAheadLocked(Conn* c, const Snapshot& pin) {
+  if (stopping_) return;
+  const int64_t max_reqs = max_reqs_per_query.load();
+  if (max_reqs != 0 && c->requests >= uint64_t(max_reqs)) return;
+  const size_t n = PrefetchPlanner::ReadAheadSize(c->ra, LimitsLocked(), readaheads_in_flight_.size());
+  if (n == 0) return;
+  uint32_t frontier = 0;
+  auto ok = [&](uint32_t p) {
+    mu_.AssertHeld();
+    return FetchableLocked(p, pin);
+  };
+  std::vector<uint32_t> next = planner_.Following(c->ra.frontier, n, ok, &frontier);
+  c->ra.frontier = frontier;
+  if (next.empty()) return;  // the end of the b-tree (or of what its shape tells)
+  c->ra.window = uint32_t(n);
+  c->ra.ahead.insert(next.begin(), next.end());
+  c->ra.ahead_total = uint32_t(next.size());
+  c->requests++;
+  auto ra = std::make_shared<ReadAhead>();
+  ra->txid = pin.pos.txid;
+  ra->pgnos = std::unordered_set<uint32_t>(next.begin(), next.end());
+  auto done = std::make_shared<std::promise<void>>();
+  ra->done = done->get_future().share();
+  std::sort(next.begin(), next.end());
+  readaheads_in_flight_.push_back(ra);
+  // The task holds the Database and the Client alive; it only stores into the cache (under
+  // mu_, unless the database was shut down meanwhile). It waits for mu_, held here, before
+  // it unlists itself.
+  RunInBackground([self = shared_from_this(), client = client_, pin, next = std::move(next), ra, done]() mutable {
+    RunReadAhead(std::move(self), std::move(client), pin, std::move(next), std::move(ra), std::move(done));
+  });
+}
+
+void Database::RunReadAhead(std::shared_ptr<Database> self, std::shared_ptr<Client> client, Snapshot pin,
+                            std::vector<uint32_t> pgnos, std::shared_ptr<ReadAhead> ra,
+                            std::shared_ptr<std::promise<void>> done) {
+  const auto start = GetClock().Now();
+  Result<PageBatch> b = Status::Unavailable("litevfs: read-ahead did not run");
+  try {
+    b = client->GetPages(self->name_, pin.pos, pgnos);
+  } catch (const std::exception& e) {  // bad_alloc: readers waiting on it must not hang
+    b = Status::ResourceExhausted(std::string("litevfs: read-ahead: ") + e.what());
+  }
+  {
+    MutexLock lk(&self->mu_);
+    self->page_requests_++;
+    self->readaheads_++;
+    if (!b.ok()) {
+      // Speculative: the reader fetches what it still needs on its misses.
+      LITEVFS_LOG(LogLevel::kDebug, self->name_, pin.pos,
+                  "read-ahead of " + std::to_string(pgnos.size()) + " pages failed (fetched on demand): " +
+                      b.status().ToString());
+    } else if (!self->stopping_) {
+      Status st = self->StoreFetchedLocked(pin, &b->pages);
+      if (!st.ok()) LITEVFS_LOG(LogLevel::kWarn, self->name_, pin.pos, "read-ahead: " + st.ToString());
+      self->prefetched_ += b->pages.size();
+      LITEVFS_LOG(LogLevel::kDebug, self->name_, pin.pos,
+                  "read ahead " + std::to_string(pgnos.size()) + " pages (" + std::to_string(pgnos.front()) +
+                      ".." + std::to_string(pgnos.back()) + ") in " + std::to_string(MsSince(start)) + " ms");
+    }
+    auto& v = self->readaheads_in_flight_;
+    v.erase(std::remove(v.begin(), v.end(), ra), v.end());
+  }
+  done->set_value();
+}
+
+Status Database::StoreFetchedLocked(const Snapshot& pin, std::vector<std::pair<uint32_t, std::string>>* pages) {
+  const bool old_pin = !cache_ || pin.pos.txid < cache_->pos().txid;
+  for (auto& [pg, data] : *pages) {
+    if (data.size() != page_size_) {
+      return Status::Corruption("litevfs: the service sent a " + std::to_string(data.size()) + "-byte page " +
+                                std::to_string(pg) + " for " + name_ + " (page size " +
+                                std::to_string(page_size_) + ")");
+    }
+  }
+  for (auto& [pg, data] : *pages) {
+    if (old_pin) RememberOldPageLocked(pin.pos.txid, pg, data);
+  }
+  PutManyInCacheLocked(pin, *pages, /*wanted_soon=*/true);
+  return Status::OK();
+}
+
+// bulk (issue 19): a fetched batch goes to the cache with a system call per run of pages,
+// not two per page. Batches come ascending from the client (ParsePageFrames).
+void Database::PutManyInCacheLocked(const Snapshot& pin, const std::vector<std::pair<uint32_t, std::string>>& pages,
+                                    bool wanted_soon) {
+  if (!cache_) return;
+  std::vector<PageCache::PageRef> refs;
+  refs.reserve(pages.size());
+  for (const auto& [pg, data] : pages) refs.push_back({pg, AsBytes(data)});
+  Status st = cache_->PutMany(pin.pos.txid, refs, wanted_soon);
+  if (!st.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, pin.pos, "cache put: " + st.ToString());
+}
+
+void Database::RememberOldPageLocked(uint64_t txid, uint32_t pgno, const std::string& page) {
+  if (!old_pages_.emplace(std::make_pair(txid, pgno), page).second) return;
+  old_order_.emplace_back(txid, pgno);
+  while (old_order_.size() * page_size_ > kMaxOldPageBytes) {
+    old_pages_.erase(old_order_.front());
+    old_order_.pop_front();
+  }
+}
+
+}  // namespace litevfs
