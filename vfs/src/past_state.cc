@@ -65,7 +65,7 @@ Status Database::SetPast(Conn* c, const PastRef& ref) {
   std::shared_ptr<Client> client;
   Pos cache_pos;
   {
-    std::lock_guard<std::mutex> lk(mu_);
+    MutexLock lk(&mu_);
     if (c->lock != kLockNone) {
       return Status::InvalidArgument("litevfs: PRAGMA litevfs_time works between transactions only");
     }
