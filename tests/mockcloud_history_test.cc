@@ -12,23 +12,9 @@ using namespace mctest;
 
 namespace {
 
-json J(const httplib::Result& r) { return json::parse(r->body, nullptr, false); }
-
-std::string ErrCode(const httplib::Result& r) {
-  json j = J(r);
-  return j.is_object() && j.contains("code") ? j["code"].get<std::string>() : "<" + r->body + ">";
-}
-
 std::string ErrText(const httplib::Result& r) {
   json j = J(r);
   return j.is_object() && j.contains("error") ? j["error"].get<std::string>() : r->body;
-}
-
-ltx::Pos PosOf(const json& j) {
-  auto p =
-      ltx::ParsePos(j["txid"].get<std::string>() + "/" + j["postApplyChecksum"].get<std::string>());
-  EXPECT_TRUE(p.ok()) << j.dump();
-  return p.ok() ? *p : ltx::Pos{};
 }
 
 httplib::Result Upload(httplib::Client& c, const std::string& db, const std::string& body,

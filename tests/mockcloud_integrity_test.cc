@@ -18,8 +18,6 @@ using namespace mctest;
 
 namespace {
 
-json J(const httplib::Result& r) { return json::parse(r->body, nullptr, false); }
-
 httplib::Result Upload(httplib::Client& c, const std::string& body) {
   return c.Post("/db/tx?db=db", body, "application/octet-stream");
 }

@@ -12,20 +12,6 @@ using namespace mctest;
 
 namespace {
 
-json J(const httplib::Result& r) { return json::parse(r->body, nullptr, false); }
-
-std::string ErrCode(const httplib::Result& r) {
-  json j = J(r);
-  return j.is_object() && j.contains("code") ? j["code"].get<std::string>() : "<" + r->body + ">";
-}
-
-ltx::Pos PosOf(const json& j) {
-  auto p =
-      ltx::ParsePos(j["txid"].get<std::string>() + "/" + j["postApplyChecksum"].get<std::string>());
-  EXPECT_TRUE(p.ok()) << j.dump();
-  return p.ok() ? *p : ltx::Pos{};
-}
-
 std::string Snapshot(Model* m, uint32_t pages) {
   std::map<uint32_t, std::string> w;
   for (uint32_t p = 1; p <= pages; p++) w[p] = FilledPage(m->page_size, p);

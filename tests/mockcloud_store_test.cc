@@ -16,8 +16,6 @@ using namespace mctest;
 
 namespace {
 
-json J(const httplib::Result& r) { return json::parse(r->body, nullptr, false); }
-
 // Wall clock in ms. Compactions in these tests run "a second from now": retention 0 still
 // keeps a position received in the current millisecond, and the tests must not depend on
 // whether the uploads and the compaction share one.

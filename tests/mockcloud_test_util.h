@@ -241,4 +241,19 @@ inline std::string Base64Decode(const std::string& in) {
   return out;
 }
 
+// ---- reading the server's JSON answers ----
+inline json J(const httplib::Result& r) { return json::parse(r->body, nullptr, false); }
+// The answer's wire error code ("<body>" when it has none).
+inline std::string ErrCode(const httplib::Result& r) {
+  json j = J(r);
+  return j.is_object() && j.contains("code") ? j["code"].get<std::string>() : "<" + r->body + ">";
+}
+// A {"txid", "postApplyChecksum"} object as a position (a test failure when malformed).
+inline ltx::Pos PosOf(const json& j) {
+  auto p =
+      ltx::ParsePos(j["txid"].get<std::string>() + "/" + j["postApplyChecksum"].get<std::string>());
+  EXPECT_TRUE(p.ok()) << j.dump();
+  return p.ok() ? *p : ltx::Pos{};
+}
+
 }  // namespace mctest

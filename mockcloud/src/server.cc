@@ -1220,16 +1220,17 @@ void ServerImpl::HandleAt(const httplib::Request& req, httplib::Response& res) {
   std::string name;
   if (!GetDb(req, res, false, &db, &name)) return;
   const bool points = req.has_param("points") && req.get_param_value("points") != "0";
-  Result<HistoryItem> r = Status::OK();
-  if (by_txid) {
-    auto t = ltx::ParseHex64(req.get_param_value("txid"));
-    if (!t.ok()) return ReplyError(res, 400, "EBADREQUEST", "txid: " + t.status().message());
-    r = db->AtTxid(*t, points);
-  } else {
+  auto resolve = [&]() -> Result<HistoryItem> {
+    if (by_txid) {
+      auto t = ltx::ParseHex64(req.get_param_value("txid"));
+      if (!t.ok()) return Status::InvalidArgument("txid: " + t.status().message());
+      return db->AtTxid(*t, points);
+    }
     auto ms = ParseRfc3339Ms(req.get_param_value("time"));
-    if (!ms.ok()) return ReplyError(res, 400, "EBADREQUEST", ms.status().message());
-    r = db->AtTime(*ms, points);
-  }
+    if (!ms.ok()) return ms.status();
+    return db->AtTime(*ms, points);
+  };
+  auto r = resolve();
   if (!r.ok()) return ReplyStatus(res, r.status(), db);
   ReplyJson(res, 200, HistoryItemJson(*r));
 }

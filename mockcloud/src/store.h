@@ -315,6 +315,10 @@ class Database {
 
   // All need mu_ held (shared is enough) or write_mu_ (no one else mutates then).
   bool ResolveLocked(const Pos& at, View* view) const;
+  // The header of a restore transaction on top of `cur` (view `cv`) leaving `commit` pages,
+  // and in *counter page 1's change counter moved forward (store_history.cc).
+  Result<ltx::Header> RestoreHeaderLocked(const View& cv, const Pos& cur, uint32_t commit,
+                                          FdCache* fds, uint32_t* counter) const;
   Status ReadPageLocked(const View& v, uint32_t pgno, uint8_t* out, FdCache* fds) const;
   const TxFile* FileByTxidLocked(uint64_t txid) const;
   Pos CurrentLocked() const;

@@ -183,6 +183,20 @@ Result<std::unique_ptr<Database::SnapshotStream>> Database::OpenSnapshotAt(
   return s;
 }
 
+Result<ltx::Header> Database::RestoreHeaderLocked(const View& cv, const Pos& cur, uint32_t commit,
+                                                  FdCache* fds, uint32_t* counter) const {
+  std::vector<uint8_t> page1(page_size_);
+  LTX_RETURN_IF_ERROR(ReadPageLocked(cv, 1, page1.data(), fds));
+  *counter = ltx::DecodeU32(page1.data() + kChangeCounterOffset) + 1;
+  ltx::Header h;
+  h.page_size = page_size_;
+  h.commit = commit;
+  h.min_txid = h.max_txid = cur.txid + 1;
+  h.timestamp = NowUnixMs();
+  h.pre_apply_checksum = cur.post_apply_checksum;
+  return h;
+}
+
 Result<ApplyResult> Database::Restore(const Pos& target,
                                       const std::function<Status()>& lease_check) {
   const Pos cur = pos();
@@ -205,14 +219,8 @@ Result<ApplyResult> Database::Restore(const Pos& target,
     }
     FdCache fds;
     std::vector<uint8_t> page(page_size_);
-    LTX_RETURN_IF_ERROR(ReadPageLocked(cv, 1, page.data(), &fds));
-    const uint32_t counter = ltx::DecodeU32(page.data() + kChangeCounterOffset) + 1;
-    ltx::Header h;
-    h.page_size = page_size_;
-    h.commit = tv.commit;
-    h.min_txid = h.max_txid = cur.txid + 1;
-    h.timestamp = NowUnixMs();
-    h.pre_apply_checksum = cur.post_apply_checksum;
+    uint32_t counter = 0;
+    LTX_ASSIGN_OR_RETURN(ltx::Header h, RestoreHeaderLocked(cv, cur, tv.commit, &fds, &counter));
     LTX_ASSIGN_OR_RETURN(auto enc, ltx::Encoder::Open(body.sink(), h));
     ltx::DatabaseChecksum post(target.post_apply_checksum);
     std::vector<uint32_t> pgnos = d.pgnos;

@@ -157,14 +157,8 @@ Result<ApplyResult> Database::RestoreFromPoint(const RestorePoint& rp,
     if (!ResolveLocked(cur, &cv)) return Status(ltx::Code::kConflict, "the database moved on; retry", kApiPosMismatch);
     FdCache fds;
     std::vector<uint8_t> page(page_size_);
-    LTX_RETURN_IF_ERROR(ReadPageLocked(cv, 1, page.data(), &fds));
-    const uint32_t counter = ltx::DecodeU32(page.data() + kChangeCounterOffset) + 1;
-    ltx::Header h;
-    h.page_size = page_size_;
-    h.commit = rp.commit;
-    h.min_txid = h.max_txid = cur.txid + 1;
-    h.timestamp = NowUnixMs();
-    h.pre_apply_checksum = cur.post_apply_checksum;
+    uint32_t counter = 0;
+    LTX_ASSIGN_OR_RETURN(ltx::Header h, RestoreHeaderLocked(cv, cur, rp.commit, &fds, &counter));
     LTX_ASSIGN_OR_RETURN(auto enc, ltx::Encoder::Open(&sink, h));
     ltx::DatabaseChecksum post(rp.pos.post_apply_checksum);
     ltx::PageFrame f;

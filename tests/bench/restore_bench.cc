@@ -94,7 +94,7 @@ int Main(const Args& a) {
   const double cp = TimeCp(dir.path(), changed_bytes);
   const double bytes_ratio = double(written) / double(changed_bytes);
   const bool ok = secs <= 2.0 && bytes_ratio <= 1.5;
-  Row("10", "restore " + std::to_string(size_mb) + " MiB db, " + std::to_string(diff->pgnos.size()) +
+  Row("12", "restore " + std::to_string(size_mb) + " MiB db, " + std::to_string(diff->pgnos.size()) +
                 " pages (1%) changed, to before (server-built, one transaction; " + FmtBytes(double(wire)) +
                 " over the wire)",
       "cp of the changed bytes (" + FmtBytes(double(changed_bytes)) + "): " + Fmt(cp * 1000, 0) + " ms",

@@ -21,7 +21,7 @@ EXPECTED_ROWS = {
     "propagation_bench": {"6"},
     "mockcloud_bench": {"7a", "7b"},
     "conn_bench": {"9a", "9b", "9c", "9d"},
-    "restore_bench": {"10"},
+    "restore_bench": {"12"},
 }
 VERDICTS = {"met", "**missed**", "n/a"}
 

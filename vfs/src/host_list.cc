@@ -48,7 +48,10 @@ Result<std::vector<std::string>> ParseHostList(std::string_view hosts) {
           which + " is empty (several hosts are separated by commas: http://a:20202,http://b:20202)");
     }
     auto url = internal::NormalizeBaseUrl(item);
-    if (!url.ok()) return Status::InvalidArgument(which + ": " + url.status().message());
+    if (!url.ok()) {  // one host: the caller's "LITEFS_CLOUD_HOST: " already says which
+      return Status::InvalidArgument(items.size() == 1 ? url.status().message()
+                                                       : which + ": " + url.status().message());
+    }
     if (std::find(out.begin(), out.end(), *url) != out.end()) {
       return Status::InvalidArgument(which + " (" + *url + ") is listed twice");
     }
