@@ -1,4 +1,4 @@
-// Row 10: one big write transaction (default 500 MiB of new rows, then the same rows
+// Row 13: one big write transaction (default 500 MiB of new rows, then the same rows
 // rewritten) through the VFS under the lease, each in a fresh child process, against the
 // same transactions on a local file (DELETE journal) in the same kind of child. Reported:
 // the writer's peak RSS (VmHWM) over its RSS before the transaction, and the commit time.
@@ -71,7 +71,7 @@ int Main(const Args& a) {
     const json lv = Measure({mode, "big", std::to_string(mib), srv.host(), dir / "cache"}, "litevfs " + mode);
     const uint64_t over = lv["hwm_kb"].get<uint64_t>() - lv["rss_before_kb"].get<uint64_t>();
     const double ratio = lv["total_s"].get<double>() / local["total_s"].get<double>();
-    Row("10", std::to_string(mib) + " MiB in one transaction (" + mode + "), writer memory and time",
+    Row("13", std::to_string(mib) + " MiB in one transaction (" + mode + "), writer memory and time",
         "local file: peak RSS " + std::to_string(local["hwm_kb"].get<uint64_t>() / 1024) + " MiB, " +
             Fmt(local["total_s"].get<double>(), 1) + " s",
         "peak RSS +" + std::to_string(over / 1024) + " MiB, commit " + Fmt(lv["commit_s"].get<double>(), 1) +
@@ -84,5 +84,5 @@ int Main(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return bench::Run(argc, argv, "Row 10: one big write transaction", Main, RunChild);
+  return bench::Run(argc, argv, "Row 13: one big write transaction", Main, RunChild);
 }

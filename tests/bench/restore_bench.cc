@@ -1,4 +1,4 @@
-// Row 10: restore (issue 18). A database of about size_mb MiB (1 GiB by default) of random
+// Row 12: restore (issue 18). A database of about size_mb MiB (1 GiB by default) of random
 // rows; 1% of its pages change in ten transactions through the VFS under the lease; then
 // `restore` to the state before them (POST /db/restore: the server builds one transaction of
 // only the differing pages). Measured: the restore's wall time on loopback and the bytes it
@@ -105,4 +105,4 @@ int Main(const Args& a) {
 
 }  // namespace
 
-int main(int argc, char** argv) { return Run(argc, argv, "restore benchmark (row 10)", Main); }
+int main(int argc, char** argv) { return Run(argc, argv, "restore benchmark (row 12)", Main); }

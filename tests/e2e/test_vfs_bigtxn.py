@@ -1,6 +1,6 @@
 """Big transactions through the module (issue 16): one transaction of LITEVFS_BIGTXN_MIB MiB
 (default 128, to stay under two minutes; tests/bench/bigtxn_bench.cc prints the 500 MiB
-figures, row 10) inserted into a new database, then rewritten in a second transaction, each in
+figures, row 13) inserted into a new database, then rewritten in a second transaction, each in
 its own writer process. Dirty pages and the rollback journal spill to disk and the LTX is
 encoded as it is uploaded, so the writer's peak RSS (VmHWM) must stay within 128 MiB of its
 RSS before the transaction (the cache keeps its pages on disk). The same transactions on a

@@ -7,6 +7,7 @@
 #include <span>
 
 #include "database.h"
+#include "bytes.h"
 #include "log.h"
 #include "past_state.h"
 #include "sqlite_format.h"
@@ -19,9 +20,6 @@ constexpr size_t kMaxOldPageBytes = 32u << 20;  // pages kept for pins older tha
 constexpr size_t kBulkBatchBytes = 2u << 20;    // per request of a bulk fetch
 constexpr size_t kBatchesInFlight = 2;          // bulk fetches (litevfs_cache_db, commit)
 
-std::span<const uint8_t> AsBytes(const std::string& s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
 std::span<uint8_t> AsMutableBytes(std::string& s) { return {reinterpret_cast<uint8_t*>(s.data()), s.size()}; }
 
 long MsSince(Clock::time_point t) {

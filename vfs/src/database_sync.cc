@@ -6,6 +6,7 @@
 #include <span>
 
 #include "database.h"
+#include "bytes.h"
 #include "log.h"
 #include "sqlite_format.h"
 
@@ -22,9 +23,6 @@ constexpr auto kSyncBackoffUnit = std::chrono::milliseconds(200);
 constexpr auto kMinIdlePause = std::chrono::milliseconds(200);
 constexpr auto kInstantAnswer = std::chrono::milliseconds(50);  // a long poll that did not wait
 
-std::span<const uint8_t> AsBytes(const std::string& s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
 
 }  // namespace
 

@@ -9,6 +9,7 @@
 #include <span>
 
 #include "api_error.h"
+#include "bytes.h"
 #include "commit_upload.h"
 #include "database.h"
 #include "log.h"
@@ -19,9 +20,6 @@
 namespace litevfs {
 namespace {
 
-std::span<const uint8_t> AsBytes(const std::string& s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
 
 }  // namespace
 

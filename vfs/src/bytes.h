@@ -1,0 +1,14 @@
+// A std::string's bytes as a span, for the LTX and cache calls that take bytes.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace litevfs {
+
+inline std::span<const uint8_t> AsBytes(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+}  // namespace litevfs
