@@ -14,7 +14,7 @@ EXPECTED = ["warm_lookup_bench", "cold_peer_bench", "scan_bench", "write_bench",
             "propagation_bench", "mockcloud_bench", "conn_bench", "restore_bench"]
 # Rows each program must print (row ids).
 EXPECTED_ROWS = {
-    "warm_lookup_bench": {"1"},
+    "warm_lookup_bench": {"1", "1c"},
     "cold_peer_bench": {"2"},
     "scan_bench": {"3", "4", "8", "10", "11"},
     "write_bench": {"5"},
