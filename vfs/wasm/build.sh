@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds litevfs for the browser into build/wasm/web (or $1): litevfs.js + litevfs.wasm
+# Builds litevfs for the browser into build/wasm/web (or $1): litevfs-core.js + litevfs-core.wasm
 # (SQLite + the browser VFS + the native cloud client, over synchronous fetch in a Worker)
 # beside the demo page and the JS API from vfs/wasm/web. Needs what scripts/deps-wasm
 # installs (Debian's emscripten 3.1.6, node-acorn; the SQLite amalgamation from the pinned
@@ -51,9 +51,9 @@ done
 for s in "${own[@]}"; do
   o=$obj/$(echo "$s" | tr / _).o; compile "$s" "$o" "${cxx_flags[@]}" "${own_warnings[@]}"; objs+=("$o")
 done
-echo "emcc link $out/litevfs.js" >&2
+echo "emcc link $out/litevfs-core.js" >&2
 emcc -O2 --closure=0 -fexceptions -sFETCH=1 -sENVIRONMENT=worker -sALLOW_MEMORY_GROWTH=1 \
   -sEXPORTED_FUNCTIONS=_lv_open,_lv_query,_lv_stats,_lv_close \
   -sEXPORTED_RUNTIME_METHODS=ccall,UTF8ToString \
-  "${objs[@]}" -o "$out/litevfs.js"
+  "${objs[@]}" -o "$out/litevfs-core.js"
 cp "$root"/vfs/wasm/web/* "$out/"
