@@ -24,7 +24,7 @@ cxx_flags=(-std=c++20 -O2 -fexceptions -DLITEVFS_NO_ZSTD -DLITEVFS_VERSION="\"wa
            -I"$root/vfs/include" -I"$root/vfs/src" -I"$root" -I"$root/libltx/include"
            -isystem "$obj/inc" -isystem "$sqlite_dir")
 own_warnings=(-Wall -Wextra -Werror)
-core=(vfs/src/transport.cc vfs/src/client.cc vfs/src/client_codec.cc vfs/src/host_list.cc vfs/src/log.cc
+core=(vfs/src/transport.cc vfs/src/readahead.cc vfs/src/btree.cc vfs/src/client.cc vfs/src/client_codec.cc vfs/src/host_list.cc vfs/src/log.cc
       libltx/src/format.cc libltx/src/status.cc libltx/src/io.cc libltx/src/fd_io.cc
       libltx/src/checksum.cc)
 own=(vfs/wasm/src/fetch_transport.cc vfs/wasm/src/remote_db.cc vfs/wasm/src/wasm_vfs.cc

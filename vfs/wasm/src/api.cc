@@ -117,7 +117,7 @@ EMSCRIPTEN_KEEPALIVE const char* lv_open(const char* host, const char* token, co
   cfg.host = host;
   cfg.token = token;
   cfg.cluster = cluster;
-  cfg.accept_zstd = false;  // no zstd in the browser build: identity bodies
+  cfg.accept_zstd = false;  // the browser offers (and decodes) encodings itself
   cfg.host_source = "open({host})";
   cfg.token_source = "open({token})";
   cfg.cluster_source = "open({cluster})";

@@ -72,6 +72,9 @@ class FetchTransport final : public Transport {
     res.status = f->status;
     if (res.status != 0) {
       res.headers = ResponseHeaders(f);
+      // The browser negotiates Accept-Encoding itself (Chromium offers zstd) and hands over
+      // the body decoded: the header describes the wire, not this body.
+      res.headers.erase("content-encoding");
       res.body.assign(f->data ? f->data : "", size_t(f->numBytes));
     }
     emscripten_fetch_close(f);

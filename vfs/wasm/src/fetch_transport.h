@@ -3,7 +3,8 @@
 // stand-in for curl_transport.cc: the Client above it (client.cc) is the native one.
 // Request bodies come from HttpRequest::body only (a read-only build never uploads a file or
 // a reader: those fail with kUnsupported, never an empty body). The browser decides
-// Accept-Encoding itself, so the client must not offer zstd (ClientConfig::accept_zstd).
+// Accept-Encoding itself (a script may not set it) and decodes the body before we see it,
+// so responses come without Content-Encoding: zstd on the wire costs the wasm nothing.
 #pragma once
 
 #include <memory>

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <span>
 
+#include "vfs/src/config.h"
 #include "vfs/src/sqlite_format.h"
 
 namespace litevfs::wasm {
@@ -48,6 +49,7 @@ Status RemoteDb::ColdOpen() {
 }
 
 Status RemoteDb::BeginRead() {
+  ra_.Reset();
   const auto now = std::chrono::steady_clock::now();
   if (now - synced_at_ < std::chrono::milliseconds(opts_.fresh_ms)) return Status::OK();
   auto s = client_->Sync(name_, pos_);
@@ -66,6 +68,7 @@ Status RemoteDb::Apply(const SyncResult& s) {
                                ": open it again");
   }
   if (s.all || pos_.IsZero()) {
+    planner_.Clear();
     pages_.clear();
     order_.clear();
     bytes_ = 0;
@@ -105,6 +108,7 @@ void RemoteDb::Insert(uint32_t pgno, std::string page) {
   if (pgno == 1 && sqlite_format::IsWalHeader(Bytes(page))) {
     sqlite_format::SetJournalVersions(Bytes(page), sqlite_format::kVersionRollback);
   }
+  planner_.Record(pgno, Bytes(page), page_size_, commit_, true);
   auto [it, fresh] = pages_.insert_or_assign(pgno, std::move(page));
   (void)fresh;
   bytes_ += it->second.size();
@@ -119,21 +123,34 @@ void RemoteDb::Insert(uint32_t pgno, std::string page) {
   }
 }
 
-// One request for pgno and, when misses run sequentially, the pages after it.
-Status RemoteDb::Fetch(uint32_t pgno) {
-  window_ = pgno == next_expected_ ? std::min(window_ * 2, kMaxReadAheadPages) : 1;
-  std::vector<uint32_t> want;
-  for (uint32_t p = pgno; p <= commit_ && want.size() < window_; p++) {
-    if (!pages_.count(p)) want.push_back(p);
+// pgno and the prefetch candidates the planner picks for a miss on it (as natively).
+std::vector<uint32_t> RemoteDb::MissBatch(uint32_t pgno) {
+  const uint64_t max_pages = page_size_ ? opts_.memory_bytes / page_size_ : 0;
+  const PrefetchLimits lim = MakePrefetchLimits(kDefaultMaxPrefetchPages, page_size_, int64_t(max_pages));
+  auto ok = [&](uint32_t p) { return p >= 1 && p <= commit_ && p != pgno && !pages_.count(p); };
+  uint32_t frontier = 0;
+  std::vector<uint32_t> want = {pgno};
+  for (uint32_t p : planner_.Candidates(pgno, PrefetchPlanner::MissWindow(ra_, lim), ok, &frontier)) {
+    want.push_back(p);
   }
-  next_expected_ = pgno + window_;
-  auto b = client_->GetPages(name_, pos_, want);
+  ra_.ahead.clear();
+  ra_.ahead.insert(want.begin() + 1, want.end());
+  ra_.ahead_total = uint32_t(want.size() - 1);
+  ra_.frontier = frontier;
+  std::sort(want.begin(), want.end());
+  return want;
+}
+
+// One request for a miss.
+Status RemoteDb::Fetch(uint32_t pgno) {
+  auto b = client_->GetPages(name_, pos_, MissBatch(pgno));
   page_requests_++;
   if (!b.ok()) return b.status();
   return Keep(*b);
 }
 
 Result<const std::string*> RemoteDb::Page(uint32_t pgno) {
+  ra_.ahead.erase(pgno);  // a prefetched page used: the scan signal MissWindow reads
   auto it = pages_.find(pgno);
   if (it == pages_.end()) {
     LTX_RETURN_IF_ERROR(Fetch(pgno));

@@ -2,7 +2,9 @@
 // the length of a read transaction, as natively), kept in memory up to a byte bound, and
 // brought forward by a sync at each transaction start. The cold open is one request
 // (/db/interior: page 1 and every interior page), so a rowid lookup then misses only on its
-// leaf. Single-threaded (a Worker), like everything in the browser build.
+// leaf. A miss asks for more pages in the same request, picked as natively (the core's
+// PrefetchPlanner: right siblings in key order, the window doubling while a scan uses what
+// it fetched; litevfs_max_prefetch_pages' default). Single-threaded (a Worker), like everything in the browser build.
 #pragma once
 
 #include <chrono>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "litevfs/client.h"
+#include "vfs/src/readahead.h"
 
 namespace litevfs::wasm {
 
@@ -21,8 +24,6 @@ namespace litevfs::wasm {
 inline constexpr uint64_t kDefaultMemoryBytes = 64ull << 20;
 // A transaction starting within this long of the last sync reuses its position.
 inline constexpr long kDefaultFreshMs = 250;
-// Consecutive misses double the read-ahead up to this many pages per request.
-inline constexpr uint32_t kMaxReadAheadPages = 64;
 
 struct RemoteDbOptions {
   uint64_t memory_bytes = kDefaultMemoryBytes;
@@ -55,6 +56,7 @@ class RemoteDb {
   Status Keep(const PageBatch& b);
   Result<const std::string*> Page(uint32_t pgno);
   Status Fetch(uint32_t pgno);
+  std::vector<uint32_t> MissBatch(uint32_t pgno);
   void Insert(uint32_t pgno, std::string page);
 
   std::unique_ptr<Client> client_;
@@ -66,8 +68,8 @@ class RemoteDb {
   std::unordered_map<uint32_t, std::string> pages_;  // as of pos_
   std::deque<uint32_t> order_;                       // fetch order, for eviction
   uint64_t bytes_ = 0;
-  uint32_t next_expected_ = 0;  // the page after the last miss's batch
-  uint32_t window_ = 1;         // read-ahead pages for the next sequential miss
+  PrefetchPlanner planner_;  // the b-tree shape seen so far
+  ReadAheadState ra_;        // this read transaction's prefetch window
   std::chrono::steady_clock::time_point synced_at_{};
   uint64_t syncs_ = 0;
   uint64_t page_requests_ = 0;
