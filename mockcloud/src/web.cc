@@ -45,7 +45,7 @@ void ServeFile(const std::string& web_dir, std::string rel, httplib::Response& r
   const std::string full = web_dir + "/" + rel;
   std::ifstream in;
   if (SafeRelative(rel) && stat(full.c_str(), &st) == 0 && S_ISREG(st.st_mode)) in.open(full, std::ios::binary);
-  if (!in) {
+  if (!in.is_open()) {
     res.status = 404;
     res.set_content("no such file under --web: " + rel + "\n", "text/plain; charset=utf-8");
     return;

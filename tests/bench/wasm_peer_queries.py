@@ -37,7 +37,8 @@ STEPS = [
 ]
 # One round trip from the page, the floor every step is measured against.
 BASELINE_JS = """(async () => { const t = performance.now();
-  const r = await fetch('/healthz', {cache: 'no-store'}); await r.arrayBuffer();
+  const r = await fetch('/info', {cache: 'no-store', headers: {Authorization: 'test-token'}});
+  await r.arrayBuffer();
   return performance.now() - t; })()"""
 STEP_JS = """(async () => { const t = performance.now(); const r = %s;
   return {ms: performance.now() - t, stats: r.stats || r}; })()"""
@@ -67,15 +68,16 @@ def run(args, tmp):
             b.navigate(cloud.url + "/web/index.html", "window.demo !== undefined")
             base = min(b.evaluate(BASELINE_JS) for _ in range(5))
             print(f"baseline: one fetch() round trip = {base:.1f} ms (server adds {LATENCY_MS} ms)\n")
-            print("| step | requests | bytes | ms | ms / round trip |")
+            print("| step | requests | bytes (wire / decoded) | ms | ms / round trip |")
             print("|---|---|---|---|---|")
-            prev = {"requests": 0, "bytes": 0}
+            prev = {"requests": 0, "bytes": 0, "wire_bytes": 0}
             for label, sql in STEPS:
                 call = ("await demo.open('peer', {token: 'test-token', freshMs: 60000})" if sql is None
                         else f"await demo.run({json.dumps(sql)})")
                 r = b.evaluate(STEP_JS % call)
                 s = r["stats"]
                 print(f"| {label} | {s['requests'] - prev['requests']} | "
+                      f"{(s['wire_bytes'] - prev['wire_bytes']) / 1024:.1f} / "
                       f"{(s['bytes'] - prev['bytes']) / 1024:.1f} KB | {r['ms']:.0f} | "
                       f"{r['ms'] / base:.2f} |")
                 prev = s

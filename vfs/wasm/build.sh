@@ -51,9 +51,16 @@ done
 for s in "${own[@]}"; do
   o=$obj/$(echo "$s" | tr / _).o; compile "$s" "$o" "${cxx_flags[@]}" "${own_warnings[@]}"; objs+=("$o")
 done
-echo "emcc link $out/litevfs-core.js" >&2
-emcc -O2 --closure=0 -fexceptions -sFETCH=1 -sENVIRONMENT=worker -sALLOW_MEMORY_GROWTH=1 \
-  -sEXPORTED_FUNCTIONS=_lv_open,_lv_query,_lv_stats,_lv_close \
-  -sEXPORTED_RUNTIME_METHODS=ccall,UTF8ToString \
-  "${objs[@]}" -o "$out/litevfs-core.js"
+relink=0
+[ -f "$out/litevfs-core.wasm" ] || relink=1
+for o in "${objs[@]}"; do
+  if [ "$o" -nt "$out/litevfs-core.wasm" ]; then relink=1; fi
+done
+if ((relink)); then
+  echo "emcc link $out/litevfs-core.js" >&2
+  emcc -O2 --closure=0 -fexceptions -sFETCH=1 -sENVIRONMENT=worker -sALLOW_MEMORY_GROWTH=1 \
+    -sEXPORTED_FUNCTIONS=_lv_open,_lv_query,_lv_stats,_lv_close \
+    -sEXPORTED_RUNTIME_METHODS=ccall,UTF8ToString \
+    "${objs[@]}" -o "$out/litevfs-core.js"
+fi
 cp "$root"/vfs/wasm/web/* "$out/"

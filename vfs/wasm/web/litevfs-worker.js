@@ -18,12 +18,21 @@ const ops = {
   close: ({ handle }) => Module.ccall("lv_close", S, [N], [handle]),
 };
 
+// Bytes on the wire (before the browser decoded any Content-Encoding), from Resource Timing.
+let wireBytes = 0;
+function addWireBytes(stats) {
+  for (const t of performance.getEntriesByType("resource")) wireBytes += t.encodedBodySize || 0;
+  performance.clearResourceTimings();
+  if (stats) stats.wire_bytes = wireBytes;
+}
+
 self.onmessage = async (e) => {
   const { id, op, args } = e.data;
   await ready;
   try {
     if (!ops[op]) throw new Error("litevfs worker: unknown operation " + op);
     const result = JSON.parse(ops[op](args));
+    addWireBytes(result.stats || (op === "close" ? null : result));
     if (result.error !== undefined) self.postMessage({ id, error: result.error });
     else self.postMessage({ id, result });
   } catch (err) {
