@@ -84,8 +84,8 @@ class BrowserTest(unittest.TestCase):
     def load(self):
         self.browser.navigate(self.page, "window.demo !== undefined")
 
-    def open(self, name="demo", fresh_ms=None, host=None):
-        opts = {"token": TOKEN}
+    def open(self, name="demo", fresh_ms=None, host=None, persist=True):
+        opts = {"token": TOKEN, "persist": persist}
         if fresh_ms is not None:
             opts["freshMs"] = fresh_ms
         if host is not None:
@@ -97,7 +97,7 @@ class BrowserTest(unittest.TestCase):
 
     def test_cold_open_and_rowid_lookup_are_one_request_each(self):
         self.load()
-        opened = self.open(fresh_ms=60000)  # no sync between these statements
+        opened = self.open(fresh_ms=60000, persist=False)  # cold; no sync between statements
         self.assertEqual(opened["requests"], 1, opened)  # /db/interior
         r = self.query("SELECT v FROM items WHERE id = 2500")
         self.assertEqual(r["rows"], native(self.src, "SELECT v FROM items WHERE id = 2500"))
@@ -113,31 +113,55 @@ class BrowserTest(unittest.TestCase):
         self.assertEqual(self.query(POINT)["columns"], ["id", "k", "v", "payload"])
 
     def test_page_follows_a_remote_commit(self):
+        """Live (a sync at each statement) and after a reload (the persistent cache drops
+        exactly the pages the commit changed)."""
         self.load()
         self.open(fresh_ms=0)  # every statement starts with a sync
         before = self.query("SELECT count(*), max(id) FROM items")
         self.assertEqual(before["rows"], [[ROWS, ROWS]])
+        self.query(RANGE)  # more pages into the persistent cache
         run_cli(["shell", "demo", "--lease", "-c",
                  "INSERT INTO items(id, k, v, payload) VALUES (100000, 'remote', 7, 'x');"
-                 "UPDATE items SET v = -1 WHERE id = 1234;"], self.env)
-        after = self.query("SELECT count(*), max(id), (SELECT v FROM items WHERE id = 1234) "
-                           "FROM items")
+                 "UPDATE items SET v = -1 WHERE id = 1600;"], self.env)
+        check = "SELECT count(*), max(id), (SELECT v FROM items WHERE id = 1600) FROM items"
+        after = self.query(check)
         self.assertEqual(after["rows"], [[ROWS + 1, 100000, -1]])
         self.assertGreater(after["stats"]["syncs"], before["stats"]["syncs"])
         self.assertNotEqual(after["stats"]["pos"], before["stats"]["pos"])
+        self.browser.reload("window.demo !== undefined")
+        self.open()
+        run_cli(["shell", "demo", "--lease", "-c", "UPDATE items SET v = -2 WHERE id = 1601;"],
+                self.env)
+        self.browser.reload("window.demo !== undefined")
+        reopened = self.open()
+        self.assertEqual(reopened["requests"], 1, reopened)  # one sync from the stored position
+        self.assertEqual(self.query("SELECT v FROM items WHERE id IN (1600, 1601) ORDER BY id")["rows"],
+                         [[-1], [-2]])
         # Put it back for the other tests (they compare with the source file).
         run_cli(["shell", "demo", "--lease", "-c",
-                 "DELETE FROM items WHERE id = 100000; UPDATE items SET v = 3702 WHERE id = 1234;"],
-                self.env)
-        self.assertEqual(self.query(POINT)["rows"], native(self.src, POINT))
+                 "DELETE FROM items WHERE id = 100000; UPDATE items SET v = 4800 WHERE id = 1600;"
+                 "UPDATE items SET v = 4803 WHERE id = 1601;"], self.env)
+        self.assertEqual(self.query(RANGE)["rows"], native(self.src, RANGE))
 
-    def test_reload_opens_again(self):
+    def test_reload_reuses_the_persistent_cache(self):
         self.load()
         self.open()
+        first = self.query(RANGE)
+        self.assertTrue(first["stats"]["persistent"], first["stats"])
+        self.assertGreater(first["stats"]["stored_pages"], 0)
         self.browser.reload("window.demo !== undefined")
-        opened = self.open()
-        self.assertEqual(opened["requests"], 1, opened)  # memory-only cache: cold again
-        self.assertEqual(self.query(RANGE)["rows"], native(self.src, RANGE))
+        opened = self.open(fresh_ms=60000)
+        self.assertEqual((opened["requests"], opened["syncs"], opened["page_requests"]), (1, 1, 0),
+                         opened)  # a sync from the stored position, no pages
+        again = self.query(RANGE)
+        self.assertEqual(again["rows"], native(self.src, RANGE))
+        self.assertEqual(again["stats"]["page_requests"], 0, again["stats"])  # all from OPFS
+
+    def test_memory_only_when_asked(self):
+        self.load()
+        opened = self.open(persist=False)
+        self.assertFalse(opened["persistent"])
+        self.assertEqual(opened["page_requests"], 1)  # cold: /db/interior
 
     def test_errors_name_the_problem(self):
         self.load()

@@ -27,7 +27,7 @@ own_warnings=(-Wall -Wextra -Werror)
 core=(vfs/src/transport.cc vfs/src/readahead.cc vfs/src/btree.cc vfs/src/client.cc vfs/src/client_codec.cc vfs/src/host_list.cc vfs/src/log.cc
       libltx/src/format.cc libltx/src/status.cc libltx/src/io.cc libltx/src/fd_io.cc
       libltx/src/checksum.cc)
-own=(vfs/wasm/src/fetch_transport.cc vfs/wasm/src/remote_db.cc vfs/wasm/src/wasm_vfs.cc
+own=(vfs/wasm/src/fetch_transport.cc vfs/wasm/src/page_store.cc vfs/wasm/src/remote_db.cc vfs/wasm/src/wasm_vfs.cc
      vfs/wasm/src/api.cc)
 
 # Whether $2 (an object with a depfile $2.d) is older than any file it was built from.

@@ -47,7 +47,9 @@ json Stats(const Handle& h) {
   return json{{"requests", s.requests.load()},     {"bytes", s.bytes_received.load()},
               {"pages", s.pages_fetched.load()},   {"syncs", h.db->syncs()},
               {"page_requests", h.db->page_requests()}, {"cached_pages", h.db->cached_pages()},
-              {"pos", ltx::FormatPos(h.db->pos())}};
+              {"pos", ltx::FormatPos(h.db->pos())},
+              {"persistent", h.db->persistent()},   {"stored_pages", h.db->stored_pages()},
+              {"store_error", h.db->store_error()}};
 }
 
 json Value(sqlite3_stmt* st, int i) {
@@ -124,7 +126,7 @@ EMSCRIPTEN_KEEPALIVE const char* lv_open(const char* host, const char* token, co
   auto client = litevfs::Client::CreateWithTransport(cfg, MakeFetchTransport(cfg.host, kRequestTimeoutMs));
   RemoteDbOptions opts;
   if (fresh_ms >= 0) opts.fresh_ms = fresh_ms;
-  auto db = RemoteDb::Open(std::move(client), name, opts);
+  auto db = RemoteDb::Open(std::move(client), name, opts, PageStore::TakePending(kDefaultStoreBytes));
   if (!db.ok()) return Error(db.status().message());
   const int id = next_handle++;
   Handle& h = Handles()[id];

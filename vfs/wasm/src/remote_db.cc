@@ -18,11 +18,46 @@ std::span<uint8_t> Bytes(std::string& s) {
 }  // namespace
 
 Result<std::unique_ptr<RemoteDb>> RemoteDb::Open(std::unique_ptr<Client> client,
-                                                 const std::string& name, RemoteDbOptions opts) {
+                                                 const std::string& name, RemoteDbOptions opts,
+                                                 std::unique_ptr<PageStore> store) {
   LTX_RETURN_IF_ERROR(ValidateDatabaseName(name));
   std::unique_ptr<RemoteDb> db(new RemoteDb(std::move(client), name, opts));
+  db->store_ = std::move(store);
+  auto stored = db->store_ ? db->store_->Load() : Result<std::optional<StoredState>>(std::nullopt);
+  if (!stored.ok()) db->StoreFailed(stored.status());
+  if (stored.ok() && stored->has_value()) {
+    Status warm = db->WarmOpen(**stored);
+    if (warm.ok()) return db;
+    const auto code = warm.code();
+    if (code == ltx::Code::kUnavailable || code == ltx::Code::kPermissionDenied ||
+        code == ltx::Code::kNotFound) {
+      return warm;
+    }
+    // Any other refusal (e.g. a position the service no longer keeps): start over, cold.
+    db->pos_ = Pos{};
+    db->page_size_ = db->commit_ = 0;
+    if (db->store_) db->StoreFailed(db->store_->Move(StoredState{}, {}, true));
+  }
   LTX_RETURN_IF_ERROR(db->ColdOpen());
   return db;
+}
+
+// From the stored position: one sync; the pages it names are dropped, the rest reused.
+Status RemoteDb::WarmOpen(const StoredState& st) {
+  pos_ = st.pos;
+  page_size_ = st.page_size;
+  commit_ = st.commit;
+  auto s = client_->Sync(name_, pos_);
+  if (!s.ok()) return s.status();
+  syncs_++;
+  return Apply(*s);
+}
+
+// A persistent-cache error: from now on memory only, and the stats say why.
+void RemoteDb::StoreFailed(const Status& st) {
+  if (st.ok() || !store_) return;
+  store_error_ = st.message();
+  store_.reset();
 }
 
 Status RemoteDb::ColdOpen() {
@@ -33,6 +68,7 @@ Status RemoteDb::ColdOpen() {
     commit_ = b->commit;
     page_size_ = b->page_size;
     synced_at_ = std::chrono::steady_clock::now();
+    if (store_) StoreFailed(store_->Move(StoredState{pos_, page_size_, commit_}, {}, true));
     return Keep(*b);
   }
   if (b.status().code() != ltx::Code::kUnsupported) return b.status();
@@ -67,7 +103,8 @@ Status RemoteDb::Apply(const SyncResult& s) {
                                std::to_string(page_size_) + " to " + std::to_string(s.page_size) +
                                ": open it again");
   }
-  if (s.all || pos_.IsZero()) {
+  const bool was_zero = pos_.IsZero();
+  if (s.all || was_zero) {
     planner_.Clear();
     pages_.clear();
     order_.clear();
@@ -83,6 +120,9 @@ Status RemoteDb::Apply(const SyncResult& s) {
   pos_ = s.pos;
   if (s.page_size != 0) page_size_ = s.page_size;
   if (s.commit != 0) commit_ = s.commit;
+  if (store_) {
+    StoreFailed(store_->Move(StoredState{pos_, page_size_, commit_}, s.pgnos, s.all || was_zero));
+  }
   // Pages past the new end go with it.
   std::erase_if(pages_, [&](const auto& kv) {
     if (kv.first <= commit_) return false;
@@ -100,6 +140,11 @@ Status RemoteDb::Keep(const PageBatch& b) {
   if (b.commit != 0) commit_ = b.commit;
   if (b.page_size != 0) page_size_ = b.page_size;
   for (const auto& [pgno, page] : b.pages) Insert(pgno, page);
+  if (store_) {
+    std::vector<std::pair<uint32_t, const std::string*>> out;
+    for (const auto& [pgno, page] : b.pages) out.emplace_back(pgno, &page);
+    StoreFailed(store_->Write(out));
+  }
   return Status::OK();
 }
 
@@ -127,7 +172,9 @@ void RemoteDb::Insert(uint32_t pgno, std::string page) {
 std::vector<uint32_t> RemoteDb::MissBatch(uint32_t pgno) {
   const uint64_t max_pages = page_size_ ? opts_.memory_bytes / page_size_ : 0;
   const PrefetchLimits lim = MakePrefetchLimits(kDefaultMaxPrefetchPages, page_size_, int64_t(max_pages));
-  auto ok = [&](uint32_t p) { return p >= 1 && p <= commit_ && p != pgno && !pages_.count(p); };
+  auto ok = [&](uint32_t p) {
+    return p >= 1 && p <= commit_ && p != pgno && !pages_.count(p) && !(store_ && store_->Has(p));
+  };
   uint32_t frontier = 0;
   std::vector<uint32_t> want = {pgno};
   for (uint32_t p : planner_.Candidates(pgno, PrefetchPlanner::MissWindow(ra_, lim), ok, &frontier)) {
@@ -152,6 +199,13 @@ Status RemoteDb::Fetch(uint32_t pgno) {
 Result<const std::string*> RemoteDb::Page(uint32_t pgno) {
   ra_.ahead.erase(pgno);  // a prefetched page used: the scan signal MissWindow reads
   auto it = pages_.find(pgno);
+  if (it == pages_.end() && store_ && store_->Has(pgno)) {
+    auto stored = store_->Read(pgno);
+    if (stored.ok()) {
+      Insert(pgno, std::move(stored).value());
+      it = pages_.find(pgno);
+    }  // else dropped from the store: fetched below
+  }
   if (it == pages_.end()) {
     LTX_RETURN_IF_ERROR(Fetch(pgno));
     it = pages_.find(pgno);

@@ -16,12 +16,15 @@
 #include <vector>
 
 #include "litevfs/client.h"
+#include "page_store.h"
 #include "vfs/src/readahead.h"
 
 namespace litevfs::wasm {
 
 // Pages kept in memory, at most (a page past it evicts the oldest fetched).
 inline constexpr uint64_t kDefaultMemoryBytes = 64ull << 20;
+// Pages kept in the browser's persistent cache (OPFS), at most.
+inline constexpr uint64_t kDefaultStoreBytes = 256ull << 20;
 // A transaction starting within this long of the last sync reuses its position.
 inline constexpr long kDefaultFreshMs = 250;
 
@@ -32,9 +35,12 @@ struct RemoteDbOptions {
 
 class RemoteDb {
  public:
-  // Opens `name` with one request (/db/interior; a plain server: /db/sync + page 1).
+  // Opens `name` with one request: with a stored position, a sync from it (the pages it
+  // names are dropped, the rest are reused); else /db/interior (a plain server: /db/sync +
+  // page 1). `store` may be null (memory only).
   static Result<std::unique_ptr<RemoteDb>> Open(std::unique_ptr<Client> client,
-                                                const std::string& name, RemoteDbOptions opts);
+                                                const std::string& name, RemoteDbOptions opts,
+                                                std::unique_ptr<PageStore> store);
   // A read transaction starts: sync unless fresh, drop the pages that changed.
   Status BeginRead();
   // Copies n bytes at `offset` of the file at the pinned position into buf. Bytes past the
@@ -47,11 +53,17 @@ class RemoteDb {
   uint64_t syncs() const { return syncs_; }
   uint64_t page_requests() const { return page_requests_; }
   size_t cached_pages() const { return pages_.size(); }
+  uint64_t stored_pages() const { return store_ ? store_->stored_pages() : 0; }
+  bool persistent() const { return store_ != nullptr; }
+  // Why the persistent cache was given up (then memory only), or empty.
+  const std::string& store_error() const { return store_error_; }
 
  private:
   RemoteDb(std::unique_ptr<Client> client, std::string name, RemoteDbOptions opts)
       : client_(std::move(client)), name_(std::move(name)), opts_(opts) {}
   Status ColdOpen();
+  Status WarmOpen(const StoredState& st);
+  void StoreFailed(const Status& st);
   Status Apply(const SyncResult& s);
   Status Keep(const PageBatch& b);
   Result<const std::string*> Page(uint32_t pgno);
@@ -60,6 +72,8 @@ class RemoteDb {
   void Insert(uint32_t pgno, std::string page);
 
   std::unique_ptr<Client> client_;
+  std::unique_ptr<PageStore> store_;  // null: memory only
+  std::string store_error_;
   const std::string name_;
   const RemoteDbOptions opts_;
   Pos pos_;

@@ -10,7 +10,10 @@
 // host "" (the default) is the page's own origin: serve the page from the server
 // (litevfs-mockcloud --web DIR), or start the server with --cors-origin. Each statement
 // sees one position of the remote database; a transaction start moves to the latest one
-// (freshMs: a start within that many ms of the last sync reuses it; default 250).
+// (freshMs: a start within that many ms of the last sync reuses it; default 250). Pages
+// are kept in the browser's Origin Private File System (up to 256 MiB a database) and
+// reused after a reload once a sync says which changed; persist: false keeps them in
+// memory only (so does a browser without OPFS, or a database open in another tab).
 "use strict";
 (function (global) {
   const here = (document.currentScript && document.currentScript.src) || global.location.href;
@@ -60,7 +63,8 @@
     const worker = new WorkerClient(opts.workerUrl || new URL("litevfs-worker.js", here).href);
     try {
       const r = await worker.call("open", { name, host: opts.host, token: opts.token,
-                                            cluster: opts.cluster, freshMs: opts.freshMs });
+                                            cluster: opts.cluster, freshMs: opts.freshMs,
+                                            persist: opts.persist });
       return new Database(worker, r.handle, r);
     } catch (err) {
       worker.terminate();
