@@ -72,7 +72,9 @@ def run(args, tmp):
             print("|---|---|---|---|---|")
             prev = {"requests": 0, "bytes": 0, "wire_bytes": 0}
             for label, sql in STEPS:
-                call = ("await demo.open('peer', {token: 'test-token', freshMs: 60000})" if sql is None
+                persist = "false" if args.memory else "true"
+                call = (f"await demo.open('peer', {{token: 'test-token', freshMs: 60000, persist: {persist}}})"
+                        if sql is None
                         else f"await demo.run({json.dumps(sql)})")
                 r = b.evaluate(STEP_JS % call)
                 s = r["stats"]
@@ -90,6 +92,7 @@ def main():
     ap.add_argument("--mockcloud", required=True)
     ap.add_argument("--litevfs", required=True)
     ap.add_argument("--shared", default=os.path.join(ROOT, "..", "shared"))
+    ap.add_argument("--memory", action="store_true", help="no persistent cache (OPFS)")
     args = ap.parse_args()
     if not cdp.find_chromium() or not shutil.which("emcc"):
         sys.exit("wasm_peer_queries: needs chromium and emcc: run scripts/deps-wasm")
