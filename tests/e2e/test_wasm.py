@@ -134,7 +134,7 @@ class BrowserTest(unittest.TestCase):
                 self.env)
         self.browser.reload("window.demo !== undefined")
         try:
-            reopened = self.open()
+            reopened = self.open(fresh_ms=0)  # the put-back below must be seen at once
             # One sync from the stored position, then page 1 (SQLite reads its header at
             # open), which every commit changes; the other pages come from the store.
             self.assertEqual((reopened["syncs"], reopened["page_requests"]), (1, 1), reopened)
