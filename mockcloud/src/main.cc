@@ -73,7 +73,14 @@ struct Flags {
   int64_t max_connections = 10000, max_queue = 1024;
   bool verify_on_start = false;
   std::string store, etcd, aws_credentials_file;  // distributed mode (AddDistFlags)
+  std::string cors_origin, web;                    // the browser build (AddWebFlags)
 };
+
+void AddWebFlags(CLI::App& app, Flags* f) {
+  app.add_option("--cors-origin", f->cors_origin,
+                 "Let pages of this origin (e.g. http://localhost:8000, or *) call the API");
+  app.add_option("--web", f->web, "Serve this directory under /web/ (the browser demo)");
+}
 
 void AddTokenFlags(CLI::App& app, Flags* f) {
   auto* tok = app.add_option("--token", f->token,
@@ -211,6 +218,8 @@ mockcloud::Result<mockcloud::ServerOptions> ToServerOptions(const Flags& f) {
   o.threads = f.threads;
   o.max_long_polls = f.max_long_polls;
   o.verify_on_start = f.verify_on_start;
+  o.cors_origin = f.cors_origin;
+  o.web_dir = f.web;
   auto lvl = mockcloud::ParseLogLevel(f.log_level);
   if (!lvl.ok())
     return mockcloud::Status::InvalidArgument("--log-level: " + lvl.status().message());
@@ -261,6 +270,7 @@ int main(int argc, char** argv) {
   AddDistFlags(app, &f);
   AddHttpFlags(app, &f);
   AddTokenFlags(app, &f);
+  AddWebFlags(app, &f);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -43,6 +43,7 @@
 #include "store_factory.h"
 #include "store_snapshot.h"
 #include "util.h"
+#include "web.h"
 
 namespace mockcloud {
 
@@ -328,6 +329,7 @@ Status ServerImpl::Init() {
   so.error = [this](const std::string& msg) { Log(LogLevel::kError, msg); };
   so.verify_on_start = opts_.verify_on_start;
   so.io = opts_.store_io;
+  LTX_RETURN_IF_ERROR(ValidateWebOptions(opts_.cors_origin, opts_.web_dir));
   LTX_ASSIGN_OR_RETURN(store_, OpenStore(opts_, so));
   LTX_ASSIGN_OR_RETURN(instance_id_, RandomHex(8));
 
@@ -666,6 +668,7 @@ Status ServerImpl::StartFront() {
   fo.default_headers = {{"Lfsc-Instance-Id", instance_id_}, {"Litevfs-Features", kFeaturesHeader}};
   // And the body limit, so a writer refuses a transaction that cannot fit before the work.
   fo.default_headers.emplace("Litevfs-Max-Body", std::to_string(opts_.max_body));
+  AddCorsHeaders(opts_.cors_origin, &fo.default_headers);
   FdFit fit = FitConnectionsToFdLimit(fo.max_connections + kReservedFds);
   if (fit.available < fo.max_connections + kReservedFds) {
     const size_t cap = fit.available > 2 * kReservedFds ? fit.available - kReservedFds : kReservedFds;
@@ -697,6 +700,10 @@ bool ServerImpl::Dispatch(Exchange& ex) {
   if (ex.head.status != 0) {  // the head itself was refused (malformed, too long, ...)
     tl.route = "other";
     ReplyError(res, ex.head.status, "EBADREQUEST", ex.head.error);
+    Settle(ex);
+    return false;
+  }
+  if (ServeWeb(opts_.cors_origin, opts_.web_dir, ex.req, res)) {  // before auth: see web.h
     Settle(ex);
     return false;
   }

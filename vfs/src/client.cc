@@ -9,7 +9,6 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zstd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -960,7 +959,7 @@ class ClientImpl final : public Client {
       c.headers.emplace_back("Accept", kPagesMime);
       if (cfg_.accept_zstd) c.headers.emplace_back("Accept-Encoding", "zstd");
       const uint64_t raw = n * (ltx::kMaxPageSize + kFrameHeaderSize);
-      c.max_response_bytes = ZSTD_compressBound(raw) + 4096;
+      c.max_response_bytes = internal::ZstdCompressBound(raw) + 4096;
     } else {
       c.headers.emplace_back("Accept", "application/json");
       // base64 of each page plus generous per-entry JSON overhead.

@@ -1,7 +1,9 @@
 // Strict codecs for bytes from the network (see client_codec.h).
 #include "client_codec.h"
 
+#ifndef LITEVFS_NO_ZSTD  // the browser build (vfs/wasm) has no zstd: it asks for identity bodies
 #include <zstd.h>
+#endif
 
 #include <array>
 #include <cstring>
@@ -120,8 +122,21 @@ std::string Base64Encode(std::string_view in) {
   return out;
 }
 
+uint64_t ZstdCompressBound(uint64_t raw) {
+#ifdef LITEVFS_NO_ZSTD
+  return raw;  // never offered zstd: bodies come identity-encoded
+#else
+  return ZSTD_compressBound(raw);
+#endif
+}
+
 ltx::Status ZstdDecompressBounded(std::string_view in, uint64_t max_out, std::string* out) {
   out->clear();
+#ifdef LITEVFS_NO_ZSTD
+  (void)in, (void)max_out;
+  return ltx::Status::Unsupported(
+      "zstd: this build of litevfs has no zstd decoder (it never offers Accept-Encoding: zstd)");
+#else
   struct DCtxDeleter {
     void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
   };
@@ -177,6 +192,7 @@ ltx::Status ZstdDecompressBounded(std::string_view in, uint64_t max_out, std::st
     }
   }
   return ltx::Status::OK();
+#endif
 }
 
 bool ParseDecimalU32(std::string_view s, uint32_t* out) {

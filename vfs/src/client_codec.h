@@ -23,6 +23,10 @@ std::string Base64Encode(std::string_view in);  // for tests and fake servers
 // the frame header when it declares a size, and while streaming otherwise), or when the
 // input is not valid, complete zstd.
 ltx::Status ZstdDecompressBounded(std::string_view in, uint64_t max_out, std::string* out);
+// The largest zstd encoding of `raw` bytes (ZSTD_compressBound); `raw` itself in a build
+// without zstd (LITEVFS_NO_ZSTD, the browser build), which never asks for it. In a build
+// without zstd, ZstdDecompressBounded fails with kUnsupported.
+uint64_t ZstdCompressBound(uint64_t raw);
 
 // "4096" -> 4096. Exactly 1..10 ASCII digits, no sign, no leading zeros (except "0"),
 // value <= UINT32_MAX.

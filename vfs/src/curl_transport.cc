@@ -495,16 +495,6 @@ class CurlTransport final : public Transport {
 
 }  // namespace
 
-Result<HttpResponse> Transport::DoStreaming(const HttpRequest& req, ltx::Sink* sink) {
-  auto r = Do(req);
-  if (!r.ok()) return r;
-  if (r->status >= 200 && r->status < 300 && !r->body.empty()) {
-    LTX_RETURN_IF_ERROR(sink->Write(r->body.data(), r->body.size()));
-    r->body.clear();
-  }
-  return r;
-}
-
 std::unique_ptr<Transport> MakeCurlTransport(const std::string& base_url, long connect_timeout_ms,
                                              long request_timeout_ms) {
   GlobalInitOnce();

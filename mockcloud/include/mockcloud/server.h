@@ -61,6 +61,10 @@ struct ServerOptions {
   std::string store_url;             // "s3://BUCKET/PREFIX?endpoint=http://HOST:PORT"; empty = local
   std::string etcd;                  // "http://HOST:PORT[,http://HOST:PORT…]"
   std::string aws_credentials_file;  // empty = AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
+  // The browser build (vfs/wasm; src/web.h): CORS for pages of this origin ("*" = any,
+  // empty = none) and a directory served read-only under /web/ (empty = none).
+  std::string cors_origin;
+  std::string web_dir;
   // Where log lines go (one per call, no newline). Default: stderr.
   std::function<void(const std::string&)> log_sink;
 };
