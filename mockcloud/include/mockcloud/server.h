@@ -61,6 +61,7 @@ struct ServerOptions {
   std::string store_url;             // "s3://BUCKET/PREFIX?endpoint=http://HOST:PORT"; empty = local
   std::string etcd;                  // "http://HOST:PORT[,http://HOST:PORT…]"
   std::string aws_credentials_file;  // empty = AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
+  uint64_t cache_memory_bytes = 256ull << 20;  // bound on the instance's replicas (LRU)
   // Where log lines go (one per call, no newline). Default: stderr.
   std::function<void(const std::string&)> log_sink;
 };

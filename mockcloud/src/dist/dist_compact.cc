@@ -33,6 +33,10 @@ Result<Pos> WriteSnapshot(const std::shared_ptr<Database>& db, const std::string
 
 Status DistStore::CompactAll(int64_t now_ms) {
   LTX_RETURN_IF_ERROR(local_->CompactAll(now_ms));  // this instance's replicas
+  {
+    std::lock_guard l(mu_);
+    for (auto& [k, r] : replicas_) Measure(k.first, k.second, r.get());
+  }
   LTX_ASSIGN_OR_RETURN(int64_t lease, etcd_->GrantLease(kLockTtlSeconds));
   const std::string lock = keys_.CompactLock();
   auto got = etcd_->Txn({{lock, EtcdCompare::Target::kVersion, 0, ""}},

@@ -16,6 +16,10 @@
 // (another instance moved the position, or the lease changed: the fencing token) gets
 // EPOSMISMATCH / ELEASE and its object is deleted.
 //
+// The replicas are a bounded cache (dist_cache.cc): each one's bytes (its files plus its page
+// index) are measured after it changes; past DistOptions::cache_bytes the least recently used
+// replicas that no request holds are dropped (files removed; reloaded from S3 on next use).
+//
 // Compaction (CompactAll, one instance at a time under ROOT lock/compact held with an etcd
 // lease): a database with more than retain_txids tx keys since its base gets a new base
 // (the replica's snapshot, uploaded as a snap/ object, made current by a txn); tx keys and
@@ -30,6 +34,7 @@
 
 #include "../store.h"
 #include "../store_api.h"
+#include "dist_cache.h"
 #include "dist_keys.h"
 #include "dist_leases.h"
 #include "etcd_client.h"
@@ -43,6 +48,7 @@ struct DistOptions {
   std::vector<std::string> etcd;  // members
   std::string cache_dir;          // replicas go to cache_dir/replica-<pid>-<random>
   StoreOptions local;             // retention, warn/error (data_dir is set by Open)
+  uint64_t cache_bytes = kDefaultCacheBytes;  // bound on the replicas (dist_cache.cc)
 };
 
 class DistStore : public StoreApi {
@@ -66,6 +72,10 @@ class DistStore : public StoreApi {
   Status CatchUp(const std::string& cluster, const std::string& name,
                  const std::shared_ptr<Database>& db, const Pos& at) override;
   void Stop() override;
+  std::string Metrics() override;  // dist_cache.cc
+
+  // Bytes the replicas hold now (files + page index estimate).
+  uint64_t CacheBytes();
 
   S3Client& s3() { return *s3_; }
   EtcdClient& etcd() { return *etcd_; }
@@ -76,7 +86,16 @@ class DistStore : public StoreApi {
   struct Replica {
     std::shared_ptr<Database> db;
     std::mutex catchup_mu;  // serialises bringing `db` forward (watch thread vs requests)
+    std::atomic<uint64_t> bytes{0};     // as last measured (Measure)
+    std::atomic<uint64_t> last_use{0};  // use_clock_ at the last request that used it
   };
+  // Cache accounting (dist_cache.cc): marks `r` used, measures it, evicts past the bound.
+  void Touch(Replica* r) { r->last_use = ++use_clock_; }
+  void Measure(const std::string& cluster, const std::string& name, Replica* r);
+  void EnforceBound();
+  // The least recently used replica no request holds (nullptr: none); under mu_.
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<Replica>>::iterator
+  EvictionVictimLocked();
   Result<std::shared_ptr<Replica>> Load(const std::string& cluster, const std::string& name,
                                         bool create);
   std::shared_ptr<Replica> Find(const std::string& cluster, const std::string& name);
@@ -104,6 +123,10 @@ class DistStore : public StoreApi {
 
   std::mutex mu_;  // guards replicas_
   std::map<std::pair<std::string, std::string>, std::shared_ptr<Replica>> replicas_;
+
+  std::atomic<uint64_t> use_clock_{0};
+  std::atomic<uint64_t> evictions_{0};
+  std::mutex evict_mu_;  // one eviction pass at a time (taken before mu_)
 
   std::atomic<bool> stop_{false};
   std::thread watch_thread_;

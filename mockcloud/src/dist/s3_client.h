@@ -4,6 +4,7 @@
 // (whole or one byte range) and DELETE of single objects: the hot path never LISTs.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -78,6 +79,11 @@ class S3Client {
   // Fails with a message naming the endpoint and bucket when the bucket cannot be reached.
   Status CheckBucket();
 
+  // Requests sent so far, by kind (the metrics route; tests assert the hot path never LISTs).
+  enum Kind { kGet, kGetRange, kPut, kDelete, kList, kHead, kNumKinds };
+  static const char* KindName(Kind k);
+  uint64_t requests(Kind k) const { return requests_[k].load(); }
+
  private:
   struct Reply {
     long status = 0;
@@ -91,6 +97,7 @@ class S3Client {
   const AwsCredentials creds_;
   std::mutex mu_;  // guards idle_
   std::vector<void*> idle_;  // CURL* kept for keep-alive
+  std::atomic<uint64_t> requests_[kNumKinds] = {};
 };
 
 }  // namespace mockcloud::dist

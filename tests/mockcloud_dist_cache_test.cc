@@ -1,0 +1,89 @@
+// The distributed store's bounded replica cache (--cache-memory; dist_cache.cc) and its S3
+// request counters, against a real etcd and s3rver (mockcloud_dist_fixture.h).
+#include "../mockcloud/src/dist/dist_cache.h"
+#include "mockcloud_dist_instance.h"
+
+namespace mctest {
+namespace {
+
+using distfix::DistCluster;
+using mockcloud::dist::ParseCacheSize;
+
+constexpr uint32_t kPage = 4096;
+
+class DistCacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!cluster.skip.empty()) GTEST_SKIP() << cluster.skip;
+    ASSERT_EQ(cluster.error, "");
+  }
+  DistCluster cluster;
+};
+
+// A database of `pages` pages, each filled from `seed`.
+Model Write(const Instance& in, const std::string& db, uint32_t pages, uint32_t seed) {
+  Model m;
+  std::map<uint32_t, std::string> all;
+  for (uint32_t p = 1; p <= pages; p++) all[p] = FilledPage(kPage, seed + p);
+  auto r = Post(in, db, m.Tx(all, pages));
+  EXPECT_TRUE(r && r->status == 200) << (r ? r->body : "no reply");
+  return m;
+}
+
+// Reads every page of `db` through `in` and compares with the model.
+void ExpectPages(const Instance& in, const std::string& db, const Model& m, uint32_t pages) {
+  std::string list;
+  for (uint32_t p = 1; p <= pages; p++) list += (p > 1 ? "," : "") + std::to_string(p);
+  auto pg = in.Client()->Get("/db/page?db=" + db + "&pgno=" + list + "&pos=" + PosUrl(m.txid, m.Checksum()),
+                             {{"Accept", "application/vnd.litevfs.pages"}});
+  ASSERT_TRUE(pg && pg->status == 200) << db << ": " << (pg ? pg->body : "no reply");
+  auto frames = ParseFrames(pg->body, kPage);
+  for (uint32_t p = 1; p <= pages; p++) EXPECT_EQ(frames[p], m.Page(p)) << db << " page " << p;
+}
+
+TEST(DistCacheSize, ParsesBytesAndUnitsAndRefusesTheRest) {
+  EXPECT_EQ(*ParseCacheSize("256MiB"), 256ull << 20);
+  EXPECT_EQ(*ParseCacheSize("2G"), 2ull << 30);
+  EXPECT_EQ(*ParseCacheSize("1048576"), 1ull << 20);
+  EXPECT_EQ(*ParseCacheSize("4096K"), 4ull << 20);
+  for (const char* bad : {"", "MiB", "12 MB", "-5M", "1.5G", "10T"}) {
+    auto r = ParseCacheSize(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("--cache-memory"), std::string::npos);
+  }
+  auto small = ParseCacheSize("64K");
+  ASSERT_FALSE(small.ok());
+  EXPECT_NE(small.status().message().find("minimum"), std::string::npos);
+}
+
+// A working set of 12 databases (~200 KiB each) read through an instance bounded at 1 MiB:
+// its cache never passes the bound, every read answers the right pages, and evicted
+// databases come back from S3 on their next read.
+TEST_F(DistCacheTest, WorkingSetLargerThanTheBoundStaysWithinItAndAnswersCorrectly) {
+  constexpr int kDbs = 12;
+  constexpr uint32_t kPages = 48;
+  constexpr uint64_t kBound = 1ull << 20;
+  Instance writer(cluster.Instance("w"));
+  auto ro = cluster.Instance("r");
+  ro.cache_memory_bytes = kBound;
+  Instance reader(ro);
+  std::vector<Model> models;
+  for (int i = 0; i < kDbs; i++) models.push_back(Write(writer, "db" + std::to_string(i), kPages, 1000 * i));
+  for (int pass = 0; pass < 2; pass++) {
+    for (int i = 0; i < kDbs; i++) {
+      ExpectPages(reader, "db" + std::to_string(i), models[i], kPages);
+      const double bytes = Metric(reader, "mockcloud_cache_bytes");
+      EXPECT_GT(bytes, 0);
+      EXPECT_LE(bytes, double(kBound)) << "pass " << pass << " db " << i;
+    }
+  }
+  EXPECT_EQ(Metric(reader, "mockcloud_cache_bound_bytes"), double(kBound));
+  EXPECT_LT(Metric(reader, "mockcloud_cache_replicas"), kDbs);
+  EXPECT_GE(Metric(reader, "mockcloud_cache_evictions_total"), kDbs);
+  // The writer's default bound (256 MiB) holds them all.
+  EXPECT_EQ(Metric(writer, "mockcloud_cache_replicas"), kDbs);
+  EXPECT_EQ(Metric(writer, "mockcloud_cache_evictions_total"), 0);
+}
+
+}  // namespace
+}  // namespace mctest
