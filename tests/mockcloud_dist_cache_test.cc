@@ -85,5 +85,41 @@ TEST_F(DistCacheTest, WorkingSetLargerThanTheBoundStaysWithinItAndAnswersCorrect
   EXPECT_EQ(Metric(writer, "mockcloud_cache_evictions_total"), 0);
 }
 
+// The S3 requests of `in` of one kind (mockcloud_s3_requests_total{kind="…"}).
+double S3Requests(const Instance& in, const std::string& kind) {
+  return Metric(in, "mockcloud_s3_requests_total{kind=\"" + kind + "\"}");
+}
+
+// The read path's S3 traffic: a cold instance loads a database with one GET per object it
+// needs (the base snapshot, then each commit after it), never a LIST; warm reads and long
+// polls cost no S3 request; a commit elsewhere costs each serving instance one GET.
+TEST_F(DistCacheTest, ReadPathGetsEachObjectOnceAndNeverLists) {
+  auto wo = cluster.Instance("w");
+  wo.retain_txids = 1;
+  wo.retention_ms = 0;
+  Instance writer(wo);
+  Model m = Write(writer, "app", 8, 7);
+  for (uint32_t i = 0; i < 3; i++)
+    ASSERT_EQ(Post(writer, "app", m.Tx({{2, FilledPage(kPage, 50 + i)}}, 8))->status, 200);
+  ASSERT_TRUE(writer.server->CompactAt(mockcloud::NowUnixMs() + 1000).ok());  // a base at txid 4
+  ASSERT_EQ(Post(writer, "app", m.Tx({{3, FilledPage(kPage, 60)}}, 8))->status, 200);
+  ASSERT_EQ(Post(writer, "app", m.Tx({{4, FilledPage(kPage, 61)}}, 8))->status, 200);
+  Instance reader(cluster.Instance("r"));
+  const double heads = S3Requests(reader, "HEAD");  // the bucket check at start
+  EXPECT_EQ(heads, 1);
+  ExpectPages(reader, "app", m, 8);
+  EXPECT_EQ(S3Requests(reader, "GET"), 3) << "the base and the two commits after it";
+  for (int i = 0; i < 20; i++) ExpectPages(reader, "app", m, 8);
+  auto poll = reader.Client()->Get("/db/sync?db=app&wait=100&pos=" + PosUrl(m.txid, m.Checksum()));
+  ASSERT_TRUE(poll && poll->status == 200);
+  EXPECT_EQ(S3Requests(reader, "GET"), 3) << "warm reads and polls need no S3 request";
+  ASSERT_EQ(Post(writer, "app", m.Tx({{5, FilledPage(kPage, 62)}}, 8))->status, 200);
+  ExpectPages(reader, "app", m, 8);
+  EXPECT_EQ(S3Requests(reader, "GET"), 4) << "one commit elsewhere: one GET";
+  for (const char* k : {"LIST", "GET_RANGE", "PUT", "DELETE"}) EXPECT_EQ(S3Requests(reader, k), 0) << k;
+  EXPECT_EQ(S3Requests(reader, "HEAD"), heads);
+  EXPECT_EQ(S3Requests(writer, "LIST"), 0);
+}
+
 }  // namespace
 }  // namespace mctest
