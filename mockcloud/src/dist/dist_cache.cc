@@ -105,6 +105,12 @@ std::string DistStore::Metrics() {
     << "# HELP mockcloud_cache_evictions_total Replicas dropped to stay within the bound.\n"
     << "# TYPE mockcloud_cache_evictions_total counter\nmockcloud_cache_evictions_total "
     << evictions_.load() << "\n"
+    << "# HELP mockcloud_compactions_total Compaction runs this instance led (held the lock).\n"
+    << "# TYPE mockcloud_compactions_total counter\nmockcloud_compactions_total "
+    << compactions_led_.load() << "\n"
+    << "# HELP mockcloud_orphans_deleted_total S3 objects no etcd key named, deleted.\n"
+    << "# TYPE mockcloud_orphans_deleted_total counter\nmockcloud_orphans_deleted_total "
+    << orphans_deleted_.load() << "\n"
     << "# HELP mockcloud_s3_requests_total Requests sent to S3 by kind.\n"
     << "# TYPE mockcloud_s3_requests_total counter\n";
   for (int k = 0; k < S3Client::kNumKinds; k++) {

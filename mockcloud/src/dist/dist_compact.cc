@@ -3,6 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <set>
+
 #include "../store_snapshot.h"
 #include "dist_store.h"
 
@@ -29,6 +32,16 @@ Result<Pos> WriteSnapshot(const std::shared_ptr<Database>& db, const std::string
   return stream->pos();
 }
 
+// The object an etcd value under ROOT `dir` names.
+Result<std::string> ObjectOf(const std::string& dir, const std::string& value) {
+  if (dir == "tx/") {
+    LTX_ASSIGN_OR_RETURN(TxValue tv, DecodeTxValue(value));
+    return tv.key;
+  }
+  LTX_ASSIGN_OR_RETURN(PosValue pv, DecodePosValue(value));
+  return pv.key;
+}
+
 }  // namespace
 
 Status DistStore::CompactAll(int64_t now_ms) {
@@ -43,6 +56,7 @@ Status DistStore::CompactAll(int64_t now_ms) {
                         {{EtcdOp::Kind::kPut, lock, "compacting", "", lease}});
   Status st = got.ok() ? Status::OK() : got.status();
   if (got.ok() && got->succeeded) {
+    compactions_led_++;
     const std::string pre = keys_.PosPrefix("");
     auto dbs = etcd_->Range(pre, PrefixEnd(pre), true);
     if (!dbs.ok()) st = dbs.status();
@@ -52,6 +66,7 @@ Status DistStore::CompactAll(int64_t now_ms) {
       Status one = CompactOne(c, d, now_ms);
       if (!one.ok()) Warn("compaction of " + c + "/" + d + ": " + one.message());
     }
+    if (st.ok()) st = SweepOrphans(now_ms);
   }
   Status rv = etcd_->RevokeLease(lease);  // frees the lock
   return st.ok() ? rv : st;
@@ -102,6 +117,29 @@ Status DistStore::CompactOne(const std::string& cluster, const std::string& name
   }
   for (const auto& key : dead) {
     if (Status ds = s3_->Delete(key); !ds.ok()) Warn("compaction: " + ds.message());
+  }
+  return Status::OK();
+}
+
+Status DistStore::SweepOrphans(int64_t now_ms) {
+  // LIST first, etcd after: an object listed whose commit lands in between is named by then.
+  LTX_ASSIGN_OR_RETURN(std::vector<S3Object> objects, s3_->List(s3_->Key("db/")));
+  std::set<std::string> named;
+  for (const char* dir : {"pos/", "base/", "tx/"}) {
+    const std::string pre = keys_.root() + dir;
+    LTX_ASSIGN_OR_RETURN(auto kvs, etcd_->Range(pre, PrefixEnd(pre)));
+    for (const auto& kv : kvs) {
+      // A value this sweep cannot read might name an object: nothing is deleted then.
+      auto object = ObjectOf(dir, kv.value);
+      if (!object.ok()) return object.status().WithContext("orphan sweep: etcd key " + kv.key);
+      named.insert(*object);
+    }
+  }
+  const int64_t cutoff = now_ms - std::max(opts_.local.retention_ms, kOrphanMinAgeMs);
+  for (const auto& o : objects) {
+    if (named.count(o.key) || o.last_modified_ms >= cutoff) continue;
+    if (Status ds = s3_->Delete(o.key); !ds.ok()) return ds.WithContext("orphan sweep");
+    orphans_deleted_++;
   }
   return Status::OK();
 }

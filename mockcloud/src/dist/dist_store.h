@@ -23,7 +23,10 @@
 // Compaction (CompactAll, one instance at a time under ROOT lock/compact held with an etcd
 // lease): a database with more than retain_txids tx keys since its base gets a new base
 // (the replica's snapshot, uploaded as a snap/ object, made current by a txn); tx keys and
-// objects at or before the previous base and older than the retention are deleted.
+// objects at or before the previous base and older than the retention are deleted. Then the
+// orphan sweep (SweepOrphans; the only LIST): objects under db/ that no pos, tx or base key
+// names and that are older than max(retention, kOrphanMinAgeMs) are deleted: uploads whose
+// etcd txn lost or never ran (the instance died between the PUT and the txn).
 #pragma once
 
 #include <atomic>
@@ -41,6 +44,11 @@
 #include "s3_client.h"
 
 namespace mockcloud::dist {
+
+// An object no key names is deleted only past max(--retention, this): longer than any upload
+// can wait for its commit txn (etcd failover included), so an in-flight commit keeps its
+// object. Ages are S3's LastModified against this instance's clock.
+inline constexpr int64_t kOrphanMinAgeMs = 60 * 1000;
 
 struct DistOptions {
   S3Location s3;
@@ -110,6 +118,8 @@ class DistStore : public StoreApi {
   void OnEvents(const std::vector<EtcdEvent>& events);
   // Compaction of one database under the lock (dist_compact.cc).
   Status CompactOne(const std::string& cluster, const std::string& name, int64_t now_ms);
+  // Deletes objects no etcd key names, older than the orphan window (dist_compact.cc).
+  Status SweepOrphans(int64_t now_ms);
   void Warn(const std::string& msg) const;
 
   DistOptions opts_;
@@ -126,6 +136,8 @@ class DistStore : public StoreApi {
 
   std::atomic<uint64_t> use_clock_{0};
   std::atomic<uint64_t> evictions_{0};
+  std::atomic<uint64_t> orphans_deleted_{0};
+  std::atomic<uint64_t> compactions_led_{0};  // CompactAll runs that held the lock
   std::mutex evict_mu_;  // one eviction pass at a time (taken before mu_)
 
   std::atomic<bool> stop_{false};
