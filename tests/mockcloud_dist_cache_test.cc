@@ -118,7 +118,7 @@ TEST_F(DistCacheTest, ReadPathGetsEachObjectOnceAndNeverLists) {
   EXPECT_EQ(S3Requests(reader, "GET"), 4) << "one commit elsewhere: one GET";
   for (const char* k : {"LIST", "GET_RANGE", "PUT", "DELETE"}) EXPECT_EQ(S3Requests(reader, k), 0) << k;
   EXPECT_EQ(S3Requests(reader, "HEAD"), heads);
-  EXPECT_EQ(S3Requests(writer, "LIST"), 0);
+  EXPECT_EQ(S3Requests(writer, "LIST"), 1) << "only its one compaction's orphan sweep lists";
 }
 
 }  // namespace

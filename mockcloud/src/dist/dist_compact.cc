@@ -14,9 +14,9 @@ namespace {
 
 constexpr int64_t kLockTtlSeconds = 60;  // a dead compactor's lock frees itself after this
 
-// Writes the replica's current state as a v1 snapshot LTX to `path`; returns its position.
-Result<Pos> WriteSnapshot(const std::shared_ptr<Database>& db, const std::string& path) {
-  LTX_ASSIGN_OR_RETURN(auto stream, db->OpenSnapshot(db));
+}  // namespace
+
+Result<Pos> WriteSnapshotFile(Database::SnapshotStream* stream, const std::string& path) {
   int fd = open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
   if (fd < 0) return Status::IOError(ErrnoText("open", path));
   std::string buf(1 << 16, '\0');
@@ -31,6 +31,8 @@ Result<Pos> WriteSnapshot(const std::shared_ptr<Database>& db, const std::string
   if (!st.ok()) return st;
   return stream->pos();
 }
+
+namespace {
 
 // The object an etcd value under ROOT `dir` names.
 Result<std::string> ObjectOf(const std::string& dir, const std::string& value) {
@@ -82,7 +84,8 @@ Status DistStore::CompactOne(const std::string& cluster, const std::string& name
   if (!db) return Status::OK();
   LTX_RETURN_IF_ERROR(CatchUp(cluster, name, db, Pos{}));
   LTX_ASSIGN_OR_RETURN(std::string tmp, NewTempPath("snap"));
-  auto pos = WriteSnapshot(db, tmp);
+  auto stream = db->OpenSnapshot(db);
+  auto pos = stream.ok() ? WriteSnapshotFile(stream->get(), tmp) : Result<Pos>(stream.status());
   LTX_ASSIGN_OR_RETURN(std::string rnd, RandomHex(8));
   const std::string object =
       s3_->Key(DistKeys::SnapObject(cluster, name, pos.ok() ? pos->txid : 0, rnd));

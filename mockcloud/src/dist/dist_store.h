@@ -59,6 +59,9 @@ struct DistOptions {
   uint64_t cache_bytes = kDefaultCacheBytes;  // bound on the replicas (dist_cache.cc)
 };
 
+// Writes a snapshot stream to `path` (dist_compact.cc); returns its position.
+Result<Pos> WriteSnapshotFile(Database::SnapshotStream* stream, const std::string& path);
+
 class DistStore : public StoreApi {
  public:
   // Checks the bucket and etcd, then starts the watch.
@@ -81,6 +84,13 @@ class DistStore : public StoreApi {
                  const std::shared_ptr<Database>& db, const Pos& at) override;
   void Stop() override;
   std::string Metrics() override;  // dist_cache.cc
+  // History (dist_history.cc): both are one ordinary commit (Commit: upload + etcd txn) built
+  // from this instance's replica. Delete and Rename stay Unsupported (man page says why).
+  Result<ApplyResult> Restore(const std::string& cluster, const std::string& name,
+                              const std::shared_ptr<Database>& db, const Pos& at,
+                              const LeaseClaim& claim) override;
+  Result<ApplyResult> Branch(const std::string& cluster, const std::string& db, const Pos& at,
+                             const std::string& to) override;
 
   // Bytes the replicas hold now (files + page index estimate).
   uint64_t CacheBytes();
