@@ -1,6 +1,9 @@
 // History routes in the distributed store (dist_history.cc) against a real etcd and s3rver:
 // /db/restore and /db/branch through one instance are ordinary commits every instance sees;
-// DELETE /db and rename stay 501 ENOTSUPPORTED.
+// DELETE /db reaches every instance; rename stays 501 ENOTSUPPORTED.
+#include <thread>
+
+#include "../mockcloud/src/util.h"
 #include "mockcloud_dist_instance.h"
 
 namespace mctest {
@@ -69,18 +72,44 @@ TEST_F(DistHistoryTest, RestoreAndBranchAreCommitsEveryInstanceSees) {
   EXPECT_NE(again->body.find("EEXISTS"), std::string::npos) << again->body;
 }
 
-TEST_F(DistHistoryTest, DeleteAndRenameAnswerNotSupported) {
-  Instance a(cluster.Instance("a"));
+// DELETE /db through one instance: every instance forgets the database (the other's replica
+// is dropped by the watch), the name can be created afresh, and its old objects go to the
+// orphan sweep. Rename stays 501.
+TEST_F(DistHistoryTest, DeleteReachesEveryInstanceAndRenameAnswersNotSupported) {
+  constexpr int kWaitRounds = 100;  // × 20 ms
+  auto oa = cluster.Instance("a");
+  oa.retention_ms = 1000;
+  Instance a(oa), b(cluster.Instance("b"));
   Model m;
   ASSERT_EQ(Post(a, "app", m.Tx({{1, FilledPage(4096, 1)}}, 1))->status, 200);
-  auto del = a.Client()->Delete("/db?db=app");
-  ASSERT_TRUE(del);
-  EXPECT_EQ(del->status, 501);
-  EXPECT_NE(del->body.find("ENOTSUPPORTED"), std::string::npos) << del->body;
-  auto ren = a.Client()->Post("/db/rename?db=app&to=other", "", "text/plain");
+  ASSERT_EQ(Post(a, "app", m.Tx({{1, FilledPage(4096, 2)}}, 1))->status, 200);
+  ASSERT_EQ(PosOf(b, "app"), PosUrl(m.txid, m.Checksum()));  // b holds a replica
+  auto ren = b.Client()->Post("/db/rename?db=app&to=other", "", "text/plain");
   ASSERT_TRUE(ren);
   EXPECT_EQ(ren->status, 501);
-  EXPECT_EQ(PosOf(a, "app"), PosUrl(m.txid, m.Checksum()));
+  EXPECT_NE(ren->body.find("ENOTSUPPORTED"), std::string::npos) << ren->body;
+
+  auto del = a.Client()->Delete("/db?db=app");
+  ASSERT_TRUE(del);
+  ASSERT_EQ(del->status, 204) << del->body;
+  EXPECT_EQ(PosOf(a, "app"), "");
+  int rounds = 0;
+  while (b.Client()->Get("/db/sync?db=app")->status != 404 && rounds++ < kWaitRounds)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(b.Client()->Get("/db/sync?db=app")->status, 404) << "b still serves the deleted database";
+  EXPECT_EQ(PosOf(b, "app"), "");
+  EXPECT_EQ(a.Client()->Delete("/db?db=app")->status, 404);
+
+  Model fresh;  // the name is free again: a new history from txid 1, through b
+  auto r = Post(b, "app", fresh.Tx({{1, FilledPage(4096, 9)}}, 1));
+  ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "no reply");
+  EXPECT_EQ(PosOf(a, "app"), PosUrl(fresh.txid, fresh.Checksum()));
+  auto pages = Pages(a, "app", PosUrl(fresh.txid, fresh.Checksum()), "1");
+  EXPECT_EQ(pages[1], fresh.Page(1));
+  // The deleted history's two objects are orphans: swept once past the window.
+  ASSERT_TRUE(a.server->CompactAt(mockcloud::NowUnixMs() + 3600 * 1000).ok());
+  EXPECT_EQ(Metric(a, "mockcloud_orphans_deleted_total"), 2);
+  EXPECT_EQ(PosOf(b, "app"), PosUrl(fresh.txid, fresh.Checksum()));
 }
 
 }  // namespace

@@ -80,12 +80,19 @@ void DistStore::EnforceBound() {
     auto victim = EvictionVictimLocked();
     if (victim == replicas_.end() || round > replicas_.size()) return;
     const auto [cluster, name] = victim->first;
-    replicas_.erase(victim);
-    // Under mu_: a Load of the same database waits, then starts from an empty replica.
-    if (Status st = local_->Delete(cluster, name); !st.ok())
-      Warn("cache: evicting " + cluster + "/" + name + ": " + st.message());
+    DropReplicaLocked(cluster, name);
     evictions_++;
   }
+}
+
+void DistStore::DropReplicaLocked(const std::string& cluster, const std::string& name) {
+  auto it = replicas_.find({cluster, name});
+  if (it == replicas_.end()) return;
+  const bool has_files = it->second->db->exists();
+  replicas_.erase(it);
+  // Under mu_: a Load of the same database waits, then starts from an empty replica.
+  if (Status st = has_files ? local_->Delete(cluster, name) : Status::OK(); !st.ok())
+    Warn("cache: dropping the replica of " + cluster + "/" + name + ": " + st.message());
 }
 
 std::string DistStore::Metrics() {

@@ -1,6 +1,7 @@
 // DistStore::Restore and Branch (issue 18 routes in the distributed store): each is one
 // ordinary commit through Commit (upload, then the fenced etcd txn), its LTX built from this
-// instance's replica, which holds the same retained history as the local store would.
+// instance's replica, which holds the same retained history as the local store would. And
+// Delete: one fenced etcd txn; the objects are left to the orphan sweep.
 #include <unistd.h>
 
 #include "../store_snapshot.h"
@@ -86,6 +87,38 @@ Result<ApplyResult> DistStore::Branch(const std::string& cluster, const std::str
   // Another instance created `to` first: its position key won the txn.
   if (!r.ok() && r.status().api_code() == kApiPosMismatch) return exists;
   return r;
+}
+
+Status DistStore::Delete(const std::string& cluster, const std::string& name) {
+  const std::string pos_key = keys_.Pos(cluster, name), pre = keys_.TxPrefix(cluster, name);
+  LTX_ASSIGN_OR_RETURN(auto kvs, etcd_->Range(pos_key));
+  if (kvs.empty()) return Status::NotFound("no such database: " + name);
+  LTX_ASSIGN_OR_RETURN(
+      EtcdTxnResult txn,
+      etcd_->Txn({{pos_key, EtcdCompare::Target::kMod, kvs[0].mod_revision, ""}},
+                 {{EtcdOp::Kind::kDelete, pos_key, "", "", 0},
+                  {EtcdOp::Kind::kDelete, keys_.Base(cluster, name), "", "", 0},
+                  {EtcdOp::Kind::kDelete, pre, "", PrefixEnd(pre), 0}}));
+  if (!txn.succeeded)
+    return Status(ltx::Code::kConflict, name + " moved while it was being deleted; retry",
+                  kApiPosMismatch);
+  std::lock_guard l(mu_);
+  DropReplicaLocked(cluster, name);
+  return Status::OK();
+}
+
+void DistStore::OnDeleted(const std::set<std::pair<std::string, std::string>>& dbs) {
+  for (const auto& [c, d] : dbs) {
+    if (!Find(c, d)) continue;
+    auto kvs = etcd_->Range(keys_.Pos(c, d));
+    if (!kvs.ok()) {
+      Warn("replica " + c + "/" + d + ": after deleted tx keys: " + kvs.status().message());
+      continue;
+    }
+    if (!kvs->empty()) continue;  // compaction, not a delete
+    std::lock_guard l(mu_);
+    DropReplicaLocked(c, d);
+  }
 }
 
 }  // namespace mockcloud::dist

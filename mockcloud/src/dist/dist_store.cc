@@ -204,10 +204,15 @@ Status DistStore::CatchUpReplica(const std::string& cluster, const std::string& 
 }
 
 void DistStore::OnEvents(const std::vector<EtcdEvent>& events) {
+  std::set<std::pair<std::string, std::string>> deleted;
   for (const auto& ev : events) {
     std::string c, d;
     uint64_t txid = 0;
-    if (ev.is_delete || !keys_.ParseTx(ev.kv.key, &c, &d, &txid)) continue;
+    if (!keys_.ParseTx(ev.kv.key, &c, &d, &txid)) continue;
+    if (ev.is_delete) {
+      deleted.insert({c, d});
+      continue;
+    }
     auto r = Find(c, d);
     if (!r) continue;  // not served here: loaded from etcd on first use
     std::lock_guard l(r->catchup_mu);
@@ -222,6 +227,7 @@ void DistStore::OnEvents(const std::vector<EtcdEvent>& events) {
     if (!st.ok() && r->db->pos().txid < txid) Warn("replica " + c + "/" + d + ": " + st.message());
     Measure(c, d, r.get());
   }
+  if (!deleted.empty()) OnDeleted(deleted);
   if (!events.empty()) EnforceBound();
 }
 

@@ -33,6 +33,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "../store.h"
@@ -85,12 +86,16 @@ class DistStore : public StoreApi {
   void Stop() override;
   std::string Metrics() override;  // dist_cache.cc
   // History (dist_history.cc): both are one ordinary commit (Commit: upload + etcd txn) built
-  // from this instance's replica. Delete and Rename stay Unsupported (man page says why).
+  // from this instance's replica. Rename stays Unsupported (man page says why).
   Result<ApplyResult> Restore(const std::string& cluster, const std::string& name,
                               const std::shared_ptr<Database>& db, const Pos& at,
                               const LeaseClaim& claim) override;
   Result<ApplyResult> Branch(const std::string& cluster, const std::string& db, const Pos& at,
                              const std::string& to) override;
+  // One etcd txn (fenced on the position key) deletes the pos, base and tx keys; every
+  // instance drops its replica when the watch reports the deleted tx keys (OnDeleted); the
+  // objects are orphans from then on, removed by the sweep after the orphan window.
+  Status Delete(const std::string& cluster, const std::string& db) override;
 
   // Bytes the replicas hold now (files + page index estimate).
   uint64_t CacheBytes();
@@ -111,6 +116,11 @@ class DistStore : public StoreApi {
   void Touch(Replica* r) { r->last_use = ++use_clock_; }
   void Measure(const std::string& cluster, const std::string& name, Replica* r);
   void EnforceBound();
+  // Removes the replica of cluster/db here, if any (evicted or deleted); under mu_.
+  void DropReplicaLocked(const std::string& cluster, const std::string& name);
+  // After the watch reported deleted tx keys of these databases: drops the replicas of those
+  // whose position key is gone (dist_history.cc).
+  void OnDeleted(const std::set<std::pair<std::string, std::string>>& dbs);
   // The least recently used replica no request holds (nullptr: none); under mu_.
   std::map<std::pair<std::string, std::string>, std::shared_ptr<Replica>>::iterator
   EvictionVictimLocked();
