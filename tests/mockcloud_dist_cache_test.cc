@@ -1,5 +1,9 @@
 // The distributed store's bounded replica cache (--cache-memory; dist_cache.cc) and its S3
 // request counters, against a real etcd and s3rver (mockcloud_dist_fixture.h).
+#include <atomic>
+#include <mutex>
+#include <thread>
+
 #include "../mockcloud/src/dist/dist_cache.h"
 #include "mockcloud_dist_instance.h"
 
@@ -119,6 +123,38 @@ TEST_F(DistCacheTest, ReadPathGetsEachObjectOnceAndNeverLists) {
   for (const char* k : {"LIST", "GET_RANGE", "PUT", "DELETE"}) EXPECT_EQ(S3Requests(reader, k), 0) << k;
   EXPECT_EQ(S3Requests(reader, "HEAD"), heads);
   EXPECT_EQ(S3Requests(writer, "LIST"), 1) << "only its one compaction's orphan sweep lists";
+}
+
+// The first requests for a database on an instance arrive together: each waits for the one
+// load from S3 and then answers; none sees the replica before it is loaded (a 404 then).
+TEST_F(DistCacheTest, ConcurrentFirstReadsAllWaitForTheLoad) {
+  constexpr int kReaders = 16;
+  constexpr uint32_t kPages = 64;
+  Instance writer(cluster.Instance("w"));
+  const Model m = Write(writer, "app", kPages, 3);
+  for (int round = 0; round < 3; round++) {
+    Instance reader(cluster.Instance("r" + std::to_string(round)));
+    std::vector<std::thread> ts;
+    std::atomic<int> ok{0};
+    std::mutex mu;  // guards errors
+    std::string errors;
+    for (int i = 0; i < kReaders; i++) {
+      ts.emplace_back([&] {
+        auto c = reader.Client();
+        auto r = c->Get("/db/page?db=app&pgno=2&pos=" + PosUrl(m.txid, m.Checksum()),
+                        {{"Accept", "application/vnd.litevfs.pages"}});
+        if (r && r->status == 200 && ParseFrames(r->body, kPage)[2] == m.Page(2)) {
+          ok++;
+          return;
+        }
+        std::lock_guard l(mu);
+        errors += (r ? std::to_string(r->status) + " " + r->body : std::string("no reply")) + "\n";
+      });
+    }
+    for (auto& t : ts) t.join();
+    EXPECT_EQ(ok.load(), kReaders) << "round " << round << ":\n" << errors;
+    EXPECT_EQ(S3Requests(reader, "GET"), 1) << "one load for all of them";
+  }
 }
 
 }  // namespace

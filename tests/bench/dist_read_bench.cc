@@ -11,6 +11,7 @@
 //       cache bytes (GET /metrics) against its --cache-memory bound (kCacheBound).
 // Needs etcd and s3rver (mockcloud_dist_fixture.h); without them it prints why and no rows.
 #include <atomic>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -25,7 +26,6 @@ constexpr int kLatencyMs = 20;
 constexpr int kClients = 32;
 constexpr uint64_t kCacheBound = 64ull << 20;
 constexpr int kValueBytes = 200;
-constexpr int kLookupRowid = 7777;
 
 // A distributed instance in its own process (`--child serve-dist …`), so its RSS is its own.
 class DistProc {
@@ -65,7 +65,7 @@ int ServeDist(const std::vector<std::string>& a) {
 
 // Fresh process, empty cache: open, then one rowid lookup. One JSON line.
 int ColdChild(const std::vector<std::string>& a) {
-  if (a.size() != 3) Die("--child cold HOST CACHE_DIR NAME");
+  if (a.size() != 4) Die("--child cold HOST CACHE_DIR NAME ROWID");
   SetVfsEnv(a[0], a[1]);
   double t0 = Now();
   sqlite3* db = OpenRemote(a[2], SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
@@ -73,7 +73,7 @@ int ColdChild(const std::vector<std::string>& a) {
   const double open_ms = (Now() - t0) * 1000;
   const uint64_t open_req = Stats(db)["requests"].get<uint64_t>();
   t0 = Now();
-  const std::string v = Exec(db, "SELECT length(v) FROM t WHERE id = " + std::to_string(kLookupRowid));
+  const std::string v = Exec(db, "SELECT length(v) FROM t WHERE id = " + a[3]);
   const double lookup_ms = (Now() - t0) * 1000;
   const uint64_t lookup_req = Stats(db)["requests"].get<uint64_t>() - open_req;
   std::printf("%s\n", json({{"open_req", open_req}, {"open_ms", open_ms}, {"lookup_req", lookup_req},
@@ -98,8 +98,8 @@ void MakeDb(const std::string& path, int rows) {
   sqlite3_close(db);
 }
 
-json Cold(const std::string& host, const std::string& cache_dir) {
-  auto child = Child::SpawnSelf({"--child", "cold", host, cache_dir, "bench"});
+json Cold(const std::string& host, const std::string& cache_dir, int rowid) {
+  auto child = Child::SpawnSelf({"--child", "cold", host, cache_dir, "bench", std::to_string(rowid)});
   json r = ReadJsonLine(child.get(), 60000, "cold open + lookup via " + host);
   if (child->Wait(30000) != 0) Die("cold child failed");
   if (r["result"] != std::to_string(kValueBytes)) Die("cold lookup answered " + r["result"].dump());
@@ -109,6 +109,8 @@ json Cold(const std::string& host, const std::string& cache_dir) {
 // Page requests/s of kClients clients for `secs`, each asking one random page at `pos`.
 double WarmPagesPerSecond(int port, const std::string& pos, uint32_t pages, double secs) {
   std::atomic<uint64_t> done{0}, failed{0};
+  std::mutex mu;  // guards first_error
+  std::string first_error;
   const double end = Now() + secs;
   std::vector<std::thread> ts;
   for (int i = 0; i < kClients; i++) {
@@ -120,12 +122,18 @@ double WarmPagesPerSecond(int port, const std::string& pos, uint32_t pages, doub
       while (Now() < end) {
         const uint32_t p = 2 + rng() % (pages - 1);
         auto r = c.Get("/db/page?db=bench&pgno=" + std::to_string(p) + "&pos=" + pos);
-        (r && r->status == 200 ? done : failed)++;
+        if (r && r->status == 200) {
+          done++;
+          continue;
+        }
+        failed++;
+        std::lock_guard l(mu);
+        if (first_error.empty()) first_error = r ? std::to_string(r->status) + " " + r->body : httplib::to_string(r.error());
       }
     });
   }
   for (auto& t : ts) t.join();
-  if (failed > 0) Die("warm page requests failed: " + std::to_string(failed.load()));
+  if (failed > 0) Die("warm page requests failed: " + std::to_string(failed.load()) + ", first: " + first_error);
   return double(done) / secs;
 }
 
@@ -188,8 +196,8 @@ int Main(const Args& args) {
   const std::string spec = "latency=" + std::to_string(kLatencyMs) + "ms";
   SetFaults(local.port(), spec);
   SetFaults(b.port(), spec);
-  const json lc = Cold(local.host(), dir / "vfs-local");
-  const json dc = Cold(b.host(), dir / "vfs-dist");
+  const json lc = Cold(local.host(), dir / "vfs-local", rows * 3 / 4);
+  const json dc = Cold(b.host(), dir / "vfs-dist", rows * 3 / 4);
   const bool same = dc["open_req"] == lc["open_req"] && dc["lookup_req"] == lc["lookup_req"];
   Row("14c", "cold open + rowid lookup at " + std::to_string(kLatencyMs) + " ms/request, distributed (instance B, replica from S3)",
       "local: open " + Req(lc, "open") + ", lookup " + Req(lc, "lookup"),

@@ -102,7 +102,7 @@ Result<std::shared_ptr<Database>> DistStore::Get(const std::string& cluster,
                                                  const std::string& name, bool create) {
   LTX_RETURN_IF_ERROR(ValidateName(cluster, "cluster"));
   LTX_RETURN_IF_ERROR(ValidateName(name, "db"));
-  if (auto r = Find(cluster, name)) {
+  if (auto r = Find(cluster, name); r && r->loaded) {
     Touch(r.get());
     return r->db;
   }
@@ -132,6 +132,7 @@ Result<std::shared_ptr<DistStore::Replica>> DistStore::Load(const std::string& c
   // Registered before reading etcd: a commit the watch reports from now on finds it.
   std::lock_guard l(r->catchup_mu);
   LTX_RETURN_IF_ERROR(CatchUpReplica(cluster, name, r.get()));
+  r->loaded = true;
   return r;
 }
 

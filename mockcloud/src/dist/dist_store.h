@@ -109,6 +109,9 @@ class DistStore : public StoreApi {
   struct Replica {
     std::shared_ptr<Database> db;
     std::mutex catchup_mu;  // serialises bringing `db` forward (watch thread vs requests)
+    // Set once Load has caught `db` up: until then a request waits in Load (catchup_mu), never
+    // served the empty replica that is registered first.
+    std::atomic<bool> loaded{false};
     std::atomic<uint64_t> bytes{0};     // as last measured (Measure)
     std::atomic<uint64_t> last_use{0};  // use_clock_ at the last request that used it
   };
