@@ -84,7 +84,7 @@ class DistStore : public StoreApi {
   Status CatchUp(const std::string& cluster, const std::string& name,
                  const std::shared_ptr<Database>& db, const Pos& at) override;
   void Stop() override;
-  std::string Metrics() override;  // dist_cache.cc
+  std::string Metrics() override;  // dist_metrics.cc
   // History (dist_history.cc): both are one ordinary commit (Commit: upload + etcd txn) built
   // from this instance's replica. Rename stays Unsupported (man page says why).
   Result<ApplyResult> Restore(const std::string& cluster, const std::string& name,
