@@ -5,8 +5,7 @@
 #include <thread>
 
 #include "../mockcloud/src/dist/migrate.h"
-#include "mockcloud_dist_fixture.h"
-#include "mockcloud_test_util.h"
+#include "mockcloud_dist_instance.h"
 
 namespace mctest {
 namespace {
@@ -14,42 +13,6 @@ namespace {
 using distfix::DistCluster;
 
 using Clock = std::chrono::steady_clock;
-
-struct Instance {
-  std::unique_ptr<mockcloud::Server> server;
-  explicit Instance(const mockcloud::ServerOptions& o) {
-    auto s = mockcloud::Server::Start(o);
-    EXPECT_TRUE(s.ok()) << s.status().ToString();
-    if (s.ok()) server = std::move(s).value();
-  }
-  std::unique_ptr<httplib::Client> Client() const {
-    auto c = std::make_unique<httplib::Client>("127.0.0.1", server->port());
-    c->set_read_timeout(20, 0);
-    c->set_default_headers({{"Authorization", "secret"}});
-    return c;
-  }
-};
-
-httplib::Result Post(const Instance& in, const std::string& db, const std::string& body,
-                     const std::string& lease = "") {
-  httplib::Headers h;
-  if (!lease.empty()) h.emplace("Lfsc-Lease-Id", lease);
-  return in.Client()->Post("/db/tx?db=" + db, h, body, "application/octet-stream");
-}
-
-std::string TakeLease(const Instance& in, const std::string& db, int ms) {
-  auto r = in.Client()->Post("/lease?db=" + db + "&duration=" + std::to_string(ms), "", "text/plain");
-  if (!r || r->status != 200) return "";
-  return json::parse(r->body)["id"].get<std::string>();
-}
-
-std::string PosOf(const Instance& in, const std::string& db) {
-  auto r = in.Client()->Get("/pos");
-  if (!r || r->status != 200) return "";
-  json j = json::parse(r->body);
-  if (!j.contains(db)) return "";
-  return j[db]["txid"].get<std::string>() + "/" + j[db]["postApplyChecksum"].get<std::string>();
-}
 
 class DistClusterTest : public ::testing::Test {
  protected:

@@ -90,5 +90,28 @@ TEST(DistS3, CredentialsFileNeedsBothKeys) {
   EXPECT_FALSE(LoadAwsCredentials(d.path() + "/missing").ok());
 }
 
+TEST(DistS3, ParsesListObjectsV2Pages) {
+  auto page = ParseListObjectsV2(
+      "<?xml version=\"1.0\"?><ListBucketResult><Name>b</Name><IsTruncated>true</IsTruncated>"
+      "<Contents><Key>p/db/a&amp;b.ltx</Key><LastModified>2026-12-06T03:40:00.250Z</LastModified>"
+      "<Size>3</Size></Contents><Contents><LastModified>2026-12-06T03:40:01Z</LastModified>"
+      "<Key>p/db/c.ltx</Key></Contents><NextContinuationToken>t/1=</NextContinuationToken>"
+      "</ListBucketResult>");
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->objects.size(), 2u);
+  EXPECT_EQ(page->objects[0].key, "p/db/a&b.ltx");
+  EXPECT_EQ(page->objects[0].last_modified_ms, 1796528400250);
+  EXPECT_EQ(page->objects[1].key, "p/db/c.ltx");
+  EXPECT_EQ(page->objects[1].last_modified_ms, 1796528401000);
+  EXPECT_EQ(page->next_token, "t/1=");
+  auto last = ParseListObjectsV2("<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>");
+  ASSERT_TRUE(last.ok());
+  EXPECT_TRUE(last->objects.empty());
+  EXPECT_EQ(last->next_token, "");
+  EXPECT_FALSE(ParseListObjectsV2("<Error><Code>AccessDenied</Code></Error>").ok());
+  EXPECT_FALSE(ParseListObjectsV2("<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>").ok());
+  EXPECT_FALSE(ParseListObjectsV2("<ListBucketResult><Contents><Key>k</Key></Contents></ListBucketResult>").ok());
+}
+
 }  // namespace
 }  // namespace mockcloud::dist

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "dist/dist_cache.h"
 #include "dist/migrate.h"
 #include "mockcloud/server.h"
 #include "scrub.h"
@@ -74,6 +75,7 @@ struct Flags {
   bool verify_on_start = false;
   std::string store, etcd, aws_credentials_file;  // distributed mode (AddDistFlags)
   std::string cors_origin, web;                    // the browser build (AddWebFlags)
+  std::string cache_memory = "256MiB";
 };
 
 void AddWebFlags(CLI::App& app, Flags* f) {
@@ -130,6 +132,10 @@ void AddDistFlags(CLI::App& app, Flags* f) {
   app.add_option("--aws-credentials-file", f->aws_credentials_file,
                  "S3 credentials ([default] aws_access_key_id, aws_secret_access_key); default: "
                  "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_REGION");
+  app.add_option("--cache-memory", f->cache_memory,
+                 "Bound on this instance's replicas (files + page index), least recently used "
+                 "evicted: bytes or K/M/G, e.g. 256MiB")
+      ->capture_default_str();
 }
 
 void AddHttpFlags(CLI::App& app, Flags* f) {
@@ -201,6 +207,7 @@ mockcloud::Result<mockcloud::ServerOptions> ToServerOptions(const Flags& f) {
   o.store_url = f.store;
   o.etcd = f.etcd;
   o.aws_credentials_file = f.aws_credentials_file;
+  LTX_ASSIGN_OR_RETURN(o.cache_memory_bytes, mockcloud::dist::ParseCacheSize(f.cache_memory));
   LTX_RETURN_IF_ERROR(mockcloud::ParseListen(f.listen, &o.host, &o.port));
   LTX_RETURN_IF_ERROR(SetTokens(f, &o));
   LTX_RETURN_IF_ERROR(SetMs("--retention", f.retention, &o.retention_ms));

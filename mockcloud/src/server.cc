@@ -1161,6 +1161,7 @@ void ServerImpl::HandleMetrics(const httplib::Request&, httplib::Response& res) 
        "mockcloud_connections_timed_out_total counter\n"
     << "mockcloud_connections_timed_out_total{deadline=\"header\"} " << fs.header_timeouts << "\n"
     << "mockcloud_connections_timed_out_total{deadline=\"idle\"} " << fs.idle_timeouts << "\n";
+  o << store_->Metrics();
   Reply(res, 200, o.str(), "text/plain; version=0.0.4");
 }
 

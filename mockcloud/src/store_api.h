@@ -80,6 +80,9 @@ class StoreApi {
                          const std::shared_ptr<Database>& db, const Pos& at) = 0;
   // Stops background work (watches, locks). Idempotent.
   virtual void Stop() {}
+  // The store's own lines for GET /metrics (Prometheus text; the distributed store: its cache
+  // and S3 request counters). Empty = none.
+  virtual std::string Metrics() { return ""; }
 
   // ---- history and lifecycle (issue 18; the local store implements them in
   // store_history.cc / store_points.cc). A store without them answers Unsupported (HTTP 501).

@@ -24,6 +24,7 @@ Result<std::unique_ptr<StoreApi>> OpenStore(const ServerOptions& o, StoreOptions
     const char* t = getenv("TMPDIR");
     d.cache_dir = std::string(t && *t ? t : "/tmp") + "/litevfs-mockcloud-cache";
   }
+  d.cache_bytes = o.cache_memory_bytes;
   d.local = std::move(so);
   LTX_ASSIGN_OR_RETURN(auto s, dist::DistStore::Open(std::move(d)));
   return std::unique_ptr<StoreApi>(std::move(s));

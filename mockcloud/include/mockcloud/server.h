@@ -65,6 +65,7 @@ struct ServerOptions {
   // empty = none) and a directory served read-only under /web/ (empty = none).
   std::string cors_origin;
   std::string web_dir;
+  uint64_t cache_memory_bytes = 256ull << 20;  // bound on the instance's replicas (LRU)
   // Where log lines go (one per call, no newline). Default: stderr.
   std::function<void(const std::string&)> log_sink;
 };

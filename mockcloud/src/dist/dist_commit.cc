@@ -66,6 +66,9 @@ Result<ApplyResult> DistStore::Commit(const std::string& cluster, const std::str
   auto res = db->Apply(std::move(src), [&] {
     return Publish(cluster, name, body, pos_kv, lease.mod_revision, claim, &object);
   });
+  if (res.ok()) Measure(cluster, name, r.get());
+  r.reset();
+  EnforceBound();
   return res;
 }
 

@@ -3,6 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <set>
+
 #include "../store_snapshot.h"
 #include "dist_store.h"
 
@@ -11,9 +14,9 @@ namespace {
 
 constexpr int64_t kLockTtlSeconds = 60;  // a dead compactor's lock frees itself after this
 
-// Writes the replica's current state as a v1 snapshot LTX to `path`; returns its position.
-Result<Pos> WriteSnapshot(const std::shared_ptr<Database>& db, const std::string& path) {
-  LTX_ASSIGN_OR_RETURN(auto stream, db->OpenSnapshot(db));
+}  // namespace
+
+Result<Pos> WriteSnapshotFile(Database::SnapshotStream* stream, const std::string& path) {
   int fd = open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
   if (fd < 0) return Status::IOError(ErrnoText("open", path));
   std::string buf(1 << 16, '\0');
@@ -29,16 +32,33 @@ Result<Pos> WriteSnapshot(const std::shared_ptr<Database>& db, const std::string
   return stream->pos();
 }
 
+namespace {
+
+// The object an etcd value under ROOT `dir` names.
+Result<std::string> ObjectOf(const std::string& dir, const std::string& value) {
+  if (dir == "tx/") {
+    LTX_ASSIGN_OR_RETURN(TxValue tv, DecodeTxValue(value));
+    return tv.key;
+  }
+  LTX_ASSIGN_OR_RETURN(PosValue pv, DecodePosValue(value));
+  return pv.key;
+}
+
 }  // namespace
 
 Status DistStore::CompactAll(int64_t now_ms) {
   LTX_RETURN_IF_ERROR(local_->CompactAll(now_ms));  // this instance's replicas
+  {
+    std::lock_guard l(mu_);
+    for (auto& [k, r] : replicas_) Measure(k.first, k.second, r.get());
+  }
   LTX_ASSIGN_OR_RETURN(int64_t lease, etcd_->GrantLease(kLockTtlSeconds));
   const std::string lock = keys_.CompactLock();
   auto got = etcd_->Txn({{lock, EtcdCompare::Target::kVersion, 0, ""}},
                         {{EtcdOp::Kind::kPut, lock, "compacting", "", lease}});
   Status st = got.ok() ? Status::OK() : got.status();
   if (got.ok() && got->succeeded) {
+    compactions_led_++;
     const std::string pre = keys_.PosPrefix("");
     auto dbs = etcd_->Range(pre, PrefixEnd(pre), true);
     if (!dbs.ok()) st = dbs.status();
@@ -48,6 +68,7 @@ Status DistStore::CompactAll(int64_t now_ms) {
       Status one = CompactOne(c, d, now_ms);
       if (!one.ok()) Warn("compaction of " + c + "/" + d + ": " + one.message());
     }
+    if (st.ok()) st = SweepOrphans(now_ms);
   }
   Status rv = etcd_->RevokeLease(lease);  // frees the lock
   return st.ok() ? rv : st;
@@ -63,7 +84,8 @@ Status DistStore::CompactOne(const std::string& cluster, const std::string& name
   if (!db) return Status::OK();
   LTX_RETURN_IF_ERROR(CatchUp(cluster, name, db, Pos{}));
   LTX_ASSIGN_OR_RETURN(std::string tmp, NewTempPath("snap"));
-  auto pos = WriteSnapshot(db, tmp);
+  auto stream = db->OpenSnapshot(db);
+  auto pos = stream.ok() ? WriteSnapshotFile(stream->get(), tmp) : Result<Pos>(stream.status());
   LTX_ASSIGN_OR_RETURN(std::string rnd, RandomHex(8));
   const std::string object =
       s3_->Key(DistKeys::SnapObject(cluster, name, pos.ok() ? pos->txid : 0, rnd));
@@ -98,6 +120,29 @@ Status DistStore::CompactOne(const std::string& cluster, const std::string& name
   }
   for (const auto& key : dead) {
     if (Status ds = s3_->Delete(key); !ds.ok()) Warn("compaction: " + ds.message());
+  }
+  return Status::OK();
+}
+
+Status DistStore::SweepOrphans(int64_t now_ms) {
+  // LIST first, etcd after: an object listed whose commit lands in between is named by then.
+  LTX_ASSIGN_OR_RETURN(std::vector<S3Object> objects, s3_->List(s3_->Key("db/")));
+  std::set<std::string> named;
+  for (const char* dir : {"pos/", "base/", "tx/"}) {
+    const std::string pre = keys_.root() + dir;
+    LTX_ASSIGN_OR_RETURN(auto kvs, etcd_->Range(pre, PrefixEnd(pre)));
+    for (const auto& kv : kvs) {
+      // A value this sweep cannot read might name an object: nothing is deleted then.
+      auto object = ObjectOf(dir, kv.value);
+      if (!object.ok()) return object.status().WithContext("orphan sweep: etcd key " + kv.key);
+      named.insert(*object);
+    }
+  }
+  const int64_t cutoff = now_ms - std::max(opts_.local.retention_ms, kOrphanMinAgeMs);
+  for (const auto& o : objects) {
+    if (named.count(o.key) || o.last_modified_ms >= cutoff) continue;
+    if (Status ds = s3_->Delete(o.key); !ds.ok()) return ds.WithContext("orphan sweep");
+    orphans_deleted_++;
   }
   return Status::OK();
 }

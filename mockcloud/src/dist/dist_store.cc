@@ -102,9 +102,16 @@ Result<std::shared_ptr<Database>> DistStore::Get(const std::string& cluster,
                                                  const std::string& name, bool create) {
   LTX_RETURN_IF_ERROR(ValidateName(cluster, "cluster"));
   LTX_RETURN_IF_ERROR(ValidateName(name, "db"));
-  if (auto r = Find(cluster, name)) return r->db;
+  if (auto r = Find(cluster, name); r && r->loaded) {
+    Touch(r.get());
+    return r->db;
+  }
   LTX_ASSIGN_OR_RETURN(auto r, Load(cluster, name, create));
-  return r ? r->db : nullptr;
+  if (!r) return std::shared_ptr<Database>();
+  Touch(r.get());
+  Measure(cluster, name, r.get());
+  EnforceBound();  // never evicts r: held here
+  return r->db;
 }
 
 Result<std::shared_ptr<DistStore::Replica>> DistStore::Load(const std::string& cluster,
@@ -125,6 +132,7 @@ Result<std::shared_ptr<DistStore::Replica>> DistStore::Load(const std::string& c
   // Registered before reading etcd: a commit the watch reports from now on finds it.
   std::lock_guard l(r->catchup_mu);
   LTX_RETURN_IF_ERROR(CatchUpReplica(cluster, name, r.get()));
+  r->loaded = true;
   return r;
 }
 
@@ -149,7 +157,10 @@ Status DistStore::CatchUp(const std::string& cluster, const std::string& name,
   auto r = Find(cluster, name);
   if (!r || r->db != db) return Status::OK();
   std::lock_guard l(r->catchup_mu);
-  return CatchUpReplica(cluster, name, r.get());
+  const Pos before = db->pos();
+  LTX_RETURN_IF_ERROR(CatchUpReplica(cluster, name, r.get()));
+  if (db->pos() != before) Measure(cluster, name, r.get());
+  return Status::OK();
 }
 
 Status DistStore::ApplyObject(Database* db, const std::string& object) {
@@ -194,10 +205,15 @@ Status DistStore::CatchUpReplica(const std::string& cluster, const std::string& 
 }
 
 void DistStore::OnEvents(const std::vector<EtcdEvent>& events) {
+  std::set<std::pair<std::string, std::string>> deleted;
   for (const auto& ev : events) {
     std::string c, d;
     uint64_t txid = 0;
-    if (ev.is_delete || !keys_.ParseTx(ev.kv.key, &c, &d, &txid)) continue;
+    if (!keys_.ParseTx(ev.kv.key, &c, &d, &txid)) continue;
+    if (ev.is_delete) {
+      deleted.insert({c, d});
+      continue;
+    }
     auto r = Find(c, d);
     if (!r) continue;  // not served here: loaded from etcd on first use
     std::lock_guard l(r->catchup_mu);
@@ -210,7 +226,10 @@ void DistStore::OnEvents(const std::vector<EtcdEvent>& events) {
     // A commit through this instance reports its own tx key before its replica has it:
     // Apply then finds the replica already there.
     if (!st.ok() && r->db->pos().txid < txid) Warn("replica " + c + "/" + d + ": " + st.message());
+    Measure(c, d, r.get());
   }
+  if (!deleted.empty()) OnDeleted(deleted);
+  if (!events.empty()) EnforceBound();
 }
 
 void DistStore::WatchLoop(int64_t start_revision) {

@@ -16,20 +16,29 @@
 // (another instance moved the position, or the lease changed: the fencing token) gets
 // EPOSMISMATCH / ELEASE and its object is deleted.
 //
+// The replicas are a bounded cache (dist_cache.cc): each one's bytes (its files plus its page
+// index) are measured after it changes; past DistOptions::cache_bytes the least recently used
+// replicas that no request holds are dropped (files removed; reloaded from S3 on next use).
+//
 // Compaction (CompactAll, one instance at a time under ROOT lock/compact held with an etcd
 // lease): a database with more than retain_txids tx keys since its base gets a new base
 // (the replica's snapshot, uploaded as a snap/ object, made current by a txn); tx keys and
-// objects at or before the previous base and older than the retention are deleted.
+// objects at or before the previous base and older than the retention are deleted. Then the
+// orphan sweep (SweepOrphans; the only LIST): objects under db/ that no pos, tx or base key
+// names and that are older than max(retention, kOrphanMinAgeMs) are deleted: uploads whose
+// etcd txn lost or never ran (the instance died between the PUT and the txn).
 #pragma once
 
 #include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "../store.h"
 #include "../store_api.h"
+#include "dist_cache.h"
 #include "dist_keys.h"
 #include "dist_leases.h"
 #include "etcd_client.h"
@@ -37,13 +46,22 @@
 
 namespace mockcloud::dist {
 
+// An object no key names is deleted only past max(--retention, this): longer than any upload
+// can wait for its commit txn (etcd failover included), so an in-flight commit keeps its
+// object. Ages are S3's LastModified against this instance's clock.
+inline constexpr int64_t kOrphanMinAgeMs = 60 * 1000;
+
 struct DistOptions {
   S3Location s3;
   AwsCredentials creds;
   std::vector<std::string> etcd;  // members
   std::string cache_dir;          // replicas go to cache_dir/replica-<pid>-<random>
   StoreOptions local;             // retention, warn/error (data_dir is set by Open)
+  uint64_t cache_bytes = kDefaultCacheBytes;  // bound on the replicas (dist_cache.cc)
 };
+
+// Writes a snapshot stream to `path` (dist_compact.cc); returns its position.
+Result<Pos> WriteSnapshotFile(Database::SnapshotStream* stream, const std::string& path);
 
 class DistStore : public StoreApi {
  public:
@@ -66,6 +84,21 @@ class DistStore : public StoreApi {
   Status CatchUp(const std::string& cluster, const std::string& name,
                  const std::shared_ptr<Database>& db, const Pos& at) override;
   void Stop() override;
+  std::string Metrics() override;  // dist_metrics.cc
+  // History (dist_history.cc): both are one ordinary commit (Commit: upload + etcd txn) built
+  // from this instance's replica. Rename stays Unsupported (man page says why).
+  Result<ApplyResult> Restore(const std::string& cluster, const std::string& name,
+                              const std::shared_ptr<Database>& db, const Pos& at,
+                              const LeaseClaim& claim) override;
+  Result<ApplyResult> Branch(const std::string& cluster, const std::string& db, const Pos& at,
+                             const std::string& to) override;
+  // One etcd txn (fenced on the position key) deletes the pos, base and tx keys; every
+  // instance drops its replica when the watch reports the deleted tx keys (OnDeleted); the
+  // objects are orphans from then on, removed by the sweep after the orphan window.
+  Status Delete(const std::string& cluster, const std::string& db) override;
+
+  // Bytes the replicas hold now (files + page index estimate).
+  uint64_t CacheBytes();
 
   S3Client& s3() { return *s3_; }
   EtcdClient& etcd() { return *etcd_; }
@@ -76,7 +109,24 @@ class DistStore : public StoreApi {
   struct Replica {
     std::shared_ptr<Database> db;
     std::mutex catchup_mu;  // serialises bringing `db` forward (watch thread vs requests)
+    // Set once Load has caught `db` up: until then a request waits in Load (catchup_mu), never
+    // served the empty replica that is registered first.
+    std::atomic<bool> loaded{false};
+    std::atomic<uint64_t> bytes{0};     // as last measured (Measure)
+    std::atomic<uint64_t> last_use{0};  // use_clock_ at the last request that used it
   };
+  // Cache accounting (dist_cache.cc): marks `r` used, measures it, evicts past the bound.
+  void Touch(Replica* r) { r->last_use = ++use_clock_; }
+  void Measure(const std::string& cluster, const std::string& name, Replica* r);
+  void EnforceBound();
+  // Removes the replica of cluster/db here, if any (evicted or deleted); under mu_.
+  void DropReplicaLocked(const std::string& cluster, const std::string& name);
+  // After the watch reported deleted tx keys of these databases: drops the replicas of those
+  // whose position key is gone (dist_history.cc).
+  void OnDeleted(const std::set<std::pair<std::string, std::string>>& dbs);
+  // The least recently used replica no request holds (nullptr: none); under mu_.
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<Replica>>::iterator
+  EvictionVictimLocked();
   Result<std::shared_ptr<Replica>> Load(const std::string& cluster, const std::string& name,
                                         bool create);
   std::shared_ptr<Replica> Find(const std::string& cluster, const std::string& name);
@@ -91,6 +141,8 @@ class DistStore : public StoreApi {
   void OnEvents(const std::vector<EtcdEvent>& events);
   // Compaction of one database under the lock (dist_compact.cc).
   Status CompactOne(const std::string& cluster, const std::string& name, int64_t now_ms);
+  // Deletes objects no etcd key names, older than the orphan window (dist_compact.cc).
+  Status SweepOrphans(int64_t now_ms);
   void Warn(const std::string& msg) const;
 
   DistOptions opts_;
@@ -104,6 +156,12 @@ class DistStore : public StoreApi {
 
   std::mutex mu_;  // guards replicas_
   std::map<std::pair<std::string, std::string>, std::shared_ptr<Replica>> replicas_;
+
+  std::atomic<uint64_t> use_clock_{0};
+  std::atomic<uint64_t> evictions_{0};
+  std::atomic<uint64_t> orphans_deleted_{0};
+  std::atomic<uint64_t> compactions_led_{0};  // CompactAll runs that held the lock
+  std::mutex evict_mu_;  // one eviction pass at a time (taken before mu_)
 
   std::atomic<bool> stop_{false};
   std::thread watch_thread_;

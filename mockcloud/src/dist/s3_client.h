@@ -1,9 +1,11 @@
 // A small S3 client for the distributed store: path-style URLs, SigV4 signing by libcurl
 // (CURLOPT_AWS_SIGV4 "aws:amz:REGION:s3"), the payload's SHA-256 (OpenSSL libcrypto) sent as
 // x-amz-content-sha256 (libcurl signs that header but does not compute it). Only PUT, GET
-// (whole or one byte range) and DELETE of single objects: the hot path never LISTs.
+// (whole or one byte range) and DELETE of single objects on the hot path, which never LISTs;
+// List (ListObjectsV2) only for the compactor's orphan sweep (s3_list.cc).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -58,6 +60,17 @@ S3Request BuildS3Request(const S3Location& loc, const AwsCredentials& creds,
 // RFC 3986 percent-encoding of an object key, '/' kept.
 std::string EncodeS3Key(std::string_view key);
 
+struct S3Object {
+  std::string key;
+  int64_t last_modified_ms = 0;  // Unix ms
+};
+// The objects and continuation of one ListObjectsV2 reply (pure: unit-tested).
+struct S3ListPage {
+  std::vector<S3Object> objects;
+  std::string next_token;  // empty = the last page
+};
+Result<S3ListPage> ParseListObjectsV2(const std::string& xml);
+
 class S3Client {
  public:
   S3Client(S3Location loc, AwsCredentials creds);
@@ -75,8 +88,15 @@ class S3Client {
   Result<std::string> Get(const std::string& key);
   Result<std::string> GetRange(const std::string& key, uint64_t from, uint64_t len);
   Status Delete(const std::string& key);
+  // Every object whose key starts with `prefix` (all pages; one LIST request each).
+  Result<std::vector<S3Object>> List(const std::string& prefix);
   // Fails with a message naming the endpoint and bucket when the bucket cannot be reached.
   Status CheckBucket();
+
+  // Requests sent so far, by kind (the metrics route; tests assert the hot path never LISTs).
+  enum Kind { kGet, kGetRange, kPut, kDelete, kList, kHead, kNumKinds };
+  static const char* KindName(Kind k);
+  uint64_t requests(Kind k) const { return requests_[k].load(); }
 
  private:
   struct Reply {
@@ -91,6 +111,7 @@ class S3Client {
   const AwsCredentials creds_;
   std::mutex mu_;  // guards idle_
   std::vector<void*> idle_;  // CURL* kept for keep-alive
+  std::atomic<uint64_t> requests_[kNumKinds] = {};
 };
 
 }  // namespace mockcloud::dist

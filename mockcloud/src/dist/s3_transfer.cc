@@ -129,7 +129,13 @@ Status S3Error(const std::string& what, const std::string& url, long status,
 }
 }  // namespace
 
+const char* S3Client::KindName(Kind k) {
+  static const char* const kNames[kNumKinds] = {"GET", "GET_RANGE", "PUT", "DELETE", "LIST", "HEAD"};
+  return kNames[k];
+}
+
 Status S3Client::Put(const std::string& key, std::string_view body) {
+  requests_[kPut]++;
   S3Request rq = BuildS3Request(loc_, creds_, "PUT", key, Sha256Hex(body), 0, 0);
   LTX_ASSIGN_OR_RETURN(Reply r, Perform(rq, body, ""));
   if (r.status != 200) return S3Error("PUT", rq.url, r.status, r.body);
@@ -138,6 +144,7 @@ Status S3Client::Put(const std::string& key, std::string_view body) {
 
 Status S3Client::PutFile(const std::string& key, const std::string& path) {
   LTX_ASSIGN_OR_RETURN(std::string sha, Sha256HexOfFile(path));
+  requests_[kPut]++;
   S3Request rq = BuildS3Request(loc_, creds_, "PUT", key, sha, 0, 0);
   LTX_ASSIGN_OR_RETURN(Reply r, Perform(rq, "", path));
   if (r.status != 200) return S3Error("PUT", rq.url, r.status, r.body);
@@ -145,6 +152,7 @@ Status S3Client::PutFile(const std::string& key, const std::string& path) {
 }
 
 Result<std::string> S3Client::GetRange(const std::string& key, uint64_t from, uint64_t len) {
+  requests_[len > 0 ? kGetRange : kGet]++;
   S3Request rq = BuildS3Request(loc_, creds_, "GET", key, EmptySha(), from, len);
   LTX_ASSIGN_OR_RETURN(Reply r, Perform(rq, "", ""));
   if (r.status == 404) return Status::NotFound("S3 object " + key + " does not exist");
@@ -155,6 +163,7 @@ Result<std::string> S3Client::GetRange(const std::string& key, uint64_t from, ui
 Result<std::string> S3Client::Get(const std::string& key) { return GetRange(key, 0, 0); }
 
 Status S3Client::Delete(const std::string& key) {
+  requests_[kDelete]++;
   S3Request rq = BuildS3Request(loc_, creds_, "DELETE", key, EmptySha(), 0, 0);
   LTX_ASSIGN_OR_RETURN(Reply r, Perform(rq, "", ""));
   if (r.status != 204 && r.status != 200 && r.status != 404)
@@ -163,6 +172,7 @@ Status S3Client::Delete(const std::string& key) {
 }
 
 Status S3Client::CheckBucket() {
+  requests_[kHead]++;
   S3Request rq = BuildS3Request(loc_, creds_, "HEAD", "", EmptySha(), 0, 0);
   auto r = Perform(rq, "", "");
   if (!r.ok())
