@@ -1,4 +1,4 @@
-// A std::string's bytes as a span, for the LTX and cache calls that take bytes.
+// A std::string's bytes as a span (read-only or writable), for the LTX and cache calls that take bytes.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +9,10 @@ namespace litevfs {
 
 inline std::span<const uint8_t> AsBytes(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+inline std::span<uint8_t> AsMutableBytes(std::string& s) {
+  return {reinterpret_cast<uint8_t*>(s.data()), s.size()};
 }
 
 }  // namespace litevfs

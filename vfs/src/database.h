@@ -41,8 +41,9 @@
 #include <deque>
 #include <future>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_set>
@@ -213,11 +214,12 @@ class Database : public std::enable_shared_from_this<Database> {
 
   // ---- reads (database_read.cc) ----
   // A page as stored at pin (cache, then the service, batched with prefetch candidates).
-  Status ReadStoredPage(Conn* c, const Snapshot& pin, uint32_t pgno, std::string* out,
+  // out is one page; a whole-page read passes SQLite's own buffer.
+  Status ReadStoredPage(Conn* c, const Snapshot& pin, uint32_t pgno, std::span<uint8_t> out,
                         bool allow_prefetch) EXCLUDES(mu_);
   // Serves pgno from the cache or old_pages_, waiting for a read-ahead that brings it.
-  // False: a miss (out is then zero-filled to the page size).
-  bool LookupLocked(Conn* c, const Snapshot& pin, uint32_t pgno, std::string* out) REQUIRES(mu_);
+  // False: a miss (out's bytes are then unspecified; the fetch fills them).
+  bool LookupLocked(Conn* c, const Snapshot& pin, uint32_t pgno, std::span<uint8_t> out) REQUIRES(mu_);
   // The pages to fetch with a miss on pgno (pgno first), updating c's read-ahead state.
   std::vector<uint32_t> MissBatchLocked(Conn* c, const Snapshot& pin, uint32_t pgno, bool allow_prefetch)
       REQUIRES(mu_);

@@ -20,7 +20,12 @@ constexpr size_t kMaxOldPageBytes = 32u << 20;  // pages kept for pins older tha
 constexpr size_t kBulkBatchBytes = 2u << 20;    // per request of a bulk fetch
 constexpr size_t kBatchesInFlight = 2;          // bulk fetches (litevfs_cache_db, commit)
 
-std::span<uint8_t> AsMutableBytes(std::string& s) { return {reinterpret_cast<uint8_t*>(s.data()), s.size()}; }
+// A page's bytes into a page-sized buffer (zeros past a shorter page).
+void CopyPage(const std::string& page, std::span<uint8_t> out) {
+  const size_t n = std::min(page.size(), out.size());
+  std::memcpy(out.data(), page.data(), n);
+  std::fill(out.begin() + std::ptrdiff_t(n), out.end(), uint8_t{0});
+}
 
 long MsSince(Clock::time_point t) {
   return long(std::chrono::duration_cast<std::chrono::milliseconds>(GetClock().Now() - t).count());
@@ -68,36 +73,40 @@ Status Database::Read(Conn* c, uint8_t* buf, size_t amt, int64_t off, bool* shor
       have = *r;
     }
     if (!have) {
-      LTX_RETURN_IF_ERROR(ReadStoredPage(c, pin, pgno, &page, true));
-      if (pgno == 1 && sqlite_format::IsWalHeader(AsBytes(page))) {
+      // A whole-page read (SQLite's usual) lands in its buffer directly: no copy, no fill.
+      const bool whole = in == 0 && n == ps;
+      if (!whole) page.resize(ps);
+      const std::span<uint8_t> dst = whole ? std::span<uint8_t>(buf + done, ps) : AsMutableBytes(page);
+      LTX_RETURN_IF_ERROR(ReadStoredPage(c, pin, pgno, dst, true));
+      if (pgno == 1 && sqlite_format::IsWalHeader(dst)) {
         // WAL-mode database: SQLite sees a rollback-journal database (DESIGN.md §7).
-        sqlite_format::SetJournalVersions(AsMutableBytes(page), sqlite_format::kVersionRollback);
+        sqlite_format::SetJournalVersions(dst, sqlite_format::kVersionRollback);
       }
-      std::memcpy(buf + done, page.data() + in, n);
+      if (!whole) std::memcpy(buf + done, page.data() + in, n);
     }
     done += n;
   }
   return Status::OK();
 }
 
-bool Database::LookupLocked(Conn* c, const Snapshot& pin, uint32_t pgno, std::string* out) {
+bool Database::LookupLocked(Conn* c, const Snapshot& pin, uint32_t pgno, std::span<uint8_t> out) {
   for (;;) {
     if (cache_) {
-      auto r = cache_->Get(pgno, pin.pos.txid, AsMutableBytes(*out));
+      auto r = cache_->Get(pgno, pin.pos.txid, out);
       if (r.ok() && *r) {
         cache_hits_++;
-        planner_.Record(pgno, AsBytes(*out), page_size_, pin.commit, false);
+        planner_.Record(pgno, out, page_size_, pin.commit, false);
         if (c && c->ra.ahead.erase(pgno)) MaybeReadAheadLocked(c, pin);
         return true;
       }
       if (!r.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, pin.pos, "cache read: " + r.status().ToString());
-      if (c && c->past && ReuseCachedForPast(*c->past, cache_.get(), pgno, AsMutableBytes(*out))) {
+      if (c && c->past && ReuseCachedForPast(*c->past, cache_.get(), pgno, out)) {
         cache_hits_++;  // issue 18: a cached page the diff says is unchanged since the past
         return true;
       }
     }
     if (auto it = old_pages_.find({pin.pos.txid, pgno}); it != old_pages_.end()) {
-      *out = it->second;
+      CopyPage(it->second, out);
       cache_hits_++;
       if (c && c->ra.ahead.erase(pgno)) MaybeReadAheadLocked(c, pin);
       return true;
@@ -135,13 +144,15 @@ std::vector<uint32_t> Database::MissBatchLocked(Conn* c, const Snapshot& pin, ui
   return want;
 }
 
-Status Database::ReadStoredPage(Conn* c, const Snapshot& pin, uint32_t pgno, std::string* out,
+Status Database::ReadStoredPage(Conn* c, const Snapshot& pin, uint32_t pgno, std::span<uint8_t> out,
                                 bool allow_prefetch) {
   std::vector<uint32_t> want;
   {
     MutexLock lk(&mu_);
-    out->assign(page_size_, '\0');
-    if (pgno == ltx::LockPgno(page_size_) || pgno > pin.commit) return Status::OK();  // zeros
+    if (pgno == ltx::LockPgno(page_size_) || pgno > pin.commit) {
+      std::fill(out.begin(), out.end(), uint8_t{0});
+      return Status::OK();
+    }
     page_reads_++;
     if (LookupLocked(c, pin, pgno, out)) return Status::OK();
     cache_misses_++;
@@ -166,11 +177,11 @@ Status Database::ReadStoredPage(Conn* c, const Snapshot& pin, uint32_t pgno, std
       prefetched_++;
       continue;
     }
-    *out = std::move(data);
+    CopyPage(data, out);
     found = true;
   }
-  if (!found) out->assign(page_size_, '\0');  // past commit at the pin
-  planner_.Record(pgno, AsBytes(*out), page_size_, pin.commit, true);
+  if (!found) std::fill(out.begin(), out.end(), uint8_t{0});  // past commit at the pin
+  planner_.Record(pgno, out, page_size_, pin.commit, true);
   LITEVFS_LOG(LogLevel::kDebug, name_, pin.pos,
               "fetched page " + std::to_string(pgno) + " (+" + std::to_string(want.size() - 1) +
                   " prefetched) in " + std::to_string(MsSince(fetch_start)) + " ms");

@@ -152,10 +152,10 @@ Status Database::Write(Conn* c, const uint8_t* buf, size_t amt, int64_t off) {
       LTX_RETURN_IF_ERROR(CheckGrowthLocked(c, pgno));
       LTX_RETURN_IF_ERROR(writer_.dirty->Put(pgno, bytes));
     } else {  // a partial page: start from its stored version
-      std::string base;
+      std::string base(ps, '\0');
       const Snapshot pin = c->pin;
       lk.Unlock();
-      Status st = ReadStoredPage(c, pin, pgno, &base, false);
+      Status st = ReadStoredPage(c, pin, pgno, AsMutableBytes(base), false);
       lk.Lock();
       LTX_RETURN_IF_ERROR(st);
       std::memcpy(base.data() + in, bytes.data(), n);
