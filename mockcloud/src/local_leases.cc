@@ -32,7 +32,10 @@ Result<LeaseGrant> LocalLeases::Acquire(const std::string& key, int64_t duration
     it->second.expires = now + std::chrono::milliseconds(duration_ms);
     return LeaseGrant{it->second.id, NowUnixMs() + duration_ms};
   }
-  if (held) return LeaseRefused("lease is held by another client");
+  if (held) {
+    it->second.waited = now;
+    return LeaseRefused("lease is held by another client");
+  }
   LTX_ASSIGN_OR_RETURN(std::string id, RandomHex(16));
   leases_[key] = {id, now + std::chrono::milliseconds(duration_ms)};
   return LeaseGrant{id, NowUnixMs() + duration_ms};
@@ -62,6 +65,14 @@ Status LocalLeases::Forget(const std::string& key) {
   std::lock_guard l(mu_);
   leases_.erase(key);
   return Status::OK();
+}
+
+bool LocalLeases::Waiting(const std::string& key) {
+  std::lock_guard l(mu_);
+  auto it = leases_.find(key);
+  const auto now = Clock::now();
+  return it != leases_.end() && it->second.expires > now &&
+         now - it->second.waited < std::chrono::milliseconds(kLeaseWaiterWindowMs);
 }
 
 Status LocalLeases::Check(const std::string& key, const LeaseClaim& claim) {

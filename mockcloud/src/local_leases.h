@@ -17,12 +17,14 @@ class LocalLeases : public Leases {
   Result<int64_t> LeftMs(const std::string& key) override;
   Status Check(const std::string& key, const LeaseClaim& claim) override;
   Status Forget(const std::string& key) override;
+  bool Waiting(const std::string& key) override;
 
  private:
   using Clock = std::chrono::steady_clock;
   struct Entry {
     std::string id;
     Clock::time_point expires;
+    Clock::time_point waited{};  // the latest acquire refused because this lease was held
   };
   std::mutex mu_;  // guards leases_
   std::map<std::string, Entry> leases_;

@@ -849,6 +849,7 @@ void ServerImpl::HandleTx(const httplib::Request& req, httplib::Response& res,
                             std::to_string(r->pages) + " pages, " + std::to_string(total) +
                             " bytes)");
   res.set_header("Litefs-Hwm", ltx::FormatTxid(r->pos.txid));
+  if (claim.has_id && store_->leases().Waiting(key)) res.set_header(kLeaseWaitersHeader, "1");  // issue 17
   ReplyJson(res, 200, {{"pos", PosJson(r->pos)}});
 }
 
@@ -1074,6 +1075,9 @@ void ServerImpl::HandleLease(const httplib::Request& req, httplib::Response& res
   auto granted = store_->leases().Acquire(tl.cluster + "/" + name, int64_t(*d),
                                           req.has_param("id") ? &id : nullptr);
   if (!granted.ok()) return ReplyStatus(res, granted.status(), nullptr);
+  if (req.has_param("id") && store_->leases().Waiting(tl.cluster + "/" + name)) {
+    res.set_header(kLeaseWaitersHeader, "1");  // issue 17: a refresh learns of waiters too
+  }
   ReplyJson(res, 200, {{"id", granted->id}, {"expires_at", FormatRfc3339Ms(granted->expires_ms)}});
 }
 

@@ -643,6 +643,7 @@ class ClientImpl final : public Client {
   }
 
   uint64_t max_body_bytes() const override { return max_body_.load(); }
+  bool TakeLeaseWaiters() override { return lease_waiters_.exchange(false); }
 
   // Shared by UploadTx and UploadTxFile; `what` is "litevfs: LTX upload[ PATH]".
   static Status CheckUploadSize(uint64_t size, const std::string& what) {
@@ -1056,6 +1057,7 @@ class ClientImpl final : public Client {
           auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
           if (ec == std::errc() && end == t.data() + t.size()) max_body_.store(v);
         }
+        if (r->headers.count("lfsc-lease-waiters")) lease_waiters_.store(true);  // issue 17
         if (auto it = r->headers.find("litevfs-features"); it != r->headers.end()) {
           std::vector<std::string> f = SplitFeatures(it->second);
           std::lock_guard<std::mutex> l(mu_);
@@ -1159,6 +1161,7 @@ class ClientImpl final : public Client {
   std::optional<std::vector<std::string>> header_features_;
   std::string instance_id_;    // guarded by mu_
   std::atomic<uint64_t> max_body_{0};  // the server's Litevfs-Max-Body (0: not said)
+  std::atomic<bool> lease_waiters_{false};  // a response said Lfsc-Lease-Waiters (issue 17)
 };
 
 }  // namespace

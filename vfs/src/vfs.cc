@@ -148,6 +148,8 @@ int SqliteCodeOf(const Status& st, int fallback) {
       break;
     case ApiError::kOutcomeUnknown:
       return kOutcomeUnknownErrorCode;
+    case ApiError::kStaleRead:
+      return SQLITE_BUSY_SNAPSHOT;  // issue 17: roll back and retry the transaction
     case ApiError::kNoSpace:
       return SQLITE_FULL;  // the service's disk (or the local spill disk) is full
     case ApiError::kTooLarge:
@@ -297,6 +299,22 @@ int HandleSettingPragma(LvFile* f, const std::string& name, const char* val, cha
     }
     return PragmaResult(az, std::to_string(db->max_reqs_per_query.load()));
   }
+  if (name == "litevfs_write_mode") {  // issue 17
+    if (val) {
+      auto m = ParseWriteMode("PRAGMA litevfs_write_mode", val);
+      if (!m.ok()) return PragmaError(az, f, m.status());
+      if (Status st = db->SetWriteMode(&f->conn, *m); !st.ok()) return PragmaError(az, f, st);
+    }
+    return PragmaResult(az, WriteModeName(db->GetWriteMode(&f->conn)));
+  }
+  if (name == "litevfs_lease_idle") {  // issue 17: auto mode releases the lease after this
+    if (val) {
+      auto r = ParseDurationMs(name, val, 0, kMaxLeaseIdleMs);
+      if (!r.ok()) return PragmaError(az, f, r.status());
+      db->lease_idle_ms = *r;
+    }
+    return PragmaResult(az, std::to_string(db->lease_idle_ms.load()));
+  }
   if (name == "litevfs_lease_duration") {
     if (val) {
       auto r = ParseDurationMs(name, val, kMinLeaseDurationMs, kMaxLeaseDurationMs);
@@ -321,7 +339,7 @@ int HandlePragma(LvFile* f, char** az) noexcept {
   return PragmaError(az, f, Status::InvalidArgument(
       "litevfs: unknown pragma " + name + " (litevfs pragmas: acquire_lease, release_lease, "
       "cache_db, position, stats, max_prefetch_pages, cache_sync_period, max_cached_pages, "
-      "min_available_space, max_reqs_per_query, lease_duration)"));
+      "min_available_space, max_reqs_per_query, lease_duration, write_mode, lease_idle)"));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -542,9 +560,12 @@ int VfsOpen(sqlite3_vfs*, sqlite3_filename zName, sqlite3_file* pFile, int flags
                               WallClockMs());
       if (!past.ok()) return ToSqlite(past.status(), SQLITE_CANTOPEN, name);
       const bool in_past = !past->text.empty();
+      auto mode = ConfiguredWriteMode(sqlite3_uri_parameter(zName, kWriteModeUriParam));  // issue 17
+      if (!mode.ok()) return ToSqlite(mode.status(), SQLITE_CANTOPEN, name);
       auto db = Database::Open(cfg, name, path, !in_past && (flags & SQLITE_OPEN_CREATE) != 0);
       if (!db.ok()) return ToSqlite(db.status(), SQLITE_CANTOPEN, name);
       Conn conn;
+      conn.write_mode = *mode;
       if (Status st = in_past ? (*db)->SetPast(&conn, *past) : Status::OK(); !st.ok()) {
         Database::Close(std::move(db).value());
         return ToSqlite(st, SQLITE_CANTOPEN, name);

@@ -223,6 +223,9 @@ class Client {
   // The largest request body the server accepts, from its Litevfs-Max-Body header on any
   // response seen so far (PROTOCOL.md); 0 while unknown (a plain LiteFS Cloud never says).
   virtual uint64_t max_body_bytes() const { return 0; }
+  // issue 17: whether a response since the last call said another client waits for our
+  // write lease (Lfsc-Lease-Waiters, on an upload or a refresh under the lease); clears it.
+  virtual bool TakeLeaseWaiters() { return false; }
   // POST /lease (acquire when id is empty, refresh otherwise) / DELETE /lease.
   virtual Result<Lease> AcquireLease(const std::string& db, long duration_ms,
                                      const std::string& id = {}) = 0;
