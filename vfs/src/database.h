@@ -165,6 +165,7 @@ class Database : public std::enable_shared_from_this<Database> {
   std::atomic<int64_t> max_reqs_per_query{0};  // 0 = unlimited
   std::atomic<int64_t> lease_duration_ms{kDefaultLeaseDurationMs};
   std::atomic<int64_t> lease_idle_ms{kDefaultLeaseIdleMs};  // issue 17: auto mode's idle release
+  std::atomic<bool> lease_duration_set{false};  // lease_duration_ms set by a pragma (auto uses it)
 
  private:
   struct Writer {

@@ -220,6 +220,7 @@ int HandleActionPragma(LvFile* f, const std::string& name, const char* val, char
       auto d = ParseDurationMs(name, val, kMinLeaseDurationMs, kMaxLeaseDurationMs);
       if (!d.ok()) return PragmaError(az, f, d.status());
       db->lease_duration_ms = *d;
+      db->lease_duration_set = true;
     }
     auto r = db->AcquireLease(&f->conn);
     if (!r.ok()) return PragmaError(az, f, r.status());
@@ -320,6 +321,7 @@ int HandleSettingPragma(LvFile* f, const std::string& name, const char* val, cha
       auto r = ParseDurationMs(name, val, kMinLeaseDurationMs, kMaxLeaseDurationMs);
       if (!r.ok()) return PragmaError(az, f, r.status());
       db->lease_duration_ms = *r;
+      db->lease_duration_set = true;
     }
     return PragmaResult(az, std::to_string(db->lease_duration_ms.load()));
   }

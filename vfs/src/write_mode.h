@@ -25,6 +25,9 @@ inline constexpr const char* kWriteModeUriParam = "write_mode";
 // An auto-taken lease is released after this long without a write transaction.
 inline constexpr int64_t kDefaultLeaseIdleMs = 200;
 inline constexpr int64_t kMaxLeaseIdleMs = 60000;
+// An auto-taken lease lasts this long (refreshed while held), so a writer that dies holding
+// it blocks the others for at most this, unless PRAGMA litevfs_lease_duration says otherwise.
+inline constexpr int64_t kAutoLeaseDurationMs = 5000;
 
 // "auto", "lease", "optimistic", "off" (case-insensitive). The error names `what` (the
 // pragma, URI parameter or variable) and the accepted values.
