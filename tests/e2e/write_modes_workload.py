@@ -224,7 +224,7 @@ class Run:
         e["LITEVFS_WRITE_MODE"] = write_mode
         e.setdefault("LITEVFS_LOG_LEVEL", "warn")
         log_path = os.path.join(self.tmp, name + ".log")
-        p = subprocess.Popen([sys.executable, os.path.abspath(__file__), mode, "--module", self.module,
+        p = subprocess.Popen(["/usr/bin/python3", os.path.abspath(__file__), mode, "--module", self.module,
                               *map(str, args)], env=e, stdout=subprocess.PIPE,
                              stderr=open(log_path, "w"), text=True)
         p.log_path = log_path
