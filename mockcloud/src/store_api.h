@@ -54,7 +54,16 @@ class Leases {
     (void)key;
     return false;
   }
+  // issue 17: a new lease, waiting up to wait_ms while another is held; waiters are granted
+  // in arrival order. A store without waiting answers at once (a plain Acquire).
+  virtual Result<LeaseGrant> AcquireWaiting(const std::string& key, int64_t duration_ms, int64_t wait_ms) {
+    (void)wait_ms;
+    return Acquire(key, duration_ms, nullptr);
+  }
 };
+
+// The longest wait= of POST /lease (a waiter holds a server thread meanwhile).
+inline constexpr int64_t kMaxLeaseWaitMs = 2000;
 
 // A refused acquire counts as a waiter for this long (a waiting writer retries well within it).
 inline constexpr int64_t kLeaseWaiterWindowMs = 1000;

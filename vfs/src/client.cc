@@ -721,6 +721,16 @@ class ClientImpl final : public Client {
 
   Result<Lease> AcquireLease(const std::string& db, long duration_ms,
                              const std::string& id) override {
+    return PostLease(db, duration_ms, id, 0);
+  }
+
+  Result<Lease> AcquireLeaseWaiting(const std::string& db, long duration_ms, long wait_ms) override {
+    auto wait = HasFeature("lease-wait");
+    return PostLease(db, duration_ms, {}, wait.ok() && *wait ? wait_ms : 0);
+  }
+
+  // POST /lease: acquire (id empty; the service may wait up to wait_ms) or refresh.
+  Result<Lease> PostLease(const std::string& db, long duration_ms, const std::string& id, long wait_ms) {
     LTX_RETURN_IF_ERROR(ValidateDatabaseName(db));
     if (duration_ms < kMinLeaseDurationMs || duration_ms > kMaxLeaseDurationMs) {
       return Status::InvalidArgument("litevfs: lease duration " + std::to_string(duration_ms) +
@@ -736,6 +746,7 @@ class ClientImpl final : public Client {
     c.query.emplace_back("db", db);
     c.query.emplace_back("duration", std::to_string(duration_ms));
     if (!id.empty()) c.query.emplace_back("id", id);
+    if (wait_ms > 0) c.query.emplace_back("wait", std::to_string(wait_ms));
     const std::string where = Where(c.method, c.path, db);
     LTX_ASSIGN_OR_RETURN(HttpResponse r, Exec(c));
     const std::string what = "litevfs: server: " + where;

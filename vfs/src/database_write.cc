@@ -89,7 +89,7 @@ Result<LockResult> Database::TakeAutoLeaseLocked(Conn* c) {
   reserved_ = c;  // claimed while mu_ is dropped: the other connections see BUSY
   mu_.Unlock();
   const int64_t duration = lease_duration_set.load() ? lease_duration_ms.load() : kAutoLeaseDurationMs;
-  Result<WriteLease> got = lease_.BeginWrite(long(duration));
+  Result<WriteLease> got = lease_.BeginWrite(long(duration), long(kAutoLeaseWaitMs));
   Status st = got.ok() ? Status::OK() : got.status();
   // Newly taken: the previous holder's commits become visible before the pin is judged.
   if (st.ok() && *got == WriteLease::kTaken) st = SyncNow(client_.get(), 0);

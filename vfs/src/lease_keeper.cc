@@ -69,7 +69,7 @@ void LeaseKeeper::StartRefreshLocked(const std::string& id, long duration_ms) {
   thread_ = std::thread([this] { RefreshLoop(); });
 }
 
-Result<WriteLease> LeaseKeeper::BeginWrite(long duration_ms) {
+Result<WriteLease> LeaseKeeper::BeginWrite(long duration_ms, long wait_ms) {
   {
     MutexLock lk(&mu_);
     if (ValidLocked()) {
@@ -77,7 +77,7 @@ Result<WriteLease> LeaseKeeper::BeginWrite(long duration_ms) {
       return WriteLease::kKept;
     }
   }
-  auto l = client_->AcquireLease(db_, duration_ms);
+  auto l = client_->AcquireLeaseWaiting(db_, duration_ms, wait_ms);
   if (!l.ok()) {
     if (l.status().code() == ltx::Code::kConflict) return WriteLease::kBusy;
     return l.status();

@@ -54,8 +54,9 @@ class LeaseKeeper {
   void Stop() EXCLUDES(mu_);
 
   // ---- write mode auto ----
-  // The lease for one write transaction, marked in use until EndWrite.
-  Result<WriteLease> BeginWrite(long duration_ms) EXCLUDES(mu_);
+  // The lease for one write transaction, marked in use until EndWrite. When another client
+  // holds it, the service may keep the request up to wait_ms for it (Client::AcquireLeaseWaiting).
+  Result<WriteLease> BeginWrite(long duration_ms, long wait_ms) EXCLUDES(mu_);
   // The write transaction ended. `waiters`: another client waits, so an auto-taken lease is
   // released now; otherwise once unused for `idle_ms`.
   void EndWrite(bool waiters, long idle_ms) EXCLUDES(mu_);

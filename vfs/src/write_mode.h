@@ -28,6 +28,10 @@ inline constexpr int64_t kMaxLeaseIdleMs = 60000;
 // An auto-taken lease lasts this long (refreshed while held), so a writer that dies holding
 // it blocks the others for at most this, unless PRAGMA litevfs_lease_duration says otherwise.
 inline constexpr int64_t kAutoLeaseDurationMs = 5000;
+// When another client holds the lease, the service keeps an auto acquire waiting up to this
+// long (lease-wait; first come, first served) before SQLITE_BUSY, so a handoff is one round
+// trip and no writer starves behind luckier pollers.
+inline constexpr int64_t kAutoLeaseWaitMs = 500;
 
 // "auto", "lease", "optimistic", "off" (case-insensitive). The error names `what` (the
 // pragma, URI parameter or variable) and the accepted values.

@@ -229,6 +229,13 @@ class Client {
   // POST /lease (acquire when id is empty, refresh otherwise) / DELETE /lease.
   virtual Result<Lease> AcquireLease(const std::string& db, long duration_ms,
                                      const std::string& id = {}) = 0;
+  // issue 17: an acquire the service may hold up to wait_ms while another client holds the
+  // lease, granting it in arrival order when it is freed (extension "lease-wait"; without
+  // it, a plain acquire).
+  virtual Result<Lease> AcquireLeaseWaiting(const std::string& db, long duration_ms, long wait_ms) {
+    (void)wait_ms;
+    return AcquireLease(db, duration_ms);
+  }
   virtual Status ReleaseLease(const std::string& db, const std::string& id) = 0;
   // GET /lease (extension "lease-status"): the lease without taking it. NotFound when the
   // database neither exists nor is leased; Unsupported when the server lacks the route.
