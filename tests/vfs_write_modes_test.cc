@@ -4,6 +4,8 @@
 // A transaction that read a state older than the one it would commit on gets
 // SQLITE_BUSY_SNAPSHOT, never a commit built on stale reads.
 #include <cstdlib>
+#include <optional>
+#include <thread>
 
 #include "manual_clock.h"
 #include "vfs_test_util.h"
@@ -202,6 +204,31 @@ TEST_F(VfsWriteModesTest, ServerTellsAHolderOfWaitersOnRefresh) {
   ASSERT_TRUE(client_->AcquireLease("a", 5000, mine->id).ok());
   EXPECT_TRUE(client_->TakeLeaseWaiters());
   EXPECT_FALSE(client_->TakeLeaseWaiters());  // taken
+}
+
+TEST_F(VfsWriteModesTest, ServerQueuesWaitingAcquiresFirstComeFirstServed) {
+  Seed("a");
+  auto mine = client_->AcquireLease("a", 5000);
+  ASSERT_TRUE(mine.ok());
+  EXPECT_EQ(mine->pos, RemotePos("a"));  // a new lease says where the database is
+  litevfs::ClientConfig cfg;
+  cfg.host = host_;
+  cfg.token = "secret";
+  auto waiter = litevfs::Client::CreateWithTransport(cfg, litevfs::MakeCurlTransport(host_, 2000, 10000));
+  auto late = litevfs::Client::CreateWithTransport(cfg, litevfs::MakeCurlTransport(host_, 2000, 10000));
+  std::optional<ltx::Result<litevfs::Lease>> got;
+  std::thread t([&] { got.emplace(waiter->AcquireLeaseWaiting("a", 5000, 2000)); });
+  // Queued: the holder's refresh says someone waits; an acquire without waiting cannot overtake.
+  EXPECT_TRUE(Eventually([&] {
+    return client_->AcquireLease("a", 5000, mine->id).ok() && client_->TakeLeaseWaiters();
+  }));
+  EXPECT_FALSE(late->AcquireLease("a", 5000).ok());
+  ASSERT_TRUE(client_->ReleaseLease("a", mine->id).ok());
+  t.join();
+  ASSERT_TRUE(got.has_value() && got->ok()) << (got ? got->status().ToString() : "no answer");
+  EXPECT_TRUE(LeaseHeld("a"));
+  EXPECT_FALSE(late->AcquireLease("a", 5000).ok());  // the waiter holds it now
+  EXPECT_TRUE(waiter->ReleaseLease("a", (*got)->id).ok());
 }
 
 TEST_F(VfsWriteModesTest, OptimisticCommitsWithoutALease) {

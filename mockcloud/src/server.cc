@@ -1087,7 +1087,12 @@ void ServerImpl::HandleLease(const httplib::Request& req, httplib::Response& res
   if (req.has_param("id") && store_->leases().Waiting(tl.cluster + "/" + name)) {
     res.set_header(kLeaseWaitersHeader, "1");  // issue 17: a refresh learns of waiters too
   }
-  ReplyJson(res, 200, {{"id", granted->id}, {"expires_at", FormatRfc3339Ms(granted->expires_ms)}});
+  json j = {{"id", granted->id}, {"expires_at", FormatRfc3339Ms(granted->expires_ms)}};
+  if (!req.has_param("id")) {  // issue 17: where a new holder starts (it may skip a sync)
+    auto db = store_->Get(tl.cluster, name, false);
+    if (db.ok() && *db && (*db)->exists()) j["pos"] = PosJson((*db)->pos());
+  }
+  ReplyJson(res, 200, j);
 }
 
 void ServerImpl::HandleLeaseRelease(const httplib::Request& req, httplib::Response& res) {

@@ -760,7 +760,10 @@ class ClientImpl final : public Client {
     if (jexp == j.end() || !jexp->is_string()) {
       return Corrupt(where, "lease response has no expires_at");
     }
-    Lease lease{jid->get<std::string>(), jexp->get<std::string>()};
+    Lease lease{jid->get<std::string>(), jexp->get<std::string>(), Pos{}};
+    if (auto jp = j.find("pos"); jp != j.end() && id.empty()) {
+      LTX_ASSIGN_OR_RETURN(lease.pos, PosFromJson(*jp, what));
+    }
     int64_t ms = 0;
     if (!internal::ParseRfc3339Millis(lease.expires_at, &ms)) {
       return Corrupt(where, "lease expires_at \"" + internal::BodyExcerpt(lease.expires_at, 40) +

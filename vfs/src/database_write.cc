@@ -89,10 +89,17 @@ Result<LockResult> Database::TakeAutoLeaseLocked(Conn* c) {
   reserved_ = c;  // claimed while mu_ is dropped: the other connections see BUSY
   mu_.Unlock();
   const int64_t duration = lease_duration_set.load() ? lease_duration_ms.load() : kAutoLeaseDurationMs;
-  Result<WriteLease> got = lease_.BeginWrite(long(duration), long(kAutoLeaseWaitMs));
+  Pos granted_at;
+  Result<WriteLease> got = lease_.BeginWrite(long(duration), long(kAutoLeaseWaitMs), &granted_at);
   Status st = got.ok() ? Status::OK() : got.status();
-  // Newly taken: the previous holder's commits become visible before the pin is judged.
-  if (st.ok() && *got == WriteLease::kTaken) st = SyncNow(client_.get(), 0);
+  // Newly taken: the previous holder's commits become visible before the pin is judged
+  // (no request when the sync thread already follows the grant's position).
+  if (st.ok() && *got == WriteLease::kTaken) {
+    mu_.Lock();
+    const bool current = !granted_at.IsZero() && granted_at == latest_.pos;
+    mu_.Unlock();
+    if (!current) st = SyncNow(client_.get(), 0);
+  }
   mu_.Lock();
   if (st.ok() && *got != WriteLease::kBusy) {
     c->auto_lease = true;
@@ -285,7 +292,8 @@ Status Database::CommitPending(const char* why) {
 Status Database::CommitFailedLocked(const Snapshot& pin, const char* why, Status st) {
   writer_.rolled_back = true;
   upload_failures_++;
-  LITEVFS_LOG(LogLevel::kError, name_, pin.pos,
+  // A lost optimistic race (issue 17) is an expected outcome the app retries: info, not error.
+  LITEVFS_LOG(ApiErrorOf(st) == ApiError::kStaleRead ? LogLevel::kInfo : LogLevel::kError, name_, pin.pos,
               std::string("commit (") + why + ") failed, transaction rolled back: " + st.ToString());
   return st;
 }
@@ -379,7 +387,10 @@ Status Database::UploadOutcomeLocked(Conn* c, const char* why, const Pos& want, 
       break;
   }
   const ApiError refused = ApiErrorOf(up.status);
-  if (c->write_mode == WriteMode::kOptimistic && (refused == ApiError::kPosMismatch || refused == ApiError::kLease)) {
+  // Optimistic: moved or leased meanwhile. Auto: a moved position (a replica behind) is a
+  // stale read too. Either way the app retries the transaction.
+  if ((c->write_mode == WriteMode::kOptimistic && (refused == ApiError::kPosMismatch || refused == ApiError::kLease)) ||
+      (c->write_mode == WriteMode::kAuto && refused == ApiError::kPosMismatch)) {
     return OptimisticLostLocked(pin, why, up.status);
   }
   if (ApiErrorOf(up.status) == ApiError::kLease) {

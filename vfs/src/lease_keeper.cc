@@ -69,7 +69,7 @@ void LeaseKeeper::StartRefreshLocked(const std::string& id, long duration_ms) {
   thread_ = std::thread([this] { RefreshLoop(); });
 }
 
-Result<WriteLease> LeaseKeeper::BeginWrite(long duration_ms, long wait_ms) {
+Result<WriteLease> LeaseKeeper::BeginWrite(long duration_ms, long wait_ms, Pos* granted_at) {
   {
     MutexLock lk(&mu_);
     if (ValidLocked()) {
@@ -86,6 +86,7 @@ Result<WriteLease> LeaseKeeper::BeginWrite(long duration_ms, long wait_ms) {
   MutexLock lk(&mu_);
   auto_ = true;
   in_use_ = true;
+  *granted_at = l->pos;
   StartRefreshLocked(l->id, duration_ms);
   auto_acquired_++;
   return WriteLease::kTaken;
@@ -100,7 +101,9 @@ void LeaseKeeper::EndWrite(bool waiters, long idle_ms) {
     ReleaseNowLocked("another writer waits");
     return;
   }
-  cv_.NotifyAll();  // the refresh thread waits for the new idle deadline
+  // Wake the refresh thread only when its wait does not end by an idle deadline already
+  // (idle_at_ only moves later: a thread that wakes early re-checks and waits again).
+  if (!idle_watched_) cv_.NotifyAll();
 }
 
 bool LeaseKeeper::IdleLocked(Clock::time_point now) {
@@ -157,8 +160,10 @@ void LeaseKeeper::RefreshLoop() {
     }
     if (now < refresh_due) {
       auto until = refresh_due;
-      if (auto_ && !in_use_ && idle_at_ != Clock::time_point{}) until = std::min(until, idle_at_);
+      idle_watched_ = auto_ && !in_use_ && idle_at_ != Clock::time_point{};
+      if (idle_watched_) until = std::min(until, idle_at_);
       GetClock().WaitFor(&cv_, until - now);
+      idle_watched_ = false;
       continue;
     }
     const long dur = duration_ms_;

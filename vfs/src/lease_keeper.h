@@ -56,7 +56,8 @@ class LeaseKeeper {
   // ---- write mode auto ----
   // The lease for one write transaction, marked in use until EndWrite. When another client
   // holds it, the service may keep the request up to wait_ms for it (Client::AcquireLeaseWaiting).
-  Result<WriteLease> BeginWrite(long duration_ms, long wait_ms) EXCLUDES(mu_);
+  // kTaken: *granted_at = the database's position at the grant (zero: not said).
+  Result<WriteLease> BeginWrite(long duration_ms, long wait_ms, Pos* granted_at) EXCLUDES(mu_);
   // The write transaction ended. `waiters`: another client waits, so an auto-taken lease is
   // released now; otherwise once unused for `idle_ms`.
   void EndWrite(bool waiters, long idle_ms) EXCLUDES(mu_);
@@ -86,6 +87,7 @@ class LeaseKeeper {
   bool auto_ GUARDED_BY(mu_) = false;    // taken by BeginWrite (an explicit Acquire pins it)
   bool in_use_ GUARDED_BY(mu_) = false;  // a write transaction runs under it
   Clock::time_point idle_at_ GUARDED_BY(mu_){};  // auto_ && !in_use_: released from then
+  bool idle_watched_ GUARDED_BY(mu_) = false;  // the refresh thread's wait ends by idle_at_
   std::atomic<uint64_t> auto_acquired_{0};
   std::atomic<uint64_t> idle_releases_{0};
   std::atomic<uint64_t> handoffs_{0};

@@ -135,7 +135,8 @@ void RecordError(int code, const std::string& db, const std::string& msg) {
   if (sqlite3_api) sqlite3_log(code, "%s", msg.c_str());
   // The host prints this error itself: a log line on the same terminal would repeat it.
   if (g_host_reports_errors.load() && LogToStderr()) return;
-  LITEVFS_LOG(LogLevel::kError, db, Pos{}, msg);
+  // issue 17: a stale read is the expected answer to contention that the app retries.
+  LITEVFS_LOG(code == SQLITE_BUSY_SNAPSHOT ? LogLevel::kInfo : LogLevel::kError, db, Pos{}, msg);
 }
 
 // The one place a Status becomes a SQLite code. `fallback`: the code for the operation

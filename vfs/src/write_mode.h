@@ -31,7 +31,7 @@ inline constexpr int64_t kAutoLeaseDurationMs = 5000;
 // When another client holds the lease, the service keeps an auto acquire waiting up to this
 // long (lease-wait; first come, first served) before SQLITE_BUSY, so a handoff is one round
 // trip and no writer starves behind luckier pollers.
-inline constexpr int64_t kAutoLeaseWaitMs = 500;
+inline constexpr int64_t kAutoLeaseWaitMs = 2000;
 
 // "auto", "lease", "optimistic", "off" (case-insensitive). The error names `what` (the
 // pragma, URI parameter or variable) and the accepted values.

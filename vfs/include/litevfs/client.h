@@ -128,6 +128,8 @@ struct PageBatch {
 struct Lease {
   std::string id;
   std::string expires_at;         // RFC 3339 as the server sent it
+  Pos pos;                        // a new lease: the database's position at the grant, when
+                                  // the server says (issue 17); zero otherwise
 };
 // The lease durations the service grants: kMinLeaseDurationMs..kMaxLeaseDurationMs
 // (litevfs/limits.h).
