@@ -301,6 +301,21 @@ int HandleSettingPragma(LvFile* f, const std::string& name, const char* val, cha
     }
     return PragmaResult(az, std::to_string(db->max_reqs_per_query.load()));
   }
+  if (name == "litevfs_lease_duration") {
+    if (val) {
+      auto r = ParseDurationMs(name, val, kMinLeaseDurationMs, kMaxLeaseDurationMs);
+      if (!r.ok()) return PragmaError(az, f, r.status());
+      db->lease_duration_ms = *r;
+      db->lease_duration_set = true;
+    }
+    return PragmaResult(az, std::to_string(db->lease_duration_ms.load()));
+  }
+  return SQLITE_NOTFOUND;
+}
+
+// PRAGMA litevfs_write_mode / litevfs_lease_idle (issue 17). SQLITE_NOTFOUND: not one.
+int HandleWriteModePragma(LvFile* f, const std::string& name, const char* val, char** az) {
+  Database* db = f->db.get();
   if (name == "litevfs_write_mode") {  // issue 17
     if (val) {
       auto m = ParseWriteMode("PRAGMA litevfs_write_mode", val);
@@ -317,15 +332,6 @@ int HandleSettingPragma(LvFile* f, const std::string& name, const char* val, cha
     }
     return PragmaResult(az, std::to_string(db->lease_idle_ms.load()));
   }
-  if (name == "litevfs_lease_duration") {
-    if (val) {
-      auto r = ParseDurationMs(name, val, kMinLeaseDurationMs, kMaxLeaseDurationMs);
-      if (!r.ok()) return PragmaError(az, f, r.status());
-      db->lease_duration_ms = *r;
-      db->lease_duration_set = true;
-    }
-    return PragmaResult(az, std::to_string(db->lease_duration_ms.load()));
-  }
   return SQLITE_NOTFOUND;
 }
 
@@ -336,6 +342,7 @@ int HandlePragma(LvFile* f, char** az) noexcept {
   try {
     if (int rc = HandleActionPragma(f, name, val, az); rc != SQLITE_NOTFOUND) return rc;
     if (int rc = HandleSettingPragma(f, name, val, az); rc != SQLITE_NOTFOUND) return rc;
+    if (int rc = HandleWriteModePragma(f, name, val, az); rc != SQLITE_NOTFOUND) return rc;
   } catch (const std::exception& e) {  // e.g. bad_alloc: never let it reach SQLite
     return PragmaError(az, f, Status::IOError(std::string("litevfs: ") + e.what()));
   }
