@@ -99,7 +99,7 @@ void run_lease_acquire(const LeaseAcquireOptions& opt) {
     next = Clock::now() + std::chrono::seconds(1);
   }
   Check(client->ReleaseLease(opt.db, lease.id), opt.db + ": release lease");
-  PrintLease("released", opt.db, litevfs::Lease{lease.id, ""}, opt.json);
+  PrintLease("released", opt.db, litevfs::Lease{lease.id, "", {}}, opt.json);
 }
 
 }  // namespace

@@ -7,6 +7,10 @@
 namespace vfstest {
 namespace {
 
+// These tests are about write mode lease (explicit pragmas; the default is auto: issue 17,
+// vfs_write_modes_test.cc).
+constexpr const char* kLeaseMode = "&write_mode=lease";
+
 class VfsWriteTest : public VfsTest {
  protected:
   // Remote content check: the snapshot the service serves equals what the VFS shows.
@@ -20,7 +24,7 @@ class VfsWriteTest : public VfsTest {
   // A 50-row database `name` on the service, opened through the VFS with the write lease.
   sqlite3* OpenLeased(const std::string& name, std::string* lease_id) {
     UploadSnapshot(name, MakeLocalDb(name + ".db", 50));
-    sqlite3* w = OpenRemote(name);
+    sqlite3* w = OpenRemote(name, kLeaseMode);
     *lease_id = Q1(w, "PRAGMA litevfs_acquire_lease");
     return w;
   }
@@ -35,7 +39,7 @@ class VfsWriteTest : public VfsTest {
 TEST_F(VfsWriteTest, WriteWithoutLeaseFailsAndChangesNothing) {
   std::string path = MakeLocalDb("a.db", 200);
   ltx::Pos p1 = UploadSnapshot("a", path);
-  sqlite3* db = OpenRemote("a");
+  sqlite3* db = OpenRemote("a", kLeaseMode);
   int rc = Exec(db, "INSERT INTO t(id, k, v, pad) VALUES (100000, 'x', 1, 'y')");
   EXPECT_EQ(rc & 0xff, SQLITE_READONLY) << sqlite3_errmsg(db);
   EXPECT_NE(VfsLastError().find("run PRAGMA litevfs_acquire_lease"), std::string::npos) << VfsLastError();
@@ -46,7 +50,7 @@ TEST_F(VfsWriteTest, WriteWithoutLeaseFailsAndChangesNothing) {
 TEST_F(VfsWriteTest, ManyTransactionsUnderALease) {
   std::string path = MakeLocalDb("b.db", 300);
   ltx::Pos p1 = UploadSnapshot("b", path);
-  sqlite3* w = OpenRemote("b");
+  sqlite3* w = OpenRemote("b", kLeaseMode);
   sqlite3* r = OpenRemote("b");
   std::string id = Q1(w, "PRAGMA litevfs_acquire_lease");
   EXPECT_EQ(id.size(), 32u) << id;
@@ -242,7 +246,7 @@ TEST_F(VfsWriteTest, JournalModeWalIsRefused) {
 }
 
 TEST_F(VfsWriteTest, NewDatabaseIsCreatedByItsFirstCommit) {
-  sqlite3* w = OpenRemote("fresh");
+  sqlite3* w = OpenRemote("fresh", kLeaseMode);
   EXPECT_TRUE(RemotePos("fresh").IsZero());
   EXPECT_EQ(Exec(w, "CREATE TABLE x(a)") & 0xff, SQLITE_READONLY);  // no lease yet
   Q(w, "PRAGMA litevfs_acquire_lease");

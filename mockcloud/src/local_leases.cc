@@ -32,10 +32,42 @@ Result<LeaseGrant> LocalLeases::Acquire(const std::string& key, int64_t duration
     it->second.expires = now + std::chrono::milliseconds(duration_ms);
     return LeaseGrant{it->second.id, NowUnixMs() + duration_ms};
   }
-  if (held) return LeaseRefused("lease is held by another client");
+  if (held) {
+    it->second.waited = now;
+    return LeaseRefused("lease is held by another client");
+  }
+  if (queues_.count(key)) return LeaseRefused("lease is being handed to a waiting client");
+  return GrantLocked(key, duration_ms);
+}
+
+Result<LeaseGrant> LocalLeases::GrantLocked(const std::string& key, int64_t duration_ms) {
   LTX_ASSIGN_OR_RETURN(std::string id, RandomHex(16));
-  leases_[key] = {id, now + std::chrono::milliseconds(duration_ms)};
+  leases_[key] = {id, Clock::now() + std::chrono::milliseconds(duration_ms)};
+  cv_.notify_all();
   return LeaseGrant{id, NowUnixMs() + duration_ms};
+}
+
+Result<LeaseGrant> LocalLeases::AcquireWaiting(const std::string& key, int64_t duration_ms, int64_t wait_ms) {
+  std::unique_lock l(mu_);
+  const auto deadline = Clock::now() + std::chrono::milliseconds(wait_ms);
+  const uint64_t ticket = next_ticket_++;
+  queues_[key].insert(ticket);
+  for (;;) {
+    const auto now = Clock::now();
+    auto it = leases_.find(key);
+    const bool held = it != leases_.end() && it->second.expires > now;
+    std::set<uint64_t>& q = queues_[key];
+    const bool first = *q.begin() == ticket;
+    if ((!held && first) || now >= deadline) {
+      q.erase(ticket);
+      if (q.empty()) queues_.erase(key);
+      cv_.notify_all();  // the next in line may go now
+      if (!held && first) return GrantLocked(key, duration_ms);
+      if (held) it->second.waited = now;
+      return LeaseRefused("lease is held by another client (waited " + std::to_string(wait_ms) + " ms)");
+    }
+    cv_.wait_until(l, held ? std::min(deadline, it->second.expires) : deadline);
+  }
 }
 
 Status LocalLeases::Release(const std::string& key, const std::string& id) {
@@ -46,6 +78,7 @@ Status LocalLeases::Release(const std::string& key, const std::string& id) {
     return LeaseRefused("lease id is not the current lease");
   }
   leases_.erase(it);
+  cv_.notify_all();  // a waiting acquire may take it now
   return Status::OK();
 }
 
@@ -61,7 +94,16 @@ Result<int64_t> LocalLeases::LeftMs(const std::string& key) {
 Status LocalLeases::Forget(const std::string& key) {
   std::lock_guard l(mu_);
   leases_.erase(key);
+  cv_.notify_all();
   return Status::OK();
+}
+
+bool LocalLeases::Waiting(const std::string& key) {
+  std::lock_guard l(mu_);
+  auto it = leases_.find(key);
+  const auto now = Clock::now();
+  if (it == leases_.end() || it->second.expires <= now) return false;
+  return queues_.count(key) > 0 || now - it->second.waited < std::chrono::milliseconds(kLeaseWaiterWindowMs);
 }
 
 Status LocalLeases::Check(const std::string& key, const LeaseClaim& claim) {

@@ -96,7 +96,7 @@ constexpr char kPagesMime[] = "application/vnd.litevfs.pages";
 // Our extensions: the /info list, and the same list in every response's Litevfs-Features.
 const std::vector<std::string> kFeatures = {"pages-binary", "sync-wait", "interior", "history", "zstd",
                                             "pgno-ranges", "lease-status",
-                                            "time-travel"};
+                                            "time-travel", "lease-wait"};
 const std::string kFeaturesHeader = [] {
   std::string h;
   for (const auto& f : kFeatures) h += (h.empty() ? "" : ",") + f;
@@ -856,6 +856,7 @@ void ServerImpl::HandleTx(const httplib::Request& req, httplib::Response& res,
                             std::to_string(r->pages) + " pages, " + std::to_string(total) +
                             " bytes)");
   res.set_header("Litefs-Hwm", ltx::FormatTxid(r->pos.txid));
+  if (claim.has_id && store_->leases().Waiting(key)) res.set_header(kLeaseWaitersHeader, "1");  // issue 17
   ReplyJson(res, 200, {{"pos", PosJson(r->pos)}});
 }
 
@@ -1078,10 +1079,27 @@ void ServerImpl::HandleLease(const httplib::Request& req, httplib::Response& res
                           std::to_string(litevfs::kMaxLeaseDurationMs) + "] ms");
   }
   const std::string id = req.get_param_value("id");
-  auto granted = store_->leases().Acquire(tl.cluster + "/" + name, int64_t(*d),
-                                          req.has_param("id") ? &id : nullptr);
+  int64_t wait_ms = 0;  // issue 17: wait=MS (lease-wait): wait for a held lease, first come first served
+  if (req.has_param("wait") && !req.has_param("id")) {
+    auto w = ParseUint(req.get_param_value("wait"), "wait");
+    if (!w.ok() || *w > uint64_t(kMaxLeaseWaitMs)) {
+      return ReplyError(res, 400, "EBADREQUEST", "wait must be in [0, " + std::to_string(kMaxLeaseWaitMs) + "] ms");
+    }
+    wait_ms = int64_t(*w);
+  }
+  auto granted = wait_ms > 0 ? store_->leases().AcquireWaiting(tl.cluster + "/" + name, int64_t(*d), wait_ms)
+                             : store_->leases().Acquire(tl.cluster + "/" + name, int64_t(*d),
+                                                        req.has_param("id") ? &id : nullptr);
   if (!granted.ok()) return ReplyStatus(res, granted.status(), nullptr);
-  ReplyJson(res, 200, {{"id", granted->id}, {"expires_at", FormatRfc3339Ms(granted->expires_ms)}});
+  if (req.has_param("id") && store_->leases().Waiting(tl.cluster + "/" + name)) {
+    res.set_header(kLeaseWaitersHeader, "1");  // issue 17: a refresh learns of waiters too
+  }
+  json j = {{"id", granted->id}, {"expires_at", FormatRfc3339Ms(granted->expires_ms)}};
+  if (!req.has_param("id")) {  // issue 17: where a new holder starts (it may skip a sync)
+    auto db = store_->Get(tl.cluster, name, false);
+    if (db.ok() && *db && (*db)->exists()) j["pos"] = PosJson((*db)->pos());
+  }
+  ReplyJson(res, 200, j);
 }
 
 void ServerImpl::HandleLeaseRelease(const httplib::Request& req, httplib::Response& res) {

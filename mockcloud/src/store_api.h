@@ -46,7 +46,29 @@ class Leases {
   virtual Status Check(const std::string& key, const LeaseClaim& claim) = 0;
   // Drops any lease on `key` (its database was deleted).
   virtual Status Forget(const std::string& key) = 0;
+  // issue 17: whether someone was refused this lease (held by another) within the last
+  // kLeaseWaiterWindowMs, so the holder may hand it over (Lfsc-Lease-Waiters). A store
+  // that does not track waiters answers false ("no waiter info"; the holder then releases
+  // only when idle).
+  virtual bool Waiting(const std::string& key) {
+    (void)key;
+    return false;
+  }
+  // issue 17: a new lease, waiting up to wait_ms while another is held; waiters are granted
+  // in arrival order. A store without waiting answers at once (a plain Acquire).
+  virtual Result<LeaseGrant> AcquireWaiting(const std::string& key, int64_t duration_ms, int64_t wait_ms) {
+    (void)wait_ms;
+    return Acquire(key, duration_ms, nullptr);
+  }
 };
+
+// The longest wait= of POST /lease (a waiter holds a server thread meanwhile).
+inline constexpr int64_t kMaxLeaseWaitMs = 2000;
+
+// A refused acquire counts as a waiter for this long (a waiting writer retries well within it).
+inline constexpr int64_t kLeaseWaiterWindowMs = 1000;
+// The response header that tells a lease holder someone waits ("1"; absent otherwise).
+inline constexpr char kLeaseWaitersHeader[] = "Lfsc-Lease-Waiters";
 
 // An uploaded transaction: in memory (path empty) or in a file under tmp/.
 struct UploadBody {

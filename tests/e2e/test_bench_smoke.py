@@ -11,7 +11,8 @@ import subprocess
 import unittest
 
 EXPECTED = ["warm_lookup_bench", "cold_peer_bench", "scan_bench", "write_bench",
-            "propagation_bench", "mockcloud_bench", "conn_bench", "restore_bench"]
+            "propagation_bench", "mockcloud_bench", "conn_bench", "restore_bench",
+            "write_modes_bench"]
 # Rows each program must print (row ids).
 EXPECTED_ROWS = {
     "warm_lookup_bench": {"1", "1c"},
@@ -22,6 +23,7 @@ EXPECTED_ROWS = {
     "mockcloud_bench": {"7a", "7b"},
     "conn_bench": {"9a", "9b", "9c", "9d"},
     "restore_bench": {"12"},
+    "write_modes_bench": {"14a", "14b"},
 }
 VERDICTS = {"met", "**missed**", "n/a"}
 

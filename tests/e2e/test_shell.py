@@ -63,8 +63,10 @@ class ShellPipedTest(ShellTestBase):
                          "Error: NOT NULL constraint failed: items.k (SQLITE_CONSTRAINT_NOTNULL)\n")
 
     def test_write_without_lease_explains_why(self):
-        # (The VFS also logs the failure at its default level, error, on stderr.)
-        p = self.shell("-c", "INSERT INTO items(k) VALUES ('x')")
+        # (The VFS also logs the failure at its default level, error, on stderr.) Write mode
+        # lease: writes only under --lease (the default, auto, takes the lease itself).
+        p = self.shell("-c", "INSERT INTO items(k) VALUES ('x')",
+                       env=dict(self.env.vars, LITEVFS_WRITE_MODE="lease"))
         self.assertEqual(p.returncode, 1)
         errors = [l for l in p.stderr.splitlines() if l.startswith("Error:")]
         self.assertEqual(len(errors), 1, p.stderr)

@@ -10,6 +10,7 @@ ApiError ParseApiError(std::string_view code) {
   if (code == "ECORRUPT") return ApiError::kCorrupt;
   if (code == kTooLargeCode) return ApiError::kTooLarge;
   if (code == kOutcomeUnknownCode) return ApiError::kOutcomeUnknown;
+  if (code == kStaleReadCode) return ApiError::kStaleRead;
   return ApiError::kOther;
 }
 

@@ -642,6 +642,7 @@ class ClientImpl final : public Client {
   }
 
   uint64_t max_body_bytes() const override { return max_body_.load(); }
+  bool TakeLeaseWaiters() override { return lease_waiters_.exchange(false); }
 
   // Shared by UploadTx and UploadTxFile; `what` is "litevfs: LTX upload[ PATH]".
   static Status CheckUploadSize(uint64_t size, const std::string& what) {
@@ -719,6 +720,16 @@ class ClientImpl final : public Client {
 
   Result<Lease> AcquireLease(const std::string& db, long duration_ms,
                              const std::string& id) override {
+    return PostLease(db, duration_ms, id, 0);
+  }
+
+  Result<Lease> AcquireLeaseWaiting(const std::string& db, long duration_ms, long wait_ms) override {
+    auto wait = HasFeature("lease-wait");
+    return PostLease(db, duration_ms, {}, wait.ok() && *wait ? wait_ms : 0);
+  }
+
+  // POST /lease: acquire (id empty; the service may wait up to wait_ms) or refresh.
+  Result<Lease> PostLease(const std::string& db, long duration_ms, const std::string& id, long wait_ms) {
     LTX_RETURN_IF_ERROR(ValidateDatabaseName(db));
     if (duration_ms < kMinLeaseDurationMs || duration_ms > kMaxLeaseDurationMs) {
       return Status::InvalidArgument("litevfs: lease duration " + std::to_string(duration_ms) +
@@ -734,6 +745,7 @@ class ClientImpl final : public Client {
     c.query.emplace_back("db", db);
     c.query.emplace_back("duration", std::to_string(duration_ms));
     if (!id.empty()) c.query.emplace_back("id", id);
+    if (wait_ms > 0) c.query.emplace_back("wait", std::to_string(wait_ms));
     const std::string where = Where(c.method, c.path, db);
     LTX_ASSIGN_OR_RETURN(HttpResponse r, Exec(c));
     const std::string what = "litevfs: server: " + where;
@@ -747,7 +759,10 @@ class ClientImpl final : public Client {
     if (jexp == j.end() || !jexp->is_string()) {
       return Corrupt(where, "lease response has no expires_at");
     }
-    Lease lease{jid->get<std::string>(), jexp->get<std::string>()};
+    Lease lease{jid->get<std::string>(), jexp->get<std::string>(), Pos{}};
+    if (auto jp = j.find("pos"); jp != j.end() && id.empty()) {
+      LTX_ASSIGN_OR_RETURN(lease.pos, PosFromJson(*jp, what));
+    }
     int64_t ms = 0;
     if (!internal::ParseRfc3339Millis(lease.expires_at, &ms)) {
       return Corrupt(where, "lease expires_at \"" + internal::BodyExcerpt(lease.expires_at, 40) +
@@ -1055,6 +1070,7 @@ class ClientImpl final : public Client {
           auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
           if (ec == std::errc() && end == t.data() + t.size()) max_body_.store(v);
         }
+        if (r->headers.count("lfsc-lease-waiters")) lease_waiters_.store(true);  // issue 17
         if (auto it = r->headers.find("litevfs-features"); it != r->headers.end()) {
           std::vector<std::string> f = SplitFeatures(it->second);
           std::lock_guard<std::mutex> l(mu_);
@@ -1158,6 +1174,7 @@ class ClientImpl final : public Client {
   std::optional<std::vector<std::string>> header_features_;
   std::string instance_id_;    // guarded by mu_
   std::atomic<uint64_t> max_body_{0};  // the server's Litevfs-Max-Body (0: not said)
+  std::atomic<bool> lease_waiters_{false};  // a response said Lfsc-Lease-Waiters (issue 17)
 };
 
 }  // namespace

@@ -63,6 +63,7 @@
 #include "ltx/status.h"
 #include "mutex.h"
 #include "readahead.h"
+#include "write_mode.h"
 
 namespace litevfs {
 
@@ -87,6 +88,8 @@ struct Conn {
   ReadAheadState ra;      // this transaction's read-ahead
   // issue 18: set = this connection reads a past state (read-only, pinned there, no sync).
   std::shared_ptr<const PastState> past;
+  WriteMode write_mode = kDefaultWriteMode;  // issue 17 (write_mode.h)
+  bool auto_lease = false;  // this write transaction runs under an auto-taken lease use
 };
 
 enum class LockResult { kOk, kBusy };
@@ -142,6 +145,9 @@ class Database : public std::enable_shared_from_this<Database> {
   // ---- pragmas (database_pragmas.cc) ----
   Result<std::string> AcquireLease(Conn* c) EXCLUDES(mu_);
   Result<std::string> ReleaseLease() EXCLUDES(mu_);  // the released id ("" when none was held)
+  // issue 17: the connection's write mode (between write transactions only).
+  Status SetWriteMode(Conn* c, WriteMode m) EXCLUDES(mu_);
+  WriteMode GetWriteMode(Conn* c) EXCLUDES(mu_);
   Result<uint64_t> CacheAll(Conn* c) EXCLUDES(mu_);  // fetches every page not cached; the count
   std::string PositionString(Conn* c) EXCLUDES(mu_);
   // ---- time travel (past_state.cc; issue 18) ----
@@ -159,6 +165,8 @@ class Database : public std::enable_shared_from_this<Database> {
   std::atomic<int64_t> sync_period_ms{kDefaultSyncPeriodMs};
   std::atomic<int64_t> max_reqs_per_query{0};  // 0 = unlimited
   std::atomic<int64_t> lease_duration_ms{kDefaultLeaseDurationMs};
+  std::atomic<int64_t> lease_idle_ms{kDefaultLeaseIdleMs};  // issue 17: auto mode's idle release
+  std::atomic<bool> lease_duration_set{false};  // lease_duration_ms set by a pragma (auto uses it)
 
  private:
   struct Writer {
@@ -253,6 +261,15 @@ class Database : public std::enable_shared_from_this<Database> {
   std::shared_ptr<ReadAhead> ReadAheadOfLocked(uint64_t txid, uint32_t pgno) const REQUIRES(mu_);
 
   // ---- writes and the commit (database_write.cc) ----
+  // RESERVED (or EXCLUSIVE straight from SHARED): the write mode's checks, then the Writer.
+  Result<LockResult> LockWriteLocked(Conn* c) REQUIRES(mu_);
+  // auto mode: takes (or keeps) the lease with mu_ dropped; syncs when newly taken.
+  // kBusy when another client holds it.
+  Result<LockResult> TakeAutoLeaseLocked(Conn* c) REQUIRES(mu_);
+  Status StaleReadLocked(Conn* c) REQUIRES(mu_);
+  void BeginWriterLocked(Conn* c) REQUIRES(mu_);
+  // The lease id a commit carries (none for an optimistic commit without our lease).
+  Result<std::string> CommitLeaseLocked(Conn* c, const Snapshot& pin, const char* why) REQUIRES(mu_);
   Status CheckWritableLocked(Conn* c, size_t amt, int64_t off, const uint8_t* buf) REQUIRES(mu_);
   Status CommitLocked(Conn* c, const char* why) REQUIRES(mu_);
   Status CommitFailedLocked(const Snapshot& pin, const char* why, Status st) REQUIRES(mu_);
@@ -260,8 +277,9 @@ class Database : public std::enable_shared_from_this<Database> {
   Status CheckGrowthLocked(Conn* c, uint32_t pgno) REQUIRES(mu_);
   // A fresh store for the writer's dirty pages, spilling beside the cache.
   std::unique_ptr<DirtyPages> NewDirtyPagesLocked() const REQUIRES(mu_);
-  Status UploadOutcomeLocked(const char* why, const Pos& want, const Snapshot& pin, const UploadResult& up)
-      REQUIRES(mu_);
+  Status UploadOutcomeLocked(Conn* c, const char* why, const Pos& want, const Snapshot& pin,
+                             const UploadResult& up) REQUIRES(mu_);
+  Status OptimisticLostLocked(const Snapshot& pin, const char* why, const Status& refused) REQUIRES(mu_);
   void ApplyCommitLocked(Conn* c, const CommitPlan& plan, const DirtyPages& dirty, Pos np) REQUIRES(mu_);
   bool LeaseValidLocked() REQUIRES(mu_);
   std::string NoLeaseMessageLocked(const char* consequence) REQUIRES(mu_);
@@ -298,6 +316,7 @@ class Database : public std::enable_shared_from_this<Database> {
   std::vector<std::shared_ptr<ReadAhead>> readaheads_in_flight_ GUARDED_BY(mu_);
   std::optional<UnsettledCommit> unsettled_ GUARDED_BY(mu_);
   std::string last_settlement_ GUARDED_BY(mu_);  // how the latest unknown outcome resolved
+  bool needs_sync_ GUARDED_BY(mu_) = false;  // an optimistic commit lost: sync at the next start
   int refs_ GUARDED_BY(mu_) = 0;
   bool stopping_ GUARDED_BY(mu_) = false;
   std::atomic<int64_t> max_cached_pages_{0};
@@ -317,6 +336,8 @@ class Database : public std::enable_shared_from_this<Database> {
   std::atomic<uint64_t> unknown_settled_applied_{0};   // ... later found applied
   std::atomic<uint64_t> unknown_settled_missing_{0};   // ... later found not applied
   std::atomic<uint64_t> syncs_{0};
+  std::atomic<uint64_t> stale_reads_{0};  // issue 17: transactions answered SQLITE_BUSY_SNAPSHOT
+  std::atomic<uint64_t> lease_busy_{0};   // issue 17: auto-mode locks answered SQLITE_BUSY
 };
 
 }  // namespace litevfs

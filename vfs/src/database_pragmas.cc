@@ -43,6 +43,21 @@ Result<std::string> Database::ReleaseLease() {
   return id;
 }
 
+Status Database::SetWriteMode(Conn* c, WriteMode m) {
+  MutexLock lk(&mu_);
+  if (c->lock >= kLockReserved) {
+    return Status::InvalidArgument("litevfs: PRAGMA litevfs_write_mode cannot change inside a write transaction on " +
+                                   name_ + ": COMMIT or ROLLBACK first");
+  }
+  c->write_mode = m;
+  return Status::OK();
+}
+
+WriteMode Database::GetWriteMode(Conn* c) {
+  MutexLock lk(&mu_);
+  return c->write_mode;
+}
+
 Result<uint64_t> Database::CacheAll(Conn* c) {
   Snapshot pin;
   std::vector<uint32_t> missing;
@@ -107,6 +122,12 @@ std::string Database::StatsJson(Conn* c) {
   j["outcomes_settled_not_applied"] = unknown_settled_missing_.load();
   j["last_outcome_settlement"] = last_settlement_;
   j["lease"] = LeaseValidLocked() ? lease_.id() : std::string();
+  j["write_mode"] = WriteModeName(c->write_mode);  // issue 17
+  j["stale_reads"] = stale_reads_.load();
+  j["lease_busy"] = lease_busy_.load();
+  j["lease_auto_acquired"] = lease_.auto_acquired();
+  j["lease_idle_releases"] = lease_.idle_releases();
+  j["lease_handoffs"] = lease_.handoffs();
   j["long_poll"] = long_poll_;
   return j.dump();
 }

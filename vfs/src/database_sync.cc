@@ -174,11 +174,15 @@ void Database::PersistCachePositionLocked() {
 void Database::MaybeSyncForTransaction() {
   if (long_poll_) {
     MutexLock lk(&mu_);
-    if (!unsettled_) return;  // the sync thread keeps latest_ current; an unknown commit
-  } else {                    // outcome is settled now, not at the next long poll
+    // The sync thread keeps latest_ current; an unknown commit outcome is settled now, not
+    // at the next long poll, and a lost optimistic commit's retry reads the winner's state.
+    if (!unsettled_ && !needs_sync_) return;
+    needs_sync_ = false;
+  } else {
     MutexLock lk(&mu_);
     const bool due = GetClock().Now() - last_sync_ >= std::chrono::milliseconds(sync_period_ms.load());
-    if (!due && !unsettled_) return;
+    if (!due && !unsettled_ && !needs_sync_) return;
+    needs_sync_ = false;
   }
   Status st = SyncNow(client_.get(), 0);
   {

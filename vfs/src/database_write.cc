@@ -43,22 +43,8 @@ Result<LockResult> Database::Lock(Conn* c, int level) {
   MutexLock lk(&mu_);
   if (reserved_ && reserved_ != c) return LockResult::kBusy;
   if (level == kLockReserved || (level == kLockExclusive && reserved_ == nullptr)) {
-    if (c->past) return PastIsReadOnly(*c->past, name_);  // issue 18
-    if (level == kLockReserved && !LeaseValidLocked()) {
-      return Status::PermissionDenied(NoLeaseMessageLocked("run PRAGMA litevfs_acquire_lease"));
-    }
-    if (c->pin.pos != latest_.pos) {
-      return Status::Conflict("litevfs: " + name_ + " changed since this transaction started (pinned at " +
-                              ltx::FormatPos(c->pin.pos) + ", now " + ltx::FormatPos(latest_.pos) +
-                              "): roll back and retry");
-    }
-    reserved_ = c;
-    writer_ = Writer{};
-    writer_.owner = c;
-    writer_.dirty = NewDirtyPagesLocked();
-    writer_.size_pages = c->pin.commit;
-    c->lock = kLockReserved;
-    if (level == kLockReserved) return LockResult::kOk;
+    auto r = LockWriteLocked(c);
+    if (!r.ok() || *r == LockResult::kBusy || level == kLockReserved) return r;
   }
   // EXCLUSIVE: PENDING first (blocks new readers), then wait for the other readers to go.
   pending_ = true;
@@ -68,26 +54,114 @@ Result<LockResult> Database::Lock(Conn* c, int level) {
   return LockResult::kOk;
 }
 
-Status Database::Unlock(Conn* c, int level) {
-  MutexLock lk(&mu_);
-  Status result;
-  if (c->lock >= kLockReserved && level < kLockReserved && reserved_ == c) {
-    if (c->lock >= kLockExclusive && !writer_.rolled_back) {
-      // Fallback commit point (synchronous=OFF with journal_mode=OFF or MEMORY).
-      result = CommitLocked(c, "unlock");
-      if (!result.ok()) {
-        LITEVFS_LOG(LogLevel::kError, name_, c->pin.pos, "commit at unlock failed, changes discarded: " + result.ToString());
+Result<LockResult> Database::LockWriteLocked(Conn* c) {
+  if (c->past) return PastIsReadOnly(*c->past, name_);  // issue 18
+  switch (c->write_mode) {
+    case WriteMode::kOff:
+      return Status::PermissionDenied("litevfs: writes to " + name_ +
+                                      " are off for this connection (write_mode=off): set PRAGMA "
+                                      "litevfs_write_mode = auto to write");
+    case WriteMode::kLease:
+      if (!LeaseValidLocked()) return Status::PermissionDenied(NoLeaseMessageLocked("run PRAGMA litevfs_acquire_lease"));
+      if (c->pin.pos != latest_.pos) {
+        return Status::Conflict("litevfs: " + name_ + " changed since this transaction started (pinned at " +
+                                ltx::FormatPos(c->pin.pos) + ", now " + ltx::FormatPos(latest_.pos) +
+                                "): roll back and retry");
       }
+      break;
+    case WriteMode::kAuto: {
+      LTX_ASSIGN_OR_RETURN(LockResult r, TakeAutoLeaseLocked(c));
+      if (r == LockResult::kBusy) return r;
+      if (c->pin.pos != latest_.pos) return StaleReadLocked(c);
+      break;
     }
-    writer_ = Writer{};
-    reserved_ = nullptr;
-    pending_ = false;
+    case WriteMode::kOptimistic:
+      if (c->pin.pos != latest_.pos) return StaleReadLocked(c);
+      break;
   }
-  if (level == kLockNone && c->lock >= kLockShared) {
-    shared_count_--;
-    c->pinned = false;
+  BeginWriterLocked(c);
+  return LockResult::kOk;
+}
+
+Result<LockResult> Database::TakeAutoLeaseLocked(Conn* c) {
+  reserved_ = c;  // claimed while mu_ is dropped: the other connections see BUSY
+  mu_.Unlock();
+  const int64_t duration = lease_duration_set.load() ? lease_duration_ms.load() : kAutoLeaseDurationMs;
+  Pos granted_at;
+  Result<WriteLease> got = lease_.BeginWrite(long(duration), long(kAutoLeaseWaitMs), &granted_at);
+  Status st = got.ok() ? Status::OK() : got.status();
+  // Newly taken: the previous holder's commits become visible before the pin is judged
+  // (no request when the sync thread already follows the grant's position).
+  if (st.ok() && *got == WriteLease::kTaken) {
+    mu_.Lock();
+    const bool current = !granted_at.IsZero() && granted_at == latest_.pos;
+    mu_.Unlock();
+    if (!current) st = SyncNow(client_.get(), 0);
   }
-  c->lock = level;
+  mu_.Lock();
+  if (st.ok() && *got != WriteLease::kBusy) {
+    c->auto_lease = true;
+    return LockResult::kOk;
+  }
+  reserved_ = nullptr;
+  if (got.ok() && *got != WriteLease::kBusy) lease_.EndWrite(false, long(lease_idle_ms.load()));
+  if (!st.ok()) return st.WithContext("litevfs: taking the write lease on " + name_);
+  lease_busy_++;
+  return LockResult::kBusy;
+}
+
+// The transaction read at its pin; the database has moved on since: committing would build
+// on stale reads. The lease (auto mode) stays held for the retry.
+Status Database::StaleReadLocked(Conn* c) {
+  if (reserved_ == c) reserved_ = nullptr;
+  if (c->auto_lease) {
+    c->auto_lease = false;
+    lease_.EndWrite(false, long(lease_idle_ms.load()));
+  }
+  stale_reads_++;
+  return Status(ltx::Code::kConflict,
+                "litevfs: " + name_ + " changed since this transaction read it (read at " +
+                    ltx::FormatPos(c->pin.pos) + ", now " + ltx::FormatPos(latest_.pos) +
+                    "): roll back and retry the transaction",
+                std::string(kStaleReadCode));
+}
+
+void Database::BeginWriterLocked(Conn* c) {
+  reserved_ = c;
+  writer_ = Writer{};
+  writer_.owner = c;
+  writer_.dirty = NewDirtyPagesLocked();
+  writer_.size_pages = c->pin.commit;
+  c->lock = kLockReserved;
+}
+
+Status Database::Unlock(Conn* c, int level) {
+  bool end_write = false;
+  Status result;
+  {
+    MutexLock lk(&mu_);
+    if (c->lock >= kLockReserved && level < kLockReserved && reserved_ == c) {
+      if (c->lock >= kLockExclusive && !writer_.rolled_back) {
+        // Fallback commit point (synchronous=OFF with journal_mode=OFF or MEMORY).
+        result = CommitLocked(c, "unlock");
+        if (!result.ok()) {
+          LITEVFS_LOG(LogLevel::kError, name_, c->pin.pos, "commit at unlock failed, changes discarded: " + result.ToString());
+        }
+      }
+      writer_ = Writer{};
+      reserved_ = nullptr;
+      pending_ = false;
+      end_write = c->auto_lease;
+      c->auto_lease = false;
+    }
+    if (level == kLockNone && c->lock >= kLockShared) {
+      shared_count_--;
+      c->pinned = false;
+    }
+    c->lock = level;
+  }
+  // auto mode: hand the lease over now if someone waits (one request, no lock held).
+  if (end_write) lease_.EndWrite(client_ && client_->TakeLeaseWaiters(), long(lease_idle_ms.load()));
   return result;
 }
 
@@ -110,7 +184,9 @@ std::string Database::NoLeaseMessageLocked(const char* consequence) {
 
 Status Database::CheckWritableLocked(Conn* c, size_t amt, int64_t off, const uint8_t* buf) {
   if (reserved_ != c) return Status::IOError("litevfs: write to " + name_ + " without a write lock");
-  if (!LeaseValidLocked()) return Status::PermissionDenied(NoLeaseMessageLocked("run PRAGMA litevfs_acquire_lease"));
+  if (c->write_mode != WriteMode::kOptimistic && !LeaseValidLocked()) {
+    return Status::PermissionDenied(NoLeaseMessageLocked("run PRAGMA litevfs_acquire_lease"));
+  }
   if (page_size_ == 0) {
     // A new database: its first write is a whole page and gives the page size. It is page 1
     // unless SQLite spilled pages of a transaction bigger than its page cache first.
@@ -214,7 +290,8 @@ Status Database::CommitPending(const char* why) {
 Status Database::CommitFailedLocked(const Snapshot& pin, const char* why, Status st) {
   writer_.rolled_back = true;
   upload_failures_++;
-  LITEVFS_LOG(LogLevel::kError, name_, pin.pos,
+  // A lost optimistic race (issue 17) is an expected outcome the app retries: info, not error.
+  LITEVFS_LOG(ApiErrorOf(st) == ApiError::kStaleRead ? LogLevel::kInfo : LogLevel::kError, name_, pin.pos,
               std::string("commit (") + why + ") failed, transaction rolled back: " + st.ToString());
   return st;
 }
@@ -224,10 +301,9 @@ Status Database::CommitLocked(Conn* c, const char* why) {
   if (writer_.dirty->empty() && writer_.size_pages == pin.commit) return Status::OK();
   const auto commit_start = GetClock().Now();  // for the log line only
   if (page_size_ == 0) return CommitFailedLocked(pin, why, Status::IOError("litevfs: commit without a page size"));
-  if (!LeaseValidLocked()) {
-    return CommitFailedLocked(pin, why, Status::PermissionDenied(NoLeaseMessageLocked("the transaction was rolled back")));
-  }
-  const std::string lease = lease_.id();
+  Result<std::string> lease_or = CommitLeaseLocked(c, pin, why);
+  if (!lease_or.ok()) return lease_or.status();
+  const std::string lease = *lease_or;
   const bool snapshot = pin.pos.IsZero();
   const CommitShape shape{page_size_, snapshot ? 0 : pin.commit, writer_.size_pages, pin.pos.post_apply_checksum,
                           snapshot};
@@ -257,7 +333,7 @@ Status Database::CommitLocked(Conn* c, const char* why) {
   mu_.Lock();
   if (!st.ok()) return CommitFailedLocked(pin, why, st);
   if (plan->IsEmpty()) return Status::OK();  // nothing changed
-  LTX_RETURN_IF_ERROR(UploadOutcomeLocked(why, want, pin, up));
+  LTX_RETURN_IF_ERROR(UploadOutcomeLocked(c, why, want, pin, up));
   const Pos np = up.pos.IsZero() ? want : up.pos;
   ApplyCommitLocked(c, *plan, *dirty, np);
   LITEVFS_LOG(LogLevel::kInfo, name_, np,
@@ -269,7 +345,29 @@ Status Database::CommitLocked(Conn* c, const char* why) {
   return Status::OK();
 }
 
-Status Database::UploadOutcomeLocked(const char* why, const Pos& want, const Snapshot& pin, const UploadResult& up) {
+Result<std::string> Database::CommitLeaseLocked(Conn* c, const Snapshot& pin, const char* why) {
+  // Optimistic: no lease needed, but this process's own lease (another connection's, auto
+  // or explicit) must come along, or the service refuses the commit as leased.
+  if (c->write_mode == WriteMode::kOptimistic) return LeaseValidLocked() ? lease_.id() : std::string();
+  if (!LeaseValidLocked()) {
+    return CommitFailedLocked(pin, why, Status::PermissionDenied(NoLeaseMessageLocked("the transaction was rolled back")));
+  }
+  return lease_.id();
+}
+
+// An optimistic commit the service refused because the database moved (EPOSMISMATCH) or
+// another client holds the lease (ELEASE): the transaction read a state it cannot commit on.
+Status Database::OptimisticLostLocked(const Snapshot& pin, const char* why, const Status& refused) {
+  needs_sync_ = true;
+  stale_reads_++;
+  return CommitFailedLocked(pin, why, Status(ltx::Code::kConflict,
+                                             "litevfs: " + name_ + " changed or is leased since this transaction read it (" +
+                                                 refused.message() + "): roll back and retry the transaction",
+                                             std::string(kStaleReadCode)));
+}
+
+Status Database::UploadOutcomeLocked(Conn* c, const char* why, const Pos& want, const Snapshot& pin,
+                                     const UploadResult& up) {
   switch (up.outcome) {
     case UploadOutcome::kApplied:
       if (up.pos != want) {
@@ -285,6 +383,13 @@ Status Database::UploadOutcomeLocked(const char* why, const Pos& want, const Sna
       return Status(up.status.code(), up.status.message(), std::string(kOutcomeUnknownCode));
     case UploadOutcome::kRejected:
       break;
+  }
+  const ApiError refused = ApiErrorOf(up.status);
+  // Optimistic: moved or leased meanwhile. Auto: a moved position (a replica behind) is a
+  // stale read too. Either way the app retries the transaction.
+  if ((c->write_mode == WriteMode::kOptimistic && (refused == ApiError::kPosMismatch || refused == ApiError::kLease)) ||
+      (c->write_mode == WriteMode::kAuto && refused == ApiError::kPosMismatch)) {
+    return OptimisticLostLocked(pin, why, up.status);
   }
   if (ApiErrorOf(up.status) == ApiError::kLease) {
     lease_.MarkLost();

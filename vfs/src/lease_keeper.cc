@@ -1,5 +1,7 @@
 #include "lease_keeper.h"
 
+#include <algorithm>
+
 #include "log.h"
 
 namespace litevfs {
@@ -44,21 +46,83 @@ std::string LeaseKeeper::id() {
 Result<std::string> LeaseKeeper::Acquire(long duration_ms) {
   {
     MutexLock lk(&mu_);
-    if (ValidLocked()) return id_;
+    if (ValidLocked()) {
+      auto_ = false;  // an explicit acquire pins a lease auto mode took
+      return id_;
+    }
   }
   auto l = client_->AcquireLease(db_, duration_ms);
   if (!l.ok()) return l.status();
   Stop();
+  MutexLock lk(&mu_);
+  auto_ = false;
+  StartRefreshLocked(l->id, duration_ms);
+  return l->id;
+}
+
+void LeaseKeeper::StartRefreshLocked(const std::string& id, long duration_ms) {
+  id_ = id;
+  duration_ms_ = duration_ms;
+  expires_ = GetClock().Now() + std::chrono::milliseconds(duration_ms);
+  lost_ = false;
+  stop_ = false;
+  thread_ = std::thread([this] { RefreshLoop(); });
+}
+
+Result<WriteLease> LeaseKeeper::BeginWrite(long duration_ms, long wait_ms, Pos* granted_at) {
   {
     MutexLock lk(&mu_);
-    id_ = l->id;
-    duration_ms_ = duration_ms;
-    expires_ = GetClock().Now() + std::chrono::milliseconds(duration_ms);
-    lost_ = false;
-    stop_ = false;
+    if (ValidLocked()) {
+      in_use_ = true;
+      return WriteLease::kKept;
+    }
   }
-  thread_ = std::thread([this] { RefreshLoop(); });
-  return l->id;
+  auto l = client_->AcquireLeaseWaiting(db_, duration_ms, wait_ms);
+  if (!l.ok()) {
+    if (l.status().code() == ltx::Code::kConflict) return WriteLease::kBusy;
+    return l.status();
+  }
+  Stop();
+  MutexLock lk(&mu_);
+  auto_ = true;
+  in_use_ = true;
+  *granted_at = l->pos;
+  StartRefreshLocked(l->id, duration_ms);
+  auto_acquired_++;
+  return WriteLease::kTaken;
+}
+
+void LeaseKeeper::EndWrite(bool waiters, long idle_ms) {
+  MutexLock lk(&mu_);
+  in_use_ = false;
+  idle_at_ = GetClock().Now() + std::chrono::milliseconds(idle_ms);
+  if (auto_ && waiters && !id_.empty()) {
+    handoffs_++;
+    ReleaseNowLocked("another writer waits");
+    return;
+  }
+  // Wake the refresh thread only when its wait does not end by an idle deadline already
+  // (idle_at_ only moves later: a thread that wakes early re-checks and waits again).
+  if (!idle_watched_) cv_.NotifyAll();
+}
+
+bool LeaseKeeper::IdleLocked(Clock::time_point now) {
+  return auto_ && !in_use_ && idle_at_ != Clock::time_point{} && now >= idle_at_;
+}
+
+void LeaseKeeper::ReleaseNowLocked(const char* why) {
+  std::string id;
+  id.swap(id_);
+  auto_ = false;
+  mu_.Unlock();
+  Status st = client_->ReleaseLease(db_, id);
+  if (!st.ok()) {
+    LITEVFS_LOG(LogLevel::kWarn, db_, Pos{}, std::string("releasing the lease (") + why + "): " + st.ToString() +
+                                                 " (it expires on its own)");
+  } else {
+    LITEVFS_LOG(LogLevel::kDebug, db_, Pos{}, std::string("lease released: ") + why);
+  }
+  mu_.Lock();
 }
 
 void LeaseKeeper::Stop() {
@@ -77,6 +141,7 @@ Result<std::string> LeaseKeeper::Release(Client& client) {
     MutexLock lk(&mu_);
     id.swap(id_);
     lost_ = false;
+    auto_ = false;
   }
   if (id.empty()) return std::string();
   LTX_RETURN_IF_ERROR(client.ReleaseLease(db_, id));
@@ -85,16 +150,29 @@ Result<std::string> LeaseKeeper::Release(Client& client) {
 
 void LeaseKeeper::RefreshLoop() {
   MutexLock lk(&mu_);
+  auto refresh_due = GetClock().Now() + std::chrono::milliseconds(duration_ms_ / kRefreshDivisor);
   while (!stop_ && !id_.empty()) {
+    const auto now = GetClock().Now();
+    if (IdleLocked(now)) {
+      idle_releases_++;
+      ReleaseNowLocked("idle");
+      break;
+    }
+    if (now < refresh_due) {
+      auto until = refresh_due;
+      idle_watched_ = auto_ && !in_use_ && idle_at_ != Clock::time_point{};
+      if (idle_watched_) until = std::min(until, idle_at_);
+      GetClock().WaitFor(&cv_, until - now);
+      idle_watched_ = false;
+      continue;
+    }
     const long dur = duration_ms_;
-    const auto due = GetClock().Now() + std::chrono::milliseconds(dur / kRefreshDivisor);
-    while (!stop_ && GetClock().Now() < due) GetClock().WaitFor(&cv_, due - GetClock().Now());
-    if (stop_) break;
     const std::string id = id_;
     lk.Unlock();
     auto r = client_->AcquireLease(db_, dur, id);
     lk.Lock();
     if (id_ != id) break;
+    refresh_due = GetClock().Now() + std::chrono::milliseconds(dur / kRefreshDivisor);
     if (r.ok()) {
       expires_ = GetClock().Now() + std::chrono::milliseconds(dur);
     } else if (r.status().code() == ltx::Code::kConflict || r.status().code() == ltx::Code::kPermissionDenied) {

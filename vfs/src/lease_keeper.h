@@ -2,6 +2,12 @@
 // duration on its own thread, for as long as it is held. Its own mutex; it never takes the
 // Database's (lock order: Database::mu_ before LeaseKeeper::mu_). Times come from the
 // injectable Clock, so lease tests move time instead of sleeping.
+//
+// Write mode auto (issue 17): BeginWrite takes the lease for a write transaction (or finds
+// it held); EndWrite hands it over at once when the service said another client waits
+// (Client::TakeLeaseWaiters), else the refresh thread releases it once no write transaction
+// used it for the idle period. A lease taken by PRAGMA litevfs_acquire_lease is never
+// released for idleness.
 #pragma once
 
 #include <atomic>
@@ -15,6 +21,13 @@
 #include "mutex.h"
 
 namespace litevfs {
+
+// What BeginWrite found.
+enum class WriteLease {
+  kKept,   // already held: no request made
+  kTaken,  // acquired now (the caller syncs: the previous holder may have committed)
+  kBusy,   // held by another client (ELEASE)
+};
 
 class LeaseKeeper {
  public:
@@ -40,9 +53,27 @@ class LeaseKeeper {
   // Stops the refresh thread (joins it).
   void Stop() EXCLUDES(mu_);
 
+  // ---- write mode auto ----
+  // The lease for one write transaction, marked in use until EndWrite. When another client
+  // holds it, the service may keep the request up to wait_ms for it (Client::AcquireLeaseWaiting).
+  // kTaken: *granted_at = the database's position at the grant (zero: not said).
+  Result<WriteLease> BeginWrite(long duration_ms, long wait_ms, Pos* granted_at) EXCLUDES(mu_);
+  // The write transaction ended. `waiters`: another client waits, so an auto-taken lease is
+  // released now; otherwise once unused for `idle_ms`.
+  void EndWrite(bool waiters, long idle_ms) EXCLUDES(mu_);
+  // Counters for litevfs_stats: leases taken by BeginWrite, and released when idle / at a waiter.
+  uint64_t auto_acquired() const { return auto_acquired_.load(); }
+  uint64_t idle_releases() const { return idle_releases_.load(); }
+  uint64_t handoffs() const { return handoffs_.load(); }
+
  private:
   void RefreshLoop() EXCLUDES(mu_);
   bool ValidLocked() REQUIRES(mu_);
+  // An auto-taken lease no write transaction has used since its idle deadline.
+  bool IdleLocked(Clock::time_point now) REQUIRES(mu_);
+  // Forgets the id and releases it through client_ (mu_ dropped for the request).
+  void ReleaseNowLocked(const char* why) REQUIRES(mu_);
+  void StartRefreshLocked(const std::string& id, long duration_ms) REQUIRES(mu_);
 
   const std::string db_;
   const std::shared_ptr<Client> client_;
@@ -53,6 +84,13 @@ class LeaseKeeper {
   Clock::time_point expires_ GUARDED_BY(mu_){};
   bool lost_ GUARDED_BY(mu_) = false;
   bool stop_ GUARDED_BY(mu_) = false;
+  bool auto_ GUARDED_BY(mu_) = false;    // taken by BeginWrite (an explicit Acquire pins it)
+  bool in_use_ GUARDED_BY(mu_) = false;  // a write transaction runs under it
+  Clock::time_point idle_at_ GUARDED_BY(mu_){};  // auto_ && !in_use_: released from then
+  bool idle_watched_ GUARDED_BY(mu_) = false;  // the refresh thread's wait ends by idle_at_
+  std::atomic<uint64_t> auto_acquired_{0};
+  std::atomic<uint64_t> idle_releases_{0};
+  std::atomic<uint64_t> handoffs_{0};
   std::thread thread_;  // the refresh thread; started and joined by the caller of Acquire/Stop
 };
 

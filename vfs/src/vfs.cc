@@ -135,7 +135,8 @@ void RecordError(int code, const std::string& db, const std::string& msg) {
   if (sqlite3_api) sqlite3_log(code, "%s", msg.c_str());
   // The host prints this error itself: a log line on the same terminal would repeat it.
   if (g_host_reports_errors.load() && LogToStderr()) return;
-  LITEVFS_LOG(LogLevel::kError, db, Pos{}, msg);
+  // issue 17: a stale read is the expected answer to contention that the app retries.
+  LITEVFS_LOG(code == SQLITE_BUSY_SNAPSHOT ? LogLevel::kInfo : LogLevel::kError, db, Pos{}, msg);
 }
 
 // The one place a Status becomes a SQLite code. `fallback`: the code for the operation
@@ -148,6 +149,8 @@ int SqliteCodeOf(const Status& st, int fallback) {
       break;
     case ApiError::kOutcomeUnknown:
       return kOutcomeUnknownErrorCode;
+    case ApiError::kStaleRead:
+      return SQLITE_BUSY_SNAPSHOT;  // issue 17: roll back and retry the transaction
     case ApiError::kNoSpace:
       return SQLITE_FULL;  // the service's disk (or the local spill disk) is full
     case ApiError::kTooLarge:
@@ -218,6 +221,7 @@ int HandleActionPragma(LvFile* f, const std::string& name, const char* val, char
       auto d = ParseDurationMs(name, val, kMinLeaseDurationMs, kMaxLeaseDurationMs);
       if (!d.ok()) return PragmaError(az, f, d.status());
       db->lease_duration_ms = *d;
+      db->lease_duration_set = true;
     }
     auto r = db->AcquireLease(&f->conn);
     if (!r.ok()) return PragmaError(az, f, r.status());
@@ -302,8 +306,31 @@ int HandleSettingPragma(LvFile* f, const std::string& name, const char* val, cha
       auto r = ParseDurationMs(name, val, kMinLeaseDurationMs, kMaxLeaseDurationMs);
       if (!r.ok()) return PragmaError(az, f, r.status());
       db->lease_duration_ms = *r;
+      db->lease_duration_set = true;
     }
     return PragmaResult(az, std::to_string(db->lease_duration_ms.load()));
+  }
+  return SQLITE_NOTFOUND;
+}
+
+// PRAGMA litevfs_write_mode / litevfs_lease_idle (issue 17). SQLITE_NOTFOUND: not one.
+int HandleWriteModePragma(LvFile* f, const std::string& name, const char* val, char** az) {
+  Database* db = f->db.get();
+  if (name == "litevfs_write_mode") {  // issue 17
+    if (val) {
+      auto m = ParseWriteMode("PRAGMA litevfs_write_mode", val);
+      if (!m.ok()) return PragmaError(az, f, m.status());
+      if (Status st = db->SetWriteMode(&f->conn, *m); !st.ok()) return PragmaError(az, f, st);
+    }
+    return PragmaResult(az, WriteModeName(db->GetWriteMode(&f->conn)));
+  }
+  if (name == "litevfs_lease_idle") {  // issue 17: auto mode releases the lease after this
+    if (val) {
+      auto r = ParseDurationMs(name, val, 0, kMaxLeaseIdleMs);
+      if (!r.ok()) return PragmaError(az, f, r.status());
+      db->lease_idle_ms = *r;
+    }
+    return PragmaResult(az, std::to_string(db->lease_idle_ms.load()));
   }
   return SQLITE_NOTFOUND;
 }
@@ -315,13 +342,14 @@ int HandlePragma(LvFile* f, char** az) noexcept {
   try {
     if (int rc = HandleActionPragma(f, name, val, az); rc != SQLITE_NOTFOUND) return rc;
     if (int rc = HandleSettingPragma(f, name, val, az); rc != SQLITE_NOTFOUND) return rc;
+    if (int rc = HandleWriteModePragma(f, name, val, az); rc != SQLITE_NOTFOUND) return rc;
   } catch (const std::exception& e) {  // e.g. bad_alloc: never let it reach SQLite
     return PragmaError(az, f, Status::IOError(std::string("litevfs: ") + e.what()));
   }
   return PragmaError(az, f, Status::InvalidArgument(
       "litevfs: unknown pragma " + name + " (litevfs pragmas: acquire_lease, release_lease, "
       "cache_db, position, stats, max_prefetch_pages, cache_sync_period, max_cached_pages, "
-      "min_available_space, max_reqs_per_query, lease_duration)"));
+      "min_available_space, max_reqs_per_query, lease_duration, write_mode, lease_idle)"));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -542,9 +570,12 @@ int VfsOpen(sqlite3_vfs*, sqlite3_filename zName, sqlite3_file* pFile, int flags
                               WallClockMs());
       if (!past.ok()) return ToSqlite(past.status(), SQLITE_CANTOPEN, name);
       const bool in_past = !past->text.empty();
+      auto mode = ConfiguredWriteMode(sqlite3_uri_parameter(zName, kWriteModeUriParam));  // issue 17
+      if (!mode.ok()) return ToSqlite(mode.status(), SQLITE_CANTOPEN, name);
       auto db = Database::Open(cfg, name, path, !in_past && (flags & SQLITE_OPEN_CREATE) != 0);
       if (!db.ok()) return ToSqlite(db.status(), SQLITE_CANTOPEN, name);
       Conn conn;
+      conn.write_mode = *mode;
       if (Status st = in_past ? (*db)->SetPast(&conn, *past) : Status::OK(); !st.ok()) {
         Database::Close(std::move(db).value());
         return ToSqlite(st, SQLITE_CANTOPEN, name);

@@ -128,6 +128,8 @@ struct PageBatch {
 struct Lease {
   std::string id;
   std::string expires_at;         // RFC 3339 as the server sent it
+  Pos pos;                        // a new lease: the database's position at the grant, when
+                                  // the server says (issue 17); zero otherwise
 };
 // The lease durations the service grants: kMinLeaseDurationMs..kMaxLeaseDurationMs
 // (litevfs/limits.h).
@@ -223,9 +225,19 @@ class Client {
   // The largest request body the server accepts, from its Litevfs-Max-Body header on any
   // response seen so far (PROTOCOL.md); 0 while unknown (a plain LiteFS Cloud never says).
   virtual uint64_t max_body_bytes() const { return 0; }
+  // issue 17: whether a response since the last call said another client waits for our
+  // write lease (Lfsc-Lease-Waiters, on an upload or a refresh under the lease); clears it.
+  virtual bool TakeLeaseWaiters() { return false; }
   // POST /lease (acquire when id is empty, refresh otherwise) / DELETE /lease.
   virtual Result<Lease> AcquireLease(const std::string& db, long duration_ms,
                                      const std::string& id = {}) = 0;
+  // issue 17: an acquire the service may hold up to wait_ms while another client holds the
+  // lease, granting it in arrival order when it is freed (extension "lease-wait"; without
+  // it, a plain acquire).
+  virtual Result<Lease> AcquireLeaseWaiting(const std::string& db, long duration_ms, long wait_ms) {
+    (void)wait_ms;
+    return AcquireLease(db, duration_ms);
+  }
   virtual Status ReleaseLease(const std::string& db, const std::string& id) = 0;
   // GET /lease (extension "lease-status"): the lease without taking it. NotFound when the
   // database neither exists nor is leased; Unsupported when the server lacks the route.

@@ -22,9 +22,10 @@ struct ProcessConfig {
   ProcessSetting token;
   ProcessSetting cluster;
   ProcessSetting cache_dir;
+  ProcessSetting write_mode;  // issue 17: auto, lease, optimistic or off (LITEVFS_WRITE_MODE)
 };
 
-// Replaces the process's settings (all four at once; empty values unset).
+// Replaces the process's settings (all at once; empty values unset).
 void SetProcessConfig(const ProcessConfig& cfg);
 ProcessConfig GetProcessConfig();
 
