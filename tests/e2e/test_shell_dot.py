@@ -201,9 +201,11 @@ class ShellDotTest(unittest.TestCase):
         self.assertEqual(p.stdout, "items\ntags\n")  # no t1, t2 or t3
 
     def test_import_without_the_lease_names_the_lease(self):
+        # Write mode lease: writes only under --lease (the default, auto, takes the lease).
         db = self.writable_db()
         csv = self.write("ok.csv", b"a\n1\n")
-        p = self.shell("-c", ".import %s t" % csv, db=db, check=1)
+        p = self.shell("-c", ".import %s t" % csv, db=db, check=1,
+                       env=dict(self.env.vars, LITEVFS_WRITE_MODE="lease"))
         self.assertIn("no write lease", p.stderr)
 
     # ---- small ones ----

@@ -155,7 +155,8 @@ class WriteTest(TempDirTest):
         outs = sorted(finish(p).split()[0] for p in procs)
         self.assertEqual(outs, ["lost", "won"])
 
-    def test_write_without_lease_fails_and_changes_nothing(self):
+    def test_write_without_lease_in_lease_mode_fails_and_changes_nothing(self):
+        # Write mode lease: writes only under an explicit lease (the default, auto, takes one).
         self.assertEqual(finish(py(SETUP_BANK, self.env("setup"))).strip(), "ok")
         script = BOOT + textwrap.dedent("""
             con = connect("bank")
@@ -166,7 +167,9 @@ class WriteTest(TempDirTest):
                 print("refused:", e)
             print(con.execute("SELECT sum(balance) FROM accounts").fetchone()[0])
         """)
-        out = finish(py(script, self.env("nolease"))).splitlines()
+        env = self.env("nolease")
+        env.vars["LITEVFS_WRITE_MODE"] = "lease"
+        out = finish(py(script, env)).splitlines()
         self.assertTrue(out[0].startswith("refused:"), out)
         self.assertEqual(out[1], "100000")
 
