@@ -187,6 +187,13 @@ struct PageCache::Impl {
     }
   }
 
+  // How long a page fetched at `fetched` stays valid when put now. Without a position (a
+  // new or just-cleared cache) no change list covers the txids after it, so only its own
+  // pin may use it: a reader pinned before a Clear must not serve its version to a newer pin.
+  uint64_t ValidUntilForPutLocked(uint64_t fetched) const {
+    return pos.IsZero() ? fetched : fmt::kValidForever;
+  }
+
   static bool Usable(const Slot& s, uint64_t pin) {
     return s.gen != 0 && s.fetched <= pin && pin <= s.valid_until;
   }
@@ -486,7 +493,7 @@ struct PageCache::Impl {
       Slot* it = FindLocked(pgno);
       Slot& s = it ? *it : InsertLocked(pgno);
       s.fetched = fetched;
-      s.valid_until = fmt::kValidForever;
+      s.valid_until = ValidUntilForPutLocked(fetched);
       s.checksum = sums[run[j]];
       s.gen = next_gen++;
       s.ref = it != nullptr || wanted_soon;  // as in Put
@@ -654,7 +661,7 @@ ltx::Status PageCache::Put(uint32_t pgno, uint64_t fetched_txid, std::span<const
   }
   Impl::Slot& s = present ? *it : m.InsertLocked(pgno, ring_at);
   s.fetched = fetched_txid;
-  s.valid_until = cachefmt::kValidForever;
+  s.valid_until = m.ValidUntilForPutLocked(fetched_txid);
   s.checksum = checksum;
   s.gen = m.next_gen++;
   // A new page starts unreferenced but a full clock turn from the hand (unless a reader
