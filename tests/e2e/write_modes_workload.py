@@ -90,27 +90,33 @@ def explained(balances, log):
 
 # ---------------------------------------------------------------- child modes
 
-def mode_setup(a):
-    load_module(a.module)
-    con = connect()
+def retry_transaction(con, what, body):
+    """Runs body(con) (one whole transaction) until it is not retryable; 200 attempts."""
     for _ in range(200):
         try:
-            con.execute("BEGIN IMMEDIATE")
-            if not con.execute("SELECT count(*) FROM sqlite_master WHERE name='accounts'").fetchone()[0]:
-                con.execute("CREATE TABLE accounts(id INTEGER PRIMARY KEY, balance INTEGER NOT NULL)")
-                con.execute("CREATE TABLE xfer(writer INTEGER, seq INTEGER, a INTEGER, b INTEGER, "
-                            "amt INTEGER, PRIMARY KEY(writer, seq))")
-                con.executemany("INSERT INTO accounts VALUES(?, ?)",
-                                [(i, INITIAL) for i in range(1, ACCOUNTS + 1)])
-            con.execute("COMMIT")
-            print(json.dumps({"ok": True}))
-            return
+            return body(con)
         except sqlite3.Error as e:
             rollback(con)
             if not retryable(e):
                 raise
             time.sleep(0.05)
-    raise SystemExit("setup: 200 attempts failed")
+    raise SystemExit(what + ": 200 attempts failed")
+
+
+def mode_setup(a):
+    load_module(a.module)
+
+    def setup(con):
+        con.execute("BEGIN IMMEDIATE")
+        if not con.execute("SELECT count(*) FROM sqlite_master WHERE name='accounts'").fetchone()[0]:
+            con.execute("CREATE TABLE accounts(id INTEGER PRIMARY KEY, balance INTEGER NOT NULL)")
+            con.execute("CREATE TABLE xfer(writer INTEGER, seq INTEGER, a INTEGER, b INTEGER, "
+                        "amt INTEGER, PRIMARY KEY(writer, seq))")
+            con.executemany("INSERT INTO accounts VALUES(?, ?)",
+                            [(i, INITIAL) for i in range(1, ACCOUNTS + 1)])
+        con.execute("COMMIT")
+    retry_transaction(connect(), "setup", setup)
+    print(json.dumps({"ok": True}))
 
 
 def one_transfer(con, a, wid, seq, x, y, amt):
@@ -187,21 +193,15 @@ def mode_reader(a):
 
 def mode_check(a):
     load_module(a.module)
-    con = connect()
-    for _ in range(200):
-        try:
-            con.execute("BEGIN")
-            bal = dict(con.execute("SELECT id, balance FROM accounts").fetchall())
-            log = con.execute("SELECT writer, seq, a, b, amt FROM xfer ORDER BY writer, seq").fetchall()
-            con.execute("COMMIT")
-            print(json.dumps({"balances": bal, "log": log}))
-            return
-        except sqlite3.Error as e:
-            rollback(con)
-            if not retryable(e):
-                raise
-            time.sleep(0.05)
-    raise SystemExit("check: 200 attempts failed")
+
+    def check(con):
+        con.execute("BEGIN")
+        bal = dict(con.execute("SELECT id, balance FROM accounts").fetchall())
+        log = con.execute("SELECT writer, seq, a, b, amt FROM xfer ORDER BY writer, seq").fetchall()
+        con.execute("COMMIT")
+        return bal, log
+    bal, log = retry_transaction(connect(), "check", check)
+    print(json.dumps({"balances": bal, "log": log}))
 
 
 # ---------------------------------------------------------------- driver
