@@ -93,12 +93,12 @@ class HostsTest(TempDirTest):
 
     def test_node_better_sqlite3(self):
         if not shutil.which("node"):
-            self.skipTest("Node is not installed (the Node host needs Node >= 20 with npm; Debian 12's nodejs is 18)")
+            self.skipTest("Node is not installed (bash scripts/deps --hosts installs Debian's nodejs)")
         addon = os.path.join(NODE_MODULES, "better-sqlite3", "build", "Release",
                              "better_sqlite3.node")
         if not os.path.exists(addon):
             self.skipTest(f"better-sqlite3 is not built in {NODE_MODULES} (bash scripts/deps "
-                          "--hosts; it needs Node 20+ and its headers, see build/npm/npm.log)")
+                          "--hosts; it needs Node 18+ and its headers, see build/npm/npm.log)")
         self.run_host("node", ["node", self.example("notes.js")], {"NODE_PATH": NODE_MODULES})
 
     def php(self, file, name, ext):
