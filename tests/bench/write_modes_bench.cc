@@ -55,8 +55,8 @@ int RunChild(const Args& a) {
   if (!std::fgets(go, sizeof go, stdin)) return 1;
   std::vector<double> lat;
   RunCommits(db, std::atof(a.rest[2].c_str()), &lat);
+  json j = {{"commits", lat.size()}, {"lat_ms", lat}, {"stats", Stats(db)}};
   sqlite3_close(db);
-  json j = {{"commits", lat.size()}, {"lat_ms", lat}};
   std::printf("%s\n", j.dump().c_str());
   std::fflush(stdout);
   return 0;
@@ -79,6 +79,11 @@ double Contend(const std::string& host, const TempDir& dir, int n, double second
   for (auto& k : kids) {
     json j = ReadJsonLine(k.get(), int(seconds * 1000) + 60000, "writer child");
     commits += j["commits"].get<uint64_t>();
+    const json& s = j["stats"];
+    Log("  writer: " + std::to_string(j["commits"].get<uint64_t>()) + " commits, leases taken " +
+        s["lease_auto_acquired"].dump() + ", handed over " + s["lease_handoffs"].dump() + " (with the commit " +
+        s["lease_commit_handoffs"].dump() + "), idle releases " + s["lease_idle_releases"].dump() + ", busy " +
+        s["lease_busy"].dump() + ", stale reads " + s["stale_reads"].dump() + ", syncs " + s["syncs"].dump() + ", requests " + s["requests"].dump());
     for (double v : j["lat_ms"]) lat->push_back(v);
   }
   return double(commits) / (Now() - t0);

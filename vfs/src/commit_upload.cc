@@ -71,8 +71,15 @@ bool SettleOnce(Client& client, const UploadRequest& req, int* resends, Result<P
 }  // namespace
 
 UploadResult UploadAndSettle(Client& client, const UploadRequest& req) {
-  Result<Pos> up = client.UploadTxStream(req.db, req.want, req.size, req.body, req.lease_id);
-  if (up.ok() || up.status().code() != ltx::Code::kUnavailable) return Finished(std::move(up), 0);
+  // Only the first attempt may release the lease with the commit: a settled or resent one
+  // keeps it (the holder then releases it on its own).
+  Client::ReleaseOnCommit release{req.release_if_waiters, false};
+  Result<Pos> up = client.UploadTxStream(req.db, req.want, req.size, req.body, req.lease_id, &release);
+  if (up.ok() || up.status().code() != ltx::Code::kUnavailable) {
+    UploadResult r = Finished(std::move(up), 0);
+    r.lease_released = r.outcome == UploadOutcome::kApplied && release.released;
+    return r;
+  }
   const auto deadline = GetClock().Now() + req.settle_for;
   auto backoff = kFirstBackoff;
   int attempt = 0, resends = 0;
