@@ -37,6 +37,7 @@ struct UploadResult {
   Status status;      // kRejected / kUnknown: why
   int attempts = 0;   // settling rounds used
   bool lease_released = false;  // kApplied: the service released the lease with the commit
+  bool lease_maybe_released = false;  // the answer to a release-asking commit was lost
 };
 
 UploadResult UploadAndSettle(Client& client, const UploadRequest& req);

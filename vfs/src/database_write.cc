@@ -386,11 +386,12 @@ Status Database::CommitLocked(Conn* c, const char* why) {
                                                  lease, pin.pos, want,
                                                  std::chrono::milliseconds(cfg_.client.request_timeout_ms), hand_over});
   }
+  if (up.lease_released) lease_.ReleasedWithCommit(lease);
+  if (up.lease_maybe_released) lease_.ReleaseUnsure(lease, "a commit that could release it lost its answer");
   mu_.Lock();
   if (!st.ok()) return CommitFailedLocked(pin, why, st);
   if (plan->IsEmpty()) return Status::OK();  // nothing changed
   LTX_RETURN_IF_ERROR(UploadOutcomeLocked(c, why, want, pin, up));
-  if (up.lease_released) lease_.ReleasedWithCommit(lease);
   const Pos np = up.pos.IsZero() ? want : up.pos;
   ApplyCommitLocked(c, *plan, *dirty, np);
   LITEVFS_LOG(LogLevel::kInfo, name_, np,
@@ -443,9 +444,11 @@ Status Database::UploadOutcomeLocked(Conn* c, const char* why, const Pos& want, 
   }
   const ApiError refused = ApiErrorOf(up.status);
   // Optimistic: moved or leased meanwhile. Auto: a moved position (a replica behind) is a
-  // stale read too. Either way the app retries the transaction.
-  if ((c->write_mode == WriteMode::kOptimistic && (refused == ApiError::kPosMismatch || refused == ApiError::kLease)) ||
-      (c->write_mode == WriteMode::kAuto && refused == ApiError::kPosMismatch)) {
+  // stale read too, and so is a lease lost meanwhile (the VFS takes it again for the retry:
+  // the app never manages it). Either way the app retries the transaction.
+  if (c->write_mode == WriteMode::kAuto && refused == ApiError::kLease) lease_.MarkLost();
+  if ((c->write_mode == WriteMode::kOptimistic || c->write_mode == WriteMode::kAuto) &&
+      (refused == ApiError::kPosMismatch || refused == ApiError::kLease)) {
     return OptimisticLostLocked(pin, why, up.status);
   }
   if (ApiErrorOf(up.status) == ApiError::kLease) {

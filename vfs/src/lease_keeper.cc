@@ -122,6 +122,13 @@ void LeaseKeeper::ReleasedWithCommit(const std::string& id) {
   LITEVFS_LOG(LogLevel::kDebug, db_, Pos{}, "lease released with the commit: another writer waits");
 }
 
+void LeaseKeeper::ReleaseUnsure(const std::string& id, const char* why) {
+  MutexLock lk(&mu_);
+  if (id_ != id) return;
+  ReleaseNowLocked(why);
+  cv_.NotifyAll();  // the refresh thread ends
+}
+
 bool LeaseKeeper::IdleLocked(Clock::time_point now) {
   return auto_ && !in_use_ && idle_at_ != Clock::time_point{} && now >= idle_at_;
 }

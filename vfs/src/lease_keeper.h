@@ -66,6 +66,10 @@ class LeaseKeeper {
   bool AutoHeld() EXCLUDES(mu_);
   // The service released lease `id` with a commit (a waiter has it now): forgotten, no request.
   void ReleasedWithCommit(const std::string& id) EXCLUDES(mu_);
+  // Lease `id` may or may not be held still (the answer that would say was lost): forgotten
+  // and released (a refused release is only logged). The next acquire, with this client's
+  // token, gets it back at once if it was held.
+  void ReleaseUnsure(const std::string& id, const char* why) EXCLUDES(mu_);
   // Counters for litevfs_stats: leases taken by BeginWrite, and released when idle / at a
   // waiter (handoffs: by this client's release or with a commit; commit_handoffs: the latter).
   uint64_t auto_acquired() const { return auto_acquired_.load(); }
