@@ -146,6 +146,9 @@ TEST(HostListTest, IdempotentRequests) {
   EXPECT_TRUE(IsIdempotentRequest(req("POST", "/lease", {{"db", "x"}, {"id", "L"}})));
   EXPECT_TRUE(IsIdempotentRequest(req("DELETE", "/lease", {{"db", "x"}, {"id", "L"}})));
   EXPECT_FALSE(IsIdempotentRequest(req("POST", "/lease", {{"db", "x"}})));  // an acquire
+  HttpRequest mine = req("POST", "/lease", {{"db", "x"}});  // an acquire naming its client
+  mine.headers.emplace_back("Lfsc-Lease-Client", "0123456789abcdef0123456789abcdef");
+  EXPECT_TRUE(IsIdempotentRequest(mine));
   EXPECT_FALSE(IsIdempotentRequest(req("POST", "/db/tx", {{"db", "x"}})));
 }
 

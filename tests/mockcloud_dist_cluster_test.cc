@@ -70,6 +70,29 @@ TEST_F(DistClusterTest, LongPollOnOneInstanceIsWokenByACommitOnAnother) {
   EXPECT_LT(woke_ms.load(), 2000) << "the long poll on b was not woken by the commit on a";
 }
 
+// issue 17: an acquire carrying the holder's token (Lfsc-Lease-Client) is answered with the
+// lease that token holds, on any instance; another token is refused; a commit asking to
+// release with itself keeps the lease (the distributed store has no waiter info).
+TEST_F(DistClusterTest, HolderTokenMakesAcquireIdempotentAcrossInstances) {
+  Instance a(cluster.Instance("a")), b(cluster.Instance("b"));
+  auto acquire = [](const Instance& in, const std::string& holder) {
+    return in.Client()->Post("/lease?db=app&duration=5000", {{"Lfsc-Lease-Client", holder}}, "", "text/plain");
+  };
+  auto r = acquire(a, "tokA");
+  ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "no reply");
+  const std::string id = json::parse(r->body)["id"];
+  r = acquire(b, "tokA");  // the answer on a was lost, say; the retry went to b
+  ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "no reply");
+  EXPECT_EQ(json::parse(r->body)["id"], id);
+  EXPECT_EQ(acquire(b, "tokB")->status, 409);
+  Model m;
+  auto c = a.Client()->Post("/db/tx?db=app", {{"Lfsc-Lease-Id", id}, {"Lfsc-Lease-Release", "if-waiters"}},
+                            m.Tx({{1, FilledPage(4096, 1)}}, 1), "application/octet-stream");
+  ASSERT_TRUE(c && c->status == 200) << (c ? c->body : "no reply");
+  EXPECT_FALSE(c->has_header("Lfsc-Lease-Released"));
+  EXPECT_EQ(b.Client()->Delete("/lease?db=app&id=" + id)->status, 204);
+}
+
 // Two writers on two instances, one holding an expired lease: the one with the live lease
 // wins; and two writers racing for the same txid without leases: exactly one wins.
 TEST_F(DistClusterTest, SplitBrainExactlyOneWriterWins) {

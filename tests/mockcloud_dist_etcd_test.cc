@@ -116,9 +116,10 @@ TEST(DistEtcd, KeyLayoutRoundTrips) {
 }
 
 TEST(DistEtcd, LeaseStateHonoursExpiry) {
-  EtcdKv kv{"k", EncodeLeaseValue({"id1", 1000}), 1, 9, 1};
+  EtcdKv kv{"k", EncodeLeaseValue({"id1", 1000, "tok"}), 1, 9, 1};
   LeaseState live = LeaseStateOf({kv}, 999);
   EXPECT_EQ(live.live_id, "id1");
+  EXPECT_EQ(live.live_holder, "tok");  // issue 17: the holder's repeated acquire is its own
   EXPECT_EQ(live.mod_revision, 9);
   LeaseState expired = LeaseStateOf({kv}, 1000);
   EXPECT_EQ(expired.live_id, "");

@@ -3,6 +3,8 @@
 // explicit pragmas), optimistic (no lease; a commit on a moved database is refused) and off.
 // A transaction that read a state older than the one it would commit on gets
 // SQLITE_BUSY_SNAPSHOT, never a commit built on stale reads.
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <optional>
 #include <thread>
@@ -229,6 +231,96 @@ TEST_F(VfsWriteModesTest, ServerQueuesWaitingAcquiresFirstComeFirstServed) {
   EXPECT_TRUE(LeaseHeld("a"));
   EXPECT_FALSE(late->AcquireLease("a", 5000).ok());  // the waiter holds it now
   EXPECT_TRUE(waiter->ReleaseLease("a", (*got)->id).ok());
+}
+
+TEST_F(VfsWriteModesTest, CommitHandsTheLeaseToAQueuedWaiterInTheSameRequest) {
+  Seed("a");
+  sqlite3* w = OpenRemote("a");
+  EXPECT_EQ(Q1(w, "PRAGMA litevfs_lease_idle = '60s'"), "60000");  // only a waiter frees it
+  Q(w, "BEGIN");
+  Q(w, "INSERT INTO t(id, k, v, pad) VALUES (1000, 'x', 1, 'y')");
+  const std::string held = Stats(w)["lease"];
+  ASSERT_FALSE(held.empty());
+  litevfs::ClientConfig cfg;
+  cfg.host = host_;
+  cfg.token = "secret";
+  auto waiter = litevfs::Client::CreateWithTransport(cfg, litevfs::MakeCurlTransport(host_, 2000, 10000));
+  std::optional<ltx::Result<litevfs::Lease>> got;
+  std::thread t([&] { got.emplace(waiter->AcquireLeaseWaiting("a", 5000, 2000)); });
+  EXPECT_TRUE(Eventually([&] { return client_->AcquireLease("a", 5000, held).ok() && client_->TakeLeaseWaiters(); }));
+  // The commit's own request releases the lease (no DELETE /lease); the queued waiter has it.
+  Q(w, "COMMIT");
+  t.join();
+  ASSERT_TRUE(got.has_value() && got->ok()) << (got ? got->status().ToString() : "no answer");
+  EXPECT_NE((*got)->id, held);
+  json s = Stats(w);
+  EXPECT_EQ(s["lease_commit_handoffs"], 1);
+  EXPECT_EQ(s["lease_handoffs"], 1);
+  EXPECT_EQ(s["lease"], "");
+  EXPECT_FALSE(client_->AcquireLease("a", 5000, held).ok());  // the old lease is gone
+  // The next write waits for the new holder like any other writer.
+  ASSERT_TRUE(waiter->ReleaseLease("a", (*got)->id).ok());
+  Q(w, "INSERT INTO t(id, k, v, pad) VALUES (1001, 'x', 1, 'y')");
+  EXPECT_EQ(Q1(OpenRemote("a"), "SELECT count(*) FROM t"), "52");
+}
+
+// Passes every request to the server; the answer to the next acquire (POST /lease without
+// id) after LoseNext() is lost on the way back, as a dropped connection after the server acted.
+class LoseAcquireAnswers : public litevfs::Transport {
+ public:
+  explicit LoseAcquireAnswers(std::unique_ptr<litevfs::Transport> inner) : inner_(std::move(inner)) {}
+  void LoseNext() { lose_ = true; }
+  ltx::Result<litevfs::HttpResponse> Do(const litevfs::HttpRequest& req) override {
+    auto r = inner_->Do(req);
+    const bool acquire = req.method == "POST" && req.path == "/lease" &&
+                         std::none_of(req.query.begin(), req.query.end(), [](auto& q) { return q.first == "id"; });
+    if (acquire && lose_.exchange(false)) {
+      lost_++;
+      return ltx::Status::Unavailable("test: the acquire's answer was lost");
+    }
+    return r;
+  }
+  int lost() const { return lost_; }
+
+ private:
+  std::unique_ptr<litevfs::Transport> inner_;
+  std::atomic<bool> lose_{false};
+  std::atomic<int> lost_{0};
+};
+
+TEST_F(VfsWriteModesTest, LostAcquireAnswerCostsOneRetryNotALeasePeriod) {
+  Seed("a");
+  litevfs::ClientConfig cfg;
+  cfg.host = host_;
+  cfg.token = "secret";
+  cfg.max_retries = 0;  // the caller retries: the service must answer it with the lease it granted
+  auto* lossy = new LoseAcquireAnswers(litevfs::MakeCurlTransport(host_, 2000, 10000));
+  auto c = litevfs::Client::CreateWithTransport(cfg, std::unique_ptr<litevfs::Transport>(lossy));
+  lossy->LoseNext();
+  EXPECT_EQ(c->AcquireLease("a", 60000).status().code(), ltx::Code::kUnavailable);
+  EXPECT_TRUE(LeaseHeld("a"));  // granted; the answer was lost
+  auto again = c->AcquireLease("a", 60000);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_FALSE(client_->AcquireLease("a", 5000).ok());  // another client is still refused
+  // A waiting acquire too: answered at once, not after the wait.
+  lossy->LoseNext();
+  EXPECT_EQ(c->AcquireLeaseWaiting("a", 60000, 2000).status().code(), ltx::Code::kUnavailable);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto waited = c->AcquireLeaseWaiting("a", 60000, 2000);
+  ASSERT_TRUE(waited.ok()) << waited.status().ToString();
+  EXPECT_EQ(waited->id, again->id);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(1500));
+  EXPECT_EQ(lossy->lost(), 2);
+  ASSERT_TRUE(c->ReleaseLease("a", again->id).ok());
+  // With the client's own retries, a lost answer is invisible to the caller.
+  cfg.max_retries = 3;
+  auto* lossy2 = new LoseAcquireAnswers(litevfs::MakeCurlTransport(host_, 2000, 10000));
+  auto c2 = litevfs::Client::CreateWithTransport(cfg, std::unique_ptr<litevfs::Transport>(lossy2));
+  lossy2->LoseNext();
+  auto got = c2->AcquireLease("a", 60000);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(lossy2->lost(), 1);
+  EXPECT_TRUE(c2->ReleaseLease("a", got->id).ok());
 }
 
 TEST_F(VfsWriteModesTest, OptimisticCommitsWithoutALease) {

@@ -35,6 +35,7 @@
 #include "fd_limit.h"
 #include "http_front.h"
 #include "litevfs/limits.h"
+#include "local_leases.h"
 #include "long_poll.h"
 #include "rfc3339.h"
 #include "ltx/coding.h"
@@ -247,6 +248,7 @@ class ServerImpl : public Server {
   void HandleHistory(const httplib::Request&, httplib::Response&);
   void HandleLease(const httplib::Request&, httplib::Response&, const httplib::ContentReader&);
   void HandleLeaseRelease(const httplib::Request&, httplib::Response&);
+  void LeaseAfterCommit(const httplib::Request&, httplib::Response&, const std::string& key, const std::string& id);
   void HandleLeaseStatus(const httplib::Request&, httplib::Response&);
   void HandleMetrics(const httplib::Request&, httplib::Response&);
   void HandleAdminFaults(const httplib::Request&, httplib::Response&,
@@ -856,7 +858,7 @@ void ServerImpl::HandleTx(const httplib::Request& req, httplib::Response& res,
                             std::to_string(r->pages) + " pages, " + std::to_string(total) +
                             " bytes)");
   res.set_header("Litefs-Hwm", ltx::FormatTxid(r->pos.txid));
-  if (claim.has_id && store_->leases().Waiting(key)) res.set_header(kLeaseWaitersHeader, "1");  // issue 17
+  if (claim.has_id) LeaseAfterCommit(req, res, key, claim.id);  // issue 17
   ReplyJson(res, 200, {{"pos", PosJson(r->pos)}});
 }
 
@@ -1087,9 +1089,11 @@ void ServerImpl::HandleLease(const httplib::Request& req, httplib::Response& res
     }
     wait_ms = int64_t(*w);
   }
-  auto granted = wait_ms > 0 ? store_->leases().AcquireWaiting(tl.cluster + "/" + name, int64_t(*d), wait_ms)
+  const std::string holder = req.get_header_value(kLeaseClientHeader);  // issue 17: idempotent acquire
+  if (Status st = ValidateLeaseHolder(holder); !st.ok()) return ReplyError(res, 400, "EBADREQUEST", st.message());
+  auto granted = wait_ms > 0 ? store_->leases().AcquireWaiting(tl.cluster + "/" + name, int64_t(*d), wait_ms, holder)
                              : store_->leases().Acquire(tl.cluster + "/" + name, int64_t(*d),
-                                                        req.has_param("id") ? &id : nullptr);
+                                                        req.has_param("id") ? &id : nullptr, holder);
   if (!granted.ok()) return ReplyStatus(res, granted.status(), nullptr);
   if (req.has_param("id") && store_->leases().Waiting(tl.cluster + "/" + name)) {
     res.set_header(kLeaseWaitersHeader, "1");  // issue 17: a refresh learns of waiters too
@@ -1100,6 +1104,23 @@ void ServerImpl::HandleLease(const httplib::Request& req, httplib::Response& res
     if (db.ok() && *db && (*db)->exists()) j["pos"] = PosJson((*db)->pos());
   }
   ReplyJson(res, 200, j);
+}
+
+// issue 17: after a commit under lease `id`: released with the commit when the client asked
+// (Lfsc-Lease-Release: if-waiters) and someone waits (the first waiter is granted at once),
+// else the holder is told that someone waits.
+void ServerImpl::LeaseAfterCommit(const httplib::Request& req, httplib::Response& res, const std::string& key,
+                                  const std::string& id) {
+  Leases& leases = store_->leases();
+  if (req.get_header_value(kLeaseReleaseHeader) == kLeaseReleaseIfWaiters) {
+    auto released = leases.ReleaseIfWaiting(key, id);
+    if (!released.ok()) Log(LogLevel::kWarn, key + ": release with the commit: " + released.status().message());
+    if (released.ok() && *released) {
+      res.set_header(kLeaseReleasedHeader, "1");
+      return;
+    }
+  }
+  if (leases.Waiting(key)) res.set_header(kLeaseWaitersHeader, "1");
 }
 
 void ServerImpl::HandleLeaseRelease(const httplib::Request& req, httplib::Response& res) {

@@ -35,9 +35,11 @@ class Leases {
  public:
   virtual ~Leases() = default;
   // A new lease (refresh_id null; refused while another is held) or an extension of the
-  // lease `*refresh_id` (refused unless it is the current one).
+  // lease `*refresh_id` (refused unless it is the current one). `holder` (issue 17,
+  // Lfsc-Lease-Client; empty = none): a new lease remembers it, and an acquire by the
+  // holder of the live lease extends and returns that lease (a retry after a lost answer).
   virtual Result<LeaseGrant> Acquire(const std::string& key, int64_t duration_ms,
-                                     const std::string* refresh_id) = 0;
+                                     const std::string* refresh_id, const std::string& holder) = 0;
   virtual Status Release(const std::string& key, const std::string& id) = 0;
   // Milliseconds the current lease has left; -1 = none held.
   virtual Result<int64_t> LeftMs(const std::string& key) = 0;
@@ -56,9 +58,18 @@ class Leases {
   }
   // issue 17: a new lease, waiting up to wait_ms while another is held; waiters are granted
   // in arrival order. A store without waiting answers at once (a plain Acquire).
-  virtual Result<LeaseGrant> AcquireWaiting(const std::string& key, int64_t duration_ms, int64_t wait_ms) {
+  virtual Result<LeaseGrant> AcquireWaiting(const std::string& key, int64_t duration_ms, int64_t wait_ms,
+                                            const std::string& holder) {
     (void)wait_ms;
-    return Acquire(key, duration_ms, nullptr);
+    return Acquire(key, duration_ms, nullptr, holder);
+  }
+  // issue 17: releases lease `id` (the current one) if someone waits for it (as Waiting) and
+  // says whether it did; a waiting acquire is granted at once. Asked by a commit under the
+  // lease (Lfsc-Lease-Release: if-waiters) so a handoff costs no request of its own. A store
+  // without waiter info answers false (the holder then releases on its own).
+  virtual Result<bool> ReleaseIfWaiting(const std::string& key, const std::string& id) {
+    (void)key, (void)id;
+    return false;
   }
 };
 
@@ -69,6 +80,15 @@ inline constexpr int64_t kMaxLeaseWaitMs = 2000;
 inline constexpr int64_t kLeaseWaiterWindowMs = 1000;
 // The response header that tells a lease holder someone waits ("1"; absent otherwise).
 inline constexpr char kLeaseWaitersHeader[] = "Lfsc-Lease-Waiters";
+// issue 17: the acquiring client's own token (POST /lease): its repeated acquire of a lease it
+// holds returns that lease. Up to kMaxLeaseHolderLen of [0-9A-Za-z_-].
+inline constexpr char kLeaseClientHeader[] = "Lfsc-Lease-Client";
+inline constexpr size_t kMaxLeaseHolderLen = 64;
+// issue 17: a commit asks "release the lease with this commit if someone waits"
+// (kLeaseReleaseIfWaiters); the answer says Lfsc-Lease-Released: 1 when it was.
+inline constexpr char kLeaseReleaseHeader[] = "Lfsc-Lease-Release";
+inline constexpr char kLeaseReleaseIfWaiters[] = "if-waiters";
+inline constexpr char kLeaseReleasedHeader[] = "Lfsc-Lease-Released";
 
 // An uploaded transaction: in memory (path empty) or in a file under tmp/.
 struct UploadBody {

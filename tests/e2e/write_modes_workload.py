@@ -14,7 +14,7 @@ Invariants (any violation fails the run):
 The write mode comes from the environment (LITEVFS_WRITE_MODE), so the SQL stays plain.
 Usage (the e2e test runs short forms; the full numbers: --transfers 200):
   write_modes_workload.py run [--writers 8] [--readers 4] [--transfers 200]
-      [--mode auto|optimistic] [--begin deferred|immediate] [--faults] [--kill]
+      [--write-mode auto|optimistic] [--begin deferred|immediate] [--faults] [--kill] [--escalate N]
 Binaries come from LITEVFS_MODULE and LITEVFS_MOCKCLOUD_BIN (tests/e2e/harness.py).
 """
 import argparse
@@ -145,6 +145,10 @@ def mode_writer(a):
         amt = rng.randint(1, 50)
         t0 = time.monotonic()
         for attempt in range(MAX_ATTEMPTS):
+            # --escalate N: an optimistic writer that lost N times in a row retries under the
+            # lease (write mode auto: queued first come first served, so it cannot lose again).
+            if a.escalate and attempt == a.escalate:
+                con.execute("PRAGMA litevfs_write_mode = auto")
             try:
                 one_transfer(con, a, a.id, seq, x, y, amt)
                 break
@@ -157,6 +161,8 @@ def mode_writer(a):
                 time.sleep(rng.uniform(0, 0.002 * min(attempt + 1, 10)))  # jittered backoff
         else:
             raise SystemExit(f"writer {a.id}: transfer {seq}: {MAX_ATTEMPTS} attempts failed")
+        if a.escalate and attempt >= a.escalate:
+            con.execute("PRAGMA litevfs_write_mode = optimistic")
         waits.append(time.monotonic() - t0)
         progress.write(f"{seq}\n")
         progress.flush()
@@ -209,13 +215,14 @@ def mode_check(a):
 class Run:
     """One workload run against a fresh mockcloud; stops everything it started."""
 
-    def __init__(self, writers, readers, transfers, mode, begin, faults, kill, log):
+    def __init__(self, writers, readers, transfers, mode, begin, faults, kill, log, escalate=0):
         import harness
         self.h = harness
         self.module = harness.need(harness.MODULE, "liblitevfs.so")
         harness.need(harness.MOCKCLOUD, "litevfs-mockcloud")
         self.writers, self.readers, self.transfers = writers, readers, transfers
         self.mode, self.begin, self.faults, self.kill, self.log = mode, begin, faults, kill, log
+        self.escalate = escalate
         self.tmp = tempfile.mkdtemp(prefix="litevfs-writemodes-")
         self.procs = []
 
@@ -264,7 +271,7 @@ class Run:
         readers = [self.child("reader", f"reader{i}", "--stop-file", stop) for i in range(self.readers)]
         t0 = time.monotonic()
         ws = [self.child("writer", f"writer{i}", "--id", i, "--seed", 100 + i, "--transfers", self.transfers,
-                         "--begin", self.begin, "--progress", os.path.join(self.tmp, f"progress{i}"),
+                         "--begin", self.begin, "--escalate", self.escalate, "--progress", os.path.join(self.tmp, f"progress{i}"),
                          write_mode=self.mode) for i in range(self.writers)]
         killed = self.kill_one(ws[0]) if self.kill else None
         budget = 60 + self.transfers * self.writers * 0.25
@@ -307,6 +314,7 @@ class Run:
         commits = len(log)
         figures = {"mode": self.mode, "begin": self.begin, "faults": self.faults, "killed": killed,
                    "writers": self.writers, "transfers_each": self.transfers, "commits": commits,
+                   "escalate": self.escalate,
                    "seconds": round(elapsed, 2), "commits_per_s": round(commits / elapsed, 1),
                    "max_wait_s": {r["id"]: r["max_wait_s"] for r in res},
                    "errors": {r["id"]: r["errors"] for r in res},
@@ -326,13 +334,15 @@ def main():
     ap.add_argument("--begin", default="deferred", choices=["deferred", "immediate"])
     ap.add_argument("--faults", action="store_true")
     ap.add_argument("--kill", action="store_true")
+    ap.add_argument("--escalate", type=int, default=0,
+                    help="optimistic: after N conflicts in a row, retry under the lease (0 = never)")
     ap.add_argument("--id", type=int, default=0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--progress", default="")
     ap.add_argument("--stop-file", dest="stop_file", default="")
     a = ap.parse_args()
     if a.mode == "run":
-        f = Run(a.writers, a.readers, a.transfers, a.write_mode, a.begin, a.faults, a.kill, print)()
+        f = Run(a.writers, a.readers, a.transfers, a.write_mode, a.begin, a.faults, a.kill, print, a.escalate)()
         sys.exit(1 if f["violations"] else 0)
     {"setup": mode_setup, "writer": mode_writer, "reader": mode_reader, "check": mode_check}[a.mode](a)
 

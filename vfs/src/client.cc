@@ -246,6 +246,9 @@ uint64_t RandomU64() {
 
 std::string Hex16(uint64_t v) { return ltx::FormatTxid(v); }
 
+// issue 17: 128 random bits naming this client as a lease holder (Lfsc-Lease-Client).
+std::string NewLeaseClientToken() { return Hex16(RandomU64()) + Hex16(RandomU64()); }
+
 // The snapshot sink wrapper: holds back the first header's worth of bytes, checks they are
 // an LTX snapshot header, then passes everything through. Resettable for a retry as long
 // as nothing reached the caller's sink.
@@ -632,13 +635,14 @@ class ClientImpl final : public Client {
   }
 
   Result<Pos> UploadTxStream(const std::string& db, const Pos& new_pos, uint64_t size,
-                             const BodyReader& reader, const std::string& lease_id) override {
+                             const BodyReader& reader, const std::string& lease_id,
+                             ReleaseOnCommit* release) override {
     LTX_RETURN_IF_ERROR(ValidateDatabaseName(db));
     LTX_RETURN_IF_ERROR(CheckUploadSize(size, "litevfs: LTX upload"));
     Call c;
     c.body_reader = &reader;
     c.body_size = size;
-    return PostTx(db, c, new_pos, lease_id);
+    return PostTx(db, c, new_pos, lease_id, release);
   }
 
   uint64_t max_body_bytes() const override { return max_body_.load(); }
@@ -680,7 +684,7 @@ class ClientImpl final : public Client {
   // POST /db/tx of c's body (bytes or file), then checks the acknowledgement against the
   // position the LTX ends at. Not idempotent: never retried.
   Result<Pos> PostTx(const std::string& db, Call& c, const Pos& new_pos,
-                     const std::string& lease_id) {
+                     const std::string& lease_id, ReleaseOnCommit* release = nullptr) {
     c.method = "POST";
     c.path = "/db/tx";
     c.db = db;
@@ -689,8 +693,10 @@ class ClientImpl final : public Client {
     c.headers.emplace_back("Content-Type", "application/octet-stream");
     c.headers.emplace_back("Accept", "application/json");
     if (!lease_id.empty()) c.headers.emplace_back("Lfsc-Lease-Id", lease_id);
+    if (release && release->if_waiters && !lease_id.empty()) c.headers.emplace_back("Lfsc-Lease-Release", "if-waiters");
     const std::string where = Where(c.method, c.path, db);
     LTX_ASSIGN_OR_RETURN(HttpResponse r, Exec(c));
+    if (release) release->released = release->if_waiters && r.headers.count("lfsc-lease-released");
     auto hwm = r.headers.find("litefs-hwm");
     if (hwm == r.headers.end()) return Corrupt(where, "upload acknowledged without Litefs-Hwm");
     uint64_t hwm_txid = 0;
@@ -740,8 +746,10 @@ class ClientImpl final : public Client {
     c.method = "POST";
     c.path = "/lease";
     c.db = db;
-    c.idempotent = false;
+    // A refresh is idempotent; so is an acquire, with this client's token (issue 17).
+    c.idempotent = true;
     c.headers.emplace_back("Accept", "application/json");
+    if (id.empty()) c.headers.emplace_back("Lfsc-Lease-Client", lease_client_);
     c.query.emplace_back("db", db);
     c.query.emplace_back("duration", std::to_string(duration_ms));
     if (!id.empty()) c.query.emplace_back("id", id);
@@ -1175,6 +1183,7 @@ class ClientImpl final : public Client {
   std::string instance_id_;    // guarded by mu_
   std::atomic<uint64_t> max_body_{0};  // the server's Litevfs-Max-Body (0: not said)
   std::atomic<bool> lease_waiters_{false};  // a response said Lfsc-Lease-Waiters (issue 17)
+  const std::string lease_client_ = NewLeaseClientToken();  // Lfsc-Lease-Client (issue 17)
 };
 
 }  // namespace

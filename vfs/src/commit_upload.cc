@@ -32,6 +32,26 @@ UploadResult Finished(Result<Pos> up, int attempts) {
   return r;
 }
 
+// The service moved past the pin: whether want is in its history (applied), another commit
+// has want's txid (not applied), or neither is known yet (false: try again).
+bool SettleByHistory(Client& client, const UploadRequest& req, Result<Pos>* up) {
+  auto h = client.GetHistory(req.db);
+  if (!h.ok()) return false;
+  for (const HistoryEntry& e : *h) {
+    if (e.pos.txid != req.want.txid) continue;
+    if (e.pos == req.want) {
+      LITEVFS_LOG(LogLevel::kWarn, req.db, e.pos,
+                  "upload reported " + up->status().ToString() + " but the service applied it");
+      *up = e.pos;
+    } else {
+      *up = Status(ltx::Code::kConflict, "litevfs: another commit took txid " + ltx::FormatTxid(req.want.txid) +
+                                             " while the commit's answer was lost: the commit was not applied");
+    }
+    return true;
+  }
+  return false;
+}
+
 // One settling round after a lost answer: sync, then decide or resend.
 // Returns true when `up` is now final (applied or a definite failure).
 bool SettleOnce(Client& client, const UploadRequest& req, int* resends, Result<Pos>* up) {
@@ -43,6 +63,9 @@ bool SettleOnce(Client& client, const UploadRequest& req, int* resends, Result<P
     *up = check->pos;
     return true;
   }
+  // A commit that may have released the lease with itself: others may have committed after
+  // it, so only the service's history says whether ours is there.
+  if (check->pos != req.pin && req.release_if_waiters) return SettleByHistory(client, req, up);
   if (check->pos != req.pin) {  // someone else moved it: ours was not applied
     *up = Status(ltx::Code::kConflict,
                  "litevfs: the service moved to " + ltx::FormatPos(check->pos) +
@@ -68,11 +91,8 @@ bool SettleOnce(Client& client, const UploadRequest& req, int* resends, Result<P
   return up->ok() || up->status().code() != ltx::Code::kUnavailable;
 }
 
-}  // namespace
-
-UploadResult UploadAndSettle(Client& client, const UploadRequest& req) {
-  Result<Pos> up = client.UploadTxStream(req.db, req.want, req.size, req.body, req.lease_id);
-  if (up.ok() || up.status().code() != ltx::Code::kUnavailable) return Finished(std::move(up), 0);
+// After a lost answer: settling rounds until the outcome is known or settle_for passed.
+UploadResult Settle(Client& client, const UploadRequest& req, Result<Pos> up) {
   const auto deadline = GetClock().Now() + req.settle_for;
   auto backoff = kFirstBackoff;
   int attempt = 0, resends = 0;
@@ -88,6 +108,23 @@ UploadResult UploadAndSettle(Client& client, const UploadRequest& req) {
                     "litevfs: commit outcome unknown: the upload's answer was lost and the service did not "
                     "answer for " + std::to_string(req.settle_for.count()) + " ms (" + up.status().message() +
                     "); it is settled at the next transaction (see litevfs(7), OUTCOME UNKNOWN)");
+  return r;
+}
+
+}  // namespace
+
+UploadResult UploadAndSettle(Client& client, const UploadRequest& req) {
+  // Only the first attempt may release the lease with the commit: a settled or resent one
+  // keeps it (the holder then releases it on its own).
+  Client::ReleaseOnCommit release{req.release_if_waiters, false};
+  Result<Pos> up = client.UploadTxStream(req.db, req.want, req.size, req.body, req.lease_id, &release);
+  if (up.ok() || up.status().code() != ltx::Code::kUnavailable) {
+    UploadResult r = Finished(std::move(up), 0);
+    r.lease_released = r.outcome == UploadOutcome::kApplied && release.released;
+    return r;
+  }
+  UploadResult r = Settle(client, req, std::move(up));
+  r.lease_maybe_released = req.release_if_waiters;  // the lost answer may have said so
   return r;
 }
 

@@ -21,6 +21,8 @@ struct UploadRequest {
   Pos pin;                  // where the service must be for the LTX to apply
   Pos want;                 // the position the LTX produces
   std::chrono::milliseconds settle_for{0};
+  bool release_if_waiters = false;  // issue 17: ask the service to release the lease with
+                                    // the commit if another client waits for it
 };
 
 enum class UploadOutcome {
@@ -34,6 +36,8 @@ struct UploadResult {
   Pos pos;            // kApplied: the service's new position
   Status status;      // kRejected / kUnknown: why
   int attempts = 0;   // settling rounds used
+  bool lease_released = false;  // kApplied: the service released the lease with the commit
+  bool lease_maybe_released = false;  // the answer to a release-asking commit was lost
 };
 
 UploadResult UploadAndSettle(Client& client, const UploadRequest& req);

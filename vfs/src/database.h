@@ -43,6 +43,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <thread>
@@ -267,6 +268,14 @@ class Database : public std::enable_shared_from_this<Database> {
   // kBusy when another client holds it.
   Result<LockResult> TakeAutoLeaseLocked(Conn* c) REQUIRES(mu_);
   Status StaleReadLocked(Conn* c) REQUIRES(mu_);
+  // A new lease's grant position: whether latest_ reaches it, waiting a little for the sync
+  // thread's long poll (told of the commit that freed the lease at the same moment).
+  bool FollowsGrantLocked(const Pos& granted_at) REQUIRES(mu_);
+  // The pages other writers changed since this process last took the lease, in one request
+  // (a new holder's transaction would fetch them one by one). Best effort: a failure is logged.
+  void PrefetchChangedByOthers() EXCLUDES(mu_);
+  // The sync room notes the pages a sync found changed (up to kMaxChangedByOthers).
+  void NoteChangedByOthersLocked(const SyncResult& res) REQUIRES(mu_);
   void BeginWriterLocked(Conn* c) REQUIRES(mu_);
   // The lease id a commit carries (none for an optimistic commit without our lease).
   Result<std::string> CommitLeaseLocked(Conn* c, const Snapshot& pin, const char* why) REQUIRES(mu_);
@@ -296,6 +305,9 @@ class Database : public std::enable_shared_from_this<Database> {
 
   mutable Mutex mu_;  // guards every field below, and the Conn fields of every connection
   CondVar cv_{&mu_};  // wakes the sync thread on stop
+  CondVar latest_cv_{&mu_};  // the sync thread moved latest_ (a new lease holder waits for it)
+  std::set<uint32_t> changed_by_others_ GUARDED_BY(mu_);  // issue 17: PrefetchChangedByOthers
+  bool changed_overflow_ GUARDED_BY(mu_) = false;          // more than it keeps changed
   std::string cache_dir_ GUARDED_BY(mu_);  // the directory in use (shared or private)
   bool private_cache_ GUARDED_BY(mu_) = false;
   bool memory_only_ GUARDED_BY(mu_) = false;  // the cache directory could not be used

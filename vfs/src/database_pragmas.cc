@@ -128,6 +128,7 @@ std::string Database::StatsJson(Conn* c) {
   j["lease_auto_acquired"] = lease_.auto_acquired();
   j["lease_idle_releases"] = lease_.idle_releases();
   j["lease_handoffs"] = lease_.handoffs();
+  j["lease_commit_handoffs"] = lease_.commit_handoffs();
   j["long_poll"] = long_poll_;
   return j.dump();
 }

@@ -137,6 +137,8 @@ Status Database::ApplySyncLocked(const Pos& since, const SyncResult& res, uint32
                               : "sync advanced from " + ltx::FormatPos(since) + " to " + ltx::FormatPos(res.pos)) +
                   (res.all ? " (all pages changed)" : " (" + std::to_string(res.pgnos.size()) + " pages changed)"));
   latest_ = {res.pos, commit};
+  latest_cv_.NotifyAll();
+  NoteChangedByOthersLocked(res);
   if (res.all) planner_.Clear();
   StoreBootPagesLocked(res.pos, commit, boot);
   SettleUnknownLocked();

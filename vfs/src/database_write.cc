@@ -20,6 +20,13 @@
 namespace litevfs {
 namespace {
 
+// A new lease holder waits this long for its sync thread to reach the grant's position (its
+// long poll hears of the commit that freed the lease as the grant is sent) before it asks
+// the service itself: about one round trip, what that ask would cost.
+constexpr auto kFollowGrantWait = std::chrono::milliseconds(50);
+// A new lease holder prefetches the pages other writers changed since its last lease when
+// they are this few (a small commit's page 1 and leaves); more, and its reads fetch them.
+constexpr size_t kMaxChangedByOthers = 32;
 
 }  // namespace
 
@@ -94,9 +101,10 @@ Result<LockResult> Database::TakeAutoLeaseLocked(Conn* c) {
   // (no request when the sync thread already follows the grant's position).
   if (st.ok() && *got == WriteLease::kTaken) {
     mu_.Lock();
-    const bool current = !granted_at.IsZero() && granted_at == latest_.pos;
+    const bool current = FollowsGrantLocked(granted_at);
     mu_.Unlock();
     if (!current) st = SyncNow(client_.get(), 0);
+    if (st.ok()) PrefetchChangedByOthers();
   }
   mu_.Lock();
   if (st.ok() && *got != WriteLease::kBusy) {
@@ -108,6 +116,52 @@ Result<LockResult> Database::TakeAutoLeaseLocked(Conn* c) {
   if (!st.ok()) return st.WithContext("litevfs: taking the write lease on " + name_);
   lease_busy_++;
   return LockResult::kBusy;
+}
+
+bool Database::FollowsGrantLocked(const Pos& granted_at) {
+  if (granted_at.IsZero()) return false;
+  // Real time, not the injectable clock: a bound on a wait for another thread's request.
+  const auto deadline = std::chrono::steady_clock::now() + kFollowGrantWait;
+  while (long_poll_ && latest_.pos.txid < granted_at.txid && std::chrono::steady_clock::now() < deadline) {
+    latest_cv_.WaitFor(deadline - std::chrono::steady_clock::now());
+  }
+  return latest_.pos == granted_at;
+}
+
+void Database::NoteChangedByOthersLocked(const SyncResult& res) {
+  if (res.all || changed_by_others_.size() + res.pgnos.size() > kMaxChangedByOthers) {
+    changed_overflow_ = true;
+    changed_by_others_.clear();
+  }
+  if (!changed_overflow_) changed_by_others_.insert(res.pgnos.begin(), res.pgnos.end());
+}
+
+void Database::PrefetchChangedByOthers() {
+  std::vector<uint32_t> want;
+  Snapshot at;
+  {
+    MutexLock lk(&mu_);
+    const bool skip = changed_overflow_ || !cache_ || page_size_ == 0;
+    for (uint32_t pg : changed_by_others_) {
+      if (!skip && pg <= latest_.commit && pg != ltx::LockPgno(page_size_)) want.push_back(pg);
+    }
+    changed_by_others_.clear();
+    changed_overflow_ = false;
+    at = latest_;
+  }
+  if (want.empty()) return;
+  auto b = client_->GetPages(name_, at.pos, want);
+  page_requests_++;
+  MutexLock lk(&mu_);
+  if (!b.ok()) {
+    LITEVFS_LOG(LogLevel::kWarn, name_, at.pos, "prefetching the pages other writers changed: " + b.status().ToString() +
+                                                  " (the transaction fetches them as it reads)");
+    return;
+  }
+  for (auto& [pg, data] : b->pages) {
+    if (data.size() != page_size_) return;  // the read path reports a wrong size
+  }
+  PutManyInCacheLocked(at, b->pages, /*wanted_soon=*/true);
 }
 
 // The transaction read at its pin; the database has moved on since: committing would build
@@ -304,6 +358,8 @@ Status Database::CommitLocked(Conn* c, const char* why) {
   Result<std::string> lease_or = CommitLeaseLocked(c, pin, why);
   if (!lease_or.ok()) return lease_or.status();
   const std::string lease = *lease_or;
+  // auto: hand an auto-taken lease over with the commit if someone waits (issue 17).
+  const bool hand_over = c->write_mode == WriteMode::kAuto && c->auto_lease && lease_.AutoHeld();
   const bool snapshot = pin.pos.IsZero();
   const CommitShape shape{page_size_, snapshot ? 0 : pin.commit, writer_.size_pages, pin.pos.post_apply_checksum,
                           snapshot};
@@ -328,8 +384,10 @@ Status Database::CommitLocked(Conn* c, const char* why) {
                                                    return body.ReadAt(off, buf, n);
                                                  },
                                                  lease, pin.pos, want,
-                                                 std::chrono::milliseconds(cfg_.client.request_timeout_ms)});
+                                                 std::chrono::milliseconds(cfg_.client.request_timeout_ms), hand_over});
   }
+  if (up.lease_released) lease_.ReleasedWithCommit(lease);
+  if (up.lease_maybe_released) lease_.ReleaseUnsure(lease, "a commit that could release it lost its answer");
   mu_.Lock();
   if (!st.ok()) return CommitFailedLocked(pin, why, st);
   if (plan->IsEmpty()) return Status::OK();  // nothing changed
@@ -386,9 +444,11 @@ Status Database::UploadOutcomeLocked(Conn* c, const char* why, const Pos& want, 
   }
   const ApiError refused = ApiErrorOf(up.status);
   // Optimistic: moved or leased meanwhile. Auto: a moved position (a replica behind) is a
-  // stale read too. Either way the app retries the transaction.
-  if ((c->write_mode == WriteMode::kOptimistic && (refused == ApiError::kPosMismatch || refused == ApiError::kLease)) ||
-      (c->write_mode == WriteMode::kAuto && refused == ApiError::kPosMismatch)) {
+  // stale read too, and so is a lease lost meanwhile (the VFS takes it again for the retry:
+  // the app never manages it). Either way the app retries the transaction.
+  if (c->write_mode == WriteMode::kAuto && refused == ApiError::kLease) lease_.MarkLost();
+  if ((c->write_mode == WriteMode::kOptimistic || c->write_mode == WriteMode::kAuto) &&
+      (refused == ApiError::kPosMismatch || refused == ApiError::kLease)) {
     return OptimisticLostLocked(pin, why, up.status);
   }
   if (ApiErrorOf(up.status) == ApiError::kLease) {

@@ -64,7 +64,11 @@ bool IsIdempotentRequest(const HttpRequest& req) {
   if (req.method == "GET") return true;
   const bool names_lease =
       std::any_of(req.query.begin(), req.query.end(), [](const auto& kv) { return kv.first == "id"; });
-  if (req.path == "/lease") return req.method == "DELETE" || names_lease;  // refresh / release
+  // issue 17: an acquire naming its client (Lfsc-Lease-Client) is answered with the lease
+  // that client holds, so it may be resent too.
+  const bool names_holder =
+      std::any_of(req.headers.begin(), req.headers.end(), [](const auto& kv) { return kv.first == "Lfsc-Lease-Client"; });
+  if (req.path == "/lease") return req.method == "DELETE" || names_lease || names_holder;  // refresh / release
   return req.method == "POST" && req.path == "/sync";  // a read of many positions
 }
 

@@ -106,6 +106,29 @@ void LeaseKeeper::EndWrite(bool waiters, long idle_ms) {
   if (!idle_watched_) cv_.NotifyAll();
 }
 
+bool LeaseKeeper::AutoHeld() {
+  MutexLock lk(&mu_);
+  return auto_ && ValidLocked();
+}
+
+void LeaseKeeper::ReleasedWithCommit(const std::string& id) {
+  MutexLock lk(&mu_);
+  if (id_ != id) return;
+  id_.clear();
+  auto_ = false;
+  handoffs_++;
+  commit_handoffs_++;
+  cv_.NotifyAll();  // the refresh thread ends
+  LITEVFS_LOG(LogLevel::kDebug, db_, Pos{}, "lease released with the commit: another writer waits");
+}
+
+void LeaseKeeper::ReleaseUnsure(const std::string& id, const char* why) {
+  MutexLock lk(&mu_);
+  if (id_ != id) return;
+  ReleaseNowLocked(why);
+  cv_.NotifyAll();  // the refresh thread ends
+}
+
 bool LeaseKeeper::IdleLocked(Clock::time_point now) {
   return auto_ && !in_use_ && idle_at_ != Clock::time_point{} && now >= idle_at_;
 }

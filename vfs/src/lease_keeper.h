@@ -61,10 +61,21 @@ class LeaseKeeper {
   // The write transaction ended. `waiters`: another client waits, so an auto-taken lease is
   // released now; otherwise once unused for `idle_ms`.
   void EndWrite(bool waiters, long idle_ms) EXCLUDES(mu_);
-  // Counters for litevfs_stats: leases taken by BeginWrite, and released when idle / at a waiter.
+  // An auto-taken lease is held: a commit under it may ask the service to release it with
+  // the commit when another client waits (Client::ReleaseOnCommit).
+  bool AutoHeld() EXCLUDES(mu_);
+  // The service released lease `id` with a commit (a waiter has it now): forgotten, no request.
+  void ReleasedWithCommit(const std::string& id) EXCLUDES(mu_);
+  // Lease `id` may or may not be held still (the answer that would say was lost): forgotten
+  // and released (a refused release is only logged). The next acquire, with this client's
+  // token, gets it back at once if it was held.
+  void ReleaseUnsure(const std::string& id, const char* why) EXCLUDES(mu_);
+  // Counters for litevfs_stats: leases taken by BeginWrite, and released when idle / at a
+  // waiter (handoffs: by this client's release or with a commit; commit_handoffs: the latter).
   uint64_t auto_acquired() const { return auto_acquired_.load(); }
   uint64_t idle_releases() const { return idle_releases_.load(); }
   uint64_t handoffs() const { return handoffs_.load(); }
+  uint64_t commit_handoffs() const { return commit_handoffs_.load(); }
 
  private:
   void RefreshLoop() EXCLUDES(mu_);
@@ -91,6 +102,7 @@ class LeaseKeeper {
   std::atomic<uint64_t> auto_acquired_{0};
   std::atomic<uint64_t> idle_releases_{0};
   std::atomic<uint64_t> handoffs_{0};
+  std::atomic<uint64_t> commit_handoffs_{0};
   std::thread thread_;  // the refresh thread; started and joined by the caller of Acquire/Stop
 };
 

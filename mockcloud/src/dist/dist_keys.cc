@@ -124,7 +124,9 @@ Result<TxValue> DecodeTxValue(const std::string& s) {
 }
 
 std::string EncodeLeaseValue(const LeaseValue& v) {
-  return json{{"id", v.id}, {"expires_ms", v.expires_ms}}.dump();
+  json j{{"id", v.id}, {"expires_ms", v.expires_ms}};
+  if (!v.holder.empty()) j["holder"] = v.holder;
+  return j.dump();
 }
 
 Result<LeaseValue> DecodeLeaseValue(const std::string& s) {
@@ -132,6 +134,7 @@ Result<LeaseValue> DecodeLeaseValue(const std::string& s) {
   LeaseValue v;
   v.id = Text(j, "id");
   v.expires_ms = j.value("expires_ms", int64_t(0));
+  v.holder = Text(j, "holder");
   return v;
 }
 

@@ -34,6 +34,7 @@ struct TxValue {
 struct LeaseValue {
   std::string id;
   int64_t expires_ms = 0;
+  std::string holder;  // issue 17: the acquiring client's Lfsc-Lease-Client ("" = none)
 };
 
 class DistKeys {

@@ -9,6 +9,7 @@ LeaseState LeaseStateOf(const std::vector<EtcdKv>& kvs, int64_t now_ms) {
   auto v = DecodeLeaseValue(kvs[0].value);
   if (v.ok() && v->expires_ms > now_ms) {
     s.live_id = v->id;
+    s.live_holder = v->holder;
     s.expires_ms = v->expires_ms;
   }
   return s;
@@ -20,10 +21,13 @@ Result<LeaseState> DistLeases::Read(const std::string& key) {
 }
 
 Result<LeaseGrant> DistLeases::Acquire(const std::string& key, int64_t duration_ms,
-                                       const std::string* refresh_id) {
+                                       const std::string* refresh_id, const std::string& holder) {
   LTX_ASSIGN_OR_RETURN(LeaseState s, Read(key));
   LeaseValue v;
-  if (refresh_id) {
+  v.holder = refresh_id ? s.live_holder : holder;
+  const bool mine = !holder.empty() && !s.live_id.empty() && ConstantTimeEquals(s.live_holder, holder);
+  if (refresh_id || mine) {  // issue 17: the holder's repeated acquire extends its lease
+    if (mine && !refresh_id) refresh_id = &s.live_id;
     if (s.live_id.empty() || !ConstantTimeEquals(s.live_id, *refresh_id))
       return LeaseRefused("lease id is not the current lease (expired, released or never held)");
     v.id = s.live_id;

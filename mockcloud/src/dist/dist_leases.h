@@ -13,6 +13,7 @@ namespace mockcloud::dist {
 
 struct LeaseState {
   std::string live_id;       // "" = none held (absent, released or expired)
+  std::string live_holder;   // the live lease's Lfsc-Lease-Client ("" = none given)
   int64_t expires_ms = 0;
   int64_t mod_revision = 0;  // 0 = the key does not exist
 };
@@ -23,7 +24,7 @@ class DistLeases : public Leases {
  public:
   DistLeases(EtcdClient* etcd, const DistKeys* keys) : etcd_(etcd), keys_(keys) {}
   Result<LeaseGrant> Acquire(const std::string& key, int64_t duration_ms,
-                             const std::string* refresh_id) override;
+                             const std::string* refresh_id, const std::string& holder) override;
   Status Release(const std::string& key, const std::string& id) override;
   Result<int64_t> LeftMs(const std::string& key) override;
   Status Check(const std::string& key, const LeaseClaim& claim) override;

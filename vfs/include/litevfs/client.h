@@ -216,10 +216,19 @@ class Client {
   // Like UploadTx, for an LTX of `size` bytes pulled from `reader` as it is sent (HttpRequest::
   // body_reader), e.g. encoded on the fly from a transaction's pages: memory stays bounded.
   // The caller gives the position the LTX ends at (it encodes it). Not retried.
+  // `release` (issue 17, optional): with if_waiters, the upload asks the service to release
+  // the lease with the commit when another client waits for it (Lfsc-Lease-Release:
+  // if-waiters); `released` says whether it did (Lfsc-Lease-Released), and then the lease is
+  // gone. A service that cannot answers as without it (released stays false).
   using BodyReader = std::function<Result<size_t>(uint64_t offset, uint8_t* buf, size_t n)>;
+  struct ReleaseOnCommit {
+    bool if_waiters = false;
+    bool released = false;
+  };
   virtual Result<Pos> UploadTxStream(const std::string& db, const Pos& new_pos, uint64_t size,
-                                     const BodyReader& reader, const std::string& lease_id) {
-    (void)db, (void)new_pos, (void)size, (void)reader, (void)lease_id;
+                                     const BodyReader& reader, const std::string& lease_id,
+                                     ReleaseOnCommit* release = nullptr) {
+    (void)db, (void)new_pos, (void)size, (void)reader, (void)lease_id, (void)release;
     return Status::Unsupported("litevfs: this client cannot stream an upload");
   }
   // The largest request body the server accepts, from its Litevfs-Max-Body header on any
@@ -228,7 +237,10 @@ class Client {
   // issue 17: whether a response since the last call said another client waits for our
   // write lease (Lfsc-Lease-Waiters, on an upload or a refresh under the lease); clears it.
   virtual bool TakeLeaseWaiters() { return false; }
-  // POST /lease (acquire when id is empty, refresh otherwise) / DELETE /lease.
+  // POST /lease (acquire when id is empty, refresh otherwise) / DELETE /lease. An acquire
+  // carries this client's own random token (Lfsc-Lease-Client, issue 17): the service
+  // answers a repeated acquire of the lease it holds with that lease, so an acquire whose
+  // answer was lost is retried like a read, and costs one retry, not a lease period.
   virtual Result<Lease> AcquireLease(const std::string& db, long duration_ms,
                                      const std::string& id = {}) = 0;
   // issue 17: an acquire the service may hold up to wait_ms while another client holds the
