@@ -17,7 +17,9 @@
 // the page changed). Pages fetched for a pin older than the cache's position are not
 // inserted (they may already be stale).
 //
-// Thread-safe: one internal mutex; no I/O besides pread/pwrite on the hot path.
+// Thread-safe: one internal mutex. Warm reads copy from a read-only memory map of `pages`
+// (cache_map.h; pread where it cannot map) and hash a page's bytes the first time this
+// process reads them after they were written or mapped, not on every hit.
 #pragma once
 
 #include <atomic>
@@ -50,6 +52,8 @@ struct CacheStats {
   std::atomic<uint64_t> write_errors{0};
   // Times Open found an unreadable, unknown or mismatched index and emptied the cache.
   std::atomic<uint64_t> resets{0};
+  // Hits served from the memory map of the pages file (the rest of the hits were preads).
+  std::atomic<uint64_t> mapped_reads{0};
 };
 
 class PageCache {
@@ -65,7 +69,8 @@ class PageCache {
   uint32_t page_size() const;
 
   // Copies page `pgno` into out (page_size bytes) if a version usable at pin_txid is
-  // present and its checksum matches. Returns false on a miss (a corrupt entry is dropped
+  // present and its checksum matches (checked on the first read through the map after the
+  // page was written, loaded or remapped, and on every pread). Returns false on a miss (a corrupt entry is dropped
   // and counted, and is a miss; `out` is then zeroed). Errors: kInvalidArgument for pgno 0
   // or a wrong-sized buffer, kIOError only if pread itself fails.
   ltx::Result<bool> Get(uint32_t pgno, uint64_t pin_txid, std::span<uint8_t> out);
