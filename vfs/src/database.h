@@ -225,6 +225,9 @@ class Database : public std::enable_shared_from_this<Database> {
   // out is one page; a whole-page read passes SQLite's own buffer.
   Status ReadStoredPage(Conn* c, const Snapshot& pin, uint32_t pgno, std::span<uint8_t> out,
                         bool allow_prefetch) EXCLUDES(mu_);
+  // The same with mu_ held (released only around the request of a miss).
+  Status ReadStoredPageLocked(Conn* c, const Snapshot& pin, uint32_t pgno, std::span<uint8_t> out,
+                              bool allow_prefetch) REQUIRES(mu_);
   // Serves pgno from the cache or old_pages_, waiting for a read-ahead that brings it.
   // False: a miss (out's bytes are then unspecified; the fetch fills them).
   bool LookupLocked(Conn* c, const Snapshot& pin, uint32_t pgno, std::span<uint8_t> out) REQUIRES(mu_);

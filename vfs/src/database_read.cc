@@ -40,21 +40,16 @@ int64_t Database::FileSize(Conn* c) {
   return int64_t(s.commit) * page_size_;
 }
 
+// One lock of mu_ per xRead on the warm path (issue 19): held from the snapshot through the
+// cache hit; only a miss drops it, for the fetch.
 Status Database::Read(Conn* c, uint8_t* buf, size_t amt, int64_t off, bool* short_read) {
   *short_read = false;
-  Snapshot pin;
-  uint32_t ps;
-  int64_t size;
-  bool writer;
-  {
-    MutexLock lk(&mu_);
-    pin = c->pinned ? c->pin : latest_;
-    ps = page_size_;
-    writer = reserved_ == c && writer_.owner == c;
-    size = writer ? int64_t(writer_.size_pages) * ps : int64_t(pin.commit) * ps;
-  }
-  if (ps == 0) size = 0;
-  std::string page;
+  MutexLock lk(&mu_);
+  const Snapshot pin = c->pinned ? c->pin : latest_;
+  const uint32_t ps = page_size_;
+  const bool writer = reserved_ == c && writer_.owner == c;
+  const int64_t size = ps == 0 ? 0 : writer ? int64_t(writer_.size_pages) * ps : int64_t(pin.commit) * ps;
+  std::string page;  // a partial-page read only (the header at open)
   for (size_t done = 0; done < amt;) {
     const int64_t pos = off + int64_t(done);
     if (pos >= size) {
@@ -67,7 +62,6 @@ Status Database::Read(Conn* c, uint8_t* buf, size_t amt, int64_t off, bool* shor
     const size_t n = std::min<size_t>(ps - in, amt - done);
     bool have = false;
     if (writer) {
-      MutexLock lk(&mu_);
       auto r = writer_.dirty->Read(pgno, in, std::span<uint8_t>(buf + done, n));  // memory or spill file
       LTX_RETURN_IF_ERROR(r.status());
       have = *r;
@@ -77,7 +71,7 @@ Status Database::Read(Conn* c, uint8_t* buf, size_t amt, int64_t off, bool* shor
       const bool whole = in == 0 && n == ps;
       if (!whole) page.resize(ps);
       const std::span<uint8_t> dst = whole ? std::span<uint8_t>(buf + done, ps) : AsMutableBytes(page);
-      LTX_RETURN_IF_ERROR(ReadStoredPage(c, pin, pgno, dst, true));
+      LTX_RETURN_IF_ERROR(ReadStoredPageLocked(c, pin, pgno, dst, true));
       if (pgno == 1 && sqlite_format::IsWalHeader(dst)) {
         // WAL-mode database: SQLite sees a rollback-journal database (DESIGN.md §7).
         sqlite_format::SetJournalVersions(dst, sqlite_format::kVersionRollback);
@@ -146,23 +140,33 @@ std::vector<uint32_t> Database::MissBatchLocked(Conn* c, const Snapshot& pin, ui
 
 Status Database::ReadStoredPage(Conn* c, const Snapshot& pin, uint32_t pgno, std::span<uint8_t> out,
                                 bool allow_prefetch) {
-  std::vector<uint32_t> want;
-  {
-    MutexLock lk(&mu_);
-    if (pgno == ltx::LockPgno(page_size_) || pgno > pin.commit) {
-      std::fill(out.begin(), out.end(), uint8_t{0});
-      return Status::OK();
-    }
-    page_reads_++;
-    if (LookupLocked(c, pin, pgno, out)) return Status::OK();
-    cache_misses_++;
-    want = MissBatchLocked(c, pin, pgno, allow_prefetch);
+  MutexLock lk(&mu_);
+  return ReadStoredPageLocked(c, pin, pgno, out, allow_prefetch);
+}
+
+Status Database::ReadStoredPageLocked(Conn* c, const Snapshot& pin, uint32_t pgno, std::span<uint8_t> out,
+                                      bool allow_prefetch) {
+  if (pgno == ltx::LockPgno(page_size_) || pgno > pin.commit) {
+    std::fill(out.begin(), out.end(), uint8_t{0});
+    return Status::OK();
   }
+  page_reads_++;
+  if (LookupLocked(c, pin, pgno, out)) return Status::OK();
+  cache_misses_++;
+  std::vector<uint32_t> want = MissBatchLocked(c, pin, pgno, allow_prefetch);
   std::sort(want.begin(), want.end());
   const auto fetch_start = GetClock().Now();  // for the log line only
-  auto b = client_->GetPages(name_, pin.pos, want);
+  std::shared_ptr<Client> client = client_;
+  mu_.Unlock();  // never across a request
+  Result<PageBatch> b = Status::Unavailable("litevfs: page fetch did not run");
+  try {
+    b = client->GetPages(name_, pin.pos, want);
+  } catch (...) {  // e.g. bad_alloc: the caller's lock expects mu_ held
+    mu_.Lock();
+    throw;
+  }
+  mu_.Lock();
   page_requests_++;
-  MutexLock lk(&mu_);
   if (c) c->requests++;
   if (!b.ok()) {
     return Status(b.status().code(),
