@@ -179,6 +179,11 @@ struct PageCache::Impl {
   uint64_t prev_epoch_valid_until = 0;
   PgnoMap<Slot> slots;                       // gen == 0: not present
   PagesMap map;                              // read-only map of pages_fd (cache_map.h)
+  // Pages handed out in place (Pin, SQLite's xFetch) and not yet Unpinned: their bytes in
+  // the file stay as they are (no Put, eviction, hole punch or truncation touches them),
+  // even when their slot is dropped meanwhile. `pinned`: the sum of the counts.
+  PgnoMap<uint32_t> pins;
+  uint64_t pinned = 0;
   std::vector<uint32_t> resident;            // clock ring of present pgnos
   size_t hand = 0;
   uint32_t max_pgno = 0;  // >= every present pgno (not lowered by drops; reset by Clear)
@@ -205,6 +210,12 @@ struct PageCache::Impl {
 
   static bool Usable(const Slot& s, uint64_t pin) {
     return s.gen != 0 && s.fetched <= pin && pin <= s.valid_until;
+  }
+
+  bool PinnedLocked(uint32_t pgno) const {
+    if (pinned == 0) return false;
+    const uint32_t* n = pins.Find(pgno);
+    return n && *n != 0;
   }
 
   // --- reads through the map (issue 19); mu held ------------------------------------------
@@ -293,7 +304,7 @@ struct PageCache::Impl {
   // Frees the page's disk blocks. Best effort: the entry is already cleared, so a page
   // that stays allocated only costs space.
   void PunchLocked(uint32_t pgno) {
-    if (!punch_supported) return;
+    if (!punch_supported || PinnedLocked(pgno)) return;  // a pinned page's bytes stay
     if (::fallocate(pages_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                     static_cast<off_t>(fmt::PageOffset(pgno, opts.page_size)),
                     static_cast<off_t>(opts.page_size)) != 0 &&
@@ -352,14 +363,15 @@ struct PageCache::Impl {
   // Clock / second chance: skip (and clear) referenced pages, evict the first unreferenced.
   // With `reuse`, the victim's ring position is kept and returned for the caller's new page,
   // which so sits a full turn away from the hand (the classic clock); the caller must fill
-  // it or RemoveRingIndexLocked it. Returns SIZE_MAX when the cache is empty.
+  // it or RemoveRingIndexLocked it. Returns SIZE_MAX when the cache is empty or every page
+  // in it is pinned.
   size_t EvictOneLocked(bool reuse) {
     if (resident.empty()) return SIZE_MAX;
     for (size_t steps = 0; steps <= 2 * resident.size(); steps++) {
       if (hand >= resident.size()) hand = 0;
       Slot* it = FindLocked(resident[hand]);
       assert(it && "ring names a page that is not present");
-      if (it->ref) {
+      if (it->ref || PinnedLocked(resident[hand])) {
         it->ref = false;
         hand++;
         continue;
@@ -378,8 +390,7 @@ struct PageCache::Impl {
       hand++;
       return idx;
     }
-    assert(false && "clock made two full turns without finding a victim");
-    return SIZE_MAX;
+    return SIZE_MAX;  // every page is pinned
   }
 
   // Caps the page's validity at `cap` (the old position's txid). Returns the status of
@@ -397,10 +408,12 @@ struct PageCache::Impl {
   // durable before the new header so old entries can never reappear under it (and the
   // random epoch would reject them anyway).
   ltx::Status ResetLocked() {
-    map.Reset();  // before the truncation: no mapped byte may lie past the end of the file
     if (::ftruncate(index_fd, 0) != 0) return IoError("truncate", index_path, errno);
-    if (::ftruncate(pages_fd, 0) != 0) return IoError("truncate", pages_path, errno);
-    if (::fdatasync(pages_fd) != 0) return IoError("sync", pages_path, errno);
+    if (pinned == 0) {  // pinned pages keep their bytes (no entry names them any more)
+      map.Reset();  // before the truncation: no mapped byte may lie past the end of the file
+      if (::ftruncate(pages_fd, 0) != 0) return IoError("truncate", pages_path, errno);
+      if (::fdatasync(pages_fd) != 0) return IoError("sync", pages_path, errno);
+    }
     if (::fdatasync(index_fd) != 0) return IoError("sync", index_path, errno);
     slots.Clear();
     resident.clear();
@@ -462,7 +475,8 @@ struct PageCache::Impl {
       }
       off += entries * fmt::kIndexEntrySize;
     }
-    while (opts.max_pages != 0 && resident.size() > opts.max_pages) EvictOneLocked(false);
+    while (opts.max_pages != 0 && resident.size() > opts.max_pages && EvictOneLocked(false) != SIZE_MAX) {
+    }
     return ltx::Status::OK();
   }
 
@@ -504,6 +518,10 @@ struct PageCache::Impl {
     for (size_t i = 0; i < pages.size(); i++) {
       const Slot* it = FindLocked(pages[i].pgno);
       if (it && it->fetched > fetched && it->valid_until >= pos.txid) continue;
+      if (PinnedLocked(pages[i].pgno)) {  // its bytes are in use in place: not rewritten
+        stats.skipped++;
+        continue;
+      }
       if (!it && !MakeRoomLocked()) {
         stats.skipped++;
         continue;
@@ -665,6 +683,45 @@ ltx::Result<bool> PageCache::Get(uint32_t pgno, uint64_t pin_txid, std::span<uin
   return false;
 }
 
+const uint8_t* PageCache::Pin(uint32_t pgno, uint64_t pin_txid) {
+  Impl& m = *impl_;
+  if (pgno == 0) return nullptr;
+  std::lock_guard lock(m.mu);
+  Impl::Slot* it = m.FindLocked(pgno);
+  if (!it || !Impl::Usable(*it, pin_txid)) return nullptr;  // not counted: Get follows
+  const uint8_t* src = m.MappedLocked(pgno);
+  if (!src) return nullptr;
+  if (!it->verified) {
+    if (cachefmt::PageHash(pgno, {src, m.opts.page_size}) != it->checksum) {
+      m.DropCountingErrorsLocked(pgno);
+      m.stats.corrupt_dropped++;
+      return nullptr;
+    }
+    it->verified = true;
+  }
+  it->ref = true;
+  m.pins.At(pgno)++;
+  m.pinned++;
+  m.stats.hits++;
+  m.stats.mapped_reads++;
+  return src;
+}
+
+bool PageCache::Unpin(uint32_t pgno, const uint8_t* page) {
+  Impl& m = *impl_;
+  std::lock_guard lock(m.mu);
+  uint32_t* n = m.pins.Find(pgno);
+  if (!m.map.Holds(page) || !n || *n == 0) return false;
+  (*n)--;
+  m.pinned--;
+  return true;
+}
+
+uint64_t PageCache::pinned_count() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->pinned;
+}
+
 bool PageCache::Contains(uint32_t pgno, uint64_t pin_txid) const {
   std::lock_guard lock(impl_->mu);
   const Impl::Slot* it = impl_->FindLocked(pgno);
@@ -687,14 +744,18 @@ ltx::Status PageCache::Put(uint32_t pgno, uint64_t fetched_txid, std::span<const
   if (present && it->fetched > fetched_txid && it->valid_until >= m.pos.txid) {
     return ltx::Status::OK();  // a newer, still current version is already cached
   }
+  if (m.PinnedLocked(pgno)) {  // its bytes are in use in place (Pin): not rewritten
+    m.stats.skipped++;
+    return ltx::Status::OK();
+  }
   size_t ring_at = SIZE_MAX;  // a ring position freed for this page by eviction
   if (!present) {
     if (!m.MakeRoomLocked()) {
       m.stats.skipped++;
       return ltx::Status::OK();
     }
-    while (m.opts.max_pages != 0 && m.resident.size() > m.opts.max_pages) {
-      m.EvictOneLocked(false);
+    while (m.opts.max_pages != 0 && m.resident.size() > m.opts.max_pages &&
+           m.EvictOneLocked(false) != SIZE_MAX) {
     }
     if (m.opts.max_pages != 0 && m.resident.size() == m.opts.max_pages) {
       ring_at = m.EvictOneLocked(true);
@@ -871,7 +932,8 @@ void PageCache::SetLimits(uint64_t max_pages, uint64_t min_available_bytes) {
   std::lock_guard lock(impl_->mu);
   impl_->opts.max_pages = max_pages;
   impl_->opts.min_available_bytes = min_available_bytes;
-  while (max_pages != 0 && impl_->resident.size() > max_pages) impl_->EvictOneLocked(false);
+  while (max_pages != 0 && impl_->resident.size() > max_pages && impl_->EvictOneLocked(false) != SIZE_MAX) {
+  }
 }
 
 uint64_t PageCache::page_count() const {

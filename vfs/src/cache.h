@@ -74,6 +74,15 @@ class PageCache {
   // and counted, and is a miss; `out` is then zeroed). Errors: kInvalidArgument for pgno 0
   // or a wrong-sized buffer, kIOError only if pread itself fails.
   ltx::Result<bool> Get(uint32_t pgno, uint64_t pin_txid, std::span<uint8_t> out);
+  // SQLite's xFetch (issue 19): a pointer to page `pgno` in the memory map when a version
+  // usable at pin_txid is present and mapped (its hash checked as Get does), else nullptr
+  // (the caller reads with Get). A non-null page is pinned until Unpin(pgno): its bytes are
+  // not rewritten (Put skips it), evicted, hole-punched or truncated (Clear keeps the pages
+  // file while anything is pinned), and the map does not move or shrink under it.
+  const uint8_t* Pin(uint32_t pgno, uint64_t pin_txid);
+  // Once per non-null Pin, with its result. False (nothing done): `page` is not this cache's.
+  bool Unpin(uint32_t pgno, const uint8_t* page);
+  uint64_t pinned_count() const;  // Pins not yet Unpinned
   // Whether a usable version is present (no I/O, no checksum).
   bool Contains(uint32_t pgno, uint64_t pin_txid) const;
   // Inserts a page fetched as of fetched_txid. A no-op when fetched_txid < pos().txid.

@@ -43,6 +43,8 @@ class PagesMap {
   void Reset();
 
   uint64_t mapped_bytes() const { return mapped_; }
+  // Whether p points into this map's address range.
+  bool Holds(const uint8_t* p) const { return base_ && p >= base_ && p < base_ + reservation_; }
 
  private:
   // Maps the file up to its current size. kShrunk if it is shorter than the map was.

@@ -83,6 +83,40 @@ Status Database::Read(Conn* c, uint8_t* buf, size_t amt, int64_t off, bool* shor
   return Status::OK();
 }
 
+const uint8_t* Database::Fetch(Conn* c, int64_t off, size_t amt) {
+  MutexLock lk(&mu_);
+  const uint32_t ps = page_size_;
+  if (!cache_ || ps == 0 || amt != ps || off < 0 || off % ps != 0) return nullptr;
+  if (!c->pinned || c->past || reserved_ == c) return nullptr;  // the writer reads its dirty pages
+  const uint32_t pgno = uint32_t(off / ps) + 1;
+  // Page 1 may need its journal versions patched (Read), which a mapped page cannot take.
+  if (pgno == 1 || pgno > c->pin.commit || pgno == ltx::LockPgno(ps)) return nullptr;
+  const uint8_t* p = cache_->Pin(pgno, c->pin.pos.txid);
+  if (!p) return nullptr;
+  page_fetches_++;
+  cache_hits_++;
+  planner_.Record(pgno, {p, ps}, ps, c->pin.commit, false);
+  if (c->ra.ahead.erase(pgno)) MaybeReadAheadLocked(c, c->pin);
+  return p;
+}
+
+void Database::Unfetch(int64_t off, const uint8_t* page) {
+  MutexLock lk(&mu_);
+  if (page_size_ == 0) return;
+  const uint32_t pgno = uint32_t(off / page_size_) + 1;
+  if (cache_ && cache_->Unpin(pgno, page)) return;
+  if (retired_cache_ && retired_cache_->Unpin(pgno, page) && retired_cache_->pinned_count() == 0) {
+    retired_cache_.reset();
+  }
+}
+
+void Database::RetireCacheLocked() {
+  if (cache_ && cache_->pinned_count() > 0) {
+    retired_cache_ = std::move(cache_);  // at most one: a retired cache is never reopened
+  }
+  cache_.reset();
+}
+
 bool Database::LookupLocked(Conn* c, const Snapshot& pin, uint32_t pgno, std::span<uint8_t> out) {
   for (;;) {
     if (cache_) {
