@@ -175,3 +175,64 @@ TEST_F(CacheMapTest, PagesInTheFilesLastPartialOsPageArePreads) {
 
 }  // namespace
 }  // namespace litevfs
+
+namespace litevfs {
+namespace {
+
+// xFetch's contract (Pin): the page's bytes stay as they were until Unpin, through a Put of
+// a newer version, eviction, a drop and Clear; after Unpin the cache works as before.
+TEST_F(CacheMapTest, APinnedPageKeepsItsBytesUntilUnpinned) {
+  CacheOptions o = Opts();
+  o.max_pages = 2;
+  auto c = MustOpen(o);
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->Advance(P(1), false, {}, 100).ok());
+  ASSERT_TRUE(c->Put(2, 1, MakePage(2, 1)).ok());
+  EXPECT_EQ(c->Pin(2, 0), nullptr) << "not usable at pin 0";
+  EXPECT_EQ(c->Pin(3, 1), nullptr) << "not cached";
+  const uint8_t* p = c->Pin(2, 1);
+  ASSERT_NE(p, nullptr);
+  const std::vector<uint8_t> v1 = MakePage(2, 1);
+  auto same = [&] { return std::equal(v1.begin(), v1.end(), p); };
+  EXPECT_TRUE(same());
+  EXPECT_EQ(c->pinned_count(), 1u);
+  // A newer version is not written over it (not cached: a skip), and the old one stays
+  // usable only up to the position the sync capped it at.
+  ASSERT_TRUE(c->Advance(P(2), false, std::vector<uint32_t>{2}, 100).ok());
+  ASSERT_TRUE(c->Put(2, 2, MakePage(2, 2)).ok());
+  EXPECT_TRUE(same());
+  EXPECT_FALSE(c->Contains(2, 2));
+  EXPECT_GE(c->stats().skipped.load(), 1u);
+  // Eviction passes it by (the cache holds 2 pages).
+  for (uint32_t pg = 3; pg <= 6; pg++) ASSERT_TRUE(c->Put(pg, 2, MakePage(pg, 2)).ok());
+  EXPECT_TRUE(c->Contains(2, 1));
+  EXPECT_TRUE(same());
+  // Clear drops every entry but leaves the pinned bytes in the file.
+  ASSERT_TRUE(c->Clear().ok());
+  EXPECT_FALSE(c->Contains(2, 1));
+  EXPECT_TRUE(same());
+  ASSERT_TRUE(c->Advance(P(3), false, {}, 100).ok());
+  ASSERT_TRUE(c->Put(2, 3, MakePage(2, 3)).ok());
+  EXPECT_TRUE(same());
+  EXPECT_FALSE(c->Unpin(2, v1.data())) << "not a pointer of this cache";
+  EXPECT_TRUE(c->Unpin(2, p));
+  EXPECT_EQ(c->pinned_count(), 0u);
+  EXPECT_FALSE(c->Unpin(2, p)) << "unpinned already";
+  ASSERT_TRUE(c->Put(2, 3, MakePage(2, 3)).ok());
+  Expect(*c, 2, 3, MakePage(2, 3));
+}
+
+// Pin checks a page's hash before handing it out, like Get.
+TEST_F(CacheMapTest, PinNeverHandsOutACorruptPage) {
+  auto c = MustOpen(Opts());
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->Advance(P(1), false, {}, 100).ok());
+  ASSERT_TRUE(c->Put(2, 1, MakePage(2, 1)).ok());
+  FlipByte(PagesFile(), kPs + 5);
+  EXPECT_EQ(c->Pin(2, 1), nullptr);
+  EXPECT_EQ(c->stats().corrupt_dropped.load(), 1u);
+  EXPECT_EQ(c->pinned_count(), 0u);
+}
+
+}  // namespace
+}  // namespace litevfs
