@@ -27,6 +27,15 @@ void CopyPage(const std::string& page, std::span<uint8_t> out) {
   std::fill(out.begin() + std::ptrdiff_t(n), out.end(), uint8_t{0});
 }
 
+// Whether a page read from the cache can teach the planner anything: only interior b-tree
+// pages and page 1 (the schema's roots) have children (BtreeChildren). One byte, no parse:
+// a leaf hit (most of them) skips the planner (issue 19: no b-tree work on a warm hit).
+bool MayHaveChildren(uint32_t pgno, std::span<const uint8_t> page) {
+  namespace fmt = sqlite_format;
+  const size_t at = fmt::BtreeHeaderOffset(pgno) + fmt::kBtreeTypeOffset;
+  return pgno == 1 || (at < page.size() && fmt::IsInteriorPage(page[at]));
+}
+
 long MsSince(Clock::time_point t) {
   return long(std::chrono::duration_cast<std::chrono::milliseconds>(GetClock().Now() - t).count());
 }
@@ -95,8 +104,8 @@ const uint8_t* Database::Fetch(Conn* c, int64_t off, size_t amt) {
   if (!p) return nullptr;
   page_fetches_++;
   cache_hits_++;
-  planner_.Record(pgno, {p, ps}, ps, c->pin.commit, false);
-  if (c->ra.ahead.erase(pgno)) MaybeReadAheadLocked(c, c->pin);
+  if (MayHaveChildren(pgno, {p, ps})) planner_.Record(pgno, {p, ps}, ps, c->pin.commit, false);
+  if (!c->ra.ahead.empty() && c->ra.ahead.erase(pgno)) MaybeReadAheadLocked(c, c->pin);
   return p;
 }
 
@@ -123,8 +132,8 @@ bool Database::LookupLocked(Conn* c, const Snapshot& pin, uint32_t pgno, std::sp
       auto r = cache_->Get(pgno, pin.pos.txid, out);
       if (r.ok() && *r) {
         cache_hits_++;
-        planner_.Record(pgno, out, page_size_, pin.commit, false);
-        if (c && c->ra.ahead.erase(pgno)) MaybeReadAheadLocked(c, pin);
+        if (MayHaveChildren(pgno, out)) planner_.Record(pgno, out, page_size_, pin.commit, false);
+        if (c && !c->ra.ahead.empty() && c->ra.ahead.erase(pgno)) MaybeReadAheadLocked(c, pin);
         return true;
       }
       if (!r.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, pin.pos, "cache read: " + r.status().ToString());
