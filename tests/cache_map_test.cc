@@ -2,11 +2,13 @@
 // hits come from the map, the map follows the file as it grows, is reset with it and
 // survives a truncation behind its back; a page's hash is checked once per process per
 // write, so a page rewritten or corrupted before that check is still never served.
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cache.h"
 #include "cache_format.h"
+#include "cache_map.h"
 #include "cache_test_util.h"
 #include "ltx/checksum.h"
 
@@ -232,6 +234,45 @@ TEST_F(CacheMapTest, PinNeverHandsOutACorruptPage) {
   EXPECT_EQ(c->Pin(2, 1), nullptr);
   EXPECT_EQ(c->stats().corrupt_dropped.load(), 1u);
   EXPECT_EQ(c->pinned_count(), 0u);
+}
+
+}  // namespace
+}  // namespace litevfs
+
+namespace litevfs {
+namespace {
+
+// The map keeps at most PagesMap::kMaxResidentBytes of blocks read since its last drop
+// (RSS bound): reading more drops its page table entries; pointers still read right.
+TEST(PagesMapTest, ReadsPastTheResidentBudgetDropAndStillReadRight) {
+  TempDir dir;
+  const std::string path = dir.file("pages");
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  constexpr uint64_t kBlocks = PagesMap::kMaxResidentBytes / PagesMap::kBlockBytes + 8;
+  for (uint64_t b = 0; b < kBlocks; b++) {  // one marked 4 KiB page per 64 KiB block
+    const auto page = MakePage(uint32_t(b + 1), 1);
+    ASSERT_EQ(::pwrite(fd, page.data(), page.size(), off_t(b * PagesMap::kBlockBytes)), ssize_t(page.size()));
+  }
+  PagesMap map;
+  ASSERT_TRUE(map.Open(fd));
+  map.NoteWritten(kBlocks * PagesMap::kBlockBytes);
+  PagesMap::Remap remap;
+  const uint8_t* first = nullptr;
+  for (uint64_t b = 0; b < kBlocks; b++) {
+    const uint8_t* p = map.Find(b * PagesMap::kBlockBytes, kPs, &remap);
+    ASSERT_NE(p, nullptr) << "block " << b;
+    const auto want = MakePage(uint32_t(b + 1), 1);
+    ASSERT_TRUE(std::equal(want.begin(), want.end(), p)) << "block " << b;
+    if (b == 0) first = p;
+    EXPECT_EQ(map.resident_drops(), b < PagesMap::kMaxResidentBytes / PagesMap::kBlockBytes ? 0u : 1u) << b;
+  }
+  const auto want = MakePage(1, 1);
+  EXPECT_TRUE(std::equal(want.begin(), want.end(), first)) << "a pointer from before the drop";
+  // Reading the same blocks again counts nothing new until the budget is spent again.
+  for (int i = 0; i < 3; i++) ASSERT_NE(map.Find(PagesMap::kBlockBytes * (kBlocks - 1), kPs, &remap), nullptr);
+  EXPECT_EQ(map.resident_drops(), 1u);
+  ::close(fd);
 }
 
 }  // namespace

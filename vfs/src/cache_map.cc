@@ -47,7 +47,34 @@ const uint8_t* PagesMap::Find(uint64_t off, size_t len, Remap* remap) {
     *remap = Grow();
     if (end > mapped_) return nullptr;
   }
+  NoteRead(off, len);
   return base_ + off;
+}
+
+void PagesMap::NoteRead(uint64_t off, size_t len) {
+  const uint64_t first = off / kBlockBytes, last = (off + len - 1) / kBlockBytes;
+  if (touched_.size() * 64 <= last) touched_.resize(last / 64 + 1, 0);  // Grow sized it already
+  uint64_t fresh = 0;
+  for (uint64_t b = first; b <= last; b++) {
+    if (!(touched_[b / 64] & (uint64_t{1} << (b % 64)))) fresh++;
+  }
+  if (fresh == 0) return;
+  if (touched_bytes_ + fresh * kBlockBytes > kMaxResidentBytes) {
+    ::madvise(base_, mapped_, MADV_DONTNEED);  // best effort: a failure only keeps RSS
+    ForgetReads();
+    drops_++;
+  }
+  for (uint64_t b = first; b <= last; b++) {
+    uint64_t& word = touched_[b / 64];
+    const uint64_t bit = uint64_t{1} << (b % 64);
+    if (!(word & bit)) touched_bytes_ += kBlockBytes;
+    word |= bit;
+  }
+}
+
+void PagesMap::ForgetReads() {
+  std::fill(touched_.begin(), touched_.end(), 0);
+  touched_bytes_ = 0;
 }
 
 void PagesMap::NoteWritten(uint64_t end) { known_size_ = std::max(known_size_, end); }
@@ -76,6 +103,7 @@ PagesMap::Remap PagesMap::Grow() {
     return Remap::kNone;
   }
   mapped_ = want;
+  touched_.resize((mapped_ + kBlockBytes - 1) / kBlockBytes / 64 + 1, 0);  // no allocation on reads
   return Remap::kNone;
 }
 
@@ -85,6 +113,7 @@ void PagesMap::UnmapFrom(uint64_t len) {
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
   if (p == MAP_FAILED) growable_ = len;  // as in Grow: that part is no longer ours for sure
   mapped_ = len;
+  ForgetReads();  // exact for Reset (len 0); after a truncation behind our back, an undercount
 }
 
 }  // namespace litevfs

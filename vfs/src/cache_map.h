@@ -10,6 +10,11 @@
 // (NoteWritten) and calls Reset() before it truncates the file; a file found shorter
 // than the map when it grows (truncated behind our back) is remapped to its new size.
 //
+// Bounded RSS: pages read through the map count in the process's RSS (file-backed). The map
+// notes which 64 KiB blocks (the kernel's fault-around unit) were read since the last drop;
+// past kMaxResidentBytes of them it drops its page table entries (MADV_DONTNEED: the data
+// stays in the file and the OS page cache, a pointer given out stays valid and re-faults).
+//
 // Not thread-safe: the owner serialises every call and every read through a pointer it
 // returned (PageCache does both under its mutex). A failed reservation or mmap leaves the
 // map empty: Find returns nullptr and the caller preads.
@@ -17,6 +22,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace litevfs {
 
@@ -43,6 +49,9 @@ class PagesMap {
   void Reset();
 
   uint64_t mapped_bytes() const { return mapped_; }
+  uint64_t resident_drops() const { return drops_; }  // times the budget dropped the PTEs
+  static constexpr uint64_t kMaxResidentBytes = uint64_t{32} << 20;
+  static constexpr uint64_t kBlockBytes = uint64_t{64} << 10;
   // Whether p points into this map's address range.
   bool Holds(const uint8_t* p) const { return base_ && p >= base_ && p < base_ + reservation_; }
 
@@ -50,6 +59,10 @@ class PagesMap {
   // Maps the file up to its current size. kShrunk if it is shorter than the map was.
   Remap Grow();
   void UnmapFrom(uint64_t len);
+  // Counts the blocks of [off, off+len) read for the first time since the last drop, and
+  // drops every entry when over the budget.
+  void NoteRead(uint64_t off, size_t len);
+  void ForgetReads();
 
   int fd_ = -1;
   uint8_t* base_ = nullptr;   // the reservation, nullptr when there is none
@@ -58,6 +71,9 @@ class PagesMap {
   uint64_t mapped_ = 0;      // bytes [0, mapped_) of the file are mapped (whole OS pages)
   uint64_t known_size_ = 0;  // the file is at least this long (fstat or the owner's writes)
   uint64_t os_page_ = 4096;
+  std::vector<uint64_t> touched_;  // one bit per kBlockBytes block of [0, mapped_)
+  uint64_t touched_bytes_ = 0;     // blocks set in touched_, in bytes
+  uint64_t drops_ = 0;
 };
 
 }  // namespace litevfs
