@@ -717,6 +717,11 @@ bool PageCache::Unpin(uint32_t pgno, const uint8_t* page) {
   return true;
 }
 
+void PageCache::RaiseMapBudget(uint64_t bytes) {
+  std::lock_guard lock(impl_->mu);
+  impl_->map.RaiseBudget(bytes);
+}
+
 uint64_t PageCache::pinned_count() const {
   std::lock_guard lock(impl_->mu);
   return impl_->pinned;

@@ -83,6 +83,9 @@ class PageCache {
   // Once per non-null Pin, with its result. False (nothing done): `page` is not this cache's.
   bool Unpin(uint32_t pgno, const uint8_t* page);
   uint64_t pinned_count() const;  // Pins not yet Unpinned
+  // The app accepts `bytes` of mapped pages in its RSS (SQLite's mmap_size): reads through
+  // the map may cover that much (at least 32 MiB, cache_map.h). Only ever raised.
+  void RaiseMapBudget(uint64_t bytes);
   // Whether a usable version is present (no I/O, no checksum).
   bool Contains(uint32_t pgno, uint64_t pin_txid) const;
   // Inserts a page fetched as of fetched_txid. A no-op when fetched_txid < pos().txid.

@@ -47,22 +47,20 @@ const uint8_t* PagesMap::Find(uint64_t off, size_t len, Remap* remap) {
     *remap = Grow();
     if (end > mapped_) return nullptr;
   }
-  NoteRead(off, len);
-  return base_ + off;
+  return MayRead(off, len) ? base_ + off : nullptr;
 }
 
-void PagesMap::NoteRead(uint64_t off, size_t len) {
+bool PagesMap::MayRead(uint64_t off, size_t len) {
   const uint64_t first = off / kBlockBytes, last = (off + len - 1) / kBlockBytes;
   if (touched_.size() * 64 <= last) touched_.resize(last / 64 + 1, 0);  // Grow sized it already
   uint64_t fresh = 0;
   for (uint64_t b = first; b <= last; b++) {
     if (!(touched_[b / 64] & (uint64_t{1} << (b % 64)))) fresh++;
   }
-  if (fresh == 0) return;
-  if (touched_bytes_ + fresh * kBlockBytes > kMaxResidentBytes) {
-    ::madvise(base_, mapped_, MADV_DONTNEED);  // best effort: a failure only keeps RSS
-    ForgetReads();
-    drops_++;
+  if (fresh == 0) return true;
+  if (touched_bytes_ + fresh * kBlockBytes > budget_) {
+    over_budget_++;  // dropping entries to make room costs more in faults than a pread
+    return false;
   }
   for (uint64_t b = first; b <= last; b++) {
     uint64_t& word = touched_[b / 64];
@@ -70,6 +68,7 @@ void PagesMap::NoteRead(uint64_t off, size_t len) {
     if (!(word & bit)) touched_bytes_ += kBlockBytes;
     word |= bit;
   }
+  return true;
 }
 
 void PagesMap::ForgetReads() {
@@ -114,6 +113,7 @@ void PagesMap::UnmapFrom(uint64_t len) {
   if (p == MAP_FAILED) growable_ = len;  // as in Grow: that part is no longer ours for sure
   mapped_ = len;
   ForgetReads();  // exact for Reset (len 0); after a truncation behind our back, an undercount
+  if (p != MAP_FAILED && len > 0) ::madvise(base_, len, MADV_DONTNEED);  // so make it exact
 }
 
 }  // namespace litevfs

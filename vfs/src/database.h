@@ -139,6 +139,8 @@ class Database : public std::enable_shared_from_this<Database> {
   // (SQLite then calls Read).
   const uint8_t* Fetch(Conn* c, int64_t off, size_t amt) EXCLUDES(mu_);
   void Unfetch(int64_t off, const uint8_t* page) EXCLUDES(mu_);
+  // SQLITE_FCNTL_MMAP_SIZE: the app's mmap_size, the RSS it accepts for the cache's map.
+  void RaiseMapBudget(int64_t bytes) EXCLUDES(mu_);
   Status Write(Conn* c, const uint8_t* buf, size_t amt, int64_t off) EXCLUDES(mu_);
   Status Truncate(Conn* c, int64_t size) EXCLUDES(mu_);
   // The commit point (xSync of the main file): uploads the writer's changes, if any.

@@ -119,6 +119,11 @@ void Database::Unfetch(int64_t off, const uint8_t* page) {
   }
 }
 
+void Database::RaiseMapBudget(int64_t bytes) {
+  MutexLock lk(&mu_);
+  if (cache_ && bytes > 0) cache_->RaiseMapBudget(uint64_t(bytes));
+}
+
 void Database::RetireCacheLocked() {
   if (cache_ && cache_->pinned_count() > 0) {
     retired_cache_ = std::move(cache_);  // at most one: a retired cache is never reopened

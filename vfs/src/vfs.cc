@@ -435,6 +435,11 @@ int MainFileControl(sqlite3_file* p, int op, void* arg) noexcept {
     case SQLITE_FCNTL_VFSNAME:
       *static_cast<char**>(arg) = sqlite3_mprintf("%s", kVfsName);
       return SQLITE_OK;
+    case SQLITE_FCNTL_MMAP_SIZE: {  // PRAGMA mmap_size (issue 19); *arg: in the new limit
+      sqlite3_int64* limit = static_cast<sqlite3_int64*>(arg);
+      if (*limit > 0) f->db->RaiseMapBudget(*limit);
+      return SQLITE_OK;  // *limit stays: SQLite maps nothing itself, xFetch answers
+    }
     case SQLITE_FCNTL_HAS_MOVED:
       *static_cast<int*>(arg) = 0;
       return SQLITE_OK;
