@@ -30,8 +30,11 @@
 //     fetched at a txid >= the old stored position, so the re-reported changes cap them.
 //
 // Concurrency: one mutex (mu) guards all in-memory state and every write to the files, so
-// the files match memory (but for failed writes, handled above). Get reads the page outside
-// the mutex: it notes the entry's generation and checksum under the lock, preads, and
+// the files match memory (but for failed writes, handled above). Get copies a page from the
+// memory map (cache_map.h) under mu, so no write can interleave with the copy; a page whose
+// bytes hashed right once through the map is marked verified until the slot is rewritten
+// (torn writes are a crash's, and a new process verifies again). Where the map cannot
+// serve (past its reservation, mmap failed), Get preads the page outside the mutex: it notes the entry's generation and checksum under the lock, preads, and
 // verifies; a concurrent replace or eviction shows up as a checksum mismatch with a changed
 // generation and is a plain miss (not a corruption). advance_mu serialises the writers of
 // the position (Advance, Clear) so the fdatasync can run without holding mu.
@@ -56,6 +59,7 @@
 #include <vector>
 
 #include "cache_format.h"
+#include "cache_map.h"
 #include "pgno_map.h"
 #include "ltx/checksum.h"
 
@@ -152,6 +156,10 @@ struct PageCache::Impl {
     uint64_t gen = 0;
     uint32_t ring = 0;  // position in resident
     bool ref = false;   // clock reference bit
+    // The page's bytes in the file hashed right once through the map (issue 19): later hits
+    // skip the hash. Every (re)write of the slot resets it (a new gen comes with Slot{} or
+    // an explicit false), and so does a map that found the file truncated.
+    bool verified = false;
   };
   // A present page's slot, or nullptr.
   Slot* FindLocked(uint32_t pgno) {
@@ -170,6 +178,12 @@ struct PageCache::Impl {
   uint64_t epoch = 0;
   uint64_t prev_epoch_valid_until = 0;
   PgnoMap<Slot> slots;                       // gen == 0: not present
+  PagesMap map;                              // read-only map of pages_fd (cache_map.h)
+  // Pages handed out in place (Pin, SQLite's xFetch) and not yet Unpinned: their bytes in
+  // the file stay as they are (no Put, eviction, hole punch or truncation touches them),
+  // even when their slot is dropped meanwhile. `pinned`: the sum of the counts.
+  PgnoMap<uint32_t> pins;
+  uint64_t pinned = 0;
   std::vector<uint32_t> resident;            // clock ring of present pgnos
   size_t hand = 0;
   uint32_t max_pgno = 0;  // >= every present pgno (not lowered by drops; reset by Clear)
@@ -196,6 +210,42 @@ struct PageCache::Impl {
 
   static bool Usable(const Slot& s, uint64_t pin) {
     return s.gen != 0 && s.fetched <= pin && pin <= s.valid_until;
+  }
+
+  bool PinnedLocked(uint32_t pgno) const {
+    if (pinned == 0) return false;
+    const uint32_t* n = pins.Find(pgno);
+    return n && *n != 0;
+  }
+
+  // --- reads through the map (issue 19); mu held ------------------------------------------
+
+  // The page's bytes in the map, or nullptr (not mappable: the caller preads). A file
+  // found truncated under the map voids every verification made through it.
+  const uint8_t* MappedLocked(uint32_t pgno) {
+    PagesMap::Remap remap;
+    const uint8_t* p = map.Find(fmt::PageOffset(pgno, opts.page_size), opts.page_size, &remap);
+    if (remap == PagesMap::Remap::kShrunk) {
+      for (uint32_t pg : resident) slots.At(pg).verified = false;
+    }
+    return p;
+  }
+
+  // Copies a usable slot's page out of the map into `out`, hashing it the first time.
+  // False: the bytes do not match the entry (corrupt or torn): the page is dropped and
+  // counted, `out` zeroed. The copy needs no generation check: Put and eviction write the
+  // file under mu, which the caller holds.
+  bool CopyMappedLocked(uint32_t pgno, Slot& s, const uint8_t* src, std::span<uint8_t> out) {
+    std::memcpy(out.data(), src, out.size());
+    if (!s.verified && fmt::PageHash(pgno, out) != s.checksum) {
+      DropCountingErrorsLocked(pgno);
+      stats.corrupt_dropped++;
+      std::memset(out.data(), 0, out.size());  // never hand out bytes that failed the check
+      return false;
+    }
+    s.verified = true;
+    stats.mapped_reads++;
+    return true;
   }
 
   // --- file writes; mu held -------------------------------------------------------------
@@ -254,7 +304,7 @@ struct PageCache::Impl {
   // Frees the page's disk blocks. Best effort: the entry is already cleared, so a page
   // that stays allocated only costs space.
   void PunchLocked(uint32_t pgno) {
-    if (!punch_supported) return;
+    if (!punch_supported || PinnedLocked(pgno)) return;  // a pinned page's bytes stay
     if (::fallocate(pages_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                     static_cast<off_t>(fmt::PageOffset(pgno, opts.page_size)),
                     static_cast<off_t>(opts.page_size)) != 0 &&
@@ -313,14 +363,15 @@ struct PageCache::Impl {
   // Clock / second chance: skip (and clear) referenced pages, evict the first unreferenced.
   // With `reuse`, the victim's ring position is kept and returned for the caller's new page,
   // which so sits a full turn away from the hand (the classic clock); the caller must fill
-  // it or RemoveRingIndexLocked it. Returns SIZE_MAX when the cache is empty.
+  // it or RemoveRingIndexLocked it. Returns SIZE_MAX when the cache is empty or every page
+  // in it is pinned.
   size_t EvictOneLocked(bool reuse) {
     if (resident.empty()) return SIZE_MAX;
     for (size_t steps = 0; steps <= 2 * resident.size(); steps++) {
       if (hand >= resident.size()) hand = 0;
       Slot* it = FindLocked(resident[hand]);
       assert(it && "ring names a page that is not present");
-      if (it->ref) {
+      if (it->ref || PinnedLocked(resident[hand])) {
         it->ref = false;
         hand++;
         continue;
@@ -339,8 +390,7 @@ struct PageCache::Impl {
       hand++;
       return idx;
     }
-    assert(false && "clock made two full turns without finding a victim");
-    return SIZE_MAX;
+    return SIZE_MAX;  // every page is pinned
   }
 
   // Caps the page's validity at `cap` (the old position's txid). Returns the status of
@@ -359,8 +409,11 @@ struct PageCache::Impl {
   // random epoch would reject them anyway).
   ltx::Status ResetLocked() {
     if (::ftruncate(index_fd, 0) != 0) return IoError("truncate", index_path, errno);
-    if (::ftruncate(pages_fd, 0) != 0) return IoError("truncate", pages_path, errno);
-    if (::fdatasync(pages_fd) != 0) return IoError("sync", pages_path, errno);
+    if (pinned == 0) {  // pinned pages keep their bytes (no entry names them any more)
+      map.Reset();  // before the truncation: no mapped byte may lie past the end of the file
+      if (::ftruncate(pages_fd, 0) != 0) return IoError("truncate", pages_path, errno);
+      if (::fdatasync(pages_fd) != 0) return IoError("sync", pages_path, errno);
+    }
     if (::fdatasync(index_fd) != 0) return IoError("sync", index_path, errno);
     slots.Clear();
     resident.clear();
@@ -422,7 +475,8 @@ struct PageCache::Impl {
       }
       off += entries * fmt::kIndexEntrySize;
     }
-    while (opts.max_pages != 0 && resident.size() > opts.max_pages) EvictOneLocked(false);
+    while (opts.max_pages != 0 && resident.size() > opts.max_pages && EvictOneLocked(false) != SIZE_MAX) {
+    }
     return ltx::Status::OK();
   }
 
@@ -451,6 +505,7 @@ struct PageCache::Impl {
     s.valid_until = valid_until;
     s.checksum = e->page_checksum;
     s.gen = next_gen++;
+    s.verified = false;
     s.ref = false;
     return ltx::Status::OK();
   }
@@ -463,6 +518,10 @@ struct PageCache::Impl {
     for (size_t i = 0; i < pages.size(); i++) {
       const Slot* it = FindLocked(pages[i].pgno);
       if (it && it->fetched > fetched && it->valid_until >= pos.txid) continue;
+      if (PinnedLocked(pages[i].pgno)) {  // its bytes are in use in place: not rewritten
+        stats.skipped++;
+        continue;
+      }
       if (!it && !MakeRoomLocked()) {
         stats.skipped++;
         continue;
@@ -487,6 +546,7 @@ struct PageCache::Impl {
     std::vector<iovec> iov;
     for (size_t i : run) iov.push_back({const_cast<uint8_t*>(pages[i].data.data()), pages[i].data.size()});
     if (PwritevFull(pages_fd, std::move(iov), fmt::PageOffset(first, opts.page_size)) != 0) return drop_run();
+    map.NoteWritten(fmt::PageOffset(pages[run.back()].pgno, opts.page_size) + opts.page_size);
     std::vector<uint8_t> entries(run.size() * fmt::kIndexEntrySize);
     for (size_t j = 0; j < run.size(); j++) {
       const uint32_t pgno = pages[run[j]].pgno;
@@ -496,6 +556,7 @@ struct PageCache::Impl {
       s.valid_until = ValidUntilForPutLocked(fetched);
       s.checksum = sums[run[j]];
       s.gen = next_gen++;
+      s.verified = false;
       s.ref = it != nullptr || wanted_soon;  // as in Put
       fmt::IndexEntry e;
       e.fetched_txid = s.fetched;
@@ -559,6 +620,7 @@ ltx::Result<std::unique_ptr<PageCache>> PageCache::Open(const CacheOptions& opts
   if (impl->index_fd < 0) return IoError("open", impl->index_path, errno);
   impl->pages_fd = ::open(impl->pages_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (impl->pages_fd < 0) return IoError("open", impl->pages_path, errno);
+  impl->map.Open(impl->pages_fd);  // without a map (no address space), Get preads
   {
     std::lock_guard lock(impl->mu);
     LTX_RETURN_IF_ERROR(impl->LoadLocked());
@@ -589,6 +651,11 @@ ltx::Result<bool> PageCache::Get(uint32_t pgno, uint64_t pin_txid, std::span<uin
       return false;
     }
     it->ref = true;
+    if (const uint8_t* src = m.MappedLocked(pgno)) {  // the warm path: no system call
+      const bool ok = m.CopyMappedLocked(pgno, *it, src, out);
+      (ok ? m.stats.hits : m.stats.misses)++;
+      return ok;
+    }
     gen = it->gen;
     checksum = it->checksum;
   }
@@ -616,6 +683,50 @@ ltx::Result<bool> PageCache::Get(uint32_t pgno, uint64_t pin_txid, std::span<uin
   return false;
 }
 
+const uint8_t* PageCache::Pin(uint32_t pgno, uint64_t pin_txid) {
+  Impl& m = *impl_;
+  if (pgno == 0) return nullptr;
+  std::lock_guard lock(m.mu);
+  Impl::Slot* it = m.FindLocked(pgno);
+  if (!it || !Impl::Usable(*it, pin_txid)) return nullptr;  // not counted: Get follows
+  const uint8_t* src = m.MappedLocked(pgno);
+  if (!src) return nullptr;
+  if (!it->verified) {
+    if (cachefmt::PageHash(pgno, {src, m.opts.page_size}) != it->checksum) {
+      m.DropCountingErrorsLocked(pgno);
+      m.stats.corrupt_dropped++;
+      return nullptr;
+    }
+    it->verified = true;
+  }
+  it->ref = true;
+  m.pins.At(pgno)++;
+  m.pinned++;
+  m.stats.hits++;
+  m.stats.mapped_reads++;
+  return src;
+}
+
+bool PageCache::Unpin(uint32_t pgno, const uint8_t* page) {
+  Impl& m = *impl_;
+  std::lock_guard lock(m.mu);
+  uint32_t* n = m.pins.Find(pgno);
+  if (!m.map.Holds(page) || !n || *n == 0) return false;
+  (*n)--;
+  m.pinned--;
+  return true;
+}
+
+void PageCache::RaiseMapBudget(uint64_t bytes) {
+  std::lock_guard lock(impl_->mu);
+  impl_->map.RaiseBudget(bytes);
+}
+
+uint64_t PageCache::pinned_count() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->pinned;
+}
+
 bool PageCache::Contains(uint32_t pgno, uint64_t pin_txid) const {
   std::lock_guard lock(impl_->mu);
   const Impl::Slot* it = impl_->FindLocked(pgno);
@@ -638,14 +749,18 @@ ltx::Status PageCache::Put(uint32_t pgno, uint64_t fetched_txid, std::span<const
   if (present && it->fetched > fetched_txid && it->valid_until >= m.pos.txid) {
     return ltx::Status::OK();  // a newer, still current version is already cached
   }
+  if (m.PinnedLocked(pgno)) {  // its bytes are in use in place (Pin): not rewritten
+    m.stats.skipped++;
+    return ltx::Status::OK();
+  }
   size_t ring_at = SIZE_MAX;  // a ring position freed for this page by eviction
   if (!present) {
     if (!m.MakeRoomLocked()) {
       m.stats.skipped++;
       return ltx::Status::OK();
     }
-    while (m.opts.max_pages != 0 && m.resident.size() > m.opts.max_pages) {
-      m.EvictOneLocked(false);
+    while (m.opts.max_pages != 0 && m.resident.size() > m.opts.max_pages &&
+           m.EvictOneLocked(false) != SIZE_MAX) {
     }
     if (m.opts.max_pages != 0 && m.resident.size() == m.opts.max_pages) {
       ring_at = m.EvictOneLocked(true);
@@ -659,11 +774,13 @@ ltx::Status PageCache::Put(uint32_t pgno, uint64_t fetched_txid, std::span<const
     if (ring_at != SIZE_MAX) m.RemoveRingIndexLocked(ring_at);
     return ltx::Status::OK();
   }
+  m.map.NoteWritten(cachefmt::PageOffset(pgno, m.opts.page_size) + m.opts.page_size);
   Impl::Slot& s = present ? *it : m.InsertLocked(pgno, ring_at);
   s.fetched = fetched_txid;
   s.valid_until = m.ValidUntilForPutLocked(fetched_txid);
   s.checksum = checksum;
   s.gen = m.next_gen++;
+  s.verified = false;
   // A new page starts unreferenced but a full clock turn from the hand (unless a reader
   // wants it soon); a replaced one was just read again.
   s.ref = present || wanted_soon;
@@ -820,7 +937,8 @@ void PageCache::SetLimits(uint64_t max_pages, uint64_t min_available_bytes) {
   std::lock_guard lock(impl_->mu);
   impl_->opts.max_pages = max_pages;
   impl_->opts.min_available_bytes = min_available_bytes;
-  while (max_pages != 0 && impl_->resident.size() > max_pages) impl_->EvictOneLocked(false);
+  while (max_pages != 0 && impl_->resident.size() > max_pages && impl_->EvictOneLocked(false) != SIZE_MAX) {
+  }
 }
 
 uint64_t PageCache::page_count() const {

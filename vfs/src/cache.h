@@ -17,7 +17,9 @@
 // the page changed). Pages fetched for a pin older than the cache's position are not
 // inserted (they may already be stale).
 //
-// Thread-safe: one internal mutex; no I/O besides pread/pwrite on the hot path.
+// Thread-safe: one internal mutex. Warm reads copy from a read-only memory map of `pages`
+// (cache_map.h; pread where it cannot map) and hash a page's bytes the first time this
+// process reads them after they were written or mapped, not on every hit.
 #pragma once
 
 #include <atomic>
@@ -50,6 +52,8 @@ struct CacheStats {
   std::atomic<uint64_t> write_errors{0};
   // Times Open found an unreadable, unknown or mismatched index and emptied the cache.
   std::atomic<uint64_t> resets{0};
+  // Hits served from the memory map of the pages file (the rest of the hits were preads).
+  std::atomic<uint64_t> mapped_reads{0};
 };
 
 class PageCache {
@@ -65,10 +69,23 @@ class PageCache {
   uint32_t page_size() const;
 
   // Copies page `pgno` into out (page_size bytes) if a version usable at pin_txid is
-  // present and its checksum matches. Returns false on a miss (a corrupt entry is dropped
+  // present and its checksum matches (checked on the first read through the map after the
+  // page was written, loaded or remapped, and on every pread). Returns false on a miss (a corrupt entry is dropped
   // and counted, and is a miss; `out` is then zeroed). Errors: kInvalidArgument for pgno 0
   // or a wrong-sized buffer, kIOError only if pread itself fails.
   ltx::Result<bool> Get(uint32_t pgno, uint64_t pin_txid, std::span<uint8_t> out);
+  // SQLite's xFetch (issue 19): a pointer to page `pgno` in the memory map when a version
+  // usable at pin_txid is present and mapped (its hash checked as Get does), else nullptr
+  // (the caller reads with Get). A non-null page is pinned until Unpin(pgno): its bytes are
+  // not rewritten (Put skips it), evicted, hole-punched or truncated (Clear keeps the pages
+  // file while anything is pinned), and the map does not move or shrink under it.
+  const uint8_t* Pin(uint32_t pgno, uint64_t pin_txid);
+  // Once per non-null Pin, with its result. False (nothing done): `page` is not this cache's.
+  bool Unpin(uint32_t pgno, const uint8_t* page);
+  uint64_t pinned_count() const;  // Pins not yet Unpinned
+  // The app accepts `bytes` of mapped pages in its RSS (SQLite's mmap_size): reads through
+  // the map may cover that much (at least 32 MiB, cache_map.h). Only ever raised.
+  void RaiseMapBudget(uint64_t bytes);
   // Whether a usable version is present (no I/O, no checksum).
   bool Contains(uint32_t pgno, uint64_t pin_txid) const;
   // Inserts a page fetched as of fetched_txid. A no-op when fetched_txid < pos().txid.

@@ -281,10 +281,10 @@ void Database::OpenCacheOrRunWithoutLocked(uint32_t page_size) {
 
 Status Database::ReopenCacheLocked() {
   if (!cache_) return Status::OK();
-  // The cache takes its bounds at open: reopen it (same directory, nothing lost).
-  LTX_RETURN_IF_ERROR(cache_->Flush());
-  cache_.reset();
-  return OpenCacheLocked(page_size_);
+  // New bounds, applied to the open cache (not a reopen: SQLite may hold pages of its map
+  // in place, xFetch).
+  cache_->SetLimits(uint64_t(max_cached_pages_.load()), uint64_t(min_available_space_.load()));
+  return Status::OK();
 }
 
 void Database::ReleaseLeaseAtClose() {

@@ -134,6 +134,14 @@ class Database : public std::enable_shared_from_this<Database> {
   // ---- I/O on the main database file ----
   // Fills buf; *short_read when part of it lies past the end (zero-filled).
   Status Read(Conn* c, uint8_t* buf, size_t amt, int64_t off, bool* short_read) EXCLUDES(mu_);
+  // xFetch/xUnfetch (issue 19, with PRAGMA mmap_size): page-aligned whole page `off` in
+  // place in the cache's map, pinned until Unfetch, when the connection reads at its pin
+  // (not the writer, not a past state) and the page is cached and mapped; else nullptr
+  // (SQLite then calls Read).
+  const uint8_t* Fetch(Conn* c, int64_t off, size_t amt) EXCLUDES(mu_);
+  void Unfetch(int64_t off, const uint8_t* page) EXCLUDES(mu_);
+  // SQLITE_FCNTL_MMAP_SIZE: the app's mmap_size, the RSS it accepts for the cache's map.
+  void RaiseMapBudget(int64_t bytes) EXCLUDES(mu_);
   Status Write(Conn* c, const uint8_t* buf, size_t amt, int64_t off) EXCLUDES(mu_);
   Status Truncate(Conn* c, int64_t size) EXCLUDES(mu_);
   // The commit point (xSync of the main file): uploads the writer's changes, if any.
@@ -226,6 +234,12 @@ class Database : public std::enable_shared_from_this<Database> {
   // out is one page; a whole-page read passes SQLite's own buffer.
   Status ReadStoredPage(Conn* c, const Snapshot& pin, uint32_t pgno, std::span<uint8_t> out,
                         bool allow_prefetch) EXCLUDES(mu_);
+  // Gives up cache_ (it is null afterwards), keeping it in retired_cache_ while it has
+  // pages fetched in place.
+  void RetireCacheLocked() REQUIRES(mu_);
+  // The same with mu_ held (released only around the request of a miss).
+  Status ReadStoredPageLocked(Conn* c, const Snapshot& pin, uint32_t pgno, std::span<uint8_t> out,
+                              bool allow_prefetch) REQUIRES(mu_);
   // Serves pgno from the cache or old_pages_, waiting for a read-ahead that brings it.
   // False: a miss (out's bytes are then unspecified; the fetch fills them).
   bool LookupLocked(Conn* c, const Snapshot& pin, uint32_t pgno, std::span<uint8_t> out) REQUIRES(mu_);
@@ -312,6 +326,9 @@ class Database : public std::enable_shared_from_this<Database> {
   bool private_cache_ GUARDED_BY(mu_) = false;
   bool memory_only_ GUARDED_BY(mu_) = false;  // the cache directory could not be used
   std::unique_ptr<PageCache> cache_ GUARDED_BY(mu_);
+  // A cache given up (RetireCacheLocked) while SQLite still held pages of it in place
+  // (xFetch): kept, mapped, until the last of them is unfetched.
+  std::unique_ptr<PageCache> retired_cache_ GUARDED_BY(mu_);
   uint32_t page_size_ GUARDED_BY(mu_) = 0;  // 0 until known (new, empty database)
   Snapshot latest_ GUARDED_BY(mu_);
   Clock::time_point last_sync_ GUARDED_BY(mu_){};
@@ -337,6 +354,7 @@ class Database : public std::enable_shared_from_this<Database> {
 
   // Counters for litevfs_stats.
   std::atomic<uint64_t> page_reads_{0};
+  std::atomic<uint64_t> page_fetches_{0};  // pages SQLite read in place (xFetch, issue 19)
   std::atomic<uint64_t> cache_hits_{0};
   std::atomic<uint64_t> cache_misses_{0};
   std::atomic<uint64_t> prefetched_{0};

@@ -27,6 +27,15 @@ void CopyPage(const std::string& page, std::span<uint8_t> out) {
   std::fill(out.begin() + std::ptrdiff_t(n), out.end(), uint8_t{0});
 }
 
+// Whether a page read from the cache can teach the planner anything: only interior b-tree
+// pages and page 1 (the schema's roots) have children (BtreeChildren). One byte, no parse:
+// a leaf hit (most of them) skips the planner (issue 19: no b-tree work on a warm hit).
+bool MayHaveChildren(uint32_t pgno, std::span<const uint8_t> page) {
+  namespace fmt = sqlite_format;
+  const size_t at = fmt::BtreeHeaderOffset(pgno) + fmt::kBtreeTypeOffset;
+  return pgno == 1 || (at < page.size() && fmt::IsInteriorPage(page[at]));
+}
+
 long MsSince(Clock::time_point t) {
   return long(std::chrono::duration_cast<std::chrono::milliseconds>(GetClock().Now() - t).count());
 }
@@ -40,21 +49,16 @@ int64_t Database::FileSize(Conn* c) {
   return int64_t(s.commit) * page_size_;
 }
 
+// One lock of mu_ per xRead on the warm path (issue 19): held from the snapshot through the
+// cache hit; only a miss drops it, for the fetch.
 Status Database::Read(Conn* c, uint8_t* buf, size_t amt, int64_t off, bool* short_read) {
   *short_read = false;
-  Snapshot pin;
-  uint32_t ps;
-  int64_t size;
-  bool writer;
-  {
-    MutexLock lk(&mu_);
-    pin = c->pinned ? c->pin : latest_;
-    ps = page_size_;
-    writer = reserved_ == c && writer_.owner == c;
-    size = writer ? int64_t(writer_.size_pages) * ps : int64_t(pin.commit) * ps;
-  }
-  if (ps == 0) size = 0;
-  std::string page;
+  MutexLock lk(&mu_);
+  const Snapshot pin = c->pinned ? c->pin : latest_;
+  const uint32_t ps = page_size_;
+  const bool writer = reserved_ == c && writer_.owner == c;
+  const int64_t size = ps == 0 ? 0 : writer ? int64_t(writer_.size_pages) * ps : int64_t(pin.commit) * ps;
+  std::string page;  // a partial-page read only (the header at open)
   for (size_t done = 0; done < amt;) {
     const int64_t pos = off + int64_t(done);
     if (pos >= size) {
@@ -67,7 +71,6 @@ Status Database::Read(Conn* c, uint8_t* buf, size_t amt, int64_t off, bool* shor
     const size_t n = std::min<size_t>(ps - in, amt - done);
     bool have = false;
     if (writer) {
-      MutexLock lk(&mu_);
       auto r = writer_.dirty->Read(pgno, in, std::span<uint8_t>(buf + done, n));  // memory or spill file
       LTX_RETURN_IF_ERROR(r.status());
       have = *r;
@@ -77,7 +80,7 @@ Status Database::Read(Conn* c, uint8_t* buf, size_t amt, int64_t off, bool* shor
       const bool whole = in == 0 && n == ps;
       if (!whole) page.resize(ps);
       const std::span<uint8_t> dst = whole ? std::span<uint8_t>(buf + done, ps) : AsMutableBytes(page);
-      LTX_RETURN_IF_ERROR(ReadStoredPage(c, pin, pgno, dst, true));
+      LTX_RETURN_IF_ERROR(ReadStoredPageLocked(c, pin, pgno, dst, true));
       if (pgno == 1 && sqlite_format::IsWalHeader(dst)) {
         // WAL-mode database: SQLite sees a rollback-journal database (DESIGN.md §7).
         sqlite_format::SetJournalVersions(dst, sqlite_format::kVersionRollback);
@@ -89,14 +92,53 @@ Status Database::Read(Conn* c, uint8_t* buf, size_t amt, int64_t off, bool* shor
   return Status::OK();
 }
 
+const uint8_t* Database::Fetch(Conn* c, int64_t off, size_t amt) {
+  MutexLock lk(&mu_);
+  const uint32_t ps = page_size_;
+  if (!cache_ || ps == 0 || amt != ps || off < 0 || off % ps != 0) return nullptr;
+  if (!c->pinned || c->past || reserved_ == c) return nullptr;  // the writer reads its dirty pages
+  const uint32_t pgno = uint32_t(off / ps) + 1;
+  // Page 1 may need its journal versions patched (Read), which a mapped page cannot take.
+  if (pgno == 1 || pgno > c->pin.commit || pgno == ltx::LockPgno(ps)) return nullptr;
+  const uint8_t* p = cache_->Pin(pgno, c->pin.pos.txid);
+  if (!p) return nullptr;
+  page_fetches_++;
+  cache_hits_++;
+  if (MayHaveChildren(pgno, {p, ps})) planner_.Record(pgno, {p, ps}, ps, c->pin.commit, false);
+  if (!c->ra.ahead.empty() && c->ra.ahead.erase(pgno)) MaybeReadAheadLocked(c, c->pin);
+  return p;
+}
+
+void Database::Unfetch(int64_t off, const uint8_t* page) {
+  MutexLock lk(&mu_);
+  if (page_size_ == 0) return;
+  const uint32_t pgno = uint32_t(off / page_size_) + 1;
+  if (cache_ && cache_->Unpin(pgno, page)) return;
+  if (retired_cache_ && retired_cache_->Unpin(pgno, page) && retired_cache_->pinned_count() == 0) {
+    retired_cache_.reset();
+  }
+}
+
+void Database::RaiseMapBudget(int64_t bytes) {
+  MutexLock lk(&mu_);
+  if (cache_ && bytes > 0) cache_->RaiseMapBudget(uint64_t(bytes));
+}
+
+void Database::RetireCacheLocked() {
+  if (cache_ && cache_->pinned_count() > 0) {
+    retired_cache_ = std::move(cache_);  // at most one: a retired cache is never reopened
+  }
+  cache_.reset();
+}
+
 bool Database::LookupLocked(Conn* c, const Snapshot& pin, uint32_t pgno, std::span<uint8_t> out) {
   for (;;) {
     if (cache_) {
       auto r = cache_->Get(pgno, pin.pos.txid, out);
       if (r.ok() && *r) {
         cache_hits_++;
-        planner_.Record(pgno, out, page_size_, pin.commit, false);
-        if (c && c->ra.ahead.erase(pgno)) MaybeReadAheadLocked(c, pin);
+        if (MayHaveChildren(pgno, out)) planner_.Record(pgno, out, page_size_, pin.commit, false);
+        if (c && !c->ra.ahead.empty() && c->ra.ahead.erase(pgno)) MaybeReadAheadLocked(c, pin);
         return true;
       }
       if (!r.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, pin.pos, "cache read: " + r.status().ToString());
@@ -146,23 +188,33 @@ std::vector<uint32_t> Database::MissBatchLocked(Conn* c, const Snapshot& pin, ui
 
 Status Database::ReadStoredPage(Conn* c, const Snapshot& pin, uint32_t pgno, std::span<uint8_t> out,
                                 bool allow_prefetch) {
-  std::vector<uint32_t> want;
-  {
-    MutexLock lk(&mu_);
-    if (pgno == ltx::LockPgno(page_size_) || pgno > pin.commit) {
-      std::fill(out.begin(), out.end(), uint8_t{0});
-      return Status::OK();
-    }
-    page_reads_++;
-    if (LookupLocked(c, pin, pgno, out)) return Status::OK();
-    cache_misses_++;
-    want = MissBatchLocked(c, pin, pgno, allow_prefetch);
+  MutexLock lk(&mu_);
+  return ReadStoredPageLocked(c, pin, pgno, out, allow_prefetch);
+}
+
+Status Database::ReadStoredPageLocked(Conn* c, const Snapshot& pin, uint32_t pgno, std::span<uint8_t> out,
+                                      bool allow_prefetch) {
+  if (pgno == ltx::LockPgno(page_size_) || pgno > pin.commit) {
+    std::fill(out.begin(), out.end(), uint8_t{0});
+    return Status::OK();
   }
+  page_reads_++;
+  if (LookupLocked(c, pin, pgno, out)) return Status::OK();
+  cache_misses_++;
+  std::vector<uint32_t> want = MissBatchLocked(c, pin, pgno, allow_prefetch);
   std::sort(want.begin(), want.end());
   const auto fetch_start = GetClock().Now();  // for the log line only
-  auto b = client_->GetPages(name_, pin.pos, want);
+  std::shared_ptr<Client> client = client_;
+  mu_.Unlock();  // never across a request
+  Result<PageBatch> b = Status::Unavailable("litevfs: page fetch did not run");
+  try {
+    b = client->GetPages(name_, pin.pos, want);
+  } catch (...) {  // e.g. bad_alloc: the caller's lock expects mu_ held
+    mu_.Lock();
+    throw;
+  }
+  mu_.Lock();
   page_requests_++;
-  MutexLock lk(&mu_);
   if (c) c->requests++;
   if (!b.ok()) {
     return Status(b.status().code(),

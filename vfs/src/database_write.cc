@@ -482,7 +482,7 @@ void Database::ApplyCommitLocked(Conn* c, const CommitPlan& plan, const DirtyPag
     if (!cst.ok()) {
       // Never serve a page the cache could not record as stale: run without it.
       LITEVFS_LOG(LogLevel::kError, name_, np, "page cache update after commit failed, cache disabled: " + cst.ToString());
-      cache_.reset();
+      RetireCacheLocked();  // pages SQLite holds in place (xFetch) stay mapped until unfetched
       memory_only_ = true;
     }
   }

@@ -435,6 +435,11 @@ int MainFileControl(sqlite3_file* p, int op, void* arg) noexcept {
     case SQLITE_FCNTL_VFSNAME:
       *static_cast<char**>(arg) = sqlite3_mprintf("%s", kVfsName);
       return SQLITE_OK;
+    case SQLITE_FCNTL_MMAP_SIZE: {  // PRAGMA mmap_size (issue 19); *arg: in the new limit
+      sqlite3_int64* limit = static_cast<sqlite3_int64*>(arg);
+      if (*limit > 0) f->db->RaiseMapBudget(*limit);
+      return SQLITE_OK;  // *limit stays: SQLite maps nothing itself, xFetch answers
+    }
     case SQLITE_FCNTL_HAS_MOVED:
       *static_cast<int*>(arg) = 0;
       return SQLITE_OK;
@@ -446,11 +451,31 @@ int MainFileControl(sqlite3_file* p, int op, void* arg) noexcept {
 int MainSectorSize(sqlite3_file*) noexcept { return 512; }
 int MainDeviceCharacteristics(sqlite3_file*) noexcept { return SQLITE_IOCAP_POWERSAFE_OVERWRITE; }
 
+// xFetch (issue 19): with PRAGMA mmap_size, SQLite reads cached pages in place, in the
+// cache's memory map. nullptr (not cached, not mappable, the writer): SQLite calls xRead.
+int MainFetch(sqlite3_file* p, sqlite3_int64 off, int amt, void** pp) noexcept {
+  *pp = nullptr;
+  return Guard(SQLITE_IOERR_READ, "fetch", [&]() -> int {
+    LvFile* f = F(p);
+    *pp = const_cast<uint8_t*>(f->db->Fetch(&f->conn, off, size_t(amt)));
+    return SQLITE_OK;
+  });
+}
+
+// p == nullptr is SQLite's hint to drop every mapping: ours are pinned page by page.
+int MainUnfetch(sqlite3_file* p, sqlite3_int64 off, void* page) noexcept {
+  if (!page) return SQLITE_OK;
+  return Guard(SQLITE_IOERR_READ, "unfetch", [&]() -> int {
+    F(p)->db->Unfetch(off, static_cast<const uint8_t*>(page));
+    return SQLITE_OK;
+  });
+}
+
 const sqlite3_io_methods kMainMethods = {
-    1,  // no shared memory: SQLite cannot switch the database to WAL mode
+    3,  // xFetch/xUnfetch; no xShmMap: SQLite cannot switch the database to WAL mode
     MainClose, MainRead, MainWrite, MainTruncate, MainSync, MainFileSize, MainLock, MainUnlock,
     MainCheckReserved, MainFileControl, MainSectorSize, MainDeviceCharacteristics,
-    nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+    nullptr, nullptr, nullptr, nullptr, MainFetch, MainUnfetch};
 
 // ---------------------------------------------------------------------------------------
 // In-memory rollback journal methods.
