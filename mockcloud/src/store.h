@@ -89,6 +89,10 @@
 #include "store_io.h"
 #include "util.h"
 
+namespace ltx {
+class Decoder;
+}  // namespace ltx
+
 namespace mockcloud {
 
 class FdCache;
@@ -369,12 +373,21 @@ class Database {
   std::vector<uint32_t> FoldPagesLocked(size_t idx, const View& target) const;
   Status WriteFoldIntentLocked(const TxFile& target);
   Status WriteBaseHeaderInPlaceLocked(const TxFile& target, uint32_t commit);
-  Result<int> WriteSumsFileLocked(const std::vector<uint64_t>& sums);
+  Result<int> WriteSumsFileLocked(const std::vector<uint64_t>& sums, uint32_t page_size);
   // The in-memory side of a fold whose base is durable; deletes what it made redundant.
   // new_fd / new_sums_fd >= 0 replace the descriptors of base.db / base.sums.
   Status FinishFoldLocked(size_t idx, uint32_t commit, std::vector<uint32_t> interior,
                           std::vector<uint64_t> sums, int new_fd, int new_sums_fd);
-  std::vector<uint8_t> EncodeBaseHeader(const TxFile& target, uint32_t commit) const;
+  static std::vector<uint8_t> EncodeBaseHeader(const TxFile& target, uint32_t commit,
+                                               uint32_t page_size);
+  // Apply of a new database's first upload (a snapshot; store_first_base.cc): the pages go
+  // into base.tmp at their offsets as they are decoded, which is renamed to base.db (the
+  // commit point) — one write of the database instead of a record, then a fold.
+  Result<ApplyResult> ApplyFirstBaseLocked(ltx::Decoder* dec,
+                                           const std::function<Status()>& lease_check);
+  Status WriteFirstBasePagesLocked(ltx::Decoder* dec, int fd, const std::string& path,
+                                   TxFile* tf, std::vector<uint64_t>* sums,
+                                   std::vector<uint32_t>* interior);
   // Finishes a fold that a crash interrupted (fold.pending). write_mu_ and mu_ held.
   Status RedoFoldLocked();
   void PublishPos();
