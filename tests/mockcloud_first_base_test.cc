@@ -1,10 +1,15 @@
 // A new database's first upload (a snapshot) goes straight into base.db (issue 19,
 // store_first_base.cc): the store writes the database once (no segment record, no fold),
 // acknowledges only once it is durable, and a rejected or failed upload leaves nothing.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 
 #include "../mockcloud/src/store_io.h"
 #include "mockcloud_test_util.h"
@@ -134,6 +139,57 @@ TEST(MockcloudFirstBase, ARejectedOrFailedFirstSnapshotLeavesNothing) {
 
   // And after all that, the same upload succeeds.
   r = Upload(*c, ltx);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  ExpectServes(*c, m);
+}
+
+// A client that dies mid-body: the headers promise `ltx`, half of it arrives, the socket
+// closes. The server applies large bodies as they arrive (upload_pipe.h), so this cuts the
+// store's Apply off half-way.
+void SendHalfAndHangUp(int port, const std::string& ltx) {
+  const int s = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(s, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(uint16_t(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  const std::string head = "POST /db/tx?db=db HTTP/1.1\r\nHost: x\r\nAuthorization: secret\r\n"
+                           "Content-Type: application/octet-stream\r\nContent-Length: " +
+                           std::to_string(ltx.size()) + "\r\n\r\n";
+  const std::string msg = head + ltx.substr(0, ltx.size() / 2);
+  ASSERT_EQ(send(s, msg.data(), msg.size(), MSG_NOSIGNAL), ssize_t(msg.size()));
+  close(s);
+}
+
+TEST(MockcloudFirstBase, AnUploadCutOffMidBodyLeavesNothing) {
+  Harness h;
+  h.Start();
+  auto c = h.Client();
+  Model m;
+  std::map<uint32_t, std::string> w;
+  for (uint32_t p = 1; p <= 1000; p++) w[p] = FilledPage(m.page_size, p);  // 4 MiB: streamed
+  const std::string ltx = m.Tx(w, 1000);
+  SendHalfAndHangUp(h.server->port(), ltx);
+  // The server notices the closed socket and drops what it had (bounded wait).
+  const std::string tmp = h.data + "/clusters/default/db/base.tmp";
+  for (int i = 0; i < 200 && fs::exists(tmp); i++) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  ExpectAbsent(h, *c);
+  auto r = Upload(*c, ltx);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  ExpectServes(*c, m);
+  // On top of it, a large transaction cut off the same way leaves the position alone.
+  const Model before = m;
+  for (auto& [p, d] : w) d = FilledPage(m.page_size, p + 5000);
+  const std::string tx = m.Tx(w, 1000);
+  SendHalfAndHangUp(h.server->port(), tx);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto pos = c->Get("/pos");
+  ASSERT_TRUE(pos);
+  EXPECT_EQ(PosOf(J(pos)["db"]), before.pos()) << pos->body;
+  r = Upload(*c, tx);
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
   ExpectServes(*c, m);

@@ -465,6 +465,11 @@ class Store : public StoreApi {
                              const LeaseClaim& claim) override;
   Status CatchUp(const std::string& cluster, const std::string& name,
                  const std::shared_ptr<Database>& db, const Pos& at) override;
+  bool CommitsStreamed() const override { return true; }
+  Result<ApplyResult> CommitStream(const std::string& cluster, const std::string& name,
+                                   const std::shared_ptr<Database>& db,
+                                   std::unique_ptr<ltx::Source> body,
+                                   const LeaseClaim& claim) override;
 
  private:
   explicit Store(StoreOptions opts);
