@@ -53,8 +53,9 @@
 //
 // Compaction folds the transactions of expired positions into base.db, then deletes the
 // segments (and old per-transaction files) that hold only folded transactions; positions
-// older than the base answer EPOSMISMATCH. The first base (a snapshot upload, folded at once)
-// is written whole to base.tmp and renamed. Later folds write only the pages that changed
+// older than the base answer EPOSMISMATCH. A new database's first upload (a snapshot) is
+// written straight into base.tmp as it is decoded and renamed to base.db, the commit point
+// (store_first_base.cc: no segment record, no fold). Later folds write only the pages that changed
 // since the base, in place: first fold.pending (target position, crc; written to fold.tmp,
 // fsynced, renamed) so a crash mid-way is finished at startup from the transactions, which
 // are deleted only after the new base header is durable; then positions before the target
@@ -446,8 +447,8 @@ class Store : public StoreApi {
                 const std::string& to) override;
   // Creates database `to` holding the state of `db` at `at` (a retained position) as a new
   // database whose history starts there: the state is streamed page by page from the store
-  // into `to`'s store (cost: reads and writes every page once on the server's disk, twice
-  // written as the snapshot is folded into base.db; nothing crosses the network).
+  // into `to`'s store (cost: reads and writes every page once on the server's disk: the
+  // snapshot goes straight into base.db; nothing crosses the network).
   // Conflict(EEXISTS) if `to` exists.
   Result<ApplyResult> Branch(const std::string& cluster, const std::string& db, const Pos& at,
                              const std::string& to) override;
