@@ -8,8 +8,9 @@
 //    and readers just sync.
 //  - Uploads happen under a lease (import_lease.h), given back on every way out, Ctrl-C and
 //    SIGTERM included.
-// The LTX is encoded into a temporary file (in TMPDIR, else /tmp) and streamed from there, so
-// memory stays bounded whatever the database's size; the file is removed on every way out.
+// The LTX is encoded page by page into the request body as it is sent (import_stream.h: no
+// temporary file, memory bounded whatever the database's size). With --compress it is
+// encoded into a temporary file (in TMPDIR, else /tmp) first, removed on every way out.
 // On a terminal, stderr shows a progress bar while the pages are encoded.
 #include <sys/stat.h>
 #include <unistd.h>
@@ -33,6 +34,7 @@
 #include "common.h"
 #include "import_lease.h"
 #include "import_source.h"
+#include "import_stream.h"
 #include "interrupt.h"
 #include "ltx/checksum.h"
 #include "ltx/encoder.h"
@@ -114,10 +116,9 @@ class TempLtx {
   std::unique_ptr<OnInterrupt> unlink_on_interrupt_;
 };
 
-// Full-page transaction of `path` on top of `cur` (a snapshot when cur is zero: min = max = 1,
-// pre-apply 0), written to `sink`. Returns the post-apply checksum.
-uint64_t EncodeFullPageTx(const std::string& path, const DbFileInfo& fi, const ltx::Pos& cur,
-                          bool compress, bool progress, ltx::Sink* sink) {
+// The header of a full-page transaction of a file on top of `cur` (a snapshot when cur is
+// zero: min = max = 1, pre-apply 0).
+ltx::Header ImportHeader(const DbFileInfo& fi, const ltx::Pos& cur) {
   ltx::Header h;
   h.page_size = fi.page_size;
   h.commit = fi.page_count;
@@ -126,6 +127,14 @@ uint64_t EncodeFullPageTx(const std::string& path, const DbFileInfo& fi, const l
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
   h.pre_apply_checksum = cur.post_apply_checksum;
+  return h;
+}
+
+// Full-page transaction of `path` on top of `cur`, written to `sink`. Returns the post-apply
+// checksum.
+uint64_t EncodeFullPageTx(const std::string& path, const DbFileInfo& fi, const ltx::Pos& cur,
+                          bool compress, bool progress, ltx::Sink* sink) {
+  const ltx::Header h = ImportHeader(fi, cur);
   ltx::EncodeOptions eo;
   eo.version = ltx::Version::kV1;
   eo.compress = compress;
@@ -172,19 +181,48 @@ ltx::Pos CurrentPos(litevfs::Client& client, const std::string& db) {
   return it == positions.end() ? ltx::Pos{} : it->second;
 }
 
-ltx::Pos Upload(litevfs::Client& client, const ImportOptions& opt, const std::string& ltx_path,
-                const ImportLease& lease, uint64_t bytes) {
-  if (ProgressWanted(opt.json)) {
-    std::fprintf(stderr, "import: upload %s...", FormatBytes(bytes).c_str());
-    std::fflush(stderr);
-  }
-  auto uploaded = client.UploadTxFile(opt.db, ltx_path, lease.id());
-  if (ProgressWanted(opt.json)) std::fputs("\r\033[K", stderr);
+// The upload's answer; a failure names the lease's renewal error when there was one.
+ltx::Pos UploadResult(const ImportOptions& opt, const ImportLease& lease,
+                      ltx::Result<ltx::Pos> uploaded) {
   if (!uploaded.ok() && !lease.RenewError().empty()) {
     throw CliError(Describe(uploaded.status(), opt.db + ": upload") + " (" + lease.RenewError() +
                    ")");
   }
   return Unwrap(std::move(uploaded), opt.db + ": upload");
+}
+
+// --compress: encoded into a temporary file first, then uploaded from it.
+ltx::Pos UploadViaTempFile(litevfs::Client& client, const ImportOptions& opt,
+                           const ImportSource& src, const ltx::Pos& cur, const ImportLease& lease,
+                           uint64_t* post, uint64_t* bytes) {
+  TempLtx tmp;
+  *post = EncodeInto(tmp, src, cur, opt);
+  *bytes = tmp.Finish();
+  if (ProgressWanted(opt.json)) {
+    std::fprintf(stderr, "import: upload %s...", FormatBytes(*bytes).c_str());
+    std::fflush(stderr);
+  }
+  auto uploaded = client.UploadTxFile(opt.db, tmp.path(), lease.id());
+  if (ProgressWanted(opt.json)) std::fputs("\r\033[K", stderr);
+  return UploadResult(opt, lease, std::move(uploaded));
+}
+
+// The LTX encoded into the request body as it is sent (import_stream.h).
+ltx::Pos UploadStreamed(litevfs::Client& client, const ImportOptions& opt,
+                        const ImportSource& src, const ltx::Pos& cur, const ImportLease& lease,
+                        uint64_t* post, uint64_t* bytes) {
+  const DbFileInfo& fi = src.info();
+  const ltx::Header h = ImportHeader(fi, cur);
+  *post = FilePostChecksum(src.path(), fi);
+  Progress bar("import: upload", fi.page_count, ProgressWanted(opt.json));
+  ImportLtxStream body(src.path(), fi, h, *post, &bar);
+  *bytes = body.size();
+  const litevfs::Client::BodyReader reader = [&body](uint64_t off, uint8_t* buf, size_t n) {
+    return body.ReadAt(off, buf, n);
+  };
+  auto uploaded = client.UploadTxStream(opt.db, {h.max_txid, *post}, body.size(), reader, lease.id());
+  bar.Done();
+  return UploadResult(opt, lease, std::move(uploaded));
 }
 
 void Report(const ImportOptions& opt, const ImportSource& src, const ltx::Pos& pos, bool snapshot,
@@ -218,10 +256,10 @@ void run_import(const ImportOptions& opt) {
   const ImportLease lease(*client, opt.db, opt.lease_id, lease_ms);
   const ltx::Pos cur = CurrentPos(*client, opt.db);
 
-  TempLtx tmp;
-  const uint64_t post = EncodeInto(tmp, src, cur, opt);
-  const uint64_t upload_bytes = tmp.Finish();
-  const ltx::Pos pos = Upload(*client, opt, tmp.path(), lease, upload_bytes);
+  uint64_t post = 0, upload_bytes = 0;
+  const ltx::Pos pos = opt.compress
+                           ? UploadViaTempFile(*client, opt, src, cur, lease, &post, &upload_bytes)
+                           : UploadStreamed(*client, opt, src, cur, lease, &post, &upload_bytes);
   if (pos.post_apply_checksum != post) {
     throw CliError(opt.db + ": server reports checksum " +
                    ltx::FormatChecksum(pos.post_apply_checksum) + " after upload, expected " +

@@ -41,6 +41,7 @@
 #include "ltx/coding.h"
 #include "store.h"
 #include "store_api.h"
+#include "upload_pipe.h"
 #include "store_factory.h"
 #include "store_snapshot.h"
 #include "util.h"
@@ -793,6 +794,32 @@ void ServerImpl::HandleTx(const httplib::Request& req, httplib::Response& res,
                         "request body over " + std::to_string(opts_.max_body) + " bytes");
     }
   }
+  auto applied = [&](const ApplyResult& a, uint64_t bytes) {
+    tl.pages = a.pages;
+    if (!a.warning.empty()) Log(LogLevel::kWarn, tl.cluster + "/" + name + ": " + a.warning);
+    Log(LogLevel::kDebug, tl.cluster + "/" + name + ": applied " + ltx::FormatPos(a.pos) + " (" +
+                              std::to_string(a.pages) + " pages, " + std::to_string(bytes) + " bytes)");
+    res.set_header("Litefs-Hwm", ltx::FormatTxid(a.pos.txid));
+    if (claim.has_id) LeaseAfterCommit(req, res, key, claim.id);  // issue 17
+    ReplyJson(res, 200, {{"pos", PosJson(a.pos)}});
+  };
+  // A larger body of known length goes into the store as it arrives (upload_pipe.h).
+  if (req.has_header("Content-Length") && store_->CommitsStreamed()) {
+    auto len = ParseUint(req.get_header_value("Content-Length"), "Content-Length");
+    if (len.ok() && *len > kMemoryBody && *len <= opts_.max_body) {
+      const std::string cluster = tl.cluster;  // tl is this thread's; the commit runs on another
+      bool read_ok = false;
+      auto r = CommitWhileReceiving(
+          [&](const httplib::ContentReceiver& cb) { return reader(cb); },
+          [&](std::unique_ptr<ltx::Source> src) {
+            return store_->CommitStream(cluster, name, db, std::move(src), claim);
+          },
+          &tl.bytes_in, &read_ok);
+      if (!read_ok) tl.close_after = true;
+      if (!r.ok()) return ReplyStatus(res, r.status(), db);
+      return applied(*r, tl.bytes_in);
+    }
+  }
   // Bodies up to kMemoryBody stay in memory (a one-row commit costs no file); a larger one
   // spills to a file under tmp/ as it arrives.
   std::string mem;
@@ -852,14 +879,7 @@ void ServerImpl::HandleTx(const httplib::Request& req, httplib::Response& res,
   UploadBody body{mem, fd < 0 ? std::string() : tmp_path};
   auto r = store_->Commit(tl.cluster, name, db, body, claim);
   if (!r.ok()) return ReplyStatus(res, r.status(), db);
-  tl.pages = r->pages;
-  if (!r->warning.empty()) Log(LogLevel::kWarn, tl.cluster + "/" + name + ": " + r->warning);
-  Log(LogLevel::kDebug, tl.cluster + "/" + name + ": applied " + ltx::FormatPos(r->pos) + " (" +
-                            std::to_string(r->pages) + " pages, " + std::to_string(total) +
-                            " bytes)");
-  res.set_header("Litefs-Hwm", ltx::FormatTxid(r->pos.txid));
-  if (claim.has_id) LeaseAfterCommit(req, res, key, claim.id);  // issue 17
-  ReplyJson(res, 200, {{"pos", PosJson(r->pos)}});
+  applied(*r, total);
 }
 
 void ServerImpl::HandleSnapshot(const httplib::Request& req, httplib::Response& res) {

@@ -17,6 +17,7 @@
 #include "ltx/decoder.h"
 #include "ltx/encoder.h"
 #include "ltx/io.h"
+#include "btree_page.h"
 #include "fd_cache.h"
 #include "page_sums.h"
 #include "quarantine.h"
@@ -102,12 +103,6 @@ std::string SegName(uint64_t seq) {
 
 Status PosMismatch(const std::string& msg) {
   return Status(ltx::Code::kConflict, msg, kApiPosMismatch);
-}
-
-bool IsInteriorPage(uint32_t pgno, std::span<const uint8_t> page) {
-  size_t off = pgno == 1 ? 100 : 0;
-  if (page.size() <= off) return false;
-  return page[off] == 0x02 || page[off] == 0x05;
 }
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
@@ -546,6 +541,10 @@ Result<ApplyResult> Database::Apply(std::unique_ptr<ltx::Source> upload,
     }
   }
 
+  // A new database's first upload goes straight into base.db (store_first_base.cc).
+  if (h.IsSnapshot() && base_.fd < 0 && files_.empty()) {
+    return ApplyFirstBaseLocked(dec.get(), lease_check);
+  }
   // The normalised file goes past the segment's end, its header (the commit) comes last: a
   // rejected upload leaves bytes there that no record header names, overwritten by the next.
   LTX_ASSIGN_OR_RETURN(Segment* seg, SegmentForAppendLocked());
@@ -709,10 +708,11 @@ Status Database::FoldLocked(size_t idx) {
   return base_.fd < 0 ? RewriteBaseLocked(idx, v) : FoldInPlaceLocked(idx, v);
 }
 
-std::vector<uint8_t> Database::EncodeBaseHeader(const TxFile& target, uint32_t commit) const {
-  std::vector<uint8_t> hdr(page_size_, 0);
+std::vector<uint8_t> Database::EncodeBaseHeader(const TxFile& target, uint32_t commit,
+                                                uint32_t page_size) {
+  std::vector<uint8_t> hdr(page_size, 0);
   memcpy(hdr.data(), kBaseMagic, 8);
-  ltx::EncodeU32(&hdr[8], page_size_);
+  ltx::EncodeU32(&hdr[8], page_size);
   ltx::EncodeU32(&hdr[12], commit);
   ltx::EncodeU64(&hdr[16], target.max_txid);
   ltx::EncodeU64(&hdr[24], target.post);
@@ -873,7 +873,7 @@ Status Database::WriteBaseHeaderInPlaceLocked(const TxFile& target, uint32_t com
   if (fstat(base_.fd, &fst) != 0) return Status::IOError(ErrnoText("stat", path));
   if (uint64_t(fst.st_size) < size) LTX_RETURN_IF_ERROR(IoFtruncate(io(), base_.fd, size, path));
   LTX_RETURN_IF_ERROR(IoFsync(io(), base_.fd, path));
-  const std::vector<uint8_t> hdr = EncodeBaseHeader(target, commit);
+  const std::vector<uint8_t> hdr = EncodeBaseHeader(target, commit, page_size_);
   LTX_RETURN_IF_ERROR(IoPwriteAll(io(), base_.fd, hdr.data(), page_size_, 0, path));
   LTX_RETURN_IF_ERROR(IoFsync(io(), base_.fd, path));
   if (uint64_t(fst.st_size) > size) LTX_RETURN_IF_ERROR(IoFtruncate(io(), base_.fd, size, path));
@@ -881,11 +881,11 @@ Status Database::WriteBaseHeaderInPlaceLocked(const TxFile& target, uint32_t com
 }
 
 // Writes `sums` whole to base.sums.tmp and renames it over base.sums; returns its descriptor.
-Result<int> Database::WriteSumsFileLocked(const std::vector<uint64_t>& sums) {
+Result<int> Database::WriteSumsFileLocked(const std::vector<uint64_t>& sums, uint32_t page_size) {
   const std::string tmp = dir_ + "/base.sums.tmp", path = dir_ + "/base.sums";
   int fd = open(tmp.c_str(), O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0644);
   if (fd < 0) return WriteErrno("create", tmp);
-  Status st = WriteSumsWhole(io(), fd, tmp, page_size_, sums);
+  Status st = WriteSumsWhole(io(), fd, tmp, page_size, sums);
   if (st.ok()) st = IoFsync(io(), fd, tmp);
   if (st.ok() && rename(tmp.c_str(), path.c_str()) != 0) st = Status::IOError(ErrnoText("rename", tmp));
   if (st.ok()) st = FsyncPath(dir_);
@@ -935,12 +935,12 @@ Status Database::RewriteBaseLocked(size_t idx, const View& v) {
       }
     }
   }
-  const std::vector<uint8_t> hdr = EncodeBaseHeader(target, v.commit);
+  const std::vector<uint8_t> hdr = EncodeBaseHeader(target, v.commit, ps);
   if (Status st = IoPwriteAll(io(), fd, hdr.data(), ps, 0, tmp); !st.ok()) return fail(st);
   if (Status st = IoFtruncate(io(), fd, (uint64_t(v.commit) + 1) * ps, tmp); !st.ok()) return fail(st);
   if (Status st = IoFsync(io(), fd, tmp); !st.ok()) return fail(st);
   // base.sums before base.db: a base.sums without a base.db is removed at startup.
-  auto sums_fd = WriteSumsFileLocked(sums);
+  auto sums_fd = WriteSumsFileLocked(sums, ps);
   if (!sums_fd.ok()) return fail(sums_fd.status());
   const std::string base_path = dir_ + "/base.db";
   if (rename(tmp.c_str(), base_path.c_str()) != 0) {
@@ -1062,7 +1062,7 @@ Status Database::LoadBaseSums(const std::string& path) {
     return Status::OK();
   }
   Warn(path + " is missing (a base.db from before page checksums): computing them from base.db as it is now");
-  LTX_ASSIGN_OR_RETURN(base_.sums_fd, WriteSumsFileLocked(base_.sums));
+  LTX_ASSIGN_OR_RETURN(base_.sums_fd, WriteSumsFileLocked(base_.sums, page_size_));
   return Status::OK();
 }
 

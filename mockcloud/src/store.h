@@ -53,8 +53,9 @@
 //
 // Compaction folds the transactions of expired positions into base.db, then deletes the
 // segments (and old per-transaction files) that hold only folded transactions; positions
-// older than the base answer EPOSMISMATCH. The first base (a snapshot upload, folded at once)
-// is written whole to base.tmp and renamed. Later folds write only the pages that changed
+// older than the base answer EPOSMISMATCH. A new database's first upload (a snapshot) is
+// written straight into base.tmp as it is decoded and renamed to base.db, the commit point
+// (store_first_base.cc: no segment record, no fold). Later folds write only the pages that changed
 // since the base, in place: first fold.pending (target position, crc; written to fold.tmp,
 // fsynced, renamed) so a crash mid-way is finished at startup from the transactions, which
 // are deleted only after the new base header is durable; then positions before the target
@@ -88,6 +89,10 @@
 #include "store_api.h"
 #include "store_io.h"
 #include "util.h"
+
+namespace ltx {
+class Decoder;
+}  // namespace ltx
 
 namespace mockcloud {
 
@@ -369,12 +374,21 @@ class Database {
   std::vector<uint32_t> FoldPagesLocked(size_t idx, const View& target) const;
   Status WriteFoldIntentLocked(const TxFile& target);
   Status WriteBaseHeaderInPlaceLocked(const TxFile& target, uint32_t commit);
-  Result<int> WriteSumsFileLocked(const std::vector<uint64_t>& sums);
+  Result<int> WriteSumsFileLocked(const std::vector<uint64_t>& sums, uint32_t page_size);
   // The in-memory side of a fold whose base is durable; deletes what it made redundant.
   // new_fd / new_sums_fd >= 0 replace the descriptors of base.db / base.sums.
   Status FinishFoldLocked(size_t idx, uint32_t commit, std::vector<uint32_t> interior,
                           std::vector<uint64_t> sums, int new_fd, int new_sums_fd);
-  std::vector<uint8_t> EncodeBaseHeader(const TxFile& target, uint32_t commit) const;
+  static std::vector<uint8_t> EncodeBaseHeader(const TxFile& target, uint32_t commit,
+                                               uint32_t page_size);
+  // Apply of a new database's first upload (a snapshot; store_first_base.cc): the pages go
+  // into base.tmp at their offsets as they are decoded, which is renamed to base.db (the
+  // commit point) — one write of the database instead of a record, then a fold.
+  Result<ApplyResult> ApplyFirstBaseLocked(ltx::Decoder* dec,
+                                           const std::function<Status()>& lease_check);
+  Status WriteFirstBasePagesLocked(ltx::Decoder* dec, int fd, const std::string& path,
+                                   TxFile* tf, std::vector<uint64_t>* sums,
+                                   std::vector<uint32_t>* interior);
   // Finishes a fold that a crash interrupted (fold.pending). write_mu_ and mu_ held.
   Status RedoFoldLocked();
   void PublishPos();
@@ -433,8 +447,8 @@ class Store : public StoreApi {
                 const std::string& to) override;
   // Creates database `to` holding the state of `db` at `at` (a retained position) as a new
   // database whose history starts there: the state is streamed page by page from the store
-  // into `to`'s store (cost: reads and writes every page once on the server's disk, twice
-  // written as the snapshot is folded into base.db; nothing crosses the network).
+  // into `to`'s store (cost: reads and writes every page once on the server's disk: the
+  // snapshot goes straight into base.db; nothing crosses the network).
   // Conflict(EEXISTS) if `to` exists.
   Result<ApplyResult> Branch(const std::string& cluster, const std::string& db, const Pos& at,
                              const std::string& to) override;
@@ -452,6 +466,11 @@ class Store : public StoreApi {
                              const LeaseClaim& claim) override;
   Status CatchUp(const std::string& cluster, const std::string& name,
                  const std::shared_ptr<Database>& db, const Pos& at) override;
+  bool CommitsStreamed() const override { return true; }
+  Result<ApplyResult> CommitStream(const std::string& cluster, const std::string& name,
+                                   const std::shared_ptr<Database>& db,
+                                   std::unique_ptr<ltx::Source> body,
+                                   const LeaseClaim& claim) override;
 
  private:
   explicit Store(StoreOptions opts);

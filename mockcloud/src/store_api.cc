@@ -17,6 +17,12 @@ Result<ApplyResult> StoreApi::Branch(const std::string&, const std::string&, con
   return Unsupported("branch");
 }
 
+Result<ApplyResult> StoreApi::CommitStream(const std::string&, const std::string&,
+                                           const std::shared_ptr<Database>&,
+                                           std::unique_ptr<ltx::Source>, const LeaseClaim&) {
+  return Status::Unsupported("this store cannot apply an upload as it arrives");
+}
+
 Result<ApplyResult> StoreApi::Restore(const std::string&, const std::string&,
                                       const std::shared_ptr<Database>&, const Pos&,
                                       const LeaseClaim&) {
@@ -36,6 +42,13 @@ Result<ApplyResult> Store::Commit(const std::string& cluster, const std::string&
   LTX_ASSIGN_OR_RETURN(auto src, body.Open());
   const std::string key = cluster + "/" + name;
   return db->Apply(std::move(src), [&] { return leases_->Check(key, claim); });
+}
+
+Result<ApplyResult> Store::CommitStream(const std::string& cluster, const std::string& name,
+                                        const std::shared_ptr<Database>& db,
+                                        std::unique_ptr<ltx::Source> body, const LeaseClaim& claim) {
+  const std::string key = cluster + "/" + name;
+  return db->Apply(std::move(body), [&] { return leases_->Check(key, claim); });
 }
 
 Status Store::CatchUp(const std::string&, const std::string&, const std::shared_ptr<Database>&,

@@ -116,6 +116,13 @@ class StoreApi {
   virtual Result<ApplyResult> Commit(const std::string& cluster, const std::string& name,
                                      const std::shared_ptr<Database>& db, const UploadBody& body,
                                      const LeaseClaim& claim) = 0;
+  // Whether CommitStream works: the body applied as it arrives, read once front to back
+  // (upload_pipe.h; no spool file). The dist store reads the whole file first: no.
+  virtual bool CommitsStreamed() const { return false; }
+  virtual Result<ApplyResult> CommitStream(const std::string& cluster, const std::string& name,
+                                           const std::shared_ptr<Database>& db,
+                                           std::unique_ptr<ltx::Source> body,
+                                           const LeaseClaim& claim);
   // Before a read at `at`: a store whose `db` may lag the cluster brings it up to `at` (or to
   // the newest position). The local store is always current: nothing to do.
   virtual Status CatchUp(const std::string& cluster, const std::string& name,

@@ -66,10 +66,12 @@ class ImportTest(TempDirTest):
     def tmpdir_left(self):
         return os.listdir(self.env.vars["TMPDIR"])
 
-    def wait_uploading(self, pid, timeout=60):
-        """Waits until import `pid` streams its LTX: the temporary file, written through a
-        read-write descriptor, is open read-only (the upload reads it) only once complete."""
+    def wait_uploading(self, pid, src, timeout=60):
+        """Waits until import `pid` streams its LTX: encoded from the database file `src` into
+        the request body (a read-only descriptor on it), or, with --compress, from the
+        temporary file, open read-only (the upload reads it) only once complete."""
         tmpdir = os.path.realpath(self.env.vars["TMPDIR"]) + "/"
+        src = os.path.realpath(src)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for fd in os.listdir(f"/proc/{pid}/fd"):
@@ -79,7 +81,7 @@ class ImportTest(TempDirTest):
                         flags = int(f.read().split("flags:")[1].split()[0], 8)
                 except (OSError, IndexError):
                     continue  # closed meanwhile
-                if target.startswith(tmpdir) and flags & os.O_ACCMODE == os.O_RDONLY:
+                if (target.startswith(tmpdir) or target == src) and flags & os.O_ACCMODE == os.O_RDONLY:
                     return
             time.sleep(0.02)
         self.fail(f"import {pid} did not start its upload in {timeout} s")
@@ -166,7 +168,7 @@ class ImportTest(TempDirTest):
                 time.sleep(0.1)
             else:
                 self.fail("the import never took the lease")
-            self.wait_uploading(proc.pid)  # into the slow upload
+            self.wait_uploading(proc.pid, src)  # into the slow upload
             proc.send_signal(signal.SIGTERM)
             out, err = proc.communicate(timeout=30)
         finally:
@@ -242,10 +244,24 @@ class ImportTest(TempDirTest):
         self.assertEqual(proc.returncode, 0, err)
         return out.decode(), err.decode()
 
+    def test_upload_streams_without_a_temporary_file(self):
+        """Issue 19: the LTX is encoded into the request body as it is sent, so an import
+        needs no temporary file (TMPDIR may be missing); only --compress writes one."""
+        src = make_db(self.path("s.db"), rows=ROWS)
+        tmpdir = self.env.vars["TMPDIR"]
+        self.env.vars["TMPDIR"] = self.path("no-such-dir")
+        self.cli("import", src, "s")
+        self.cli("import", src, "s")  # on top of the existing history too
+        p = self.cli("import", "--compress", src, "s2", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("TMPDIR", p.stderr)
+        self.env.vars["TMPDIR"] = tmpdir
+        self.assertEqual(self.exported_total("s"), total(src))
+
     def test_progress_only_on_a_terminal_and_cleared(self):
         src = make_db(self.path("p.db"), rows=ROWS)
         out, err = self.run_on_pty_stderr(["import", src, "p"])
-        self.assertIn("import: encode", err)
+        self.assertIn("import: upload", err)
         self.assertIn("\r\x1b[K", err)
         self.assertTrue(err.endswith("\r\x1b[K"), repr(err[-80:]))  # the last draw is erased
         self.assertIn("imported", out)

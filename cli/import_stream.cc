@@ -1,0 +1,125 @@
+// The LTX of `litevfs import`, encoded as the upload reads it (import_stream.h).
+#include "import_stream.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "errors.h"
+#include "ltx/checksum.h"
+#include "ltx/fd_io.h"
+#include "vfs/src/commit_stream.h"
+
+namespace cli {
+namespace {
+
+// Reads pages [first, first + n) of `fd` into `out`: an error naming the file, or a short
+// read (the file shrank since it was inspected).
+ltx::Status ReadPages(int fd, const std::string& path, uint32_t page_size, uint32_t first,
+                      uint32_t n, std::vector<uint8_t>* out) {
+  const size_t bytes = size_t(n) * page_size;
+  out->resize(bytes);
+  const uint64_t off = uint64_t(first - 1) * page_size;
+  const ssize_t got = ltx::PreadFull(fd, out->data(), bytes, off);
+  if (got < 0) return ltx::Status::IOError(path + ": read: " + std::strerror(int(-got)));
+  if (size_t(got) < bytes) {
+    return ltx::Status::IOError(path + ": short read at page " +
+                                std::to_string(first + uint32_t(size_t(got) / page_size)) +
+                                " (the file shrank while it was imported)");
+  }
+  return ltx::Status::OK();
+}
+
+int OpenOrThrow(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw CliError(path + ": " + std::strerror(errno));
+  return fd;
+}
+
+}  // namespace
+
+uint64_t FilePostChecksum(const std::string& path, const DbFileInfo& fi) {
+  const int fd = OpenOrThrow(path);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  const uint32_t lock = ltx::LockPgno(fi.page_size);
+  ltx::DatabaseChecksum sum;
+  std::vector<uint8_t> buf;
+  for (uint32_t first = 1; first <= fi.page_count; first += kImportBatchPages) {
+    const uint32_t n = std::min(kImportBatchPages, fi.page_count - first + 1);
+    Check(ReadPages(fd, path, fi.page_size, first, n, &buf));
+    for (uint32_t i = 0; i < n; i++) {
+      if (first + i == lock) continue;
+      sum.Toggle(ltx::PageChecksum(first + i, {buf.data() + size_t(i) * fi.page_size, fi.page_size}));
+    }
+  }
+  return sum.value();
+}
+
+ImportLtxStream::ImportLtxStream(const std::string& path, const DbFileInfo& fi,
+                                 const ltx::Header& header, uint64_t post, Progress* progress)
+    : path_(path), fi_(fi), header_(header), post_(post),
+      size_(litevfs::LtxSize(fi.page_size, fi.page_count - (ltx::LockPgno(fi.page_size) <= fi.page_count))),
+      progress_(progress), fd_(OpenOrThrow(path)) {}
+
+ImportLtxStream::~ImportLtxStream() { ::close(fd_); }
+
+ltx::Status ImportLtxStream::Restart() {
+  buf_.clear();
+  buf_start_ = 0;
+  next_pgno_ = 1;
+  finished_ = false;
+  enc_.reset();
+  sink_ = std::make_unique<ltx::StringSink>(&buf_);
+  ltx::EncodeOptions eo;
+  eo.version = ltx::Version::kV1;
+  auto enc = ltx::Encoder::Open(sink_.get(), header_, eo);
+  if (!enc.ok()) return enc.status().WithContext("encode " + path_);
+  enc_ = std::move(enc).value();
+  return ltx::Status::OK();
+}
+
+ltx::Status ImportLtxStream::Produce() {
+  if (next_pgno_ > fi_.page_count) {
+    LTX_RETURN_IF_ERROR(enc_->Finish(post_).WithContext("encode " + path_));
+    finished_ = true;
+    if (buf_start_ + buf_.size() != size_) {
+      return ltx::Status::Corruption("the import's LTX is " + std::to_string(buf_start_ + buf_.size()) +
+                                     " bytes, planned " + std::to_string(size_));
+    }
+    return ltx::Status::OK();
+  }
+  const uint32_t first = next_pgno_;
+  const uint32_t n = std::min(kImportBatchPages, fi_.page_count - first + 1);
+  LTX_RETURN_IF_ERROR(ReadPages(fd_, path_, fi_.page_size, first, n, &pages_));
+  const uint32_t lock = ltx::LockPgno(fi_.page_size);
+  for (uint32_t i = 0; i < n; i++) {
+    if (first + i == lock) continue;
+    std::span<const uint8_t> page(pages_.data() + size_t(i) * fi_.page_size, fi_.page_size);
+    LTX_RETURN_IF_ERROR(enc_->AddPage(first + i, page).WithContext("encode page " + std::to_string(first + i)));
+  }
+  next_pgno_ = first + n;
+  if (progress_) progress_->Add(n, uint64_t(n) * fi_.page_size);
+  return ltx::Status::OK();
+}
+
+ltx::Result<size_t> ImportLtxStream::ReadAt(uint64_t off, uint8_t* buf, size_t n) {
+  if (!enc_ || off < buf_start_) LTX_RETURN_IF_ERROR(Restart());
+  while (off >= buf_start_ + buf_.size()) {
+    if (finished_) return size_t{0};
+    buf_start_ += buf_.size();
+    buf_.clear();
+    LTX_RETURN_IF_ERROR(Produce());
+  }
+  const size_t at = size_t(off - buf_start_);
+  const size_t k = std::min(n, buf_.size() - at);
+  std::memcpy(buf, buf_.data() + at, k);
+  return k;
+}
+
+}  // namespace cli
