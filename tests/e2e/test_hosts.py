@@ -131,7 +131,7 @@ class HostsTest(TempDirTest):
 
     def test_tcl(self):
         if not shutil.which("tclsh"):
-            self.skipTest("tclsh is not installed (bash scripts/deps --hosts: libsqlite3-tcl)")
+            self.skipTest("tclsh is not installed (bash scripts/deps --hosts: tcl)")
         p = subprocess.run(["tclsh"], input="package require sqlite3\n", capture_output=True,
                            text=True, timeout=60)
         if p.returncode != 0 or p.stderr:
