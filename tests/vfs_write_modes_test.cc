@@ -331,6 +331,13 @@ TEST_F(VfsWriteModesTest, OptimisticCommitsWithoutALease) {
   EXPECT_EQ(RemotePos("a").txid, before.txid + 1);
   EXPECT_FALSE(LeaseHeld("a"));
   EXPECT_EQ(Stats(w)["lease_auto_acquired"], 0);
+  // Uncontended, each further commit is one request: the upload (issue 17's target).
+  for (int i = 0; i < 3; i++) {
+    const auto before_reqs = Stats(w)["requests"].get<uint64_t>();
+    Q(w, "INSERT INTO t(id, k, v, pad) VALUES (" + std::to_string(1001 + i) + ", 'x', 1, 'y')");
+    EXPECT_EQ(Stats(w)["requests"].get<uint64_t>() - before_reqs, 1u) << "commit " << i;
+  }
+  EXPECT_EQ(RemotePos("a").txid, before.txid + 4);
 }
 
 TEST_F(VfsWriteModesTest, OptimisticConflictIsBusySnapshotAndRollsBack) {
