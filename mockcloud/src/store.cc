@@ -590,6 +590,9 @@ Result<ApplyResult> Database::Apply(std::unique_ptr<ltx::Source> upload,
     }
     acc.Toggle(ltx::PageChecksum(fr.pgno, fr.data));
     if (Status st = enc->AddPage(fr.pgno, fr.data); !st.ok()) {
+      // The encoder writes the segment: a failed write (a full disk) is the service's error,
+      // not the upload's, and must reach the client as such (507, "nothing was stored").
+      if (st.code() == ltx::Code::kIOError || st.code() == ltx::Code::kResourceExhausted) return fail(st);
       return fail(Status::InvalidArgument("bad LTX: " + st.message()));
     }
     tf.pgnos.push_back(fr.pgno);
