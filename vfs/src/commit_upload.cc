@@ -83,10 +83,17 @@ bool SettleOnce(Client& client, const UploadRequest& req, int* resends, Result<P
   LITEVFS_LOG(LogLevel::kWarn, req.db, req.pin,
               "upload reported " + up->status().ToString() + "; the service does not have it, sending it again");
   *up = client.UploadTxStream(req.db, req.want, req.size, req.body, req.lease_id);
-  if (!up->ok() && ApiErrorOf(up->status()) == ApiError::kPosMismatch) {
-    // Raced with our own earlier attempt landing late: only `want` means it is ours.
+  const ApiError refused = up->ok() ? ApiError::kNone : ApiErrorOf(up->status());
+  if (refused == ApiError::kPosMismatch || refused == ApiError::kLease) {
+    // Raced with our own earlier attempt landing late (its lease may have lapsed since): only
+    // `want` means it is ours. A position that says otherwise may come from a replica behind
+    // (the distributed store), so the service's history decides when it can.
     auto again = client.Sync(req.db, req.pin, 0);
-    if (again.ok() && again->pos == req.want) *up = again->pos;
+    if (again.ok() && again->pos == req.want) {
+      *up = again->pos;
+    } else {
+      SettleByHistory(client, req, up);
+    }
   }
   return up->ok() || up->status().code() != ltx::Code::kUnavailable;
 }
