@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "client_codec.h"
+#include "commit_upload.h"
 #include "litevfs/client.h"
 #include "ltx/coding.h"
 #include "ltx/format.h"
@@ -1916,5 +1917,49 @@ TEST_F(ClientApiTest, CurlTransportBodyFileRequests) {
   EXPECT_EQ(server_.count(), before);
 }
 
+// ---- settling a commit whose answer was lost (commit_upload.h) ----
+
+// The first upload is applied but its answer is lost (503); a replica behind still reports
+// the old position, so the commit is sent again and refused for its position. Only the
+// service's history can say the commit is there: it must be settled as applied, never as a
+// failure the app would retry (a transfer applied twice).
+TEST_F(ClientApiTest, ResendRefusedForItsPositionIsSettledByTheHistory) {
+  server_.ServeInfo({"history", "sync-wait"});
+  const Pos pin = kPos3, want{4, 0x80000000000000aaULL};
+  std::atomic<int> uploads{0};
+  server_.svr().Post("/db/tx", [&](const httplib::Request&, httplib::Response& res) {
+    if (uploads++ == 0) return JsonError(res, 503, "EUNAVAILABLE", "answer lost");
+    JsonError(res, 409, "EPOSMISMATCH", "position mismatch", ",\"pos\":" + PosJson(want));
+  });
+  server_.svr().Get("/db/sync", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_content(json{{"pos", json::parse(PosJson(pin))}, {"pgnos", json::array()}, {"all", false}}.dump(),
+                    "application/json");
+  });
+  server_.svr().Get("/db/history", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_content(json{{"history",
+                          {{{"pos", json::parse(PosJson(pin))}, {"timestamp", "2026-12-06T08:00:00Z"}},
+                           {{"pos", json::parse(PosJson(want))}, {"timestamp", "2026-12-06T08:00:01Z"}}}}}
+                        .dump(),
+                    "application/json");
+  });
+  auto c = NewClient();
+  const std::string body = MakeLtx(4, 4, 0x8000000000000003ULL, 0x80000000000000aaULL);
+  UploadRequest req;
+  req.db = "db";
+  req.size = body.size();
+  req.body = [&](uint64_t off, uint8_t* buf, size_t n) -> Result<size_t> {
+    const size_t k = std::min<size_t>(n, body.size() - std::min<size_t>(off, body.size()));
+    std::memcpy(buf, body.data() + off, k);
+    return k;
+  };
+  req.lease_id = "lease-1";
+  req.pin = pin;
+  req.want = want;
+  req.settle_for = std::chrono::milliseconds(5000);
+  UploadResult r = UploadAndSettle(*c, req);
+  EXPECT_EQ(r.outcome, UploadOutcome::kApplied) << r.status.ToString();
+  EXPECT_EQ(r.pos, want);
+  EXPECT_EQ(uploads.load(), 2);
+}
 }  // namespace
 }  // namespace litevfs
