@@ -174,7 +174,15 @@ TEST(MockcloudFirstBase, AnUploadCutOffMidBodyLeavesNothing) {
   SendHalfAndHangUp(h.server->port(), ltx);
   // The server notices the closed socket and drops what it had (bounded wait).
   const std::string tmp = h.data + "/clusters/default/db/base.tmp";
-  for (int i = 0; i < 200 && fs::exists(tmp); i++) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  // base.tmp may not exist yet when the hang-up is sent: wait for it to come and go (or
+  // for the bound, if the server drops the body before creating it).
+  bool seen = false;
+  for (int i = 0; i < 200; i++) {
+    const bool exists = fs::exists(tmp);
+    seen = seen || exists;
+    if (seen && !exists) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
   ExpectAbsent(h, *c);
   auto r = Upload(*c, ltx);
   ASSERT_TRUE(r);
