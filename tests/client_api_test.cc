@@ -1960,6 +1960,17 @@ TEST_F(ClientApiTest, ResendRefusedForItsPositionIsSettledByTheHistory) {
   EXPECT_EQ(r.outcome, UploadOutcome::kApplied) << r.status.ToString();
   EXPECT_EQ(r.pos, want);
   EXPECT_EQ(uploads.load(), 2);
+
+  // Under a lease, even a first answer refusing the position may be about our own commit
+  // (an instance that retried its store write): the history settles it, no resend.
+  uploads = 1;  // every upload now answers EPOSMISMATCH
+  UploadResult again = UploadAndSettle(*c, req);
+  EXPECT_EQ(again.outcome, UploadOutcome::kApplied) << again.status.ToString();
+  EXPECT_EQ(again.pos, want);
+  EXPECT_EQ(uploads.load(), 2);
+  // Without a lease (optimistic) a refusal is a conflict: the app retries.
+  req.lease_id.clear();
+  EXPECT_EQ(UploadAndSettle(*c, req).outcome, UploadOutcome::kRejected);
 }
 }  // namespace
 }  // namespace litevfs

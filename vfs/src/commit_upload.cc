@@ -52,6 +52,11 @@ bool SettleByHistory(Client& client, const UploadRequest& req, Result<Pos>* up) 
   return false;
 }
 
+bool RefusedForPosOrLease(const Status& st) {
+  const ApiError refused = ApiErrorOf(st);
+  return refused == ApiError::kPosMismatch || refused == ApiError::kLease;
+}
+
 // One settling round after a lost answer: sync, then decide or resend.
 // Returns true when `up` is now final (applied or a definite failure).
 bool SettleOnce(Client& client, const UploadRequest& req, int* resends, Result<Pos>* up) {
@@ -83,8 +88,7 @@ bool SettleOnce(Client& client, const UploadRequest& req, int* resends, Result<P
   LITEVFS_LOG(LogLevel::kWarn, req.db, req.pin,
               "upload reported " + up->status().ToString() + "; the service does not have it, sending it again");
   *up = client.UploadTxStream(req.db, req.want, req.size, req.body, req.lease_id);
-  const ApiError refused = up->ok() ? ApiError::kNone : ApiErrorOf(up->status());
-  if (refused == ApiError::kPosMismatch || refused == ApiError::kLease) {
+  if (!up->ok() && RefusedForPosOrLease(up->status())) {
     // Raced with our own earlier attempt landing late (its lease may have lapsed since): only
     // `want` means it is ours. A position that says otherwise may come from a replica behind
     // (the distributed store), so the service's history decides when it can.
@@ -125,6 +129,12 @@ UploadResult UploadAndSettle(Client& client, const UploadRequest& req) {
   // keeps it (the holder then releases it on its own).
   Client::ReleaseOnCommit release{req.release_if_waiters, false};
   Result<Pos> up = client.UploadTxStream(req.db, req.want, req.size, req.body, req.lease_id, &release);
+  if (!up.ok() && !req.lease_id.empty() && RefusedForPosOrLease(up.status())) {
+    // Under our lease nobody else moves the position: a refusal for it may be an answer about
+    // our own commit (an instance that retried its store write, or one behind): the history
+    // decides when it knows.
+    SettleByHistory(client, req, &up);
+  }
   if (up.ok() || up.status().code() != ltx::Code::kUnavailable) {
     UploadResult r = Finished(std::move(up), 0);
     r.lease_released = r.outcome == UploadOutcome::kApplied && release.released;
