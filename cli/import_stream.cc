@@ -108,18 +108,4 @@ ltx::Status ImportLtxStream::Produce() {
   return ltx::Status::OK();
 }
 
-ltx::Result<size_t> ImportLtxStream::ReadAt(uint64_t off, uint8_t* buf, size_t n) {
-  if (!enc_ || off < buf_start_) LTX_RETURN_IF_ERROR(Restart());
-  while (off >= buf_start_ + buf_.size()) {
-    if (finished_) return size_t{0};
-    buf_start_ += buf_.size();
-    buf_.clear();
-    LTX_RETURN_IF_ERROR(Produce());
-  }
-  const size_t at = size_t(off - buf_start_);
-  const size_t k = std::min(n, buf_.size() - at);
-  std::memcpy(buf, buf_.data() + at, k);
-  return k;
-}
-
 }  // namespace cli

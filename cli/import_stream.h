@@ -22,6 +22,7 @@
 #include "ltx/io.h"
 #include "ltx/status.h"
 #include "progress.h"
+#include "vfs/src/commit_stream.h"
 
 namespace cli {
 
@@ -31,7 +32,7 @@ inline constexpr uint32_t kImportBatchPages = 64;
 // Pass 1: the post-apply checksum of the pages of `path` (fi: its page size and count).
 uint64_t FilePostChecksum(const std::string& path, const DbFileInfo& fi);
 
-class ImportLtxStream {
+class ImportLtxStream : public litevfs::EncodedBody {
  public:
   // `post`: FilePostChecksum's answer; `progress` (not owned, may be null) counts pages sent.
   ImportLtxStream(const std::string& path, const DbFileInfo& fi, const ltx::Header& header,
@@ -41,12 +42,11 @@ class ImportLtxStream {
   ImportLtxStream& operator=(const ImportLtxStream&) = delete;
 
   uint64_t size() const { return size_; }
-  // Up to n bytes at `off` into buf; 0 at the end.
-  ltx::Result<size_t> ReadAt(uint64_t off, uint8_t* buf, size_t n);
 
  private:
-  ltx::Status Restart();
-  ltx::Status Produce();  // encodes the next batch of pages (or the trailer) into buf_
+  bool Started() const override { return enc_ != nullptr; }
+  ltx::Status Restart() override;
+  ltx::Status Produce() override;  // encodes the next batch of pages (or the trailer) into buf_
 
   const std::string path_;
   const DbFileInfo fi_;
@@ -57,10 +57,7 @@ class ImportLtxStream {
   int fd_ = -1;
   std::unique_ptr<ltx::StringSink> sink_;  // appends to buf_; outlives enc_
   std::unique_ptr<ltx::Encoder> enc_;
-  std::string buf_;  // encoded bytes [buf_start_, buf_start_ + buf_.size())
-  uint64_t buf_start_ = 0;
   uint32_t next_pgno_ = 1;
-  bool finished_ = false;
   std::vector<uint8_t> pages_;
 };
 

@@ -192,8 +192,8 @@ ltx::Status LtxBodyStream::Produce() {
   return ltx::Status::OK();
 }
 
-ltx::Result<size_t> LtxBodyStream::ReadAt(uint64_t off, uint8_t* buf, size_t n) {
-  if (!enc_ || off < buf_start_) LTX_RETURN_IF_ERROR(Restart());
+ltx::Result<size_t> EncodedBody::ReadAt(uint64_t off, uint8_t* buf, size_t n) {
+  if (!Started() || off < buf_start_) LTX_RETURN_IF_ERROR(Restart());
   while (off >= buf_start_ + buf_.size()) {
     if (finished_) return size_t{0};
     buf_start_ += buf_.size();

@@ -85,18 +85,35 @@ uint64_t CommitLtxSize(const CommitPlan& plan);
 ltx::Status CheckTxBodyLimit(uint64_t max_body, uint32_t page_size, uint64_t pages,
                              const std::string& db);
 
+// An LTX encoded on the fly as an upload pulls it with pread semantics (LtxBodyStream
+// below; the CLI's import stream): the bytes produced last are kept, a read before them
+// starts the encoding over (a resend), a read past them asks for more.
+class EncodedBody {
+ public:
+  virtual ~EncodedBody() = default;
+  // Up to n bytes at offset `off` into buf; 0 at the end.
+  ltx::Result<size_t> ReadAt(uint64_t off, uint8_t* buf, size_t n);
+
+ protected:
+  virtual bool Started() const = 0;
+  virtual ltx::Status Restart() = 0;  // back to byte 0 (clears buf_, buf_start_, finished_)
+  virtual ltx::Status Produce() = 0;  // appends the next piece to buf_, or sets finished_
+
+  std::string buf_;  // encoded bytes [buf_start_, buf_start_ + buf_.size())
+  uint64_t buf_start_ = 0;
+  bool finished_ = false;
+};
+
 // Pass 2: the LTX bytes on demand. Borrows dirty and plan (they must outlive it).
-class LtxBodyStream {
+class LtxBodyStream : public EncodedBody {
  public:
   LtxBodyStream(const DirtyPages* dirty, const CommitPlan* plan, const ltx::Header& header);
   uint64_t size() const { return size_; }
-  // Up to n bytes at offset `off` into buf; 0 at the end. Reading before what was produced
-  // last starts the encoding over (a resend).
-  ltx::Result<size_t> ReadAt(uint64_t off, uint8_t* buf, size_t n);
 
  private:
-  ltx::Status Restart();
-  ltx::Status Produce();  // encodes the next page (or the trailer) into buf_
+  bool Started() const override { return enc_ != nullptr; }
+  ltx::Status Restart() override;
+  ltx::Status Produce() override;  // encodes the next page (or the trailer) into buf_
 
   const CommitPlan* plan_;
   const ltx::Header header_;
@@ -104,10 +121,7 @@ class LtxBodyStream {
   CarriedPages pages_;
   std::unique_ptr<ltx::StringSink> sink_;  // appends to buf_; outlives enc_
   std::unique_ptr<ltx::Encoder> enc_;
-  std::string buf_;           // encoded bytes [buf_start_, buf_start_ + buf_.size())
-  uint64_t buf_start_ = 0;
   uint32_t last_ = 0;         // the last page encoded
-  bool finished_ = false;
   std::vector<uint8_t> page_;
 };
 
