@@ -70,18 +70,10 @@ ImportLtxStream::ImportLtxStream(const std::string& path, const DbFileInfo& fi,
 ImportLtxStream::~ImportLtxStream() { ::close(fd_); }
 
 ltx::Status ImportLtxStream::Restart() {
-  buf_.clear();
-  buf_start_ = 0;
   next_pgno_ = 1;
-  finished_ = false;
-  enc_.reset();
-  sink_ = std::make_unique<ltx::StringSink>(&buf_);
   ltx::EncodeOptions eo;
   eo.version = ltx::Version::kV1;
-  auto enc = ltx::Encoder::Open(sink_.get(), header_, eo);
-  if (!enc.ok()) return enc.status().WithContext("encode " + path_);
-  enc_ = std::move(enc).value();
-  return ltx::Status::OK();
+  return OpenEncoder(header_, eo).WithContext("encode " + path_);
 }
 
 ltx::Status ImportLtxStream::Produce() {

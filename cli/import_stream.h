@@ -44,7 +44,6 @@ class ImportLtxStream : public litevfs::EncodedBody {
   uint64_t size() const { return size_; }
 
  private:
-  bool Started() const override { return enc_ != nullptr; }
   ltx::Status Restart() override;
   ltx::Status Produce() override;  // encodes the next batch of pages (or the trailer) into buf_
 
@@ -55,8 +54,6 @@ class ImportLtxStream : public litevfs::EncodedBody {
   const uint64_t size_;
   Progress* progress_;
   int fd_ = -1;
-  std::unique_ptr<ltx::StringSink> sink_;  // appends to buf_; outlives enc_
-  std::unique_ptr<ltx::Encoder> enc_;
   uint32_t next_pgno_ = 1;
   std::vector<uint8_t> pages_;
 };

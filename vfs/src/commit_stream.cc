@@ -161,17 +161,21 @@ LtxBodyStream::LtxBodyStream(const DirtyPages* dirty, const CommitPlan* plan,
     : plan_(plan), header_(header), size_(CommitLtxSize(*plan)),
       pages_(dirty, plan), page_(plan->shape.page_size) {}
 
-ltx::Status LtxBodyStream::Restart() {
+ltx::Status EncodedBody::OpenEncoder(const ltx::Header& header, const ltx::EncodeOptions& options) {
   buf_.clear();
   buf_start_ = 0;
-  last_ = 0;
   finished_ = false;
   enc_.reset();
   sink_ = std::make_unique<ltx::StringSink>(&buf_);
-  auto enc = ltx::Encoder::Open(sink_.get(), header_);
-  if (!enc.ok()) return enc.status().WithContext("litevfs: encoding the commit");
+  auto enc = ltx::Encoder::Open(sink_.get(), header, options);
+  if (!enc.ok()) return enc.status();
   enc_ = std::move(enc).value();
   return ltx::Status::OK();
+}
+
+ltx::Status LtxBodyStream::Restart() {
+  last_ = 0;
+  return OpenEncoder(header_, ltx::EncodeOptions{}).WithContext("litevfs: encoding the commit");
 }
 
 ltx::Status LtxBodyStream::Produce() {
@@ -193,7 +197,7 @@ ltx::Status LtxBodyStream::Produce() {
 }
 
 ltx::Result<size_t> EncodedBody::ReadAt(uint64_t off, uint8_t* buf, size_t n) {
-  if (!Started() || off < buf_start_) LTX_RETURN_IF_ERROR(Restart());
+  if (!enc_ || off < buf_start_) LTX_RETURN_IF_ERROR(Restart());
   while (off >= buf_start_ + buf_.size()) {
     if (finished_) return size_t{0};
     buf_start_ += buf_.size();

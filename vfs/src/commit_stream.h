@@ -95,11 +95,14 @@ class EncodedBody {
   ltx::Result<size_t> ReadAt(uint64_t off, uint8_t* buf, size_t n);
 
  protected:
-  virtual bool Started() const = 0;
-  virtual ltx::Status Restart() = 0;  // back to byte 0 (clears buf_, buf_start_, finished_)
+  virtual ltx::Status Restart() = 0;  // back to byte 0: its own cursor, then OpenEncoder
   virtual ltx::Status Produce() = 0;  // appends the next piece to buf_, or sets finished_
+  // Empties the window and opens a new encoder writing into it (enc_).
+  ltx::Status OpenEncoder(const ltx::Header& header, const ltx::EncodeOptions& options);
 
-  std::string buf_;  // encoded bytes [buf_start_, buf_start_ + buf_.size())
+  std::string buf_;  // encoded bytes [buf_start_, buf_start_ + buf_.size()); outlives sink_
+  std::unique_ptr<ltx::StringSink> sink_;  // appends to buf_; outlives enc_
+  std::unique_ptr<ltx::Encoder> enc_;      // null until the first read
   uint64_t buf_start_ = 0;
   bool finished_ = false;
 };
@@ -111,7 +114,6 @@ class LtxBodyStream : public EncodedBody {
   uint64_t size() const { return size_; }
 
  private:
-  bool Started() const override { return enc_ != nullptr; }
   ltx::Status Restart() override;
   ltx::Status Produce() override;  // encodes the next page (or the trailer) into buf_
 
@@ -119,8 +121,6 @@ class LtxBodyStream : public EncodedBody {
   const ltx::Header header_;
   const uint64_t size_;
   CarriedPages pages_;
-  std::unique_ptr<ltx::StringSink> sink_;  // appends to buf_; outlives enc_
-  std::unique_ptr<ltx::Encoder> enc_;
   uint32_t last_ = 0;         // the last page encoded
   std::vector<uint8_t> page_;
 };
