@@ -73,14 +73,24 @@ void ExpectAbsent(Harness& h, httplib::Client& c) {
   EXPECT_FALSE(fs::exists(dir + "/seg"));
 }
 
-TEST(MockcloudFirstBase, TheFirstSnapshotIsWrittenOnceIntoTheBase) {
+// A mockcloud whose store I/O is counted (and can fail fsyncs), a client, and the first
+// snapshot of a fresh model.
+class MockcloudFirstBase : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    h.opts.store_io = io;
+    h.Start();
+    c = h.Client();
+    ltx = Snapshot(&m);
+  }
   Harness h;
-  auto io = std::make_shared<CountingIo>();
-  h.opts.store_io = io;
-  h.Start();
-  auto c = h.Client();
+  std::shared_ptr<CountingIo> io = std::make_shared<CountingIo>();
+  std::unique_ptr<httplib::Client> c;
   Model m;
-  const std::string ltx = Snapshot(&m);
+  std::string ltx;
+};
+
+TEST_F(MockcloudFirstBase, TheFirstSnapshotIsWrittenOnceIntoTheBase) {
   auto r = Upload(*c, ltx);
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
@@ -106,14 +116,7 @@ TEST(MockcloudFirstBase, TheFirstSnapshotIsWrittenOnceIntoTheBase) {
   EXPECT_EQ(snap->status, 200);
 }
 
-TEST(MockcloudFirstBase, ARejectedOrFailedFirstSnapshotLeavesNothing) {
-  Harness h;
-  auto io = std::make_shared<CountingIo>();
-  h.opts.store_io = io;
-  h.Start();
-  auto c = h.Client();
-  Model m;
-  const std::string ltx = Snapshot(&m);
+TEST_F(MockcloudFirstBase, ARejectedOrFailedFirstSnapshotLeavesNothing) {
 
   // Cut short (a killed upload): the decoder runs out of pages.
   auto r = Upload(*c, ltx.substr(0, ltx.size() / 2));
@@ -163,7 +166,7 @@ void SendHalfAndHangUp(int port, const std::string& ltx) {
   close(s);
 }
 
-TEST(MockcloudFirstBase, AnUploadCutOffMidBodyLeavesNothing) {
+TEST(MockcloudFirstBaseStreamed, AnUploadCutOffMidBodyLeavesNothing) {
   Harness h;
   h.Start();
   auto c = h.Client();
