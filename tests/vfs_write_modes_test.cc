@@ -42,6 +42,16 @@ class VfsWriteModesTest : public VfsTest {
     return st.ok() && st->held;
   }
   json Stats(sqlite3* db) { return json::parse(Q1(db, "PRAGMA litevfs_stats")); }
+  // A writer of database "a" in an open write transaction under the auto lease, which only
+  // a waiter frees (an idle release after 60 s).
+  sqlite3* HolderMidTransaction() {
+    Seed("a");
+    sqlite3* w = OpenRemote("a");
+    EXPECT_EQ(Q1(w, "PRAGMA litevfs_lease_idle = '60s'"), "60000");  // only a waiter frees it
+    Q(w, "BEGIN");
+    Q(w, "INSERT INTO t(id, k, v, pad) VALUES (1000, 'x', 1, 'y')");
+    return w;
+  }
   // Waits (bounded, on a condition, no fixed sleep) until `pred` holds.
   template <typename Pred>
   bool Eventually(Pred pred) {
@@ -178,11 +188,7 @@ TEST_F(VfsWriteModesTest, AutoLeaseIsReleasedWhenIdle) {
 }
 
 TEST_F(VfsWriteModesTest, WaitingWriterGetsTheLeaseAtTheHoldersNextCommit) {
-  Seed("a");
-  sqlite3* w = OpenRemote("a");
-  EXPECT_EQ(Q1(w, "PRAGMA litevfs_lease_idle = '60s'"), "60000");  // only a waiter frees it
-  Q(w, "BEGIN");
-  Q(w, "INSERT INTO t(id, k, v, pad) VALUES (1000, 'x', 1, 'y')");
+  sqlite3* w = HolderMidTransaction();
   // Another writer asks while the transaction runs: refused, and recorded as a waiter.
   auto refused = client_->AcquireLease("a", 5000);
   ASSERT_FALSE(refused.ok());
@@ -234,11 +240,7 @@ TEST_F(VfsWriteModesTest, ServerQueuesWaitingAcquiresFirstComeFirstServed) {
 }
 
 TEST_F(VfsWriteModesTest, CommitHandsTheLeaseToAQueuedWaiterInTheSameRequest) {
-  Seed("a");
-  sqlite3* w = OpenRemote("a");
-  EXPECT_EQ(Q1(w, "PRAGMA litevfs_lease_idle = '60s'"), "60000");  // only a waiter frees it
-  Q(w, "BEGIN");
-  Q(w, "INSERT INTO t(id, k, v, pad) VALUES (1000, 'x', 1, 'y')");
+  sqlite3* w = HolderMidTransaction();
   const std::string held = Stats(w)["lease"];
   ASSERT_FALSE(held.empty());
   litevfs::ClientConfig cfg;
