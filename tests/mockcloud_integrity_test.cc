@@ -337,3 +337,30 @@ TEST(MockcloudIntegrity, SegmentsFromBeforeTwoOrderingPointsLoadAndAreNotAppende
 }
 
 }  // namespace
+
+// Page batches are read a run at a time (one preadv for pages stored back to back): every
+// page of a batch that mixes base.db runs and segment frames is the model's, and a damaged
+// page inside a run is named exactly (page, file, offset), not its run's first page.
+TEST(MockcloudIntegrity, EveryPageOfARunIsCheckedAndNamed) {
+  Harness h;
+  h.Start();
+  const Model m = Build(h);
+  auto c = h.Client();
+  auto r = c->Get(("/db/page?db=db&pgno=1,2,3,4,5,6,7,8&pos=" + ltx::FormatPos(m.pos())).c_str(),
+             {{"Accept", "application/vnd.litevfs.pages"}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200);
+  auto frames = ParseFrames(r->body, 4096);
+  ASSERT_EQ(frames.size(), 8u);
+  for (uint32_t p = 1; p <= 8; p++) EXPECT_EQ(frames[p], m.Page(p)) << "page " << p;
+  h.Stop();
+  FlipByte(DbDir(h) + "/base.db", 6 * 4096 + 7);  // page 6: inside the run 3..8
+  h.Start();
+  c = h.Client();
+  r = c->Get(("/db/page?db=db&pgno=1,2,3,4,5,6,7,8&pos=" + ltx::FormatPos(m.pos())).c_str(),
+             {{"Accept", "application/vnd.litevfs.pages"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 500);
+  const std::string msg = J(r)["error"];
+  EXPECT_NE(msg.find("page 6 in " + DbDir(h) + "/base.db at offset 24576"), std::string::npos) << msg;
+}

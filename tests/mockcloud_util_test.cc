@@ -1,7 +1,17 @@
 // Unit tests of the mockcloud's request parsing, names, fault specs and small helpers.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "../mockcloud/src/body_pool.h"
 #include "../mockcloud/src/faults.h"
+#include "../mockcloud/src/page_runs.h"
 #include "../mockcloud/src/util.h"
 
 using namespace mockcloud;
@@ -161,4 +171,111 @@ TEST(MockcloudFaults, DecisionsAreDeterministicPerSeed) {
   EXPECT_NE(seq(1), seq(2));
   std::string s = seq(3);
   for (char c : {'E', 'D', 'T', '.'}) EXPECT_NE(s.find(c), std::string::npos) << c;
+}
+
+namespace {
+
+// A temporary file of `pages` pages of 64 bytes, page i filled with byte i.
+struct RunFile {
+  static constexpr size_t kPage = 64;
+  std::string path;
+  int fd = -1;
+  explicit RunFile(size_t pages) {
+    char tmpl[] = "/tmp/page_runs_XXXXXX";
+    fd = mkstemp(tmpl);
+    path = tmpl;
+    for (size_t i = 0; i < pages; i++) {
+      std::string page(kPage, char(i));
+      EXPECT_EQ(pwrite(fd, page.data(), kPage, off_t(i * kPage)), ssize_t(kPage));
+    }
+  }
+  ~RunFile() {
+    close(fd);
+    unlink(path.c_str());
+  }
+};
+
+}  // namespace
+
+TEST(MockcloudPageRuns, RunsAndSinglePagesLandInTheirSlotsAndAreEachChecked) {
+  RunFile f(10);
+  std::vector<std::string> out(6, std::string(RunFile::kPage, '?'));
+  std::vector<std::pair<uint32_t, uint64_t>> checked;  // (pgno, offset)
+  PageRuns runs(RunFile::kPage, [&](uint32_t pgno, const uint8_t* page, uint64_t sum, const std::string& file,
+                                    uint64_t off) {
+    EXPECT_EQ(file, f.path);
+    EXPECT_EQ(sum, uint64_t(pgno) * 10);
+    EXPECT_EQ(page[0], uint8_t(off / RunFile::kPage));
+    checked.emplace_back(pgno, off);
+    return Status::OK();
+  });
+  // File pages 2,3,4 (a run), 7, then 8,9 (a run after a gap), then 1 (backwards).
+  const size_t at[] = {2, 3, 4, 7, 8, 1};
+  for (size_t i = 0; i < 6; i++) {
+    const uint32_t pgno = uint32_t(100 + i);
+    ASSERT_TRUE(runs.Add(f.fd, f.path, at[i] * RunFile::kPage, pgno, uint64_t(pgno) * 10,
+                         reinterpret_cast<uint8_t*>(out[i].data()))
+                    .ok());
+  }
+  ASSERT_TRUE(runs.Flush().ok());
+  for (size_t i = 0; i < 6; i++) EXPECT_EQ(out[i], std::string(RunFile::kPage, char(at[i]))) << i;
+  ASSERT_EQ(checked.size(), 6u);
+  for (size_t i = 0; i < 6; i++) {
+    EXPECT_EQ(checked[i].first, 100 + i);
+    EXPECT_EQ(checked[i].second, at[i] * RunFile::kPage);
+  }
+}
+
+TEST(MockcloudPageRuns, AShortFileAndABadPageAreErrorsNamingFileAndOffset) {
+  RunFile f(3);
+  std::string a(RunFile::kPage, 0), b(RunFile::kPage, 0);
+  PageRuns ok_check(RunFile::kPage, [](uint32_t, const uint8_t*, uint64_t, const std::string&, uint64_t) {
+    return Status::OK();
+  });
+  ASSERT_TRUE(ok_check.Add(f.fd, f.path, 2 * RunFile::kPage, 1, 0, reinterpret_cast<uint8_t*>(a.data())).ok());
+  ASSERT_TRUE(ok_check.Add(f.fd, f.path, 3 * RunFile::kPage, 2, 0, reinterpret_cast<uint8_t*>(b.data())).ok());
+  Status st = ok_check.Flush();  // page 2 is past the end of the file
+  EXPECT_EQ(st.code(), ltx::Code::kCorruption);
+  EXPECT_NE(st.message().find(f.path + ": short read at offset 192"), std::string::npos) << st.ToString();
+
+  PageRuns bad_check(RunFile::kPage, [](uint32_t pgno, const uint8_t*, uint64_t, const std::string&, uint64_t off) {
+    return pgno == 2 ? Status::Corruption("page 2 at " + std::to_string(off)) : Status::OK();
+  });
+  for (uint32_t p = 1; p <= 3; p++) {
+    ASSERT_TRUE(bad_check.Add(f.fd, f.path, (p - 1) * RunFile::kPage, p, 0, reinterpret_cast<uint8_t*>(a.data())).ok());
+  }
+  st = bad_check.Flush();
+  EXPECT_EQ(st.code(), ltx::Code::kCorruption);
+  EXPECT_EQ(st.message(), "page 2 at 64");
+}
+
+TEST(MockcloudBodyPool, FreedBodiesAreReusedUpToTheBound) {
+  BodyPool pool;
+  uint8_t* first;
+  {
+    auto b = pool.Take(1000);
+    first = b->data.get();
+    b->size = 1000;
+  }
+  auto again = pool.Take(900);  // fits in the freed body: the same memory, emptied
+  EXPECT_EQ(again->data.get(), first);
+  EXPECT_EQ(again->size, 0u);
+  EXPECT_GE(again->capacity, 1000u);
+  EXPECT_EQ(pool.kept(), 0u);  // `again` holds the only one
+  pool.Take(BodyPool::kMaxKeptBytes + 1).reset();  // too large to keep
+  EXPECT_EQ(pool.kept(), 0u);
+  std::vector<std::shared_ptr<BodyPool::Body>> held;
+  std::vector<uint8_t*> ptrs;
+  for (size_t i = 0; i < BodyPool::kKept + 2; i++) {
+    held.push_back(pool.Take(100));
+    ptrs.push_back(held.back()->data.get());
+  }
+  held.clear();
+  EXPECT_EQ(pool.kept(), BodyPool::kKept);
+  size_t reused = 0;
+  for (size_t i = 0; i < BodyPool::kKept + 2; i++) {
+    held.push_back(pool.Take(100));
+    for (uint8_t* p : ptrs) reused += held.back()->data.get() == p;
+  }
+  EXPECT_GE(reused, BodyPool::kKept);
 }

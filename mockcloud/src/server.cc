@@ -18,7 +18,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zstd.h>
 
 #include <atomic>
 #include <chrono>
@@ -37,6 +36,7 @@
 #include "litevfs/limits.h"
 #include "local_leases.h"
 #include "long_poll.h"
+#include "page_reply.h"
 #include "rfc3339.h"
 #include "ltx/coding.h"
 #include "store.h"
@@ -104,9 +104,6 @@ const std::string kFeaturesHeader = [] {
   for (const auto& f : kFeatures) h += (h.empty() ? "" : ",") + f;
   return h;
 }();
-// Bodies this large are compressed only when a trial on their first kZstdProbe bytes saves
-// at least a tenth: compressing incompressible pages costs the server CPU and saves nothing.
-constexpr size_t kZstdProbe = 64 << 10;
 const double kBuckets[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30};
 constexpr size_t kNumBuckets = sizeof(kBuckets) / sizeof(kBuckets[0]);
 
@@ -149,14 +146,6 @@ std::string Sanitize(const std::string& s) {
   std::string out;
   for (unsigned char c : s.substr(0, 512)) out += (c >= 0x20 && c < 0x7f) ? char(c) : '?';
   return out;
-}
-
-bool WorthCompressing(const std::string& body) {
-  if (body.empty()) return false;
-  if (body.size() <= 2 * kZstdProbe) return true;
-  std::string z(ZSTD_compressBound(kZstdProbe), '\0');
-  size_t n = ZSTD_compress(z.data(), z.size(), body.data(), kZstdProbe, 1);
-  return !ZSTD_isError(n) && n < kZstdProbe - kZstdProbe / 10;
 }
 
 bool HeaderHasToken(const std::string& value, const std::string& token) {
@@ -254,8 +243,9 @@ class ServerImpl : public Server {
   void HandleMetrics(const httplib::Request&, httplib::Response&);
   void HandleAdminFaults(const httplib::Request&, httplib::Response&,
                          const httplib::ContentReader*);
-  void SendPageBatch(const httplib::Request& req, httplib::Response& res, const PageSet& ps,
-                     bool force_binary);
+  // A page batch's binary answer (page_reply.h), with the truncate fault.
+  void SendPagesBinary(httplib::Response& res, PagesBody pb);
+  static bool WantsZstd(const httplib::Request& req);
   // ---- time travel and lifecycle (issue 18; defined at the end of this file) ----
   void TimeRoutes();
   bool HeldByAnyone(const std::string& key);
@@ -268,6 +258,7 @@ class ServerImpl : public Server {
 
   ServerOptions opts_;
   std::unique_ptr<StoreApi> store_;
+  BodyPool body_pool_;  // page batch bodies (page_reply.h)
   using Route = std::function<void(Exchange&)>;
   std::map<std::pair<std::string, std::string>, Route> routes_;  // (method, path); set in Init
   std::unique_ptr<LongPollHub> polls_;
@@ -905,34 +896,27 @@ void ServerImpl::HandleSnapshot(const httplib::Request& req, httplib::Response& 
       });
 }
 
-void ServerImpl::SendPageBatch(const httplib::Request& req, httplib::Response& res,
-                               const PageSet& ps, bool force_binary) {
-  tl.pages = ps.pages.size();
-  if (force_binary || HeaderHasToken(req.get_header_value("Accept"), kPagesMime)) {
-    std::string body;
-    body.reserve(ps.pages.size() * (4 + ps.page_size));
-    for (const auto& [pgno, data] : ps.pages) {
-      ltx::AppendU32(&body, pgno);
-      body += data;
-    }
-    res.set_header("Litevfs-Page-Size", std::to_string(ps.page_size));
-    res.set_header("Litevfs-Pos", ltx::FormatPos(ps.pos));
-    res.set_header("Litevfs-Commit", std::to_string(ps.commit));
-    if (HeaderHasToken(req.get_header_value("Accept-Encoding"), "zstd") && WorthCompressing(body)) {
-      std::string z(ZSTD_compressBound(body.size()), '\0');
-      size_t n = ZSTD_compress(z.data(), z.size(), body.data(), body.size(), 1);
-      if (!ZSTD_isError(n) && n < body.size()) {
-        z.resize(n);
-        res.set_header("Content-Encoding", "zstd");
-        body = std::move(z);
-      }
-    }
-    return Reply(res, 200, std::move(body), kPagesMime);
-  }
-  json pages = json::array();
-  for (const auto& [pgno, data] : ps.pages)
-    pages.push_back({{"pgno", pgno}, {"data", Base64Encode(data)}});
-  ReplyJson(res, 200, {{"pages", std::move(pages)}});
+void ServerImpl::SendPagesBinary(httplib::Response& res, PagesBody pb) {
+  tl.pages = pb.pages;
+  res.set_header("Litevfs-Page-Size", std::to_string(pb.head.page_size));
+  res.set_header("Litevfs-Pos", ltx::FormatPos(pb.head.pos));
+  res.set_header("Litevfs-Commit", std::to_string(pb.head.commit));
+  if (pb.zstd) res.set_header("Content-Encoding", "zstd");
+  // Full Content-Length; with the truncate fault, half the body and then the connection closes.
+  const size_t size = pb.body->size;
+  const size_t limit = tl.fault.truncate && size > 1 ? size / 2 : size;
+  res.status = 200;
+  res.set_content_provider(size, kPagesMime,
+                           [body = std::move(pb.body), limit](size_t offset, size_t, httplib::DataSink& sink) {
+                             if (offset >= limit) return false;
+                             return sink.write(reinterpret_cast<const char*>(body->data.get()) + offset,
+                                               limit - offset) &&
+                                    limit == body->size;
+                           });
+}
+
+bool ServerImpl::WantsZstd(const httplib::Request& req) {
+  return HeaderHasToken(req.get_header_value("Accept-Encoding"), "zstd");
 }
 
 void ServerImpl::HandlePage(const httplib::Request& req, httplib::Response& res) {
@@ -948,9 +932,17 @@ void ServerImpl::HandlePage(const httplib::Request& req, httplib::Response& res)
   if (!pgnos.ok()) return ReplyError(res, 400, "EBADREQUEST", pgnos.status().message());
   if (!GetDb(req, res, false, &db, &name)) return;
   if (Status st = EnsureAt(name, db, pos); !st.ok()) return ReplyStatus(res, st, db);
-  auto r = db->ReadPages(pos, *pgnos);
+  if (HeaderHasToken(req.get_header_value("Accept"), kPagesMime)) {
+    auto pb = BuildPagesBody(*db, pos, *pgnos, WantsZstd(req), &body_pool_);
+    if (!pb.ok()) return ReplyStatus(res, pb.status(), db);
+    return SendPagesBinary(res, std::move(pb).value());
+  }
+  auto r = db->ReadPages(pos, *pgnos);  // JSON with base64 pages: clients before pages-binary
   if (!r.ok()) return ReplyStatus(res, r.status(), db);
-  SendPageBatch(req, res, *r, false);
+  tl.pages = r->pages.size();
+  json pages = json::array();
+  for (const auto& [pgno, data] : r->pages) pages.push_back({{"pgno", pgno}, {"data", Base64Encode(data)}});
+  ReplyJson(res, 200, {{"pages", std::move(pages)}});
 }
 
 void ServerImpl::HandleInterior(const httplib::Request& req, httplib::Response& res) {
@@ -965,7 +957,9 @@ void ServerImpl::HandleInterior(const httplib::Request& req, httplib::Response& 
   }
   auto r = db->ReadInterior(has_pos ? &pos : nullptr);
   if (!r.ok()) return ReplyStatus(res, r.status(), db);
-  SendPageBatch(req, res, *r, /*force_binary=*/true);  // the route exists for pages-binary clients
+  auto pb = PagesBodyOf(*r, WantsZstd(req), &body_pool_);  // the route is for pages-binary clients
+  if (!pb.ok()) return ReplyStatus(res, pb.status(), db);
+  SendPagesBinary(res, std::move(pb).value());
 }
 
 json SyncJson(const SyncInfo& s) {

@@ -101,10 +101,6 @@ std::string SegName(uint64_t seq) {
   return buf;
 }
 
-Status PosMismatch(const std::string& msg) {
-  return Status(ltx::Code::kConflict, msg, kApiPosMismatch);
-}
-
 bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -291,94 +287,6 @@ bool Database::ResolveLocked(const Pos& at, View* v) const {
     prev = files_[i].commit;
   }
   return true;
-}
-
-Status Database::ReadPageLocked(const View& v, uint32_t pgno, uint8_t* out, FdCache* fds) const {
-  const uint32_t ps = page_size_;
-  memset(out, 0, ps);
-  if (pgno == 0 || pgno > v.commit || pgno == ltx::LockPgno(ps)) return Status::OK();
-  const Version* found = nullptr;
-  auto it = index_.find(pgno);
-  if (it != index_.end()) {
-    const auto& vers = it->second;
-    auto ub = std::upper_bound(vers.begin(), vers.end(), v.txid,
-                               [](uint64_t t, const Version& x) { return t < x.txid; });
-    if (ub != vers.begin()) found = &*(ub - 1);
-  }
-  uint64_t source_txid = found ? found->txid : base_.pos.txid;
-  for (const auto& [txid, commit] : v.shrinks) {
-    if (txid > source_txid && txid <= v.txid && commit < pgno) return Status::OK();  // dropped
-  }
-  if (found) {
-    const TxFile* f = FileByTxidLocked(found->txid);
-    if (!f)
-      return Status::Corruption("index names txid " + ltx::FormatTxid(found->txid) +
-                                " which has no file");
-    LTX_ASSIGN_OR_RETURN(int fd, fds->Get(f->path));
-    uint64_t off = f->offset + ltx::kHeaderSize +
-                   uint64_t(found->frame) * (ltx::kV1PageHeaderSize + ps) + ltx::kV1PageHeaderSize;
-    LTX_RETURN_IF_ERROR(PreadAll(fd, out, ps, off).WithContext(f->path));
-    return CheckSum(pgno, out, found->sum, f->path, off);
-  }
-  if (base_.fd >= 0 && pgno <= base_.commit) {
-    const uint64_t off = uint64_t(pgno) * ps;
-    LTX_RETURN_IF_ERROR(PreadAll(base_.fd, out, ps, off).WithContext(dir_ + "/base.db"));
-    return CheckSum(pgno, out, base_.sums[pgno], dir_ + "/base.db", off);
-  }
-  return Status::OK();  // grown without being written: zeros
-}
-
-Result<PageSet> Database::ReadPagesLocked(const View& v, const std::vector<uint32_t>& pgnos) const {
-  PageSet out;
-  out.pos = {v.txid, v.file_end == 0 ? base_.pos.post_apply_checksum : files_[v.file_end - 1].post};
-  out.page_size = page_size_;
-  out.commit = v.commit;
-  FdCache fds;
-  for (uint32_t p : pgnos) {
-    if (p > v.commit) continue;
-    std::string page(page_size_, '\0');
-    LTX_RETURN_IF_ERROR(ReadPageLocked(v, p, reinterpret_cast<uint8_t*>(page.data()), &fds));
-    out.pages.emplace_back(p, std::move(page));
-  }
-  return out;
-}
-
-Result<PageSet> Database::ReadPages(const Pos& at, const std::vector<uint32_t>& pgnos) const {
-  std::shared_lock l(mu_);
-  View v;
-  if (!ResolveLocked(at, &v)) {
-    return PosMismatch("position " + ltx::FormatPos(at) + " is not retained");
-  }
-  return ReadPagesLocked(v, pgnos);
-}
-
-Result<PageSet> Database::ReadInterior(const Pos* at) const {
-  std::shared_lock l(mu_);
-  Pos p = at ? *at : CurrentLocked();
-  View v;
-  if (!ResolveLocked(p, &v)) {
-    return PosMismatch("position " + ltx::FormatPos(p) + " is not retained");
-  }
-  std::unordered_set<uint32_t> set(base_.interior.begin(), base_.interior.end());
-  uint32_t prev_commit = base_.commit;
-  for (size_t i = 0; i < v.file_end; i++) {
-    const TxFile& f = files_[i];
-    for (uint32_t pg : f.pgnos) {
-      if (std::binary_search(f.interior.begin(), f.interior.end(), pg))
-        set.insert(pg);
-      else
-        set.erase(pg);
-    }
-    if (f.commit < prev_commit) {
-      for (auto it = set.begin(); it != set.end();) it = *it > f.commit ? set.erase(it) : ++it;
-    }
-    prev_commit = f.commit;
-  }
-  std::vector<uint32_t> pgnos(set.begin(), set.end());
-  if (v.commit >= 1) pgnos.push_back(1);
-  std::sort(pgnos.begin(), pgnos.end());
-  pgnos.erase(std::unique(pgnos.begin(), pgnos.end()), pgnos.end());
-  return ReadPagesLocked(v, pgnos);
 }
 
 Result<SyncInfo> Database::Sync(const Pos* since) const {

@@ -27,10 +27,6 @@ constexpr size_t kChangeCounterOffset = 24;
 constexpr size_t kVersionValidForOffset = 92;
 constexpr char kTrashDir[] = "trash";
 
-Status PosMismatchStatus(const std::string& msg) {
-  return Status(ltx::Code::kConflict, msg, kApiPosMismatch);
-}
-
 Status NotRetained(const std::string& what, const HistoryItem* oldest) {
   std::string msg = what + " is not retained";
   if (oldest) {
@@ -99,8 +95,8 @@ void SetChangeCounter(uint8_t* page1, uint32_t counter) {
 Result<DiffInfo> Database::Diff(const Pos& from, const Pos& to) const {
   std::shared_lock l(mu_);
   View a, b;
-  if (!ResolveLocked(from, &a)) return PosMismatchStatus("position " + ltx::FormatPos(from) + " is not retained");
-  if (!ResolveLocked(to, &b)) return PosMismatchStatus("position " + ltx::FormatPos(to) + " is not retained");
+  if (!ResolveLocked(from, &a)) return PosMismatch("position " + ltx::FormatPos(from) + " is not retained");
+  if (!ResolveLocked(to, &b)) return PosMismatch("position " + ltx::FormatPos(to) + " is not retained");
   DiffInfo out;
   out.from = from;
   out.to = to;
@@ -173,7 +169,7 @@ Result<std::unique_ptr<Database::SnapshotStream>> Database::OpenSnapshotAt(
   {
     std::unique_lock l(mu_);
     View v;
-    if (!ResolveLocked(at, &v)) return PosMismatchStatus("position " + ltx::FormatPos(at) + " is not retained");
+    if (!ResolveLocked(at, &v)) return PosMismatch("position " + ltx::FormatPos(at) + " is not retained");
     commit = v.commit;
     ts = v.file_end == 0 ? base_.timestamp_ms : files_[v.file_end - 1].timestamp_ms;
     pins_.insert(at.txid);
@@ -215,7 +211,7 @@ Result<ApplyResult> Database::Restore(const Pos& target,
     std::shared_lock l(mu_);
     View cv, tv;
     if (!ResolveLocked(cur, &cv) || !ResolveLocked(target, &tv)) {
-      return PosMismatchStatus("the database moved on while the restore was planned; retry");
+      return PosMismatch("the database moved on while the restore was planned; retry");
     }
     FdCache fds;
     std::vector<uint8_t> page(page_size_);

@@ -1,0 +1,81 @@
+#include "page_reply.h"
+
+#include <zstd.h>
+
+#include <cstring>
+
+#include "ltx/coding.h"
+
+namespace mockcloud {
+namespace {
+
+constexpr size_t kRecordHead = 4;  // the u32 pgno before each page
+// Bodies this large are compressed only when a trial on their first kZstdProbe bytes saves
+// at least a tenth: compressing incompressible pages costs the server CPU and saves nothing.
+constexpr size_t kZstdProbe = 64 << 10;
+constexpr int kZstdLevel = 1;
+
+bool WorthCompressing(const uint8_t* data, size_t n) {
+  if (n == 0) return false;
+  if (n <= 2 * kZstdProbe) return true;
+  std::vector<uint8_t> z(ZSTD_compressBound(kZstdProbe));
+  const size_t got = ZSTD_compress(z.data(), z.size(), data, kZstdProbe, kZstdLevel);
+  return !ZSTD_isError(got) && got < kZstdProbe - kZstdProbe / 10;
+}
+
+// Replaces out->body by its zstd form when that is smaller and worth it.
+void MaybeCompress(PagesBody* out, BodyPool* pool) {
+  const BodyPool::Body& raw = *out->body;
+  if (!WorthCompressing(raw.data.get(), raw.size)) return;
+  auto z = pool->Take(ZSTD_compressBound(raw.size));
+  const size_t n = ZSTD_compress(z->data.get(), z->capacity, raw.data.get(), raw.size, kZstdLevel);
+  if (ZSTD_isError(n) || n >= raw.size) return;
+  z->size = n;
+  out->body = std::move(z);
+  out->zstd = true;
+}
+
+// Writes each page's record head and hands the store the place of its bytes.
+class BodySink : public PageSink {
+ public:
+  BodySink(BodyPool* pool, PagesBody* out) : pool_(pool), out_(out) {}
+  Status Begin(const PageSetHead& head, size_t max_pages) override {
+    out_->head = head;
+    out_->body = pool_->Take(std::max<size_t>(1, max_pages * (kRecordHead + head.page_size)));
+    return Status::OK();
+  }
+  uint8_t* Slot(uint32_t pgno) override {
+    BodyPool::Body& b = *out_->body;
+    uint8_t* rec = b.data.get() + b.size;
+    ltx::EncodeU32(rec, pgno);
+    b.size += kRecordHead + out_->head.page_size;
+    out_->pages++;
+    return rec + kRecordHead;
+  }
+
+ private:
+  BodyPool* pool_;
+  PagesBody* out_;
+};
+
+}  // namespace
+
+Result<PagesBody> BuildPagesBody(const Database& db, const Pos& at, const std::vector<uint32_t>& pgnos,
+                                 bool accept_zstd, BodyPool* pool) {
+  PagesBody out;
+  BodySink sink(pool, &out);
+  LTX_RETURN_IF_ERROR(db.ReadPagesTo(at, pgnos, &sink));
+  if (accept_zstd) MaybeCompress(&out, pool);
+  return out;
+}
+
+Result<PagesBody> PagesBodyOf(const PageSet& ps, bool accept_zstd, BodyPool* pool) {
+  PagesBody out;
+  BodySink sink(pool, &out);
+  LTX_RETURN_IF_ERROR(sink.Begin(ps, ps.pages.size()));
+  for (const auto& [pgno, data] : ps.pages) memcpy(sink.Slot(pgno), data.data(), ps.page_size);
+  if (accept_zstd) MaybeCompress(&out, pool);
+  return out;
+}
+
+}  // namespace mockcloud
