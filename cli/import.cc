@@ -245,6 +245,18 @@ void Report(const ImportOptions& opt, const ImportSource& src, const ltx::Pos& p
             << (snapshot ? ", new database" : ", on top of the existing history") << ")\n";
 }
 
+// The service names its body limit in every answer (Litevfs-Max-Body): a database over it is
+// refused here, before minutes of upload, with the fix.
+void CheckUploadFits(const litevfs::Client& client, const ImportOptions& opt, const DbFileInfo& fi) {
+  const uint64_t limit = client.max_body_bytes();
+  const uint64_t size = litevfs::LtxSize(fi.page_size, fi.page_count);
+  if (limit == 0 || opt.compress || size <= limit) return;
+  throw CliError(opt.file + ": the upload of this database is " + std::to_string(size) +
+                 " bytes, over the service's limit of " + std::to_string(limit) +
+                 " bytes per transaction; start litevfs-mockcloud with --max-body " +
+                 std::to_string(size) + " or more (the default is 64 GiB)");
+}
+
 void run_import(const ImportOptions& opt) {
   Check(litevfs::ValidateDatabaseName(opt.db), "database name");
   const int64_t lease_ms =
@@ -255,6 +267,7 @@ void run_import(const ImportOptions& opt) {
   auto client = MakeClient();
   const ImportLease lease(*client, opt.db, opt.lease_id, lease_ms);
   const ltx::Pos cur = CurrentPos(*client, opt.db);
+  CheckUploadFits(*client, opt, src.info());
 
   uint64_t post = 0, upload_bytes = 0;
   const ltx::Pos pos = opt.compress

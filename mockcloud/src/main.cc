@@ -69,7 +69,7 @@ struct Flags {
                     admin_token_file, retention = "1h", faults, log_level = "info",
                     compact_interval = "10s", max_wait = "30s", header_timeout = "10s",
                     idle_timeout = "60s", snapshots_every = "0", snapshots_keep = "30d";
-  uint64_t retain_txids = 1000, max_body = 256ull << 20;
+  uint64_t retain_txids = 1000, max_body = mockcloud::kDefaultMaxBody;
   int threads = 16, max_long_polls = 4096;
   int64_t max_connections = 10000, max_queue = 1024;
   bool verify_on_start = false;
@@ -141,7 +141,8 @@ void AddDistFlags(CLI::App& app, Flags* f) {
 void AddHttpFlags(CLI::App& app, Flags* f) {
   app.add_option("--listen", f->listen, "HOST:PORT to listen on (port 0 = any free port)")
       ->capture_default_str();
-  app.add_option("--max-body", f->max_body, "Largest request body in bytes; larger gets 413")
+  app.add_option("--max-body", f->max_body, "Largest transaction upload in bytes; larger gets 413 (a disk guard: "
+                 "uploads are applied or spooled as they arrive, never held in memory)")
       ->capture_default_str();
   app.add_option(
       "--faults", f->faults,

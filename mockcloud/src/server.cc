@@ -92,6 +92,7 @@ namespace {
 constexpr int64_t kIoTimeoutMs = 30000;  // a body read or response write stalled this long aborts
 constexpr size_t kReservedFds = 256;     // descriptors kept for files, logs and lingering closes
 constexpr size_t kMemoryBody = 1 << 20;     // POST /db/tx bodies up to this are not spooled to disk
+constexpr uint64_t kMaxJsonBody = 16ull << 20;  // POST /sync: held in memory, parsed whole
 constexpr uint64_t kDrainCap = 8ull << 20;  // bytes past --max-body read (and dropped) so the
                                             // client sees the 413 before the socket closes
 constexpr char kPagesMime[] = "application/vnd.litevfs.pages";
@@ -1018,7 +1019,7 @@ void ServerImpl::FinishSync(httplib::Response& res, const std::shared_ptr<Databa
 void ServerImpl::HandleSyncMany(const httplib::Request&, httplib::Response& res,
                                 const httplib::ContentReader& reader) {
   std::string body;
-  if (!ReadBody(reader, res, opts_.max_body, &body)) return;
+  if (!ReadBody(reader, res, std::min(opts_.max_body, kMaxJsonBody), &body)) return;
   json in = json::parse(body, nullptr, false);
   if (in.is_discarded() || !in.is_object() || !in.contains("positions") ||
       !in["positions"].is_object()) {

@@ -242,6 +242,21 @@ class CloudCliTest(unittest.TestCase):
         self.assertIn(missing, p.stderr)
         self.assertEqual(self.cli(["pos", "large"]).stdout.split("/")[0], "0000000000000001")
 
+    def test_import_over_the_body_limit_names_the_flag_before_uploading(self):
+        # A database larger than the service's --max-body is refused before the upload, with
+        # the flag to raise; the service's default takes a large database.
+        small = MockCloud(self.path("small-data"), self.path("small.log"),
+                          extra_args=["--max-body", str(64 << 10)])
+        self.addCleanup(small.stop)
+        env = dict(self.env, LITEFS_CLOUD_HOST=small.url)
+        size = os.path.getsize(self.src)
+        self.assertGreater(size, 64 << 10)
+        p = self.cli(["import", self.src, "big"], env=env, check=1)
+        self.assertIn("--max-body", p.stderr)
+        self.assertIn("over the service's limit of %d bytes" % (64 << 10), p.stderr)
+        self.assertNotIn("big", self.cli(["ls"], env=env).stdout)
+        self.assertIn("imported", self.cli(["import", self.src, "fits"]).stdout)
+
     def test_verify_integrity_through_vfs(self):
         self.import_db(self.src, "integ")
         v = json.loads(self.cli(["verify", "--integrity", "--json", "integ"]).stdout)

@@ -31,6 +31,10 @@ struct TokenEntry {
   std::string cluster;  // "*" = every cluster
 };
 
+// The default largest request body: a transaction upload (an import of a large database is
+// one). A disk guard, not a memory one: uploads are applied or spooled as they arrive.
+inline constexpr uint64_t kDefaultMaxBody = 64ull << 30;
+
 struct ServerOptions {
   std::string data_dir;  // required (local store); everything lives under it
   std::string host = "127.0.0.1";
@@ -42,7 +46,7 @@ struct ServerOptions {
   int64_t snapshots_every_ms = 0;       // a restore point this often (0 = none; issue 18)...
   int64_t snapshots_keep_ms = 30ll * 24 * 3600 * 1000;  // ...each kept this long
   int64_t compact_interval_ms = 10000;  // background compaction period (0 = never)
-  uint64_t max_body = 256ull << 20;     // request bodies above this get 413
+  uint64_t max_body = kDefaultMaxBody;  // request bodies above this get 413
   uint64_t segment_bytes = 64ull << 20; // the store starts a new segment file past this
   std::string faults;                   // fault spec (see PROTOCOL.md), empty = none
   int threads = 16;                     // HTTP worker threads (requests being handled)
