@@ -319,7 +319,6 @@ inline int RunServe(const Args& a) {
   o.tokens = {{kToken, "*"}};
   o.admin_token = kAdminToken;
   o.compact_interval_ms = 0;
-  o.max_body = 8ull << 30;
   o.threads = 64;
   o.log_level = mockcloud::LogLevel::kError;
   if (!a.rest.empty()) o.faults = a.rest[0];

@@ -11,6 +11,7 @@
 //     mockcloud serving rows 3, 4 and 10 (<= 128 MiB).
 // Rounds alternate baseline and measurement; the best of each counts (the machine is shared).
 #include "bench_common.h"
+#include "big_db.h"
 #include "physical_baseline.h"
 
 namespace {
@@ -20,7 +21,6 @@ using namespace bench;
 constexpr double kLimitRss = 64.0 * 1024 * 1024;
 constexpr double kLimitServerRss = 128.0 * 1024 * 1024;
 constexpr double kTarget = 0.5;
-constexpr double kBytesPerRow = 580;  // 500 bytes of value, its key, record and b-tree overhead
 
 // --child scan|prefetch HOST CACHE_DIR NAME: one JSON line.
 int RunChild(const Args& a) {
@@ -45,31 +45,6 @@ int RunChild(const Args& a) {
   std::printf("%s\n", out.dump().c_str());
   std::fflush(stdout);
   return 0;
-}
-
-// The data: 200 random + 300 repeated bytes per row, an index on k.
-void BuildDatabase(const std::string& path, int size_mb) {
-  const double t0 = Now();
-  sqlite3* db = OpenDb(path);
-  const int64_t rows = int64_t(double(size_mb) * 1024 * 1024 / kBytesPerRow);
-  Exec(db, "PRAGMA page_size=4096; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-           "CREATE TABLE big(id INTEGER PRIMARY KEY, k INTEGER, v BLOB);"
-           "BEGIN; WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i < " +
-               std::to_string(rows) +
-               ") INSERT INTO big SELECT i, (i * 7919) % 1000003, randomblob(200) || zeroblob(300)"
-               " FROM c; COMMIT; CREATE INDEX big_k ON big(k);");
-  sqlite3_close(db);
-  Log("big.db: " + std::to_string(rows) + " rows, " + FmtBytes(double(fs::file_size(path))) +
-      " built in " + Fmt(Now() - t0, 1) + " s");
-}
-
-// The litevfs CLI of this build, or $LITEVFS_BENCH_CLI (to measure another build's).
-std::string CliPath() {
-  const char* e = getenv("LITEVFS_BENCH_CLI");
-  const std::string p = e && *e ? std::string(e)
-                                : (fs::path(SelfExe()).parent_path().parent_path() / "cli/litevfs").string();
-  if (access(p.c_str(), X_OK) != 0) Die(p + " is not built (cmake --build --preset release --target litevfs-cli)");
-  return p;
 }
 
 // The best (shortest) time of a series of runs and the largest peak RSS seen.
@@ -97,13 +72,6 @@ json RunMeasuredChild(const std::string& mode, const ServerProc& srv, const std:
   std::error_code ec;
   fs::remove_all(cache_dir, ec);
   return json::parse(*line);
-}
-
-void PointCliAt(const std::string& host, const std::string& cache_dir) {
-  setenv("LITEFS_CLOUD_HOST", host.c_str(), 1);
-  setenv("LITEFS_CLOUD_TOKEN", kToken, 1);
-  setenv("LITEVFS_CACHE_DIR", cache_dir.c_str(), 1);
-  unsetenv("LITEFS_CLOUD_CLUSTER");
 }
 
 // Row 11: imports of big.db (as "big", then as other names) against cp + fsync.
@@ -170,7 +138,7 @@ int Main(const Args& a) {
   TempDir dir("scan");
   fs::create_directories(dir / "files");
   const std::string file = dir / "files/big.db";
-  BuildDatabase(file, size_mb);
+  BuildBigDatabase(file, size_mb);
   const double bytes = double(fs::file_size(file));
   Best cp, imp;
   ImportRounds(dir, file, rounds, &cp, &imp);

@@ -946,6 +946,12 @@ uint64_t PageCache::page_count() const {
   return impl_->resident.size();
 }
 
+uint64_t PageCache::index_memory_bytes() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->slots.allocated_bytes() + impl_->pins.allocated_bytes() +
+         impl_->resident.capacity() * sizeof(uint32_t);
+}
+
 const CacheStats& PageCache::stats() const { return impl_->stats; }
 
 }  // namespace litevfs

@@ -133,6 +133,8 @@ class PageCache {
   void SetLimits(uint64_t max_pages, uint64_t min_available_bytes);
 
   uint64_t page_count() const;  // pages present (any version)
+  // Memory of the in-process index (slots, pins, clock ring): issue 19 reports it per page.
+  uint64_t index_memory_bytes() const;
   const CacheStats& stats() const;
 
  private:

@@ -104,6 +104,7 @@ std::string Database::StatsJson(Conn* c) {
   j["cache_hits"] = cache_hits_.load();
   j["cache_misses"] = cache_misses_.load();
   j["cache_pages"] = cache_ ? cache_->page_count() : 0;
+  j["cache_index_bytes"] = cache_ ? cache_->index_memory_bytes() : 0;
   j["cache_dir"] = memory_only_ ? std::string() : cache_dir_;
   j["cache_memory_only"] = memory_only_;
   j["prefetched_pages"] = prefetched_.load();
