@@ -213,15 +213,19 @@ ltx::Pos UploadStreamed(litevfs::Client& client, const ImportOptions& opt,
                         uint64_t* post, uint64_t* bytes) {
   const DbFileInfo& fi = src.info();
   const ltx::Header h = ImportHeader(fi, cur);
-  *post = FilePostChecksum(src.path(), fi);
   Progress bar("import: upload", fi.page_count, ProgressWanted(opt.json));
-  ImportLtxStream body(src.path(), fi, h, *post, &bar);
+  ImportLtxStream body(src.path(), fi, h, &bar);
   *bytes = body.size();
   const litevfs::Client::BodyReader reader = [&body](uint64_t off, uint8_t* buf, size_t n) {
     return body.ReadAt(off, buf, n);
   };
-  auto uploaded = client.UploadTxStream(opt.db, {h.max_txid, *post}, body.size(), reader, lease.id());
+  // end_pos() is complete once the body was read: the client reads it after the answer.
+  auto uploaded = client.UploadTxStream(opt.db, body.end_pos(), body.size(), reader, lease.id());
   bar.Done();
+  if (uploaded.ok() && !body.finished()) {
+    throw CliError(opt.db + ": the service answered before the whole upload was sent");
+  }
+  *post = body.end_pos().post_apply_checksum;
   return UploadResult(opt, lease, std::move(uploaded));
 }
 

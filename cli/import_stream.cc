@@ -41,36 +41,18 @@ int OpenOrThrow(const std::string& path) {
 
 }  // namespace
 
-uint64_t FilePostChecksum(const std::string& path, const DbFileInfo& fi) {
-  const int fd = OpenOrThrow(path);
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  const uint32_t lock = ltx::LockPgno(fi.page_size);
-  ltx::DatabaseChecksum sum;
-  std::vector<uint8_t> buf;
-  for (uint32_t first = 1; first <= fi.page_count; first += kImportBatchPages) {
-    const uint32_t n = std::min(kImportBatchPages, fi.page_count - first + 1);
-    Check(ReadPages(fd, path, fi.page_size, first, n, &buf));
-    for (uint32_t i = 0; i < n; i++) {
-      if (first + i == lock) continue;
-      sum.Toggle(ltx::PageChecksum(first + i, {buf.data() + size_t(i) * fi.page_size, fi.page_size}));
-    }
-  }
-  return sum.value();
-}
-
 ImportLtxStream::ImportLtxStream(const std::string& path, const DbFileInfo& fi,
-                                 const ltx::Header& header, uint64_t post, Progress* progress)
-    : path_(path), fi_(fi), header_(header), post_(post),
+                                 const ltx::Header& header, Progress* progress)
+    : path_(path), fi_(fi), header_(header),
       size_(litevfs::LtxSize(fi.page_size, fi.page_count - (ltx::LockPgno(fi.page_size) <= fi.page_count))),
-      progress_(progress), fd_(OpenOrThrow(path)) {}
+      end_pos_{header.max_txid, 0}, progress_(progress), fd_(OpenOrThrow(path)) {}
 
 ImportLtxStream::~ImportLtxStream() { ::close(fd_); }
 
 ltx::Status ImportLtxStream::Restart() {
   next_pgno_ = 1;
+  sum_ = ltx::DatabaseChecksum();
+  end_pos_.post_apply_checksum = 0;
   ltx::EncodeOptions eo;
   eo.version = ltx::Version::kV1;
   return OpenEncoder(header_, eo).WithContext("encode " + path_);
@@ -78,7 +60,8 @@ ltx::Status ImportLtxStream::Restart() {
 
 ltx::Status ImportLtxStream::Produce() {
   if (next_pgno_ > fi_.page_count) {
-    LTX_RETURN_IF_ERROR(enc_->Finish(post_).WithContext("encode " + path_));
+    LTX_RETURN_IF_ERROR(enc_->Finish(sum_.value()).WithContext("encode " + path_));
+    end_pos_.post_apply_checksum = sum_.value();
     finished_ = true;
     if (buf_start_ + buf_.size() != size_) {
       return ltx::Status::Corruption("the import's LTX is " + std::to_string(buf_start_ + buf_.size()) +
@@ -93,6 +76,7 @@ ltx::Status ImportLtxStream::Produce() {
   for (uint32_t i = 0; i < n; i++) {
     if (first + i == lock) continue;
     std::span<const uint8_t> page(pages_.data() + size_t(i) * fi_.page_size, fi_.page_size);
+    sum_.Toggle(ltx::PageChecksum(first + i, page));
     LTX_RETURN_IF_ERROR(enc_->AddPage(first + i, page).WithContext("encode page " + std::to_string(first + i)));
   }
   next_pgno_ = first + n;

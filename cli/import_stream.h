@@ -1,13 +1,12 @@
 // The LTX of `litevfs import` encoded on the fly into the upload's body (issue 19): no
-// temporary LTX file, so the database is read twice from FILE (the page cache, after the
-// first pass) and never written on the client.
-//  1. FilePostChecksum: the post-apply checksum of FILE's pages (the position the upload
-//     ends at, which the acknowledgement is checked against, must be known before it).
-//  2. ImportLtxStream: the uncompressed v1 LTX of every page of FILE (the lock page left
-//     out), produced a batch of pages at a time as the upload reads it (pread semantics: a
-//     read before what was produced last starts over). Its size is known ahead, so the
-//     request has a Content-Length. FILE changing in between is caught by the server, which
-//     recomputes the checksum from the pages it got and refuses the upload.
+// temporary LTX file and one pass over FILE; nothing is written on the client.
+// ImportLtxStream: the uncompressed v1 LTX of every page of FILE (the lock page left out),
+// produced a batch of pages at a time as the upload reads it (pread semantics: a read before
+// what was produced last starts over). The post-apply checksum is summed as the pages go by
+// and written in the trailer; end_pos() (which the acknowledgement is checked against) is
+// complete once the body was read. Its size is known ahead, so the request has a
+// Content-Length. FILE changing meanwhile is caught by the server, which recomputes the
+// checksum from the pages it got.
 // --compress still goes through a temporary file (the LZ4 size is not known ahead).
 #pragma once
 
@@ -17,6 +16,7 @@
 #include <vector>
 
 #include "import_source.h"
+#include "ltx/checksum.h"
 #include "ltx/encoder.h"
 #include "ltx/format.h"
 #include "ltx/io.h"
@@ -26,22 +26,23 @@
 
 namespace cli {
 
-// Pages read from FILE per batch, in both passes.
+// Pages read from FILE per batch.
 inline constexpr uint32_t kImportBatchPages = 64;
-
-// Pass 1: the post-apply checksum of the pages of `path` (fi: its page size and count).
-uint64_t FilePostChecksum(const std::string& path, const DbFileInfo& fi);
 
 class ImportLtxStream : public litevfs::EncodedBody {
  public:
-  // `post`: FilePostChecksum's answer; `progress` (not owned, may be null) counts pages sent.
+  // `progress` (not owned, may be null) counts pages sent.
   ImportLtxStream(const std::string& path, const DbFileInfo& fi, const ltx::Header& header,
-                  uint64_t post, Progress* progress);
+                  Progress* progress);
   ~ImportLtxStream();
   ImportLtxStream(const ImportLtxStream&) = delete;
   ImportLtxStream& operator=(const ImportLtxStream&) = delete;
 
   uint64_t size() const { return size_; }
+  // The position the LTX ends at: max_txid, and the post-apply checksum once the whole body
+  // was produced (finished()); the upload reads it after the answer arrives.
+  const ltx::Pos& end_pos() const { return end_pos_; }
+  bool finished() const { return finished_; }
 
  private:
   ltx::Status Restart() override;
@@ -50,8 +51,9 @@ class ImportLtxStream : public litevfs::EncodedBody {
   const std::string path_;
   const DbFileInfo fi_;
   const ltx::Header header_;
-  const uint64_t post_;
   const uint64_t size_;
+  ltx::DatabaseChecksum sum_;  // of the pages produced so far
+  ltx::Pos end_pos_;
   Progress* progress_;
   int fd_ = -1;
   uint32_t next_pgno_ = 1;

@@ -639,5 +639,35 @@ TEST(PgnoMapTest, ChunksAllocateOnWriteOnly) {
   EXPECT_EQ(m.allocated_bytes(), 0u);
 }
 
+// The cache's slots: pages scattered over a large database cost one value each plus a
+// 4-byte number per page of a touched chunk, not a whole chunk of values.
+TEST(PgnoMapTest, SparseMapPacksScatteredValues) {
+  struct Big {
+    uint64_t a = 0, b = 0, c = 0, d = 0, e = 0;
+  };
+  SparsePgnoMap<Big> m;
+  EXPECT_EQ(m.Find(1), nullptr);
+  const uint32_t stride = PgnoMap<uint32_t>::kChunk;  // one page per chunk: the worst case
+  const uint32_t n = 2000;
+  for (uint32_t i = 0; i < n; i++) m.At(1 + i * stride).a = i + 1;
+  Big* first = m.Find(1);
+  ASSERT_NE(first, nullptr);
+  for (uint32_t i = 0; i < n; i++) {
+    ASSERT_NE(m.Find(1 + i * stride), nullptr) << i;
+    EXPECT_EQ(m.Find(1 + i * stride)->a, i + 1);
+  }
+  EXPECT_EQ(m.Find(2), nullptr);  // in a touched chunk, never written: absent
+  EXPECT_EQ(m.Find(1), first);     // addresses are stable while values are added
+  const size_t sparse = m.allocated_bytes();
+  EXPECT_LE(sparse, n * PgnoMap<uint32_t>::kChunk * sizeof(uint32_t) + (n + 1024) * sizeof(Big));
+  EXPECT_LT(sparse * 8, size_t(n) * PgnoMap<Big>::kChunk * sizeof(Big));  // vs a PgnoMap<Big>
+  m.At(5).b = 3;  // a new page in a touched chunk
+  EXPECT_EQ(m.Find(5)->b, 3u);
+  EXPECT_EQ(m.Find(5)->a, 0u);  // value-initialised
+  m.Clear();
+  EXPECT_EQ(m.Find(1), nullptr);
+  EXPECT_EQ(m.allocated_bytes(), 0u);
+}
+
 }  // namespace
 }  // namespace litevfs

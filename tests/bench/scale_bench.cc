@@ -6,7 +6,9 @@
 //      page cache), and the cache index's memory per cached page.
 // 15d: the mockcloud's peak RSS serving it (<= 128 MiB).
 // The import's rate against cp + fsync of the same file is printed as a detail (row 11 is
-// the measured row for imports).
+// the measured row for imports). Diagnostics: LITEVFS_BENCH_SCALE_DIR=DIR keeps the served
+// data in DIR and reuses it in the next run (no build and import).
+#include <fstream>
 #include <random>
 
 #include "big_db.h"
@@ -66,10 +68,10 @@ int64_t RowCount(const std::string& file) {
   return n;
 }
 
-void ImportOnce(const TempDir& dir, const std::string& file) {
-  ServerProc importer(dir / "data");
-  PointCliAt(importer.host(), dir / "cli-cache");
-  const double cp = CopyAndFsync(file, dir / "copy.db");
+void ImportOnce(const std::string& dir, const std::string& file) {
+  ServerProc importer(dir + "/data");
+  PointCliAt(importer.host(), dir + "/cli-cache");
+  const double cp = CopyAndFsync(file, dir + "/copy.db");
   RunResult res = RunProgram({CliPath(), "import", file, "big"});  // dies unless it succeeds
   const double bytes = double(fs::file_size(file));
   Log("import: " + Fmt(bytes / res.seconds / 1e6, 0) + " MB/s (" + Fmt(res.seconds, 1) + " s), cp + fsync " +
@@ -77,18 +79,37 @@ void ImportOnce(const TempDir& dir, const std::string& file) {
       FmtBytes(double(res.peak_rss_kb) * 1024));
 }
 
-int Main(const Args& a) {
-  const int size_mb = a.size_mb ? a.size_mb : (a.smoke ? 64 : 10240);
-  TempDir dir("scale");
-  const std::string file = dir / "big.db";
+// The served data: built and imported into `dir`, or (diagnostics) an earlier run's kept in
+// $LITEVFS_BENCH_SCALE_DIR, where rows.txt says its size and row count.
+std::pair<double, int64_t> Prepare(const std::string& dir, int size_mb) {
+  const std::string file = dir + "/big.db", meta = dir + "/rows.txt";
+  if (fs::exists(meta)) {
+    double bytes = 0;
+    int64_t rows = 0;
+    std::ifstream(meta) >> bytes >> rows;
+    Log("reusing the database served from " + dir + "/data");
+    return {bytes, rows};
+  }
   BuildBigDatabase(file, size_mb);
   const double bytes = double(fs::file_size(file));
   const int64_t rows = RowCount(file);
   ImportOnce(dir, file);
   fs::remove(file);  // the service holds it now: keep the disk for the serving half
+  std::ofstream(meta) << bytes << " " << rows << "\n";
+  return {bytes, rows};
+}
 
-  ServerProc srv(dir / "data");  // fresh process: its memory is the serving one
-  auto child = Child::SpawnSelf({"--child", "lookups", srv.host(), dir / "cache", "big", std::to_string(rows)});
+int Main(const Args& a) {
+  const int size_mb = a.size_mb ? a.size_mb : (a.smoke ? 64 : 10240);
+  TempDir tmp("scale");
+  const char* kept = getenv("LITEVFS_BENCH_SCALE_DIR");
+  const std::string dir = kept && *kept ? std::string(kept) : std::string(tmp / "");
+  if (kept && *kept) fs::create_directories(dir);
+  const auto [bytes, rows] = Prepare(dir, size_mb);
+  fs::remove_all(dir + "/cache");
+
+  ServerProc srv(dir + "/data");  // fresh process: its memory is the serving one
+  auto child = Child::SpawnSelf({"--child", "lookups", srv.host(), dir + "/cache", "big", std::to_string(rows)});
   uint64_t server_peak_kb = srv.PeakRssKb();
   std::optional<std::string> line;
   for (int i = 0; i < 3600 && !line; i++) {

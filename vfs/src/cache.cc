@@ -177,12 +177,12 @@ struct PageCache::Impl {
   ltx::Pos pos;
   uint64_t epoch = 0;
   uint64_t prev_epoch_valid_until = 0;
-  PgnoMap<Slot> slots;                       // gen == 0: not present
+  SparsePgnoMap<Slot> slots;                 // gen == 0: not present
   PagesMap map;                              // read-only map of pages_fd (cache_map.h)
   // Pages handed out in place (Pin, SQLite's xFetch) and not yet Unpinned: their bytes in
   // the file stay as they are (no Put, eviction, hole punch or truncation touches them),
   // even when their slot is dropped meanwhile. `pinned`: the sum of the counts.
-  PgnoMap<uint32_t> pins;
+  SparsePgnoMap<uint32_t> pins;
   uint64_t pinned = 0;
   std::vector<uint32_t> resident;            // clock ring of present pgnos
   size_t hand = 0;

@@ -1,3 +1,4 @@
+// Maps from page number to T for one database's pages.
 // PgnoMap<T>: a map from page number to T for the mostly dense page numbers of one
 // database. Values live in fixed chunks of 4096, allocated on the first write into them,
 // so a map covering a whole 1 GiB database (262,144 pages of 4 KiB) costs sizeof(T) per
@@ -52,6 +53,52 @@ class PgnoMap {
  private:
   std::vector<std::unique_ptr<T[]>> chunks_;
   size_t allocated_chunks_ = 0;
+};
+
+// SparsePgnoMap<T>: the same interface for values that are few and scattered over a large
+// database, such as the cache's slots after random reads of a 10 GiB file (issue 19): there
+// a PgnoMap<T> of 40-byte slots filled every chunk it touched, 1.5 KB per cached page. Here a
+// PgnoMap of 4-byte value numbers points into values packed in chunks, one value per page
+// ever written since the last Clear (not per page of every touched chunk). Find is nullptr
+// for a page never written; a value keeps its address until Clear.
+template <typename T>
+class SparsePgnoMap {
+ public:
+  static constexpr uint32_t kValueChunk = 1024;
+
+  T* Find(uint32_t pgno) {
+    const uint32_t* n = numbers_.Find(pgno);
+    return n && *n ? &Value(*n - 1) : nullptr;
+  }
+  const T* Find(uint32_t pgno) const {
+    const uint32_t* n = numbers_.Find(pgno);
+    return n && *n ? &values_[(*n - 1) / kValueChunk][(*n - 1) % kValueChunk] : nullptr;
+  }
+  // The value of pgno, value-initialised on the first write.
+  T& At(uint32_t pgno) {
+    uint32_t& n = numbers_.At(pgno);
+    if (n == 0) {
+      if (count_ % kValueChunk == 0) values_.push_back(std::make_unique<T[]>(kValueChunk));
+      n = ++count_;
+    }
+    return Value(n - 1);
+  }
+  void Clear() {
+    numbers_.Clear();
+    values_.clear();
+    values_.shrink_to_fit();
+    count_ = 0;
+  }
+  size_t allocated_bytes() const {
+    return numbers_.allocated_bytes() + values_.size() * kValueChunk * sizeof(T);
+  }
+
+ private:
+  T& Value(uint32_t k) { return values_[k / kValueChunk][k % kValueChunk]; }
+
+  PgnoMap<uint32_t> numbers_;  // pgno -> 1 + the value's number (0: never written)
+  std::vector<std::unique_ptr<T[]>> values_;
+  uint32_t count_ = 0;
 };
 
 }  // namespace litevfs

@@ -215,7 +215,10 @@ class Client {
                                    const std::string& lease_id) = 0;
   // Like UploadTx, for an LTX of `size` bytes pulled from `reader` as it is sent (HttpRequest::
   // body_reader), e.g. encoded on the fly from a transaction's pages: memory stays bounded.
-  // The caller gives the position the LTX ends at (it encodes it). Not retried.
+  // The caller gives the position the LTX ends at (it encodes it). `new_pos` is read only
+  // when the answer has arrived, after the whole body was pulled: a body that learns its
+  // position as it is produced (litevfs import's checksum, in the trailer) may fill it in
+  // from the reader. Not retried.
   // `release` (issue 17, optional): with if_waiters, the upload asks the service to release
   // the lease with the commit when another client waits for it (Lfsc-Lease-Release:
   // if-waiters); `released` says whether it did (Lfsc-Lease-Released), and then the lease is
