@@ -55,7 +55,7 @@ int RunChild(const Args& a) {
               {"index_requests", index_req}, {"lookups_per_s", kLookups / lookups_s},
               {"cache_pages", st["cache_pages"]}, {"cache_index_bytes", st["cache_index_bytes"]},
               {"bytes", st["bytes_received"]}, {"cache_size", cache_size},
-              {"peak_rss_kb", SelfPeakRssKb()}};
+              {"peak_rss_kb", SelfPeakRssKb()}, {"rss_kb", ProcStatusKb("self", "VmRSS")}};
   std::printf("%s\n", out.dump().c_str());
   std::fflush(stdout);
   return 0;
@@ -131,10 +131,11 @@ int Main(const Args& a) {
   const long cs = std::stol(r["cache_size"].get<std::string>());
   const double vfs_limit = kLimitRss + (cs < 0 ? double(-cs) * 1024 : double(cs) * 4096);
   const double vfs_rss = r["peak_rss_kb"].get<double>() * 1024;
+  const double vfs_rss_end = r["rss_kb"].get<double>() * 1024;
   const double pages = std::max(1.0, r["cache_pages"].get<double>());
   Row("15c", "VFS peak RSS after open + " + std::to_string(kLookups) + " random rowid lookups (" +
                  Fmt(r["lookups_per_s"].get<double>(), 0) + "/s cold)",
-      "limit " + FmtBytes(vfs_limit), FmtBytes(vfs_rss) + "; cache index " +
+      "limit " + FmtBytes(vfs_limit), FmtBytes(vfs_rss) + " peak, " + FmtBytes(vfs_rss_end) + " at the end; cache index " +
           Fmt(r["cache_index_bytes"].get<double>() / pages, 1) + " B per cached page (" +
           Fmt(pages, 0) + " pages)",
       Fmt(vfs_rss / vfs_limit) + "× of limit / ≤ 1×", Met(vfs_rss <= vfs_limit));
