@@ -3,6 +3,7 @@
 // prefetch candidates the planner picks). Read-aheads and the bulk pipeline run on the
 // worker pool (worker_pool.h).
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <span>
 
@@ -102,9 +103,9 @@ const uint8_t* Database::Fetch(Conn* c, int64_t off, size_t amt) {
   if (!c->pinned || c->past || c->lock >= kLockReserved) return nullptr;  // the writer reads its dirty pages
   PageCache* cache = c->fetch_cache ? c->fetch_cache : LearnFetchCache(c);
   if (!cache) return nullptr;
-  const uint32_t ps = cache->page_size();
-  if (amt != ps || off < 0 || off % ps != 0) return nullptr;
-  const uint32_t pgno = uint32_t(off / ps) + 1;
+  const uint32_t ps = cache->page_size();  // a power of two: shifts, not divisions, here
+  if (amt != ps || off < 0 || (uint64_t(off) & (ps - 1)) != 0) return nullptr;
+  const uint32_t pgno = uint32_t(uint64_t(off) >> std::countr_zero(ps)) + 1;
   // Page 1 may need its journal versions patched (Read), which a mapped page cannot take.
   if (pgno == 1 || pgno > c->pin.commit || pgno == ltx::LockPgno(ps)) return nullptr;
   bool first = false;
@@ -139,7 +140,9 @@ void Database::NoteFetchedLocked(Conn* c, uint32_t pgno, std::span<const uint8_t
 // No lock: every page c holds in place came from c->fetch_cache (Fetch set it first).
 void Database::Unfetch(Conn* c, int64_t off, const uint8_t* page) {
   PageCache* cache = c->fetch_cache;
-  if (cache && off >= 0 && cache->Unpin(uint32_t(off / cache->page_size()) + 1, page)) return;
+  if (cache && off >= 0 && cache->Unpin(uint32_t(uint64_t(off) >> std::countr_zero(cache->page_size())) + 1, page)) {
+    return;
+  }
   LITEVFS_LOG(LogLevel::kWarn, name_, Pos{}, "xUnfetch of a page this connection does not hold in place (offset " +
                                                  std::to_string(off) + "): ignored");
 }
