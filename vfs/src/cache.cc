@@ -605,7 +605,7 @@ struct PageCache::Impl {
 
 // --- PageCache ----------------------------------------------------------------------------
 
-PageCache::PageCache(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PageCache::PageCache(std::unique_ptr<Impl> impl) : impl_(std::move(impl)), page_size_(impl_->opts.page_size) {}
 PageCache::~PageCache() = default;
 
 ltx::Result<std::unique_ptr<PageCache>> PageCache::Open(const CacheOptions& opts) {
@@ -652,8 +652,6 @@ ltx::Pos PageCache::pos() const {
   std::lock_guard lock(impl_->mu);
   return impl_->pos;
 }
-
-uint32_t PageCache::page_size() const { return impl_->opts.page_size; }
 
 ltx::Result<bool> PageCache::Get(uint32_t pgno, uint64_t pin_txid, std::span<uint8_t> out) {
   Impl& m = *impl_;

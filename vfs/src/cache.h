@@ -66,7 +66,7 @@ class PageCache {
 
   // The position the cache's validity information is as of (zero for a new cache).
   ltx::Pos pos() const;
-  uint32_t page_size() const;
+  uint32_t page_size() const { return page_size_; }  // inline: xFetch asks on every page
 
   // Copies page `pgno` into out (page_size bytes) if a version usable at pin_txid is
   // present and its checksum matches (checked on the first read through the map after the
@@ -149,6 +149,7 @@ class PageCache {
   struct Impl;
   explicit PageCache(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+  const uint32_t page_size_;  // impl_->opts.page_size, constant
 };
 
 }  // namespace litevfs
