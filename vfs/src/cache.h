@@ -17,7 +17,8 @@
 // the page changed). Pages fetched for a pin older than the cache's position are not
 // inserted (they may already be stale).
 //
-// Thread-safe: one internal mutex. Warm reads copy from a read-only memory map of `pages`
+// Thread-safe: one internal mutex (a page pinned before is pinned again, and every pin given
+// back, without it: cache_pins.h). Warm reads copy from a read-only memory map of `pages`
 // (cache_map.h; pread where it cannot map) and hash a page's bytes the first time this
 // process reads them after they were written or mapped, not on every hit.
 #pragma once

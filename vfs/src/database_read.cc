@@ -125,6 +125,7 @@ const uint8_t* Database::Fetch(Conn* c, int64_t off, size_t amt) {
 PageCache* Database::LearnFetchCache(Conn* c) {
   MutexLock lk(&mu_);
   if (!c->fetched) {
+    PagesFetchedLocked();  // folds closed connections' counts: the list stays as long as the open ones
     c->fetched = std::make_shared<std::atomic<uint64_t>>(0);
     fetch_counts_.push_back(c->fetched);
   }
