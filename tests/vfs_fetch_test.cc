@@ -116,5 +116,26 @@ TEST_F(VfsFetchTest, TwoThreadsReadInPlaceWhileCommitsArrive) {
   EXPECT_EQ(Q(b, "PRAGMA integrity_check"), std::vector<std::string>{"ok"});
 }
 
+// page_fetches counts every connection's pages read in place, closed connections' too (each
+// connection counts its own, so the hit path makes no shared atomic add).
+TEST_F(VfsFetchTest, PageFetchesCountClosedConnections) {
+  const std::string path = MakeLocalDb("d.db", 2000);
+  UploadSnapshot("d", path);
+  sqlite3* a = OpenRemote("d");
+  Q(a, "PRAGMA litevfs_cache_db");
+  const uint64_t before = Stats(a)["page_fetches"].get<uint64_t>();
+  sqlite3* b = OpenRemote("d");
+  Q(b, kMmap);
+  const std::string sum = Q1(b, "SELECT sum(v) FROM t");
+  const uint64_t during = Stats(b)["page_fetches"].get<uint64_t>();
+  EXPECT_GT(during, before + 20);
+  Close(b);
+  EXPECT_EQ(Stats(a)["page_fetches"].get<uint64_t>(), during) << "a closed connection's count was lost";
+  sqlite3* c = OpenRemote("d");
+  Q(c, kMmap);
+  EXPECT_EQ(Q1(c, "SELECT sum(v) FROM t"), sum);
+  EXPECT_GT(Stats(a)["page_fetches"].get<uint64_t>(), during + 20);
+}
+
 }  // namespace
 }  // namespace vfstest
