@@ -19,9 +19,11 @@
 // (Dropping the entries to make room instead, MADV_DONTNEED, made every later read a page
 // fault: 4x slower than pread on the benchmark's 90 MB working set.)
 //
-// Not thread-safe: the owner serialises every call and every read through a pointer it
-// returned (PageCache does both under its mutex). A failed reservation or mmap leaves the
-// map empty: Find returns nullptr and the caller preads.
+// Not thread-safe: the owner serialises every call (PageCache: under its mutex) but Holds,
+// IsAt, AddressOf and reserved_bytes, which read only what Open set; bytes behind a pointer
+// it returned are read without that lock only while the owner keeps them from changing
+// (PageCache's pins). A failed reservation or mmap leaves the map empty: Find returns
+// nullptr and the caller preads.
 #pragma once
 
 #include <cstddef>
