@@ -137,5 +137,36 @@ TEST_F(VfsFetchTest, PageFetchesCountClosedConnections) {
   EXPECT_GT(Stats(a)["page_fetches"].get<uint64_t>(), during + 20);
 }
 
+// Interior pages read in place teach the prefetch planner (once per version and process, as
+// the hit path skips it after): a new Database on a warm cache reads everything through
+// xFetch, a remote commit then changes every leaf of t but no interior page, and the misses
+// that follow fetch the changed leaves in batches along the learnt shape, not one by one.
+TEST_F(VfsFetchTest, InteriorPagesReadInPlaceTeachThePlanner) {
+  const std::string path = MakeLocalDb("e.db", 6000);
+  const ltx::Pos p1 = UploadSnapshot("e", path);
+  sqlite3* a = OpenRemote("e");
+  Q(a, "PRAGMA litevfs_cache_db");
+  Close(a);  // the Database shuts down; its cache stays on disk, its planner goes
+  sqlite3* b = OpenRemote("e");
+  Q(b, kMmap);
+  const uint64_t fetches = Stats(b)["page_fetches"].get<uint64_t>();
+  const std::string old_sum = Q1(b, "SELECT sum(v) FROM t");
+  ASSERT_GT(Stats(b)["page_fetches"].get<uint64_t>(), fetches + 100) << "not read in place";
+  std::vector<uint32_t> changed;
+  const ltx::Pos p2 = RemoteWrite("e", path, "UPDATE t SET v = v + 1", p1, &changed);
+  ASSERT_GT(changed.size(), 100u);
+  std::string v1;  // row 1's v was 3: b has synced to p2 once it reads 4
+  for (int i = 0; i < 300 && v1 != "4"; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    v1 = Q1(b, "SELECT v FROM t WHERE id = 1");
+  }
+  ASSERT_EQ(v1, "4") << "b never saw " << ltx::FormatPos(p2);
+  const uint64_t requests = Stats(b)["page_requests"].get<uint64_t>();
+  EXPECT_EQ(Q1(b, "SELECT sum(v) FROM t"), Q1(OpenLocal(path), "SELECT sum(v) FROM t"));
+  const uint64_t used = Stats(b)["page_requests"].get<uint64_t>() - requests;
+  EXPECT_LT(used, changed.size() / 8) << used << " requests for " << changed.size()
+                                       << " changed pages: the planner did not know the tree";
+}
+
 }  // namespace
 }  // namespace vfstest
