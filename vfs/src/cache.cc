@@ -229,7 +229,9 @@ struct PageCache::Impl {
   // fetched after its own txid. After a restore the locked path serves until txids pass it.
   void SetPosLocked(const ltx::Pos& p) {
     pos = p;
-    if (p.txid > fast_floor.load(std::memory_order_relaxed)) fast_floor.store(p.txid, std::memory_order_release);
+    if (p.txid > fast_floor.load(std::memory_order_relaxed)) {
+      fast_floor.store(p.txid, std::memory_order_release);
+    }
   }
 
   // --- reads through the map (issue 19); mu held ------------------------------------------
@@ -605,7 +607,8 @@ struct PageCache::Impl {
 
 // --- PageCache ----------------------------------------------------------------------------
 
-PageCache::PageCache(std::unique_ptr<Impl> impl) : impl_(std::move(impl)), page_size_(impl_->opts.page_size) {}
+PageCache::PageCache(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)), page_size_(impl_->opts.page_size) {}
 PageCache::~PageCache() = default;
 
 ltx::Result<std::unique_ptr<PageCache>> PageCache::Open(const CacheOptions& opts) {

@@ -96,8 +96,8 @@ Status Database::Read(Conn* c, uint8_t* buf, size_t amt, int64_t off, bool* shor
 // xFetch's hit path (issue 19, row 1d) takes no Database lock: the Conn fields it reads are
 // written only in this connection's own calls (database.h), and c->fetch_cache names the one
 // cache this Database opens, which outlives the connection (a retired cache is kept, and
-// Retire()d so it pins nothing newer). The cache checks the page's version for the pin under
-// its own lock. mu_ is taken only for the connection's first fetch, to teach the planner an
+// Retire()d so it pins nothing newer). The cache checks the page's version for the pin (under
+// its lock, or with one atomic add for a page it marked current: cache_pins.h). mu_ is taken only for the connection's first fetch, to teach the planner an
 // interior page the first time this process reads its version, and to move a read-ahead on.
 const uint8_t* Database::Fetch(Conn* c, int64_t off, size_t amt) {
   if (!c->pinned || c->past || c->lock >= kLockReserved) return nullptr;  // the writer reads its dirty pages
@@ -141,11 +141,13 @@ void Database::NoteFetchedLocked(Conn* c, uint32_t pgno, std::span<const uint8_t
 // No lock: every page c holds in place came from c->fetch_cache (Fetch set it first).
 void Database::Unfetch(Conn* c, int64_t off, const uint8_t* page) {
   PageCache* cache = c->fetch_cache;
-  if (cache && off >= 0 && cache->Unpin(uint32_t(uint64_t(off) >> std::countr_zero(cache->page_size())) + 1, page)) {
-    return;
+  if (cache && off >= 0) {
+    const uint32_t pgno = uint32_t(uint64_t(off) >> std::countr_zero(cache->page_size())) + 1;
+    if (cache->Unpin(pgno, page)) return;
   }
-  LITEVFS_LOG(LogLevel::kWarn, name_, Pos{}, "xUnfetch of a page this connection does not hold in place (offset " +
-                                                 std::to_string(off) + "): ignored");
+  LITEVFS_LOG(LogLevel::kWarn, name_, Pos{},
+              "xUnfetch of a page this connection does not hold in place (offset " + std::to_string(off) +
+                  "): ignored");
 }
 
 uint64_t Database::PagesFetchedLocked() {
