@@ -37,7 +37,8 @@
 // serve (past its reservation, mmap failed), Get preads the page outside the mutex: it notes the entry's generation and checksum under the lock, preads, and
 // verifies; a concurrent replace or eviction shows up as a checksum mismatch with a changed
 // generation and is a plain miss (not a corruption). advance_mu serialises the writers of
-// the position (Advance, Clear) so the fdatasync can run without holding mu.
+// the position (Advance, Clear) so the fdatasync can run without holding mu. Pins (xFetch)
+// are taken under mu and given back without it (cache_pins.h says why that is enough).
 #include "cache.h"
 
 #include <fcntl.h>
@@ -60,6 +61,7 @@
 
 #include "cache_format.h"
 #include "cache_map.h"
+#include "cache_pins.h"
 #include "pgno_map.h"
 #include "ltx/checksum.h"
 
@@ -181,9 +183,15 @@ struct PageCache::Impl {
   PagesMap map;                              // read-only map of pages_fd (cache_map.h)
   // Pages handed out in place (Pin, SQLite's xFetch) and not yet Unpinned: their bytes in
   // the file stay as they are (no Put, eviction, hole punch or truncation touches them),
-  // even when their slot is dropped meanwhile. `pinned`: the sum of the counts.
-  SparsePgnoMap<uint32_t> pins;
-  uint64_t pinned = 0;
+  // even when their slot is dropped meanwhile. Added under mu, released without it.
+  // A page marked fast there is pinned without mu: its version is current (valid_until is
+  // forever, fetched <= fast_floor), verified, mapped and clock-referenced; every change to
+  // one of those withdraws the mark first (PinnedLocked, UnmarkAll).
+  PinCounts pins;
+  // The highest pos.txid so far, for Pin without mu: a pin at or after it may use a page
+  // marked fast.
+  std::atomic<uint64_t> fast_floor{0};
+  bool retired = false;  // Retire(): Pin hands out nothing more
   std::vector<uint32_t> resident;            // clock ring of present pgnos
   size_t hand = 0;
   uint32_t max_pgno = 0;  // >= every present pgno (not lowered by drops; reset by Clear)
@@ -212,10 +220,18 @@ struct PageCache::Impl {
     return s.gen != 0 && s.fetched <= pin && pin <= s.valid_until;
   }
 
-  bool PinnedLocked(uint32_t pgno) const {
-    if (pinned == 0) return false;
-    const uint32_t* n = pins.Find(pgno);
-    return n && *n != 0;
+  // Whether the page is pinned (its bytes must stay). Every caller is about to change the
+  // page (bytes, entry, validity or reference bit), so this also withdraws its fast mark.
+  bool PinnedLocked(uint32_t pgno) { return pins.Unmark(pgno); }
+
+  // fast_floor is never lowered (Clear after a restore starts lower): a pin that saw a mark
+  // set at some position must find the floor at least there, so it never accepts a version
+  // fetched after its own txid. After a restore the locked path serves until txids pass it.
+  void SetPosLocked(const ltx::Pos& p) {
+    pos = p;
+    if (p.txid > fast_floor.load(std::memory_order_relaxed)) {
+      fast_floor.store(p.txid, std::memory_order_release);
+    }
   }
 
   // --- reads through the map (issue 19); mu held ------------------------------------------
@@ -226,6 +242,7 @@ struct PageCache::Impl {
     PagesMap::Remap remap;
     const uint8_t* p = map.Find(fmt::PageOffset(pgno, opts.page_size), opts.page_size, &remap);
     if (remap == PagesMap::Remap::kShrunk) {
+      pins.UnmarkAll();
       for (uint32_t pg : resident) slots.At(pg).verified = false;
     }
     return p;
@@ -336,6 +353,7 @@ struct PageCache::Impl {
   ltx::Status DropLocked(uint32_t pgno) {
     Slot* it = FindLocked(pgno);
     assert(it && "DropLocked: page not present");
+    pins.Unmark(pgno);
     const size_t idx = it->ring;
     *it = Slot{};
     RemoveRingIndexLocked(idx);
@@ -371,7 +389,8 @@ struct PageCache::Impl {
       if (hand >= resident.size()) hand = 0;
       Slot* it = FindLocked(resident[hand]);
       assert(it && "ring names a page that is not present");
-      if (it->ref || PinnedLocked(resident[hand])) {
+      const bool pinned = PinnedLocked(resident[hand]);  // unmarks: fast pins imply ref
+      if (it->ref || pinned) {
         it->ref = false;
         hand++;
         continue;
@@ -398,6 +417,7 @@ struct PageCache::Impl {
   ltx::Status CapLocked(uint32_t pgno, uint64_t cap) {
     Slot* it = FindLocked(pgno);
     if (!it || it->valid_until <= cap) return ltx::Status::OK();
+    pins.Unmark(pgno);
     Slot& s = *it;
     s.valid_until = cap;
     if (s.valid_until < s.fetched) return DropLocked(pgno);
@@ -409,7 +429,8 @@ struct PageCache::Impl {
   // random epoch would reject them anyway).
   ltx::Status ResetLocked() {
     if (::ftruncate(index_fd, 0) != 0) return IoError("truncate", index_path, errno);
-    if (pinned == 0) {  // pinned pages keep their bytes (no entry names them any more)
+    pins.UnmarkAll();
+    if (pins.Total() == 0) {  // pinned pages keep their bytes (no entry names them any more)
       map.Reset();  // before the truncation: no mapped byte may lie past the end of the file
       if (::ftruncate(pages_fd, 0) != 0) return IoError("truncate", pages_path, errno);
       if (::fdatasync(pages_fd) != 0) return IoError("sync", pages_path, errno);
@@ -419,7 +440,7 @@ struct PageCache::Impl {
     resident.clear();
     hand = 0;
     max_pgno = 0;
-    pos = {};
+    SetPosLocked({});
     epoch = RandomEpoch();
     prev_epoch_valid_until = 0;
     index_dirty = false;
@@ -442,7 +463,7 @@ struct PageCache::Impl {
       stats.resets++;
       return ResetLocked();
     }
-    pos = {header->pos_txid, header->pos_checksum};
+    SetPosLocked({header->pos_txid, header->pos_checksum});
     epoch = header->epoch;
     prev_epoch_valid_until = header->prev_epoch_valid_until;
 
@@ -586,7 +607,8 @@ struct PageCache::Impl {
 
 // --- PageCache ----------------------------------------------------------------------------
 
-PageCache::PageCache(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PageCache::PageCache(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)), page_size_(impl_->opts.page_size) {}
 PageCache::~PageCache() = default;
 
 ltx::Result<std::unique_ptr<PageCache>> PageCache::Open(const CacheOptions& opts) {
@@ -621,6 +643,7 @@ ltx::Result<std::unique_ptr<PageCache>> PageCache::Open(const CacheOptions& opts
   impl->pages_fd = ::open(impl->pages_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (impl->pages_fd < 0) return IoError("open", impl->pages_path, errno);
   impl->map.Open(impl->pages_fd);  // without a map (no address space), Get preads
+  impl->pins.Init(impl->map.reserved_bytes() / opts.page_size);  // the pages Pin can hand out
   {
     std::lock_guard lock(impl->mu);
     LTX_RETURN_IF_ERROR(impl->LoadLocked());
@@ -632,8 +655,6 @@ ltx::Pos PageCache::pos() const {
   std::lock_guard lock(impl_->mu);
   return impl_->pos;
 }
-
-uint32_t PageCache::page_size() const { return impl_->opts.page_size; }
 
 ltx::Result<bool> PageCache::Get(uint32_t pgno, uint64_t pin_txid, std::span<uint8_t> out) {
   Impl& m = *impl_;
@@ -683,38 +704,49 @@ ltx::Result<bool> PageCache::Get(uint32_t pgno, uint64_t pin_txid, std::span<uin
   return false;
 }
 
-const uint8_t* PageCache::Pin(uint32_t pgno, uint64_t pin_txid) {
+// The hit path of xFetch (issue 19, row 1d): a page marked fast is pinned with one atomic
+// add and no lock (cache_pins.h); otherwise the version is checked under mu and, when current,
+// the page is marked for the next time.
+const uint8_t* PageCache::Pin(uint32_t pgno, uint64_t pin_txid, bool* first) {
   Impl& m = *impl_;
+  if (first) *first = false;
   if (pgno == 0) return nullptr;
+  const uint64_t off = cachefmt::PageOffset(pgno, m.opts.page_size);
+  if (m.pins.TryFastPin(pgno)) {
+    // The mark was set after fast_floor reached a txid >= the page's fetched txid.
+    if (pin_txid >= m.fast_floor.load(std::memory_order_acquire)) return m.map.AddressOf(off);
+    m.pins.Release(pgno);  // an older pin: its version is checked under the lock
+  }
   std::lock_guard lock(m.mu);
   Impl::Slot* it = m.FindLocked(pgno);
-  if (!it || !Impl::Usable(*it, pin_txid)) return nullptr;  // not counted: Get follows
+  if (m.retired || !it || !Impl::Usable(*it, pin_txid)) return nullptr;  // not counted: Get follows
   const uint8_t* src = m.MappedLocked(pgno);
   if (!src) return nullptr;
-  if (!it->verified) {
-    if (cachefmt::PageHash(pgno, {src, m.opts.page_size}) != it->checksum) {
-      m.DropCountingErrorsLocked(pgno);
-      m.stats.corrupt_dropped++;
-      return nullptr;
-    }
-    it->verified = true;
+  const bool fresh = !it->verified;
+  if (fresh && cachefmt::PageHash(pgno, {src, m.opts.page_size}) != it->checksum) {
+    m.DropCountingErrorsLocked(pgno);
+    m.stats.corrupt_dropped++;
+    return nullptr;
   }
+  it->verified = true;
+  if (!m.pins.Add(pgno)) return nullptr;  // past what the map can address: not mapped anyway
   it->ref = true;
-  m.pins.At(pgno)++;
-  m.pinned++;
-  m.stats.hits++;
-  m.stats.mapped_reads++;
+  if (it->valid_until == fmt::kValidForever && it->fetched <= m.pos.txid) m.pins.MarkFast(pgno);
+  if (first) *first = fresh;
   return src;
 }
 
 bool PageCache::Unpin(uint32_t pgno, const uint8_t* page) {
   Impl& m = *impl_;
-  std::lock_guard lock(m.mu);
-  uint32_t* n = m.pins.Find(pgno);
-  if (!m.map.Holds(page) || !n || *n == 0) return false;
-  (*n)--;
-  m.pinned--;
-  return true;
+  // No lock: the map's address range and the pin table are fixed once Open returned.
+  if (pgno == 0 || !m.map.IsAt(page, cachefmt::PageOffset(pgno, m.opts.page_size))) return false;
+  return m.pins.Release(pgno);
+}
+
+void PageCache::Retire() {
+  std::lock_guard lock(impl_->mu);
+  impl_->retired = true;
+  impl_->pins.UnmarkAll();
 }
 
 void PageCache::RaiseMapBudget(uint64_t bytes) {
@@ -722,10 +754,7 @@ void PageCache::RaiseMapBudget(uint64_t bytes) {
   impl_->map.RaiseBudget(bytes);
 }
 
-uint64_t PageCache::pinned_count() const {
-  std::lock_guard lock(impl_->mu);
-  return impl_->pinned;
-}
+uint64_t PageCache::pinned_count() const { return impl_->pins.Total(); }
 
 bool PageCache::Contains(uint32_t pgno, uint64_t pin_txid) const {
   std::lock_guard lock(impl_->mu);
@@ -859,6 +888,7 @@ ltx::Status PageCache::Advance(const ltx::Pos& new_pos, bool all, std::span<cons
       // memory, and on disk through the epoch in the header.
       for (size_t i = 0; i < m.resident.size();) {
         Impl::Slot& s = m.slots.At(m.resident[i]);
+        m.pins.Unmark(m.resident[i]);
         s.valid_until = std::min(s.valid_until, cap);
         if (s.valid_until < s.fetched) {
           m.DropCountingErrorsLocked(m.resident[i]);  // the ring's last page moved to i
@@ -873,14 +903,14 @@ ltx::Status PageCache::Advance(const ltx::Pos& new_pos, bool all, std::span<cons
       if (defer_durability) {
         // The header keeps the older position until PersistPosition: entries written since
         // are at txids above it, so a re-sync from it caps them (see the top of this file).
-        m.pos = new_pos;
+        m.SetPosLocked(new_pos);
         m.position_behind = true;
         return ltx::Status::OK();
       }
       sync_index = true;
       m.index_dirty = false;
     }
-    m.pos = new_pos;
+    m.SetPosLocked(new_pos);
   }
   if (sync_index) LTX_RETURN_IF_ERROR(m.SyncIndex());
   std::lock_guard lock(m.mu);

@@ -17,7 +17,8 @@
 // the page changed). Pages fetched for a pin older than the cache's position are not
 // inserted (they may already be stale).
 //
-// Thread-safe: one internal mutex. Warm reads copy from a read-only memory map of `pages`
+// Thread-safe: one internal mutex (a page pinned before is pinned again, and every pin given
+// back, without it: cache_pins.h). Warm reads copy from a read-only memory map of `pages`
 // (cache_map.h; pread where it cannot map) and hash a page's bytes the first time this
 // process reads them after they were written or mapped, not on every hit.
 #pragma once
@@ -66,7 +67,7 @@ class PageCache {
 
   // The position the cache's validity information is as of (zero for a new cache).
   ltx::Pos pos() const;
-  uint32_t page_size() const;
+  uint32_t page_size() const { return page_size_; }  // inline: xFetch asks on every page
 
   // Copies page `pgno` into out (page_size bytes) if a version usable at pin_txid is
   // present and its checksum matches (checked on the first read through the map after the
@@ -79,10 +80,20 @@ class PageCache {
   // (the caller reads with Get). A non-null page is pinned until Unpin(pgno): its bytes are
   // not rewritten (Put skips it), evicted, hole-punched or truncated (Clear keeps the pages
   // file while anything is pinned), and the map does not move or shrink under it.
-  const uint8_t* Pin(uint32_t pgno, uint64_t pin_txid);
-  // Once per non-null Pin, with its result. False (nothing done): `page` is not this cache's.
+  // `*first` (optional): this Pin was the first read of this version of the page in this
+  // process (it checked the hash), so the caller may learn from its bytes once. nullptr
+  // after Retire(). A current page pinned before is pinned again without the lock (one
+  // atomic add: cache_pins.h). Pins are not counted in stats (the hit path stays one add).
+  const uint8_t* Pin(uint32_t pgno, uint64_t pin_txid, bool* first = nullptr);
+  // Once per non-null Pin, with its result; takes no lock (one atomic decrement, cache_pins.h),
+  // so xUnfetch costs what the unix VFS's does. False (nothing done): `page` is not this
+  // cache's page pgno, or it is not pinned.
   bool Unpin(uint32_t pgno, const uint8_t* page);
-  uint64_t pinned_count() const;  // Pins not yet Unpinned
+  uint64_t pinned_count() const;  // Pins not yet Unpinned (O(pages ever pinned))
+  // The owner stops keeping this cache current (a failed update): Pin answers nullptr from
+  // now on, so a reader holding a pointer to this cache never gets a page that may be stale
+  // for its pin. Pins taken before stay valid until Unpinned.
+  void Retire();
   // The app accepts `bytes` of mapped pages in its RSS (SQLite's mmap_size): reads through
   // the map may cover that much (at least 32 MiB, cache_map.h). Only ever raised.
   void RaiseMapBudget(uint64_t bytes);
@@ -141,6 +152,7 @@ class PageCache {
   struct Impl;
   explicit PageCache(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+  const uint32_t page_size_;  // impl_->opts.page_size, constant
 };
 
 }  // namespace litevfs

@@ -19,9 +19,11 @@
 // (Dropping the entries to make room instead, MADV_DONTNEED, made every later read a page
 // fault: 4x slower than pread on the benchmark's 90 MB working set.)
 //
-// Not thread-safe: the owner serialises every call and every read through a pointer it
-// returned (PageCache does both under its mutex). A failed reservation or mmap leaves the
-// map empty: Find returns nullptr and the caller preads.
+// Not thread-safe: the owner serialises every call (PageCache: under its mutex) but Holds,
+// IsAt, AddressOf and reserved_bytes, which read only what Open set; bytes behind a pointer
+// it returned are read without that lock only while the owner keeps them from changing
+// (PageCache's pins). A failed reservation or mmap leaves the map empty: Find returns
+// nullptr and the caller preads.
 #pragma once
 
 #include <cstddef>
@@ -60,6 +62,12 @@ class PagesMap {
   static constexpr uint64_t kBlockBytes = uint64_t{64} << 10;
   // Whether p points into this map's address range.
   bool Holds(const uint8_t* p) const { return base_ && p >= base_ && p < base_ + reservation_; }
+  // Whether p is where byte `off` of the file is (or would be) mapped. Like Holds and
+  // reserved_bytes, safe without the owner's serialisation: they read only what Open set.
+  bool IsAt(const uint8_t* p, uint64_t off) const { return Holds(p) && uint64_t(p - base_) == off; }
+  // Where byte `off` of the file is mapped; the caller knows it is (a page it found before).
+  const uint8_t* AddressOf(uint64_t off) const { return base_ + off; }
+  uint64_t reserved_bytes() const { return reservation_; }  // 0 without a map
 
  private:
   // Maps the file up to its current size. kShrunk if it is shorter than the map was.

@@ -80,7 +80,8 @@ struct Snapshot {
 struct PastState;  // past_state.h (issue 18)
 
 // Per-connection state (one per main-database sqlite3_file). Its fields are read and
-// written by the Database under Database::mu_.
+// written by the Database under Database::mu_, and only in calls made for this connection
+// (SQLite serialises those), so such a call may also read them without mu_ (Fetch does).
 struct Conn {
   int lock = kLockNone;
   bool pinned = false;
@@ -91,6 +92,13 @@ struct Conn {
   std::shared_ptr<const PastState> past;
   WriteMode write_mode = kDefaultWriteMode;  // issue 17 (write_mode.h)
   bool auto_lease = false;  // this write transaction runs under an auto-taken lease use
+  // issue 19 (xFetch): the cache this connection fetches pages in place from, learnt under
+  // mu_ at its first fetch. The Database opens at most one cache and keeps it until it is
+  // destroyed (a retired one too, Retire()d), so the pointer outlives the connection.
+  PageCache* fetch_cache = nullptr;
+  // Pages this connection read in place (only its own calls write it: no atomic add on the
+  // hit path). The Database keeps a reference to sum them for litevfs_stats.
+  std::shared_ptr<std::atomic<uint64_t>> fetched;
 };
 
 enum class LockResult { kOk, kBusy };
@@ -138,8 +146,10 @@ class Database : public std::enable_shared_from_this<Database> {
   // place in the cache's map, pinned until Unfetch, when the connection reads at its pin
   // (not the writer, not a past state) and the page is cached and mapped; else nullptr
   // (SQLite then calls Read).
+  // The hit path takes no Database lock (database_read.cc says why that is safe); Unfetch
+  // takes none at all.
   const uint8_t* Fetch(Conn* c, int64_t off, size_t amt) EXCLUDES(mu_);
-  void Unfetch(int64_t off, const uint8_t* page) EXCLUDES(mu_);
+  void Unfetch(Conn* c, int64_t off, const uint8_t* page) EXCLUDES(mu_);
   // SQLITE_FCNTL_MMAP_SIZE: the app's mmap_size, the RSS it accepts for the cache's map.
   void RaiseMapBudget(int64_t bytes) EXCLUDES(mu_);
   Status Write(Conn* c, const uint8_t* buf, size_t amt, int64_t off) EXCLUDES(mu_);
@@ -234,9 +244,16 @@ class Database : public std::enable_shared_from_this<Database> {
   // out is one page; a whole-page read passes SQLite's own buffer.
   Status ReadStoredPage(Conn* c, const Snapshot& pin, uint32_t pgno, std::span<uint8_t> out,
                         bool allow_prefetch) EXCLUDES(mu_);
-  // Gives up cache_ (it is null afterwards), keeping it in retired_cache_ while it has
-  // pages fetched in place.
+  // Gives up cache_ (it is null afterwards): Retire()d, kept in retired_cache_.
   void RetireCacheLocked() REQUIRES(mu_);
+  // Fetch's first call for c: sets c->fetch_cache (nullptr while there is no cache) and
+  // registers c->fetched.
+  PageCache* LearnFetchCache(Conn* c) EXCLUDES(mu_);
+  // Fetch: what the planner and the read-ahead learn from a page read in place.
+  void NoteFetchedLocked(Conn* c, uint32_t pgno, std::span<const uint8_t> page, bool learn) REQUIRES(mu_);
+  // Pages read in place (xFetch) by every connection (litevfs_stats' page_fetches); folds
+  // the counts of closed connections.
+  uint64_t PagesFetchedLocked() REQUIRES(mu_);
   // The same with mu_ held (released only around the request of a miss).
   Status ReadStoredPageLocked(Conn* c, const Snapshot& pin, uint32_t pgno, std::span<uint8_t> out,
                               bool allow_prefetch) REQUIRES(mu_);
@@ -326,9 +343,14 @@ class Database : public std::enable_shared_from_this<Database> {
   bool private_cache_ GUARDED_BY(mu_) = false;
   bool memory_only_ GUARDED_BY(mu_) = false;  // the cache directory could not be used
   std::unique_ptr<PageCache> cache_ GUARDED_BY(mu_);
-  // A cache given up (RetireCacheLocked) while SQLite still held pages of it in place
-  // (xFetch): kept, mapped, until the last of them is unfetched.
+  // A cache given up (RetireCacheLocked): kept, mapped, until the Database is destroyed, as
+  // connections' fetch_cache and pages SQLite holds in place (xFetch) may name it. At most
+  // one: a retired cache is never reopened.
   std::unique_ptr<PageCache> retired_cache_ GUARDED_BY(mu_);
+  // issue 19: the connections' Conn::fetched (their own count, read here), and the sum of
+  // those of connections closed since.
+  std::vector<std::shared_ptr<std::atomic<uint64_t>>> fetch_counts_ GUARDED_BY(mu_);
+  uint64_t fetched_by_closed_ GUARDED_BY(mu_) = 0;
   uint32_t page_size_ GUARDED_BY(mu_) = 0;  // 0 until known (new, empty database)
   Snapshot latest_ GUARDED_BY(mu_);
   Clock::time_point last_sync_ GUARDED_BY(mu_){};
@@ -354,7 +376,6 @@ class Database : public std::enable_shared_from_this<Database> {
 
   // Counters for litevfs_stats.
   std::atomic<uint64_t> page_reads_{0};
-  std::atomic<uint64_t> page_fetches_{0};  // pages SQLite read in place (xFetch, issue 19)
   std::atomic<uint64_t> cache_hits_{0};
   std::atomic<uint64_t> cache_misses_{0};
   std::atomic<uint64_t> prefetched_{0};

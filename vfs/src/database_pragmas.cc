@@ -100,8 +100,9 @@ std::string Database::StatsJson(Conn* c) {
   j["page_size"] = page_size_;
   j["commit"] = latest_.commit;
   j["page_reads"] = page_reads_.load();
-  j["page_fetches"] = page_fetches_.load();  // issue 19: xFetch (PRAGMA mmap_size)
-  j["cache_hits"] = cache_hits_.load();
+  const uint64_t fetched = PagesFetchedLocked();
+  j["page_fetches"] = fetched;  // issue 19: xFetch (PRAGMA mmap_size)
+  j["cache_hits"] = cache_hits_.load() + fetched;
   j["cache_misses"] = cache_misses_.load();
   j["cache_pages"] = cache_ ? cache_->page_count() : 0;
   j["cache_index_bytes"] = cache_ ? cache_->index_memory_bytes() : 0;

@@ -3,6 +3,7 @@
 // prefetch candidates the planner picks). Read-aheads and the bulk pipeline run on the
 // worker pool (worker_pool.h).
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <span>
 
@@ -92,31 +93,79 @@ Status Database::Read(Conn* c, uint8_t* buf, size_t amt, int64_t off, bool* shor
   return Status::OK();
 }
 
+// xFetch's hit path (issue 19, row 1d) takes no Database lock: the Conn fields it reads are
+// written only in this connection's own calls (database.h), and c->fetch_cache names the one
+// cache this Database opens, which outlives the connection (a retired cache is kept, and
+// Retire()d so it pins nothing newer). The cache checks the page's version for the pin (under
+// its lock, or with one atomic add for a page it marked current: cache_pins.h). mu_ is taken only for the connection's first fetch, to teach the planner an
+// interior page the first time this process reads its version, and to move a read-ahead on.
 const uint8_t* Database::Fetch(Conn* c, int64_t off, size_t amt) {
-  MutexLock lk(&mu_);
-  const uint32_t ps = page_size_;
-  if (!cache_ || ps == 0 || amt != ps || off < 0 || off % ps != 0) return nullptr;
-  if (!c->pinned || c->past || reserved_ == c) return nullptr;  // the writer reads its dirty pages
-  const uint32_t pgno = uint32_t(off / ps) + 1;
+  if (!c->pinned || c->past || c->lock >= kLockReserved) return nullptr;  // the writer reads its dirty pages
+  PageCache* cache = c->fetch_cache ? c->fetch_cache : LearnFetchCache(c);
+  if (!cache) return nullptr;
+  const uint32_t ps = cache->page_size();  // a power of two: shifts, not divisions, here
+  if (amt != ps || off < 0 || (uint64_t(off) & (ps - 1)) != 0) return nullptr;
+  const uint32_t pgno = uint32_t(uint64_t(off) >> std::countr_zero(ps)) + 1;
   // Page 1 may need its journal versions patched (Read), which a mapped page cannot take.
   if (pgno == 1 || pgno > c->pin.commit || pgno == ltx::LockPgno(ps)) return nullptr;
-  const uint8_t* p = cache_->Pin(pgno, c->pin.pos.txid);
+  bool first = false;
+  const uint8_t* p = cache->Pin(pgno, c->pin.pos.txid, &first);
   if (!p) return nullptr;
-  page_fetches_++;
-  cache_hits_++;
-  if (MayHaveChildren(pgno, {p, ps})) planner_.Record(pgno, {p, ps}, ps, c->pin.commit, false);
-  if (!c->ra.ahead.empty() && c->ra.ahead.erase(pgno)) MaybeReadAheadLocked(c, c->pin);
+  c->fetched->store(c->fetched->load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  // A version read before in this process taught the planner then (here or in LookupLocked):
+  // a hit skips it, leaf or interior (no b-tree work, no lock on a warm hit).
+  const bool learn = first && MayHaveChildren(pgno, {p, ps});
+  if (learn || !c->ra.ahead.empty()) {
+    MutexLock lk(&mu_);
+    NoteFetchedLocked(c, pgno, {p, ps}, learn);
+  }
   return p;
 }
 
-void Database::Unfetch(int64_t off, const uint8_t* page) {
+PageCache* Database::LearnFetchCache(Conn* c) {
   MutexLock lk(&mu_);
-  if (page_size_ == 0) return;
-  const uint32_t pgno = uint32_t(off / page_size_) + 1;
-  if (cache_ && cache_->Unpin(pgno, page)) return;
-  if (retired_cache_ && retired_cache_->Unpin(pgno, page) && retired_cache_->pinned_count() == 0) {
-    retired_cache_.reset();
+  if (!c->fetched) {
+    PagesFetchedLocked();  // folds closed connections' counts: the list stays as long as the open ones
+    c->fetched = std::make_shared<std::atomic<uint64_t>>(0);
+    fetch_counts_.push_back(c->fetched);
   }
+  c->fetch_cache = cache_.get();
+  return c->fetch_cache;
+}
+
+void Database::NoteFetchedLocked(Conn* c, uint32_t pgno, std::span<const uint8_t> page, bool learn) {
+  if (learn) planner_.Record(pgno, page, uint32_t(page.size()), c->pin.commit, false);
+  if (c->ra.ahead.erase(pgno)) MaybeReadAheadLocked(c, c->pin);
+}
+
+// No lock: every page c holds in place came from c->fetch_cache (Fetch set it first).
+void Database::Unfetch(Conn* c, int64_t off, const uint8_t* page) {
+  PageCache* cache = c->fetch_cache;
+  if (cache && off >= 0) {
+    const uint32_t pgno = uint32_t(uint64_t(off) >> std::countr_zero(cache->page_size())) + 1;
+    if (cache->Unpin(pgno, page)) return;
+  }
+  LITEVFS_LOG(LogLevel::kWarn, name_, Pos{},
+              "xUnfetch of a page this connection does not hold in place (offset " + std::to_string(off) +
+                  "): ignored");
+}
+
+uint64_t Database::PagesFetchedLocked() {
+  uint64_t n = 0;
+  for (size_t i = 0; i < fetch_counts_.size();) {
+    if (fetch_counts_[i].use_count() > 1) {
+      n += fetch_counts_[i]->load(std::memory_order_relaxed);
+      i++;
+      continue;
+    }
+    // Its connection is gone: the fence orders its last count (before it released its
+    // reference) before this read.
+    std::atomic_thread_fence(std::memory_order_acquire);
+    fetched_by_closed_ += fetch_counts_[i]->load(std::memory_order_relaxed);
+    fetch_counts_[i] = std::move(fetch_counts_.back());
+    fetch_counts_.pop_back();
+  }
+  return n + fetched_by_closed_;
 }
 
 void Database::RaiseMapBudget(int64_t bytes) {
@@ -125,10 +174,9 @@ void Database::RaiseMapBudget(int64_t bytes) {
 }
 
 void Database::RetireCacheLocked() {
-  if (cache_ && cache_->pinned_count() > 0) {
-    retired_cache_ = std::move(cache_);  // at most one: a retired cache is never reopened
-  }
-  cache_.reset();
+  if (!cache_) return;
+  cache_->Retire();  // connections' fetch_cache may name it: no new pins from it
+  retired_cache_ = std::move(cache_);  // at most one: a retired cache is never reopened
 }
 
 bool Database::LookupLocked(Conn* c, const Snapshot& pin, uint32_t pgno, std::span<uint8_t> out) {

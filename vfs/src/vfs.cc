@@ -466,7 +466,8 @@ int MainFetch(sqlite3_file* p, sqlite3_int64 off, int amt, void** pp) noexcept {
 int MainUnfetch(sqlite3_file* p, sqlite3_int64 off, void* page) noexcept {
   if (!page) return SQLITE_OK;
   return Guard(SQLITE_IOERR_READ, "unfetch", [&]() -> int {
-    F(p)->db->Unfetch(off, static_cast<const uint8_t*>(page));
+    LvFile* f = F(p);
+    f->db->Unfetch(&f->conn, off, static_cast<const uint8_t*>(page));
     return SQLITE_OK;
   });
 }
