@@ -50,32 +50,20 @@ std::span<const uint8_t> AsBytes(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
-// The batch's pages at their offsets: one pwritev per run of consecutive page numbers.
+// The batch's pages at their offsets: one pwritev per run of consecutive page numbers
+// (IOV_MAX pages at a time).
 ltx::Status WriteRuns(int fd, const std::string& path, const litevfs::PageBatch& b) {
   std::vector<iovec> iov;
   for (size_t i = 0; i < b.pages.size();) {
     size_t j = i;
     iov.clear();
-    while (j < b.pages.size() && b.pages[j].first == b.pages[i].first + (j - i) &&
-           iov.size() < size_t(IOV_MAX)) {
+    while (j < b.pages.size() && b.pages[j].first == b.pages[i].first + (j - i)) {
       iov.push_back({const_cast<char*>(b.pages[j].second.data()), b.pages[j].second.size()});
       j++;
     }
-    off_t off = off_t(b.pages[i].first - 1) * off_t(b.page_size);
-    size_t left = (j - i) * size_t(b.page_size);
-    for (size_t k = 0; left > 0;) {  // k: the first iovec not yet fully written
-      ssize_t w = ::pwritev(fd, iov.data() + k, int(iov.size() - k), off);
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) return ltx::Status::IOError("write " + path + ": " + std::strerror(w < 0 ? errno : EIO));
-      off += w;
-      left -= size_t(w);
-      for (size_t done = size_t(w); done > 0 && k < iov.size();) {
-        const size_t step = std::min(done, iov[k].iov_len);
-        iov[k].iov_base = static_cast<char*>(iov[k].iov_base) + step;
-        iov[k].iov_len -= step;
-        done -= step;
-        if (iov[k].iov_len == 0) k++;
-      }
+    const uint64_t off = uint64_t(b.pages[i].first - 1) * b.page_size;
+    if (int err = ltx::PwritevFull(fd, std::move(iov), off)) {
+      return ltx::Status::IOError("write " + path + ": " + std::strerror(err));
     }
     i = j;
   }

@@ -6,10 +6,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cerrno>
 #include <cstdlib>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -43,6 +45,40 @@ TEST_F(FdIoTest, WritesAllThenReadsBackAndStopsShortOnlyAtEnd) {
   char tail[4];
   EXPECT_EQ(ltx::PreadFull(fd_, tail, 4, data.size() + 10), 4);
   EXPECT_EQ(std::string(tail, 4), "tail");
+}
+
+// Vectored: more buffers than one call takes (IOV_MAX), empty ones among them, and a read
+// that ends at the end of the file part-way through a buffer.
+TEST_F(FdIoTest, VectoredWritesAndReadsCoverEveryBuffer) {
+  const size_t kBufs = IOV_MAX + 300;
+  std::vector<std::string> parts;
+  for (size_t i = 0; i < kBufs; i++) parts.push_back(i % 7 == 3 ? "" : std::string(1 + i % 13, char('a' + i % 26)));
+  std::vector<iovec> out;
+  std::string whole;
+  for (auto& p : parts) {
+    out.push_back({p.data(), p.size()});
+    whole += p;
+  }
+  ASSERT_EQ(ltx::PwritevFull(fd_, out, 5), 0);
+  std::string back(whole.size(), '\0');
+  ASSERT_EQ(ltx::PreadFull(fd_, back.data(), back.size(), 5), ssize_t(whole.size()));
+  EXPECT_EQ(back, whole);
+
+  std::vector<std::string> into;
+  std::vector<iovec> in;
+  for (auto& p : parts) into.emplace_back(p.size(), '?');
+  for (auto& p : into) in.push_back({p.data(), p.size()});
+  EXPECT_EQ(ltx::PreadvFull(fd_, in, 5), ssize_t(whole.size()));
+  std::string joined;
+  for (auto& p : into) joined += p;
+  EXPECT_EQ(joined, whole);
+  // From 3 bytes before the end: 3 bytes, the rest untouched.
+  std::string a(2, '?'), b(10, '?');
+  EXPECT_EQ(ltx::PreadvFull(fd_, {{a.data(), a.size()}, {b.data(), b.size()}}, 5 + whole.size() - 3), 3);
+  EXPECT_EQ(a + b.substr(0, 1), whole.substr(whole.size() - 3));
+  EXPECT_EQ(b.substr(1), std::string(9, '?'));
+  EXPECT_EQ(ltx::PreadvFull(-1, {{a.data(), a.size()}}, 0), -EBADF);
+  EXPECT_EQ(ltx::PwritevFull(-1, {{a.data(), a.size()}}, 0), EBADF);
 }
 
 TEST_F(FdIoTest, ErrorsAreErrnoValues) {

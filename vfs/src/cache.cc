@@ -64,6 +64,7 @@
 #include "cache_pins.h"
 #include "pgno_map.h"
 #include "ltx/checksum.h"
+#include "ltx/fd_io.h"
 
 namespace litevfs {
 
@@ -86,60 +87,9 @@ ltx::Status IoError(const std::string& what, const std::string& path, int err) {
   return ltx::Status::IOError("cache: " + what + " " + path + ": " + ErrnoText(err));
 }
 
-// Writes all of buf at off. Returns 0 or an errno.
-int PwriteFull(int fd, const uint8_t* buf, size_t n, uint64_t off) {
-  while (n > 0) {
-    ssize_t w = ::pwrite(fd, buf, n, static_cast<off_t>(off));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    if (w == 0) return EIO;
-    buf += w;
-    n -= static_cast<size_t>(w);
-    off += static_cast<uint64_t>(w);
-  }
-  return 0;
-}
-
-// Reads up to n bytes at off; returns bytes read (short only at end of file) or -errno.
-ssize_t PreadFull(int fd, uint8_t* buf, size_t n, uint64_t off) {
-  size_t got = 0;
-  while (got < n) {
-    ssize_t r = ::pread(fd, buf + got, n - got, static_cast<off_t>(off + got));
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    if (r == 0) break;
-    got += static_cast<size_t>(r);
-  }
-  return static_cast<ssize_t>(got);
-}
-
-// pwritev of every buffer in `iov` from `off` on (IOV_MAX at a time, short writes resumed).
-// 0 or an errno.
-int PwritevFull(int fd, std::vector<iovec> iov, uint64_t off) {
-  size_t k = 0;  // the first buffer not yet fully written
-  while (k < iov.size()) {
-    const int cnt = static_cast<int>(std::min<size_t>(iov.size() - k, IOV_MAX));
-    ssize_t w = ::pwritev(fd, iov.data() + k, cnt, static_cast<off_t>(off));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    if (w == 0) return EIO;
-    off += static_cast<uint64_t>(w);
-    for (size_t done = static_cast<size_t>(w); done > 0 && k < iov.size();) {
-      const size_t step = std::min(done, iov[k].iov_len);
-      iov[k].iov_base = static_cast<char*>(iov[k].iov_base) + step;
-      iov[k].iov_len -= step;
-      done -= step;
-      if (iov[k].iov_len == 0) k++;
-    }
-  }
-  return 0;
-}
+using ltx::PreadFull;  // the shared whole-read and whole-write loops (ltx/fd_io.h)
+using ltx::PwriteFull;
+using ltx::PwritevFull;
 
 uint64_t RandomEpoch() {
   std::random_device rd;

@@ -4,9 +4,11 @@
 #pragma once
 
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace ltx {
 
@@ -17,5 +19,9 @@ ssize_t PreadFull(int fd, void* buf, size_t n, uint64_t off) noexcept;
 int PwriteFull(int fd, const void* buf, size_t n, uint64_t off) noexcept;
 // Writes all n bytes at the descriptor's position. Returns 0 or an errno, as PwriteFull.
 int WriteFull(int fd, const void* buf, size_t n) noexcept;
+// The same for the buffers of `iov`, back to back from `off` (IOV_MAX at a time, a short
+// transfer resumed mid-buffer): preadv returns the bytes read or -errno; pwritev 0 or an errno.
+ssize_t PreadvFull(int fd, std::vector<iovec> iov, uint64_t off) noexcept;
+int PwritevFull(int fd, std::vector<iovec> iov, uint64_t off) noexcept;
 
 }  // namespace ltx
