@@ -12,7 +12,7 @@ import unittest
 
 EXPECTED = ["warm_lookup_bench", "cold_peer_bench", "scan_bench", "write_bench",
             "propagation_bench", "mockcloud_bench", "conn_bench", "restore_bench",
-            "write_modes_bench"]
+            "write_modes_bench", "scale_bench"]
 # Rows each program must print (row ids).
 EXPECTED_ROWS = {
     "warm_lookup_bench": {"1", "1c"},
@@ -24,6 +24,7 @@ EXPECTED_ROWS = {
     "conn_bench": {"9a", "9b", "9c", "9d"},
     "restore_bench": {"12"},
     "write_modes_bench": {"14a", "14b"},
+    "scale_bench": {"15a", "15b", "15c", "15d"},
 }
 VERDICTS = {"met", "**missed**", "n/a"}
 
