@@ -1,4 +1,4 @@
-// Row 14: write modes (issue 17).
+// Rows 16a, 16b: write modes (issue 17). (Rows 14a-d are the distributed store's.)
 //  a) write mode auto, one writer, back-to-back one-row commits (row 5's workload) against
 //     the explicit lease (write_mode=lease + PRAGMA litevfs_acquire_lease), in 0.5 s
 //     slices of each in turn (ABBA), summed per mode; the local file (DELETE journal, synchronous=FULL) is the
@@ -137,7 +137,7 @@ void SingleWriterRow(const TempDir& dir, const Args& a) {
       " commits/s over " + std::to_string(slices) + " slices of each");
   for (sqlite3* db : {local, lease, autom}) sqlite3_close(db);
   const double ratio = best_auto / best_lease;
-  Row("14a", "write mode auto, one writer, one-row commits",
+  Row("16a", "write mode auto, one writer, one-row commits",
       "explicit lease (row 5's workload): " + Fmt(best_lease, 0) + " commits/s; local file " + Fmt(best_local, 0),
       Fmt(best_auto, 0) + " commits/s", Fmt(ratio) + "× / ≥ 0.9×", Met(ratio >= 0.9));
 }
@@ -164,7 +164,7 @@ int Main(const Args& a) {
   const double handoff_rt = (1000.0 / total - 1000.0 / one) / kLatencyMs;
   Log(std::to_string(writers) + " writers: " + Fmt(total, 1) + " commits/s, p50 " + Fmt(Percentile(lat, 50), 0) +
       " ms, p99 " + Fmt(Percentile(lat, 99), 0) + " ms; one writer " + Fmt(one, 1) + " commits/s");
-  Row("14b", std::to_string(writers) + " auto writers contending, " + std::to_string(kLatencyMs) + " ms per request",
+  Row("16b", std::to_string(writers) + " auto writers contending, " + std::to_string(kLatencyMs) + " ms per request",
       "one writer alone at " + std::to_string(kLatencyMs) + " ms: " + Fmt(one, 1) + " commits/s, p50 " +
           Fmt(Percentile(one_lat, 50), 0) + " ms",
       Fmt(total, 1) + " commits/s total, p50 " + Fmt(Percentile(lat, 50), 0) + " ms, p99 " +

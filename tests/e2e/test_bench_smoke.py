@@ -23,7 +23,7 @@ EXPECTED_ROWS = {
     "mockcloud_bench": {"7a", "7b"},
     "conn_bench": {"9a", "9b", "9c", "9d"},
     "restore_bench": {"12"},
-    "write_modes_bench": {"14a", "14b"},
+    "write_modes_bench": {"16a", "16b"},
     "scale_bench": {"15a", "15b", "15c", "15d"},
 }
 VERDICTS = {"met", "**missed**", "n/a"}
