@@ -60,7 +60,13 @@ TEST_F(VfsConcurrencyTest, ReadersSeeConsistentSnapshotsWhileRemoteCommits) {
   stop = true;
   for (auto& t : readers) t.join();
   EXPECT_GT(checks.load(), 3);
-  // Every connection ends at the latest position.
+  // Every connection ends at the latest position, once the long poll has brought it (the
+  // readers' last checks may all have run before it did: a loaded machine takes a while).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (Stats(conns[0])["position"] != ltx::FormatPos(pos) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_EQ(Stats(conns[0])["position"], ltx::FormatPos(pos));
   EXPECT_EQ(Q1(conns[0], "SELECT sum(v) FROM t WHERE id % 2 = 0"),
             Q1(OpenLocal(path), "SELECT sum(v) FROM t WHERE id % 2 = 0"));
 }
