@@ -58,24 +58,25 @@ class BodySink : public PageSink {
   PagesBody* out_;
 };
 
-}  // namespace
-
-Result<PagesBody> BuildPagesBody(const Database& db, const Pos& at, const std::vector<uint32_t>& pgnos,
-                                 bool accept_zstd, BodyPool* pool) {
+// Reads through `read` (a store call given the sink) into a pooled body.
+template <typename Read>
+Result<PagesBody> BuildBody(bool accept_zstd, BodyPool* pool, const Read& read) {
   PagesBody out;
   BodySink sink(pool, &out);
-  LTX_RETURN_IF_ERROR(db.ReadPagesTo(at, pgnos, &sink));
+  LTX_RETURN_IF_ERROR(read(&sink));
   if (accept_zstd) MaybeCompress(&out, pool);
   return out;
 }
 
-Result<PagesBody> PagesBodyOf(const PageSet& ps, bool accept_zstd, BodyPool* pool) {
-  PagesBody out;
-  BodySink sink(pool, &out);
-  LTX_RETURN_IF_ERROR(sink.Begin(ps, ps.pages.size()));
-  for (const auto& [pgno, data] : ps.pages) memcpy(sink.Slot(pgno), data.data(), ps.page_size);
-  if (accept_zstd) MaybeCompress(&out, pool);
-  return out;
+}  // namespace
+
+Result<PagesBody> BuildPagesBody(const Database& db, const Pos& at, const std::vector<uint32_t>& pgnos,
+                                 bool accept_zstd, BodyPool* pool) {
+  return BuildBody(accept_zstd, pool, [&](PageSink* sink) { return db.ReadPagesTo(at, pgnos, sink); });
+}
+
+Result<PagesBody> BuildInteriorBody(const Database& db, const Pos* at, bool accept_zstd, BodyPool* pool) {
+  return BuildBody(accept_zstd, pool, [&](PageSink* sink) { return db.ReadInteriorTo(at, sink); });
 }
 
 }  // namespace mockcloud

@@ -23,7 +23,7 @@ struct PagesBody {
 Result<PagesBody> BuildPagesBody(const Database& db, const Pos& at, const std::vector<uint32_t>& pgnos,
                                  bool accept_zstd, BodyPool* pool);
 
-// The same for a batch already read into memory (a PageSet).
-Result<PagesBody> PagesBodyOf(const PageSet& ps, bool accept_zstd, BodyPool* pool);
+// Page 1 and every interior page as of `at` (nullptr: the current position).
+Result<PagesBody> BuildInteriorBody(const Database& db, const Pos* at, bool accept_zstd, BodyPool* pool);
 
 }  // namespace mockcloud

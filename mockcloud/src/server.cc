@@ -956,9 +956,8 @@ void ServerImpl::HandleInterior(const httplib::Request& req, httplib::Response& 
   if (has_pos) {
     if (Status st = EnsureAt(name, db, pos); !st.ok()) return ReplyStatus(res, st, db);
   }
-  auto r = db->ReadInterior(has_pos ? &pos : nullptr);
-  if (!r.ok()) return ReplyStatus(res, r.status(), db);
-  auto pb = PagesBodyOf(*r, WantsZstd(req), &body_pool_);  // the route is for pages-binary clients
+  // The route is for pages-binary clients: always binary.
+  auto pb = BuildInteriorBody(*db, has_pos ? &pos : nullptr, WantsZstd(req), &body_pool_);
   if (!pb.ok()) return ReplyStatus(res, pb.status(), db);
   SendPagesBinary(res, std::move(pb).value());
 }

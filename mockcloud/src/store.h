@@ -226,7 +226,7 @@ class Database {
   // The same pages into `sink`, read with one preadv per run of pages stored back to back.
   Status ReadPagesTo(const Pos& at, const std::vector<uint32_t>& pgnos, PageSink* sink) const;
   // Page 1 and every b-tree interior page at `at` (nullptr = current).
-  Result<PageSet> ReadInterior(const Pos* at) const;
+  Status ReadInteriorTo(const Pos* at, PageSink* sink) const;
   // Pages changed since `since` (nullptr / zero / unknown / ahead / expired = all).
   Result<SyncInfo> Sync(const Pos* since) const;
   std::vector<HistoryItem> History() const;

@@ -137,7 +137,7 @@ Status Database::ReadPagesTo(const Pos& at, const std::vector<uint32_t>& pgnos, 
   return ReadPagesLocked(v, pgnos, sink);
 }
 
-Result<PageSet> Database::ReadInterior(const Pos* at) const {
+Status Database::ReadInteriorTo(const Pos* at, PageSink* sink) const {
   std::shared_lock l(mu_);
   Pos p = at ? *at : CurrentLocked();
   View v;
@@ -163,7 +163,7 @@ Result<PageSet> Database::ReadInterior(const Pos* at) const {
   if (v.commit >= 1) pgnos.push_back(1);
   std::sort(pgnos.begin(), pgnos.end());
   pgnos.erase(std::unique(pgnos.begin(), pgnos.end()), pgnos.end());
-  return ReadPageSetLocked(v, pgnos);
+  return ReadPagesLocked(v, pgnos, sink);
 }
 
 
