@@ -81,6 +81,7 @@ inline std::string FindS3rver() {
 
 struct DistCluster {
   static constexpr auto kReadyTimeout = std::chrono::seconds(20);
+  static constexpr int kStartAttempts = 3;
   static constexpr char kBucket[] = "litevfs-test";
   ScratchDir dir;
   std::string skip;   // non-empty: the tools are missing, the test should skip
@@ -93,41 +94,52 @@ struct DistCluster {
     if (access("/usr/bin/etcd", X_OK) != 0) skip = "etcd not installed (scripts/deps installs etcd-server)";
     else if (s3rver.empty()) skip = "s3rver not installed (scripts/deps-cluster installs it into build/npm-s3; or set LITEVFS_S3RVER)";
     if (!skip.empty()) return;
+    // FreePort's port can be taken by another test before etcd or s3rver binds it: then
+    // start again on new ports (bounded), the last attempt's error kept.
+    for (int attempt = 1; attempt <= kStartAttempts; attempt++) {
+      error.clear();
+      if (StartOnce(s3rver, std::to_string(attempt))) return;
+      StopAll();
+    }
+  }
+  ~DistCluster() { StopAll(); }
+  bool StartOnce(const std::string& s3rver, const std::string& tag) {
     etcd_port = FreePort();
     const int peer = FreePort();
     const std::string client = "http://127.0.0.1:" + std::to_string(etcd_port);
     const std::string peer_url = "http://127.0.0.1:" + std::to_string(peer);
-    etcd_pid = Spawn({"/usr/bin/etcd", "--name", "t", "--data-dir", dir.path() + "/etcd",
+    etcd_pid = Spawn({"/usr/bin/etcd", "--name", "t", "--data-dir", dir.path() + "/etcd" + tag,
                       "--listen-client-urls", client, "--advertise-client-urls", client,
                       "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
                       "--initial-cluster", "t=" + peer_url},
-                     dir.path() + "/etcd.log");
+                     dir.path() + "/etcd" + tag + ".log");
     s3_port = FreePort();
-    fs::create_directories(dir.path() + "/s3");
-    s3_pid = Spawn({"/usr/bin/node", s3rver, "-d", dir.path() + "/s3", "-a", "127.0.0.1", "-p",
+    fs::create_directories(dir.path() + "/s3" + tag);
+    s3_pid = Spawn({"/usr/bin/node", s3rver, "-d", dir.path() + "/s3" + tag, "-a", "127.0.0.1", "-p",
                     std::to_string(s3_port), "--silent", "--configure-bucket", kBucket},
-                   dir.path() + "/s3.log");
+                   dir.path() + "/s3" + tag + ".log");
     std::ofstream(dir.path() + "/aws") << "[default]\naws_access_key_id = S3RVER\n"
                                           "aws_secret_access_key = S3RVER\n";
-    WaitReady(etcd_port, "/health");
-    WaitReady(s3_port, "/");
+    return WaitReady(etcd_port, "/health") && WaitReady(s3_port, "/");
   }
-  ~DistCluster() {
-    for (pid_t p : {etcd_pid, s3_pid}) {
-      if (p <= 0) continue;
-      kill(p, SIGTERM);
-      waitpid(p, nullptr, 0);
+  void StopAll() {
+    for (pid_t* p : {&etcd_pid, &s3_pid}) {
+      if (*p <= 0) continue;
+      kill(*p, SIGTERM);
+      waitpid(*p, nullptr, 0);
+      *p = -1;
     }
   }
-  void WaitReady(int port, const char* path) {
+  bool WaitReady(int port, const char* path) {
     const auto end = std::chrono::steady_clock::now() + kReadyTimeout;
     while (std::chrono::steady_clock::now() < end) {
       httplib::Client c("127.0.0.1", port);
       c.set_connection_timeout(0, 200000);
-      if (auto r = c.Get(path); r && r->status == 200) return;
+      if (auto r = c.Get(path); r && r->status == 200) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     error += "not ready on port " + std::to_string(port) + " within 20 s (logs in " + dir.path() + ") ";
+    return false;
   }
   std::string StoreUrl() const {
     return std::string("s3://") + kBucket + "/t?endpoint=http://127.0.0.1:" + std::to_string(s3_port);
