@@ -191,7 +191,7 @@ int Main(const Args& args) {
   Row("14d", "warm page requests/s, " + std::to_string(kClients) + " clients, distributed instance vs local store",
       Fmt(local_rps, 0) + "/s (local RSS " + FmtBytes(local.RssKb() * 1024.0) + ")",
       Fmt(dist_rps, 0) + "/s" + mem + " / bound " + FmtBytes(double(kCacheBound)),
-      Fmt(ratio) + "× (≥ 0.8×; RSS ≤ bound)", Met(ratio >= 0.8 && within));
+      Fmt(ratio, 3) + "× (≥ 0.8×; RSS ≤ bound)", Met(ratio >= 0.8 && within));  // 3 places: 0.799 is no 0.80
 
   const std::string spec = "latency=" + std::to_string(kLatencyMs) + "ms";
   SetFaults(local.port(), spec);
