@@ -68,6 +68,14 @@
 
 namespace litevfs {
 
+// Bulk fetches (litevfs_cache_db, commit): kBatchesInFlight requests of kBulkBatchBytes of
+// pages in flight (at most kMaxPgnosPerRequest pages each). Measured on a 1 GiB database,
+// loopback (tests/bench/RESULTS.md, session 8): 3 of 1 MiB took 1.1-1.5 s where 2 of 2 MiB
+// took 1.9-2.9 s: larger answers cost the client more in allocation than they save in
+// requests. Used by database_read.cc; declared here so tests can size their batches.
+inline constexpr size_t kBulkBatchBytes = 1u << 20;
+inline constexpr size_t kBatchesInFlight = 3;
+
 // SQLite's lock levels (same numbers as SQLITE_LOCK_*).
 enum LockLevel : int { kLockNone = 0, kLockShared = 1, kLockReserved = 2, kLockPending = 3,
                        kLockExclusive = 4 };

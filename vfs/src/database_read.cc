@@ -18,8 +18,6 @@ namespace litevfs {
 namespace {
 
 constexpr size_t kMaxOldPageBytes = 32u << 20;  // pages kept for pins older than the cache
-constexpr size_t kBulkBatchBytes = 2u << 20;    // per request of a bulk fetch
-constexpr size_t kBatchesInFlight = 2;          // bulk fetches (litevfs_cache_db, commit)
 
 // A page's bytes into a page-sized buffer (zeros past a shorter page).
 void CopyPage(const std::string& page, std::span<uint8_t> out) {
