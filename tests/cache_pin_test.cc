@@ -15,9 +15,7 @@
 namespace litevfs {
 namespace {
 
-using cachetest::MakePage;
-using cachetest::MustOpen;
-using cachetest::TempDir;
+using namespace cachetest;  // MakePage, MustOpen, TempDir
 
 constexpr uint32_t kPs = 4096;
 
@@ -36,6 +34,14 @@ class CachePinTest : public ::testing::Test {
     o.max_pages = max_pages;
     return o;
   }
+  // A cache at position `txid` (100 pages) holding version `txid` of page `pgno`, or nullptr
+  // (the failure reported).
+  std::unique_ptr<PageCache> OpenWithPage(uint32_t pgno, uint64_t txid, uint64_t max_pages = 0) {
+    auto c = MustOpen(Opts(max_pages));
+    if (c && c->Advance(P(txid), false, {}, 100).ok() && c->Put(pgno, txid, MakePage(pgno, txid)).ok()) return c;
+    ADD_FAILURE() << "could not open a cache holding page " << pgno << " at " << txid;
+    return nullptr;
+  }
   // Pins pgno at `pin` twice (the second pin takes the lock-free path), unpins the first.
   const uint8_t* PinAgain(PageCache& c, uint32_t pgno, uint64_t pin) {
     const uint8_t* p = c.Pin(pgno, pin);
@@ -52,10 +58,8 @@ class CachePinTest : public ::testing::Test {
 // unpinned, the new version is written, and the old pin's lock-free path must not hand out
 // the slot any more (it holds bytes of a version the old pin cannot use).
 TEST_F(CachePinTest, ALockFreePinKeepsTheBytesAndIsWithdrawnWhenThePageChanges) {
-  auto c = MustOpen(Opts());
+  auto c = OpenWithPage(2, 1);
   ASSERT_TRUE(c);
-  ASSERT_TRUE(c->Advance(P(1), false, {}, 100).ok());
-  ASSERT_TRUE(c->Put(2, 1, MakePage(2, 1)).ok());
   const uint8_t* p = PinAgain(*c, 2, 1);
   ASSERT_TRUE(Same(p, MakePage(2, 1)));
   EXPECT_EQ(c->pinned_count(), 1u);
@@ -75,10 +79,8 @@ TEST_F(CachePinTest, ALockFreePinKeepsTheBytesAndIsWithdrawnWhenThePageChanges) 
 // The lock-free path serves only pins at or after the cache's position: a version fetched at
 // txid 3 is never given to a reader pinned at 2.
 TEST_F(CachePinTest, ALockFreePinNeverServesAnOlderPin) {
-  auto c = MustOpen(Opts());
+  auto c = OpenWithPage(5, 3);
   ASSERT_TRUE(c);
-  ASSERT_TRUE(c->Advance(P(3), false, {}, 100).ok());
-  ASSERT_TRUE(c->Put(5, 3, MakePage(5, 3)).ok());
   const uint8_t* p = PinAgain(*c, 5, 3);
   ASSERT_TRUE(Same(p, MakePage(5, 3)));
   EXPECT_EQ(c->Pin(5, 2), nullptr) << "pin 2 got the version fetched at 3";
@@ -89,10 +91,8 @@ TEST_F(CachePinTest, ALockFreePinNeverServesAnOlderPin) {
 // Eviction passes a lock-free pinned page by and Clear keeps its bytes in the file; the clock
 // still evicts it once it is unpinned and not read again (the mark implies its reference bit).
 TEST_F(CachePinTest, ALockFreePinIsNotEvictedOrTruncated) {
-  auto c = MustOpen(Opts(/*max_pages=*/2));
+  auto c = OpenWithPage(2, 1, /*max_pages=*/2);
   ASSERT_TRUE(c);
-  ASSERT_TRUE(c->Advance(P(1), false, {}, 100).ok());
-  ASSERT_TRUE(c->Put(2, 1, MakePage(2, 1)).ok());
   const uint8_t* p = PinAgain(*c, 2, 1);
   ASSERT_NE(p, nullptr);
   for (uint32_t pg = 3; pg <= 8; pg++) ASSERT_TRUE(c->Put(pg, 1, MakePage(pg, 1)).ok());
@@ -114,10 +114,8 @@ TEST_F(CachePinTest, ALockFreePinIsNotEvictedOrTruncated) {
 
 // A retired cache pins nothing more, lock-free or not; pins taken before are given back.
 TEST_F(CachePinTest, ARetiredCachePinsNothing) {
-  auto c = MustOpen(Opts());
+  auto c = OpenWithPage(2, 1);
   ASSERT_TRUE(c);
-  ASSERT_TRUE(c->Advance(P(1), false, {}, 100).ok());
-  ASSERT_TRUE(c->Put(2, 1, MakePage(2, 1)).ok());
   const uint8_t* p = PinAgain(*c, 2, 1);
   ASSERT_NE(p, nullptr);
   c->Retire();
