@@ -11,6 +11,7 @@
 #include <cstring>
 #include <mutex>
 #include <random>
+#include <sstream>
 
 #include "../mockcloud/src/sockets.h"
 #include "manual_clock.h"
@@ -36,6 +37,17 @@ enum class Mode {
   kStalledBody,            // page batches: headers and 1 KiB, then silence until the mode changes
   kClosedSocket,           // the connection is shut down without an answer
 };
+
+// A Litevfs-Features list ("a,b,c") without "sync-wait".
+std::string WithoutSyncWait(const std::string& list) {
+  std::string out, item;
+  std::istringstream in(list);
+  while (std::getline(in, item, ',')) {
+    if (item == "sync-wait") continue;
+    out += (out.empty() ? "" : ",") + item;
+  }
+  return out;
+}
 
 bool IsBatchRoute(const std::string& path) { return path == "/db/page" || path == "/db/interior"; }
 
@@ -139,10 +151,12 @@ class BadServer {
           lk == "content-type" || lk == "keep-alive" || lk == "content-encoding") {
         continue;
       }
-      r.set_header(k.c_str(), v);
+      r.set_header(k.c_str(), lk == "litevfs-features" ? WithoutSyncWait(v) : v);
     }
     if (q.path == "/info" && res->status == 200) {
-      // No long poll: background holds would keep the proxy's workers (and its stop) busy.
+      // No long poll (here and in Litevfs-Features above): a background hold would keep the
+      // proxy's workers (and its stop) busy, and the transaction-start sync this test's
+      // modes tamper with would never be asked.
       auto j = json::parse(body, nullptr, false);
       if (j.is_object() && j["features"].is_array()) {
         json f = json::array();
