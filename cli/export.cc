@@ -46,13 +46,13 @@ struct Exported {
   uint32_t page_size = 0;
 };
 
-std::span<const uint8_t> AsBytes(const std::string& s) {
+std::span<const uint8_t> AsBytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
 // The batch's pages at their offsets: one pwritev per run of consecutive page numbers
 // (IOV_MAX pages at a time).
-ltx::Status WriteRuns(int fd, const std::string& path, const litevfs::PageBatch& b) {
+ltx::Status WriteRuns(int fd, const std::string& path, const litevfs::PageBlock& b) {
   std::vector<iovec> iov;
   for (size_t i = 0; i < b.pages.size();) {
     size_t j = i;
@@ -104,7 +104,7 @@ Exported ExportAt(litevfs::Client& client, const ExportOptions& opt, const Remot
   fo.progress = ProgressWanted(opt.json);
   fo.label = "export";
   FetchStats fs = Unwrap(FetchAllBatches(client, opt.db, entry->pos, entry->commit, fo,
-                                         [&](const litevfs::PageBatch& b) -> ltx::Status {
+                                         [&](const litevfs::PageBlock& b) -> ltx::Status {
                                            uint64_t x = 0;
                                            for (const auto& [pgno, data] : b.pages) {
                                              x ^= ltx::PageChecksum(pgno, AsBytes(data));

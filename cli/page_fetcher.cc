@@ -17,7 +17,7 @@ ltx::Result<FetchStats> FetchAllPages(litevfs::Client& client, const std::string
                                       const ltx::Pos& pos, uint32_t commit,
                                       const FetchOptions& opts, const PageSink& sink) {
   return FetchAllBatches(client, db, pos, commit, opts,
-                         [&](const litevfs::PageBatch& b) -> ltx::Status {
+                         [&](const litevfs::PageBlock& b) -> ltx::Status {
                            for (const auto& [pgno, data] : b.pages) {
                              LTX_RETURN_IF_ERROR(sink(pgno, data));
                            }
@@ -34,9 +34,9 @@ ltx::Result<FetchStats> FetchAllBatches(litevfs::Client& client, const std::stri
   const size_t batch = std::clamp<size_t>(opts.batch, 1, 4096);
 
   auto fetch_batch = [&](const std::vector<uint32_t>& want, uint32_t* page_size) -> ltx::Status {
-    auto r = client.GetPages(db, pos, want);
+    auto r = client.GetPageBlock(db, pos, want);
     if (!r.ok()) return r.status();
-    const litevfs::PageBatch& b = *r;
+    const litevfs::PageBlock& b = *r;
     if (*page_size == 0) *page_size = b.page_size;
     if (b.page_size != *page_size) {
       return ltx::Status::Corruption("server changed page size from " + std::to_string(*page_size) +

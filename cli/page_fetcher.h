@@ -37,7 +37,7 @@ ltx::Result<FetchStats> FetchAllPages(litevfs::Client& client, const std::string
                                       const FetchOptions& opts, const PageSink& sink);
 // The same, a whole answer at a time (pages ascending, each checked: the asked pgno, the
 // page size), so a sink can write a run of pages with one call (export's pwritev).
-using BatchSink = std::function<ltx::Status(const litevfs::PageBatch& batch)>;
+using BatchSink = std::function<ltx::Status(const litevfs::PageBlock& batch)>;
 ltx::Result<FetchStats> FetchAllBatches(litevfs::Client& client, const std::string& db,
                                         const ltx::Pos& pos, uint32_t commit,
                                         const FetchOptions& opts, const BatchSink& sink);

@@ -1,13 +1,14 @@
-// A std::string's bytes as a span (read-only or writable), for the LTX and cache calls that take bytes.
+// A string's bytes as a span (read-only or writable), for the LTX and cache calls that take bytes.
 #pragma once
 
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
 namespace litevfs {
 
-inline std::span<const uint8_t> AsBytes(const std::string& s) {
+inline std::span<const uint8_t> AsBytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 

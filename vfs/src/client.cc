@@ -22,6 +22,7 @@
 #include <sstream>
 #include <thread>
 
+#include "buffer_pool.h"
 #include "client_codec.h"
 #include "host_list.h"
 #include "log.h"
@@ -202,8 +203,36 @@ std::vector<uint32_t> SortedUnique(const std::vector<uint32_t>& v) {
 
 // Which asked-for pages may be absent: those past commit (when known); without commit,
 // only a tail (every absent page above every present one). The lock page never exists.
-Status CheckMissing(const std::vector<uint32_t>& want,
-                    const std::vector<std::pair<uint32_t, std::string>>& got, uint32_t page_size,
+// A batch of separate page strings as one block (the JSON form's answers).
+PageBlock BlockOf(PageBatch&& b) {
+  PageBlock out;
+  out.pos = b.pos;
+  out.page_size = b.page_size;
+  out.commit = b.commit;
+  auto bytes = std::make_shared<std::string>();
+  bytes->reserve(b.pages.size() * size_t(b.page_size));
+  for (const auto& [pg, data] : b.pages) bytes->append(data);
+  size_t off = 0;
+  for (const auto& [pg, data] : b.pages) {
+    out.pages.emplace_back(pg, std::string_view(*bytes).substr(off, data.size()));
+    off += data.size();
+  }
+  out.buffers.push_back(std::move(bytes));
+  return out;
+}
+
+// A block with each page copied into its own string.
+PageBatch BatchOf(const PageBlock& b) {
+  PageBatch out;
+  out.pos = b.pos;
+  out.page_size = b.page_size;
+  out.commit = b.commit;
+  out.pages.reserve(b.pages.size());
+  for (const auto& [pg, data] : b.pages) out.pages.emplace_back(pg, std::string(data));
+  return out;
+}
+
+Status CheckMissing(const std::vector<uint32_t>& want, const std::vector<PageView>& got, uint32_t page_size,
                     uint32_t commit, bool commit_known, const std::string& where) {
   const uint32_t lock = page_size ? ltx::LockPgno(page_size) : 0;
   const uint32_t max_got = got.empty() ? 0 : got.back().first;
@@ -327,6 +356,7 @@ struct Call {
   uint64_t body_size = 0;  // ... of this size (for stats)
   long timeout_ms = 0;
   uint64_t max_response_bytes = kMaxJsonResponse;
+  bool pooled_body = false;  // a page batch: the body goes into a buffer from buffers_
   bool idempotent = false;
   SnapshotCheckSink* sink = nullptr;  // stream 2xx bodies here
 };
@@ -456,8 +486,8 @@ class ClientImpl final : public Client {
     return out;
   }
 
-  Result<PageBatch> GetPages(const std::string& db, const Pos& pos,
-                             const std::vector<uint32_t>& pgnos) override {
+  Result<PageBlock> GetPageBlock(const std::string& db, const Pos& pos,
+                                 const std::vector<uint32_t>& pgnos) override {
     LTX_RETURN_IF_ERROR(ValidateDatabaseName(db));
     if (pos.IsZero()) {
       return Status::InvalidArgument("litevfs: GetPages needs a position (got zero)");
@@ -473,7 +503,7 @@ class ClientImpl final : public Client {
     LTX_ASSIGN_OR_RETURN(bool binary, HasFeature("pages-binary"));
     LTX_ASSIGN_OR_RETURN(bool ranges, HasFeature("pgno-ranges"));
 
-    PageBatch out;
+    PageBlock out;
     out.pos = pos;
     bool commit_known = false;
     size_t i = 0;
@@ -482,7 +512,7 @@ class ClientImpl final : public Client {
       std::string list;
       const size_t j = EncodePgnoChunk(want, i, ranges, &list);
       std::vector<uint32_t> chunk(want.begin() + long(i), want.begin() + long(j));
-      LTX_ASSIGN_OR_RETURN(PageBatch b, FetchPagesChunk(db, pos, chunk, list, binary, &commit_known));
+      LTX_ASSIGN_OR_RETURN(PageBlock b, FetchPagesChunk(db, pos, chunk, list, binary, &commit_known));
       const std::string where = Where("GET", "/db/page", db);
       if (b.page_size != 0) {
         if (out.page_size != 0 && out.page_size != b.page_size) {
@@ -496,7 +526,8 @@ class ClientImpl final : public Client {
         return Corrupt(where, "commit changed between batches at the same position");
       }
       out.commit = b.commit;
-      for (auto& pg : b.pages) out.pages.push_back(std::move(pg));
+      out.pages.insert(out.pages.end(), b.pages.begin(), b.pages.end());
+      for (auto& buf : b.buffers) out.buffers.push_back(std::move(buf));
       i = j;
     }
     LTX_RETURN_IF_ERROR(CheckMissing(want, out.pages, out.page_size, out.commit, commit_known,
@@ -505,7 +536,7 @@ class ClientImpl final : public Client {
     return out;
   }
 
-  Result<PageBatch> GetInterior(const std::string& db, const Pos& pos) override {
+  Result<PageBlock> GetInteriorBlock(const std::string& db, const Pos& pos) override {
     LTX_RETURN_IF_ERROR(ValidateDatabaseName(db));
     if (!cfg_.use_extensions) {
       return Status::Unsupported("litevfs: extensions are off: no /db/interior");
@@ -528,6 +559,7 @@ class ClientImpl final : public Client {
     c.headers.emplace_back("Accept", kPagesMime);
     if (cfg_.accept_zstd) c.headers.emplace_back("Accept-Encoding", "zstd");
     c.max_response_bytes = kMaxInteriorBytes;
+    c.pooled_body = true;
     const std::string where = Where(c.method, c.path, db);
     auto rr = Exec(c);
     if (!rr.ok()) {
@@ -547,17 +579,17 @@ class ClientImpl final : public Client {
     if (!ParseU32Header(r, "litevfs-commit", &commit)) {
       return Corrupt(where, "missing or bad Litevfs-Commit header");
     }
-    PageBatch out;
+    PageBlock out;
     out.pos = at;
     out.commit = commit;
     LTX_ASSIGN_OR_RETURN(out.page_size, PageSizeHeader(r, where));
     uint64_t bound = std::min<uint64_t>(uint64_t(commit) * (out.page_size + kFrameHeaderSize),
                                         kMaxInteriorBytes);
-    std::string decoded;
-    LTX_ASSIGN_OR_RETURN(std::string_view body, DecodeBody(r, bound, &decoded, where));
-    auto frames = ParsePageFrames(body, out.page_size, {});
+    LTX_ASSIGN_OR_RETURN(auto body, TakeBody(std::move(r), bound, where));
+    auto frames = ParsePageFrames(*body, out.page_size, {});
     if (!frames.ok()) return frames.status().WithContext("litevfs: server (" + where + ")");
     out.pages = std::move(frames).value();
+    out.buffers.push_back(std::move(body));
     if (!out.pages.empty() && out.pages.back().first > commit) {
       return Corrupt(where, "page " + std::to_string(out.pages.back().first) +
                                 " is past commit " + std::to_string(commit));
@@ -950,24 +982,26 @@ class ClientImpl final : public Client {
     return ps;
   }
 
-  // The body of a binary batch, decompressed into *scratch when the server used zstd.
-  static Result<std::string_view> DecodeBody(const HttpResponse& r, uint64_t bound,
-                                             std::string* scratch, const std::string& where) {
+  // The body of a binary batch, taken from `r` (no copy; its storage goes back to buffers_
+  // when the block is done with it), or decompressed when the server used zstd.
+  Result<std::shared_ptr<const std::string>> TakeBody(HttpResponse&& r, uint64_t bound,
+                                                      const std::string& where) {
     auto ce = r.headers.find("content-encoding");
     if (ce == r.headers.end() || ce->second.empty() || ce->second == "identity") {
-      return std::string_view(r.body);
+      return buffers_.Own(std::move(r.body));
     }
     if (ce->second != "zstd") {
       return Corrupt(where, "unsupported Content-Encoding \"" +
                                 internal::BodyExcerpt(ce->second, 40) + "\"");
     }
-    Status st = internal::ZstdDecompressBounded(r.body, bound, scratch);
+    auto decoded = std::make_unique<std::string>();
+    Status st = internal::ZstdDecompressBounded(r.body, bound, decoded.get());
     if (!st.ok()) return Corrupt(where, st.message());
-    return std::string_view(*scratch);
+    return std::shared_ptr<const std::string>(std::move(decoded));
   }
 
   // One /db/page request of <= 4096 pages (`want`), asked for as `list` (EncodePgnoChunk).
-  Result<PageBatch> FetchPagesChunk(const std::string& db, const Pos& pos,
+  Result<PageBlock> FetchPagesChunk(const std::string& db, const Pos& pos,
                                     const std::vector<uint32_t>& want, const std::string& list,
                                     bool binary, bool* commit_known) {
     Call c;
@@ -983,6 +1017,7 @@ class ClientImpl final : public Client {
       if (cfg_.accept_zstd) c.headers.emplace_back("Accept-Encoding", "zstd");
       const uint64_t raw = n * (ltx::kMaxPageSize + kFrameHeaderSize);
       c.max_response_bytes = internal::ZstdCompressBound(raw) + 4096;
+      c.pooled_body = true;
     } else {
       c.headers.emplace_back("Accept", "application/json");
       // base64 of each page plus generous per-entry JSON overhead.
@@ -996,9 +1031,9 @@ class ClientImpl final : public Client {
     if (!binary || is_json) {
       auto b = ParsePagesJson(r.body, pos, want);
       if (!b.ok()) return b.status().WithContext("litevfs: server (" + where + ")");
-      return b;
+      return BlockOf(std::move(b).value());
     }
-    PageBatch out;
+    PageBlock out;
     LTX_ASSIGN_OR_RETURN(out.pos, ParsePosHeader(r, where));
     if (out.pos != pos) {
       return Corrupt(where, "pages are as of " + ltx::FormatPos(out.pos) + ", asked for " +
@@ -1011,12 +1046,11 @@ class ClientImpl final : public Client {
       }
       *commit_known = true;
     }
-    std::string decoded;
-    LTX_ASSIGN_OR_RETURN(std::string_view body,
-                         DecodeBody(r, n * (out.page_size + kFrameHeaderSize), &decoded, where));
-    auto frames = ParsePageFrames(body, out.page_size, want);
+    LTX_ASSIGN_OR_RETURN(auto body, TakeBody(std::move(r), n * (out.page_size + kFrameHeaderSize), where));
+    auto frames = ParsePageFrames(*body, out.page_size, want);
     if (!frames.ok()) return frames.status().WithContext("litevfs: server (" + where + ")");
     out.pages = std::move(frames).value();
+    out.buffers.push_back(std::move(body));
     return out;
   }
 
@@ -1049,6 +1083,7 @@ class ClientImpl final : public Client {
     }
     req.timeout_ms = c.timeout_ms;
     req.max_response_bytes = c.max_response_bytes;
+    if (c.pooled_body) req.body_storage = [this](uint64_t n) { return buffers_.Take(size_t(n)); };
     long backoff = std::max(1L, cfg_.retry_backoff_ms);
     for (int attempt = 0;; attempt++) {
       req.headers.clear();
@@ -1182,6 +1217,7 @@ class ClientImpl final : public Client {
   std::optional<std::vector<std::string>> header_features_;
   std::string instance_id_;    // guarded by mu_
   std::atomic<uint64_t> max_body_{0};  // the server's Litevfs-Max-Body (0: not said)
+  BufferPool buffers_;  // page-batch bodies (PageBlock), reused
   std::atomic<bool> lease_waiters_{false};  // a response said Lfsc-Lease-Waiters (issue 17)
   const std::string lease_client_ = NewLeaseClientToken();  // Lfsc-Lease-Client (issue 17)
 };
@@ -1189,6 +1225,16 @@ class ClientImpl final : public Client {
 }  // namespace
 
 // ---- free functions ----
+
+Result<PageBatch> Client::GetPages(const std::string& db, const Pos& pos, const std::vector<uint32_t>& pgnos) {
+  LTX_ASSIGN_OR_RETURN(PageBlock b, GetPageBlock(db, pos, pgnos));
+  return BatchOf(b);
+}
+
+Result<PageBatch> Client::GetInterior(const std::string& db, const Pos& pos) {
+  LTX_ASSIGN_OR_RETURN(PageBlock b, GetInteriorBlock(db, pos));
+  return BatchOf(b);
+}
 
 bool Info::Has(const std::string& f) const {
   return std::find(features.begin(), features.end(), f) != features.end();
@@ -1293,8 +1339,8 @@ std::unique_ptr<Client> Client::CreateWithTransport(const ClientConfig& cfg,
   return std::make_unique<ClientImpl>(c, std::move(t));
 }
 
-Result<std::vector<std::pair<uint32_t, std::string>>> ParsePageFrames(
-    std::string_view body, uint32_t page_size, const std::vector<uint32_t>& want) {
+Result<std::vector<PageView>> ParsePageFrames(std::string_view body, uint32_t page_size,
+                                              const std::vector<uint32_t>& want) {
   if (!ltx::IsValidPageSize(page_size)) {
     return Status::Corruption("page batch: page size " + std::to_string(page_size) +
                               " is not a power of two in [512, 65536]");
@@ -1311,7 +1357,7 @@ Result<std::vector<std::pair<uint32_t, std::string>>> ParsePageFrames(
     sorted = SortedUnique(want);
     w = &sorted;
   }
-  std::vector<std::pair<uint32_t, std::string>> out;
+  std::vector<PageView> out;
   const size_t count = body.size() / frame;
   if (!want.empty() && count > w->size()) {
     return Status::Corruption("page batch: " + std::to_string(count) + " pages for " +
@@ -1335,8 +1381,7 @@ Result<std::vector<std::pair<uint32_t, std::string>>> ParsePageFrames(
       return Status::Corruption("page batch: page " + std::to_string(pgno) +
                                 " was not asked for");
     }
-    out.emplace_back(pgno, std::string(reinterpret_cast<const char*>(p + kFrameHeaderSize),
-                                       page_size));
+    out.emplace_back(pgno, body.substr(i * frame + kFrameHeaderSize, page_size));
   }
   return out;
 }

@@ -46,6 +46,7 @@ struct Transfer {
   HttpResponse* resp = nullptr;
   ltx::Sink* sink = nullptr;          // 2xx bodies go here when set
   uint64_t max_bytes = 0;             // 0 = unbounded
+  const std::function<std::string(uint64_t)>* storage = nullptr;  // HttpRequest::body_storage
   uint64_t received = 0;
   bool too_large = false;
   ltx::Status sink_error;
@@ -202,6 +203,10 @@ size_t OnHeader(char* data, size_t size, size_t nitems, void* userdata) {
       uint64_t want = len;
       if (t->max_bytes) want = std::min<uint64_t>(want, t->max_bytes);
       if (!IsSuccess(t->resp->status)) want = std::min<uint64_t>(want, kMaxErrorBody);
+      if (IsSuccess(t->resp->status) && t->storage && *t->storage && t->resp->body.empty()) {
+        t->resp->body = (*t->storage)(want);
+        t->resp->body.clear();
+      }
       t->resp->body.reserve(static_cast<size_t>(std::min<uint64_t>(want, kMaxReserve)));
     }
   }
@@ -385,6 +390,7 @@ class CurlTransport final : public Transport {
     t.resp = &resp;
     t.sink = sink;
     t.max_bytes = req.max_response_bytes;
+    t.storage = &req.body_storage;
     char errbuf[CURL_ERROR_SIZE];
     errbuf[0] = '\0';
 

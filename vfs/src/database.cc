@@ -173,7 +173,7 @@ Status Database::ColdOpen(const std::string& shared_dir, bool* synced) {
   struct TrimOnExit {
     ~TrimOnExit() { ReleaseFreedMemory(); }
   } trim;  // before b: destroyed after it
-  auto b = client_->GetInterior(name_, Pos{});
+  auto b = client_->GetInteriorBlock(name_, Pos{});
   page_requests_++;
   if (b.ok() && !b->pos.IsZero() && b->commit > 0) {
     if (known_ps != 0 && known_ps != b->page_size) return Status::OK();

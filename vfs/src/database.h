@@ -64,6 +64,7 @@
 #include "ltx/status.h"
 #include "mutex.h"
 #include "readahead.h"
+#include "recent_pages.h"
 #include "write_mode.h"
 
 namespace litevfs {
@@ -75,6 +76,9 @@ namespace litevfs {
 // requests. Used by database_read.cc; declared here so tests can size their batches.
 inline constexpr size_t kBulkBatchBytes = 1u << 20;
 inline constexpr size_t kBatchesInFlight = 3;
+// A scan's latest read-ahead answers kept in memory for the reader (recent_pages.h): three
+// full windows (readahead.cc's 4 MiB), the one being read and the ones in flight after it.
+inline constexpr size_t kRecentReadAheadBytes = 8u << 20;
 
 // SQLite's lock levels (same numbers as SQLITE_LOCK_*).
 enum LockLevel : int { kLockNone = 0, kLockShared = 1, kLockReserved = 2, kLockPending = 3,
@@ -230,15 +234,14 @@ class Database : public std::enable_shared_from_this<Database> {
   // `client`: client_ for callers on connection threads, sync_client_ on the sync thread.
   Status SyncNow(Client* client, long wait_ms) EXCLUDES(mu_);
   // Learns the page size and boot pages at first contact (no page-size hint).
-  Status FirstContact(Client* client, const Pos& at, uint32_t* ps,
-                      std::vector<std::pair<uint32_t, std::string>>* boot) EXCLUDES(mu_);
+  Status FirstContact(Client* client, const Pos& at, uint32_t* ps, PageBlock* boot) EXCLUDES(mu_);
   // Moves latest_ to res (fetched from `since`), advancing the cache; `boot`: pages as of
   // res.pos to record and cache (page 1, interior pages). A no-op when latest_ moved on.
   Status ApplySyncLocked(const Pos& since, const SyncResult& res, uint32_t commit, uint32_t ps,
-                         const std::vector<std::pair<uint32_t, std::string>>& boot) REQUIRES(mu_);
+                         const std::vector<PageView>& boot) REQUIRES(mu_);
   Status AdvanceCacheLocked(const Pos& since, const SyncResult& res, uint32_t commit) REQUIRES(mu_);
   void StoreBootPagesLocked(const Pos& at, uint32_t commit,
-                            const std::vector<std::pair<uint32_t, std::string>>& boot) REQUIRES(mu_);
+                            const std::vector<PageView>& boot) REQUIRES(mu_);
   // Settles an unknown commit outcome once the service's position is known again.
   void SettleUnknownLocked() REQUIRES(mu_);
   void MaybeSyncForTransaction() EXCLUDES(mu_);
@@ -277,7 +280,7 @@ class Database : public std::enable_shared_from_this<Database> {
       EXCLUDES(mu_);
   std::vector<uint32_t> MissingPagesLocked(const Snapshot& pin, const std::vector<uint32_t>& pgnos,
                                            PageMap* out) REQUIRES(mu_);
-  Status StoreBatchLocked(const Snapshot& pin, const std::vector<uint32_t>& chunk, PageBatch* b,
+  Status StoreBatchLocked(const Snapshot& pin, const std::vector<uint32_t>& chunk, const PageBlock& b,
                           PageMap* out) REQUIRES(mu_);
   // Whether page p is worth asking for at pin: within the database, not the lock page, not
   // cached, not already coming with the read-ahead.
@@ -292,12 +295,12 @@ class Database : public std::enable_shared_from_this<Database> {
                            std::shared_ptr<std::promise<void>> done) EXCLUDES(self->mu_);
   // Puts fetched pages as of pin into the cache (or old_pages_ for a pin older than the
   // cache). kCorruption for a page of the wrong size (nothing stored then).
-  Status StoreFetchedLocked(const Snapshot& pin, std::vector<std::pair<uint32_t, std::string>>* pages)
+  Status StoreFetchedLocked(const Snapshot& pin, const std::vector<PageView>& pages)
       REQUIRES(mu_);
   // bulk (issue 19): one PageCache::PutMany for a fetched batch (ascending pgnos).
-  void PutManyInCacheLocked(const Snapshot& pin, const std::vector<std::pair<uint32_t, std::string>>& pages,
+  void PutManyInCacheLocked(const Snapshot& pin, const std::vector<PageView>& pages,
                             bool wanted_soon) REQUIRES(mu_);
-  void RememberOldPageLocked(uint64_t txid, uint32_t pgno, const std::string& page) REQUIRES(mu_);
+  void RememberOldPageLocked(uint64_t txid, uint32_t pgno, std::string_view page) REQUIRES(mu_);
   std::shared_ptr<ReadAhead> ReadAheadOfLocked(uint64_t txid, uint32_t pgno) const REQUIRES(mu_);
 
   // ---- writes and the commit (database_write.cc) ----
@@ -373,6 +376,7 @@ class Database : public std::enable_shared_from_this<Database> {
   std::map<std::pair<uint64_t, uint32_t>, std::string> old_pages_ GUARDED_BY(mu_);
   std::deque<std::pair<uint64_t, uint32_t>> old_order_ GUARDED_BY(mu_);
   std::vector<std::shared_ptr<ReadAhead>> readaheads_in_flight_ GUARDED_BY(mu_);
+  RecentPages recent_ GUARDED_BY(mu_){kRecentReadAheadBytes};  // the latest read-aheads' pages
   std::optional<UnsettledCommit> unsettled_ GUARDED_BY(mu_);
   std::string last_settlement_ GUARDED_BY(mu_);  // how the latest unknown outcome resolved
   bool needs_sync_ GUARDED_BY(mu_) = false;  // an optimistic commit lost: sync at the next start

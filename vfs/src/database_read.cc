@@ -20,7 +20,7 @@ namespace {
 constexpr size_t kMaxOldPageBytes = 32u << 20;  // pages kept for pins older than the cache
 
 // A page's bytes into a page-sized buffer (zeros past a shorter page).
-void CopyPage(const std::string& page, std::span<uint8_t> out) {
+void CopyPage(std::string_view page, std::span<uint8_t> out) {
   const size_t n = std::min(page.size(), out.size());
   std::memcpy(out.data(), page.data(), n);
   std::fill(out.begin() + std::ptrdiff_t(n), out.end(), uint8_t{0});
@@ -178,15 +178,19 @@ void Database::RetireCacheLocked() {
 }
 
 bool Database::LookupLocked(Conn* c, const Snapshot& pin, uint32_t pgno, std::span<uint8_t> out) {
+  auto hit = [&] {
+    mu_.AssertHeld();
+    cache_hits_++;
+    if (MayHaveChildren(pgno, out)) planner_.Record(pgno, out, page_size_, pin.commit, false);
+    if (c && !c->ra.ahead.empty() && c->ra.ahead.erase(pgno)) MaybeReadAheadLocked(c, pin);
+    return true;
+  };
   for (;;) {
+    // A scan's page that just arrived: from memory, not read back from the cache file.
+    if (recent_.Copy(pin.pos, pgno, out)) return hit();
     if (cache_) {
       auto r = cache_->Get(pgno, pin.pos.txid, out);
-      if (r.ok() && *r) {
-        cache_hits_++;
-        if (MayHaveChildren(pgno, out)) planner_.Record(pgno, out, page_size_, pin.commit, false);
-        if (c && !c->ra.ahead.empty() && c->ra.ahead.erase(pgno)) MaybeReadAheadLocked(c, pin);
-        return true;
-      }
+      if (r.ok() && *r) return hit();
       if (!r.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, pin.pos, "cache read: " + r.status().ToString());
       if (c && c->past && ReuseCachedForPast(*c->past, cache_.get(), pgno, out)) {
         cache_hits_++;  // issue 18: a cached page the diff says is unchanged since the past
@@ -252,9 +256,9 @@ Status Database::ReadStoredPageLocked(Conn* c, const Snapshot& pin, uint32_t pgn
   const auto fetch_start = GetClock().Now();  // for the log line only
   std::shared_ptr<Client> client = client_;
   mu_.Unlock();  // never across a request
-  Result<PageBatch> b = Status::Unavailable("litevfs: page fetch did not run");
+  Result<PageBlock> b = Status::Unavailable("litevfs: page fetch did not run");
   try {
-    b = client->GetPages(name_, pin.pos, want);
+    b = client->GetPageBlock(name_, pin.pos, want);
   } catch (...) {  // e.g. bad_alloc: the caller's lock expects mu_ held
     mu_.Lock();
     throw;
@@ -268,7 +272,7 @@ Status Database::ReadStoredPageLocked(Conn* c, const Snapshot& pin, uint32_t pgn
                       ltx::FormatPos(pin.pos) + ": " + b.status().message(),
                   b.status().api_code());
   }
-  LTX_RETURN_IF_ERROR(StoreFetchedLocked(pin, &b->pages));
+  LTX_RETURN_IF_ERROR(StoreFetchedLocked(pin, b->pages));
   bool found = false;
   for (auto& [pg, data] : b->pages) {
     if (pg != pgno) {
@@ -309,18 +313,18 @@ std::vector<uint32_t> Database::MissingPagesLocked(const Snapshot& pin, const st
   return missing;
 }
 
-Status Database::StoreBatchLocked(const Snapshot& pin, const std::vector<uint32_t>& chunk, PageBatch* b,
+Status Database::StoreBatchLocked(const Snapshot& pin, const std::vector<uint32_t>& chunk, const PageBlock& b,
                                   PageMap* out) {
   const uint32_t ps = page_size_;
   if (out) {
     for (uint32_t pg : chunk) (*out)[pg] = std::string(ps, '\0');
   }
-  for (auto& [pg, data] : b->pages) {
+  for (const auto& [pg, data] : b.pages) {
     if (data.size() != ps) return Status::Corruption("litevfs: wrong page size from the service for " + name_);
   }
-  PutManyInCacheLocked(pin, b->pages, /*wanted_soon=*/false);  // bulk (issue 19)
+  PutManyInCacheLocked(pin, b.pages, /*wanted_soon=*/false);  // bulk (issue 19)
   if (out) {
-    for (auto& [pg, data] : b->pages) (*out)[pg] = std::move(data);
+    for (const auto& [pg, data] : b.pages) (*out)[pg] = std::string(data);
   }
   return Status::OK();
 }
@@ -340,7 +344,7 @@ Status Database::ReadStoredPages(const Snapshot& pin, const std::vector<uint32_t
   struct Pending {
     std::vector<uint32_t> chunk;
     Clock::time_point start;  // for the log line only
-    std::future<Result<PageBatch>> answer;
+    std::future<Result<PageBlock>> answer;
   };
   std::deque<Pending> inflight;
   size_t next = 0;
@@ -350,7 +354,7 @@ Status Database::ReadStoredPages(const Snapshot& pin, const std::vector<uint32_t
     next += p.chunk.size();
     p.start = GetClock().Now();
     p.answer = RunForResult([client, name = name_, pos = pin.pos, chunk = p.chunk] {
-      return client->GetPages(name, pos, chunk);
+      return client->GetPageBlock(name, pos, chunk);
     });
     inflight.push_back(std::move(p));
   };
@@ -368,7 +372,7 @@ Status Database::ReadStoredPages(const Snapshot& pin, const std::vector<uint32_t
                     std::to_string(p.chunk.front()) + ".." + std::to_string(p.chunk.back()) + ") in " +
                     std::to_string(MsSince(p.start)) + " ms");
     MutexLock lk(&mu_);
-    LTX_RETURN_IF_ERROR(StoreBatchLocked(pin, p.chunk, &*b, out));
+    LTX_RETURN_IF_ERROR(StoreBatchLocked(pin, p.chunk, *b, out));
   }
   return Status::OK();
 }
@@ -429,9 +433,9 @@ void Database::RunReadAhead(std::shared_ptr<Database> self, std::shared_ptr<Clie
                             std::vector<uint32_t> pgnos, std::shared_ptr<ReadAhead> ra,
                             std::shared_ptr<std::promise<void>> done) {
   const auto start = GetClock().Now();
-  Result<PageBatch> b = Status::Unavailable("litevfs: read-ahead did not run");
+  Result<PageBlock> b = Status::Unavailable("litevfs: read-ahead did not run");
   try {
-    b = client->GetPages(self->name_, pin.pos, pgnos);
+    b = client->GetPageBlock(self->name_, pin.pos, pgnos);
   } catch (const std::exception& e) {  // bad_alloc: readers waiting on it must not hang
     b = Status::ResourceExhausted(std::string("litevfs: read-ahead: ") + e.what());
   }
@@ -445,9 +449,10 @@ void Database::RunReadAhead(std::shared_ptr<Database> self, std::shared_ptr<Clie
                   "read-ahead of " + std::to_string(pgnos.size()) + " pages failed (fetched on demand): " +
                       b.status().ToString());
     } else if (!self->stopping_) {
-      Status st = self->StoreFetchedLocked(pin, &b->pages);
+      Status st = self->StoreFetchedLocked(pin, b->pages);
       if (!st.ok()) LITEVFS_LOG(LogLevel::kWarn, self->name_, pin.pos, "read-ahead: " + st.ToString());
       self->prefetched_ += b->pages.size();
+      if (st.ok()) self->recent_.Add(pin.pos, std::make_shared<const PageBlock>(std::move(b).value()));
       LITEVFS_LOG(LogLevel::kDebug, self->name_, pin.pos,
                   "read ahead " + std::to_string(pgnos.size()) + " pages (" + std::to_string(pgnos.front()) +
                       ".." + std::to_string(pgnos.back()) + ") in " + std::to_string(MsSince(start)) + " ms");
@@ -458,25 +463,25 @@ void Database::RunReadAhead(std::shared_ptr<Database> self, std::shared_ptr<Clie
   done->set_value();
 }
 
-Status Database::StoreFetchedLocked(const Snapshot& pin, std::vector<std::pair<uint32_t, std::string>>* pages) {
+Status Database::StoreFetchedLocked(const Snapshot& pin, const std::vector<PageView>& pages) {
   const bool old_pin = !cache_ || pin.pos.txid < cache_->pos().txid;
-  for (auto& [pg, data] : *pages) {
+  for (const auto& [pg, data] : pages) {
     if (data.size() != page_size_) {
       return Status::Corruption("litevfs: the service sent a " + std::to_string(data.size()) + "-byte page " +
                                 std::to_string(pg) + " for " + name_ + " (page size " +
                                 std::to_string(page_size_) + ")");
     }
   }
-  for (auto& [pg, data] : *pages) {
+  for (const auto& [pg, data] : pages) {
     if (old_pin) RememberOldPageLocked(pin.pos.txid, pg, data);
   }
-  PutManyInCacheLocked(pin, *pages, /*wanted_soon=*/true);
+  PutManyInCacheLocked(pin, pages, /*wanted_soon=*/true);
   return Status::OK();
 }
 
 // bulk (issue 19): a fetched batch goes to the cache with a system call per run of pages,
 // not two per page. Batches come ascending from the client (ParsePageFrames).
-void Database::PutManyInCacheLocked(const Snapshot& pin, const std::vector<std::pair<uint32_t, std::string>>& pages,
+void Database::PutManyInCacheLocked(const Snapshot& pin, const std::vector<PageView>& pages,
                                     bool wanted_soon) {
   if (!cache_) return;
   std::vector<PageCache::PageRef> refs;
@@ -486,7 +491,7 @@ void Database::PutManyInCacheLocked(const Snapshot& pin, const std::vector<std::
   if (!st.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, pin.pos, "cache put: " + st.ToString());
 }
 
-void Database::RememberOldPageLocked(uint64_t txid, uint32_t pgno, const std::string& page) {
+void Database::RememberOldPageLocked(uint64_t txid, uint32_t pgno, std::string_view page) {
   if (!old_pages_.emplace(std::make_pair(txid, pgno), page).second) return;
   old_order_.emplace_back(txid, pgno);
   while (old_order_.size() * page_size_ > kMaxOldPageBytes) {

@@ -39,10 +39,9 @@ Status Database::FetchCommitFromPage1(Client* client, const Pos& pos, uint32_t* 
   return Status::Corruption("litevfs: the service returned no page 1 for " + name_);
 }
 
-Status Database::FirstContact(Client* client, const Pos& at, uint32_t* ps,
-                              std::vector<std::pair<uint32_t, std::string>>* boot) {
+Status Database::FirstContact(Client* client, const Pos& at, uint32_t* ps, PageBlock* boot) {
   // First contact without a page-size hint: learn it (and warm the cache) in one request.
-  auto b = has_interior_ ? client->GetInterior(name_, at) : client->GetPages(name_, at, {1});
+  auto b = has_interior_ ? client->GetInteriorBlock(name_, at) : client->GetPageBlock(name_, at, {1});
   page_requests_++;
   if (!b.ok()) return b.status();
   *ps = b->page_size;
@@ -50,7 +49,7 @@ Status Database::FirstContact(Client* client, const Pos& at, uint32_t* ps,
   if (!ltx::IsValidPageSize(*ps)) {
     return Status::Corruption("litevfs: the service reported page size " + std::to_string(*ps) + " for " + name_);
   }
-  if (b->pos == at) *boot = std::move(b->pages);
+  if (b->pos == at) *boot = std::move(b).value();
   return Status::OK();
 }
 
@@ -78,12 +77,12 @@ Status Database::SyncNow(Client* client, long wait_ms) {
     last_sync_ = GetClock().Now();
     return Status::OK();
   }
-  std::vector<std::pair<uint32_t, std::string>> boot;
+  PageBlock boot;
   if (ps == 0) LTX_RETURN_IF_ERROR(FirstContact(client, res.pos, &ps, &boot));
   uint32_t commit = res.commit;
   if (commit == 0) {
     bool found = false;
-    for (auto& [pg, data] : boot) {
+    for (const auto& [pg, data] : boot.pages) {
       if (pg == 1 && data.size() >= sqlite_format::kHeaderSize) {
         commit = sqlite_format::HeaderDatabaseSize(AsBytes(data));
         found = true;
@@ -92,7 +91,7 @@ Status Database::SyncNow(Client* client, long wait_ms) {
     if (!found) LTX_RETURN_IF_ERROR(FetchCommitFromPage1(client, res.pos, &commit));
   }
   MutexLock lk(&mu_);
-  return ApplySyncLocked(since, res, commit, ps, boot);
+  return ApplySyncLocked(since, res, commit, ps, boot.pages);
 }
 
 Status Database::AdvanceCacheLocked(const Pos& since, const SyncResult& res, uint32_t commit) {
@@ -110,7 +109,7 @@ Status Database::AdvanceCacheLocked(const Pos& since, const SyncResult& res, uin
 }
 
 void Database::StoreBootPagesLocked(const Pos& at, uint32_t commit,
-                                    const std::vector<std::pair<uint32_t, std::string>>& boot) {
+                                    const std::vector<PageView>& boot) {
   for (auto& [pg, data] : boot) {
     if (data.size() != page_size_) continue;
     planner_.Record(pg, AsBytes(data), page_size_, commit, true);
@@ -121,7 +120,7 @@ void Database::StoreBootPagesLocked(const Pos& at, uint32_t commit,
 }
 
 Status Database::ApplySyncLocked(const Pos& since, const SyncResult& res, uint32_t commit,
-                                 uint32_t ps, const std::vector<std::pair<uint32_t, std::string>>& boot) {
+                                 uint32_t ps, const std::vector<PageView>& boot) {
   last_sync_ = GetClock().Now();
   if (stopping_) return Status::OK();
   if (latest_.pos != since) return Status::OK();  // a commit or another sync got there first

@@ -150,7 +150,7 @@ void Database::PrefetchChangedByOthers() {
     at = latest_;
   }
   if (want.empty()) return;
-  auto b = client_->GetPages(name_, at.pos, want);
+  auto b = client_->GetPageBlock(name_, at.pos, want);
   page_requests_++;
   MutexLock lk(&mu_);
   if (!b.ok()) {

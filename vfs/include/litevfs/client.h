@@ -59,6 +59,10 @@ struct HttpRequest {
   // Content-Encoding) fails the request with kCorruption instead of being buffered without
   // bound. 0 = no limit. Non-2xx bodies are kept only up to 64 KiB (they feed a message).
   uint64_t max_response_bytes = 0;
+  // When set, a 2xx body announced by Content-Length is received into the string this
+  // returns for that length (reused storage: its content is dropped, its capacity kept).
+  // A transport may ignore it.
+  std::function<std::string(uint64_t length)> body_storage;
 };
 struct HttpResponse {
   int status = 0;
@@ -123,6 +127,20 @@ struct PageBatch {
   uint32_t page_size = 0;
   std::vector<std::pair<uint32_t, std::string>> pages;  // (pgno, page bytes), ascending
   uint32_t commit = 0;            // db size in pages at pos, when the server says (0 = unknown)
+};
+
+// (pgno, page bytes) pointing into a PageBlock's buffers.
+using PageView = std::pair<uint32_t, std::string_view>;
+
+// A page batch as it came off the wire: the answers' bytes, once, and each page a view
+// into them. The bulk and scan paths use it so that a page is not copied (and allocated)
+// between the socket and the cache file (issue 19). Moving a block keeps its views valid.
+struct PageBlock {
+  Pos pos;
+  uint32_t page_size = 0;
+  uint32_t commit = 0;            // as PageBatch::commit
+  std::vector<PageView> pages;    // ascending
+  std::vector<std::shared_ptr<const std::string>> buffers;  // what `pages` points into
 };
 
 struct Lease {
@@ -190,14 +208,18 @@ class Client {
       const std::map<std::string, Pos>& since) = 0;
   // GET /db/page as of `pos`, binary batch (zstd when offered) or JSON+base64. Pages past
   // commit are absent from the answer.
-  virtual Result<PageBatch> GetPages(const std::string& db, const Pos& pos,
-                                     const std::vector<uint32_t>& pgnos) = 0;
+  virtual Result<PageBlock> GetPageBlock(const std::string& db, const Pos& pos,
+                                         const std::vector<uint32_t>& pgnos) = 0;
+  // The same, each page copied into its own string.
+  Result<PageBatch> GetPages(const std::string& db, const Pos& pos, const std::vector<uint32_t>& pgnos);
   // GET /db/interior (extension): page 1 and every b-tree interior page at pos (or at the
   // current position when pos is zero; the batch says which). kUnsupported without it.
   // Sent without asking /info first when no feature list is known yet (a cold open is one
   // request); a 404 that carries no Litevfs-Features header then means kUnsupported, one
   // that does means kNotFound (no such database).
-  virtual Result<PageBatch> GetInterior(const std::string& db, const Pos& pos) = 0;
+  virtual Result<PageBlock> GetInteriorBlock(const std::string& db, const Pos& pos) = 0;
+  // The same, each page copied into its own string.
+  Result<PageBatch> GetInterior(const std::string& db, const Pos& pos);
   // GET /db/snapshot streamed into `out`; returns the byte count. The LTX header is checked
   // (a valid snapshot header) before any byte reaches `out`; retried only while nothing has.
   // On error `out` may hold a prefix: discard it.
@@ -274,8 +296,9 @@ Status ValidateDatabaseName(const std::string& name);
 
 // Binary page batch (pages-binary): frames `pgno u32 BE ‖ page`, page size from the header.
 // Exposed for the fuzzer. `want` (may be empty = anything) restricts acceptable pgnos.
-Result<std::vector<std::pair<uint32_t, std::string>>> ParsePageFrames(
-    std::string_view body, uint32_t page_size, const std::vector<uint32_t>& want);
+// The pages are views into `body`.
+Result<std::vector<PageView>> ParsePageFrames(std::string_view body, uint32_t page_size,
+                                              const std::vector<uint32_t>& want);
 // JSON response parsers (exposed for the fuzzer and tests).
 Result<SyncResult> ParseSyncJson(std::string_view body);
 Result<PageBatch> ParsePagesJson(std::string_view body, const Pos& pos,
