@@ -19,6 +19,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -41,6 +42,7 @@
 #include "ltx/io.h"
 #include "mockcloud/server.h"
 #include "../vfs_static.h"
+#include "../../vfs/src/cache_map.h"
 
 extern char** environ;
 
@@ -151,6 +153,33 @@ inline uint64_t ProcStatusKb(const std::string& pid, const std::string& field) {
   return 0;
 }
 inline uint64_t SelfPeakRssKb() { return ProcStatusKb("self", "VmHWM"); }
+
+// What the VFS's cache file map may keep resident (pages read through it count in the RSS):
+// configured cache memory, like SQLite's page cache, in the RSS limits of rows 3, 4 and 15c.
+inline constexpr double kVfsMapResidentBytes = double(litevfs::PagesMap::kMaxResidentBytes);
+
+// The largest RssAnon (heap, stacks: what is not a file's page) seen while alive.
+class AnonPeak {
+ public:
+  AnonPeak()
+      : thread_([this] {
+          while (!stop_) {
+            peak_kb_ = std::max<uint64_t>(peak_kb_, ProcStatusKb("self", "RssAnon"));
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+          }
+        }) {}
+  ~AnonPeak() { Stop(); }
+  uint64_t Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    return peak_kb_;
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> peak_kb_{0};
+  std::thread thread_;
+};
 
 // ---- temp dirs ----
 class TempDir {

@@ -10,13 +10,9 @@
 // 10: `litevfs export DB FILE`.            3, 4, 10: vs the static GET, target >= 0.5x.
 // 11: `litevfs import FILE DB`, vs cp + fsync of the file, target >= 0.5x.
 //  8: peak RSS of each litevfs process (<= 64 MiB + the configured cache memory: SQLite's
-//     page cache, and for the VFS the cache file's map, which may keep
-//     PagesMap::kMaxResidentBytes resident) and of the mockcloud serving rows 3, 4 and 10
+//     page cache, and for the VFS the cache file's map: kVfsMapResidentBytes) and of the mockcloud serving rows 3, 4 and 10
 //     (<= 128 MiB). The VFS children also report their peak anonymous memory.
 // Rounds alternate baseline and measurement; the best of each counts (the machine is shared).
-#include <atomic>
-#include <thread>
-
 #include "bench_common.h"
 #include "big_db.h"
 #include "physical_baseline.h"
@@ -29,30 +25,7 @@ constexpr double kLimitRss = 64.0 * 1024 * 1024;
 constexpr double kLimitServerRss = 128.0 * 1024 * 1024;
 constexpr double kTarget = 0.5;
 constexpr char kScanQuery[] = "SELECT sum(length(v)) FROM big";
-constexpr double kMapResidentBytes = 32.0 * 1024 * 1024;  // vfs/src/cache_map.h kMaxResidentBytes
 
-// The largest RssAnon (heap, stacks: what is not a file's page) seen while alive.
-class AnonPeak {
- public:
-  AnonPeak()
-      : thread_([this] {
-          while (!stop_) {
-            peak_kb_ = std::max<uint64_t>(peak_kb_, ProcStatusKb("self", "RssAnon"));
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-          }
-        }) {}
-  ~AnonPeak() { Stop(); }
-  uint64_t Stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-    return peak_kb_;
-  }
-
- private:
-  std::atomic<bool> stop_{false};
-  std::atomic<uint64_t> peak_kb_{0};
-  std::thread thread_;
-};
 
 // --child scan|prefetch HOST CACHE_DIR NAME: one JSON line.
 int RunChild(const Args& a) {
@@ -193,7 +166,7 @@ int Main(const Args& a) {
 
   // SQLite's page cache as configured (PRAGMA cache_size: negative = KiB, positive = pages).
   const long cs = std::stol(s.scan_child["cache_size"].get<std::string>());
-  const double vfs_limit = kLimitRss + (cs < 0 ? double(-cs) * 1024 : double(cs) * 4096) + kMapResidentBytes;
+  const double vfs_limit = kLimitRss + (cs < 0 ? double(-cs) * 1024 : double(cs) * 4096) + kVfsMapResidentBytes;
   const std::string size = FmtBytes(bytes);
   const std::string get = "static file, python3 http.server → curl";
   const std::string anon = ", peak anon " + FmtBytes(s.scan_child["peak_anon_kb"].get<double>() * 1024);

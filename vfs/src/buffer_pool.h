@@ -20,7 +20,8 @@ class BufferPool {
  public:
   static constexpr size_t kKept = 6;
   static constexpr size_t kMinKeptBytes = 256u << 10;  // smaller answers: plain allocations
-  static constexpr size_t kMaxKeptBytes = 8u << 20;
+  // A scan's largest answer: a 4 MiB read-ahead window (readahead.cc) and its frame headers.
+  static constexpr size_t kMaxKeptBytes = (4u << 20) + (64u << 10);
 
   // An empty string with at least `bytes` of capacity when a kept buffer has it (else
   // empty, to be grown by whoever fills it).
