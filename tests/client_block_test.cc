@@ -107,6 +107,20 @@ TEST(BufferPoolTest, ReusesLargeBuffersAndBoundsWhatItKeeps) {
   EXPECT_EQ(pool.kept(), BufferPool::kKept);
 }
 
+TEST(BufferPoolTest, ClearFreesWhatIsKeptButNotWhatIsInUse) {
+  BufferPool pool;
+  std::string a, b;
+  a.reserve(BufferPool::kMinKeptBytes);
+  b.reserve(BufferPool::kMinKeptBytes);
+  { auto owned = pool.Own(std::move(a)); }
+  auto in_use = pool.Own(std::move(b));
+  EXPECT_EQ(pool.kept(), 1u);
+  pool.Clear();  // a scan is over (Database::ReleaseScanMemory)
+  EXPECT_EQ(pool.kept(), 0u);
+  in_use.reset();  // an answer still held when the pool was cleared comes back later
+  EXPECT_EQ(pool.kept(), 1u);
+}
+
 TEST(BufferPoolTest, ABufferOutlivesItsPool) {
   std::shared_ptr<const std::string> owned;
   {

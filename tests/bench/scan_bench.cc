@@ -39,6 +39,7 @@ int RunChild(const Args& a) {
   const std::string cache_size = Exec(db, "PRAGMA cache_size");
   const std::string result = Exec(db, a.child == "scan" ? kScanQuery : "PRAGMA litevfs_cache_db");
   const double ms = (Now() - t0) * 1000.0;
+  const uint64_t rss_after_kb = ProcStatusKb("self", "VmRSS");  // the statement is over
   json st = Stats(db);
   sqlite3_close(db);
   json out = {{"ms", ms},
@@ -47,7 +48,8 @@ int RunChild(const Args& a) {
               {"bytes", st["bytes_received"]},
               {"cache_size", cache_size},
               {"peak_rss_kb", SelfPeakRssKb()},
-              {"peak_anon_kb", anon.Stop()}};
+              {"peak_anon_kb", anon.Stop()},
+              {"rss_after_kb", rss_after_kb}};
   std::printf("%s\n", out.dump().c_str());
   std::fflush(stdout);
   return 0;
@@ -169,7 +171,8 @@ int Main(const Args& a) {
   const double vfs_limit = kLimitRss + (cs < 0 ? double(-cs) * 1024 : double(cs) * 4096) + kVfsMapResidentBytes;
   const std::string size = FmtBytes(bytes);
   const std::string get = "static file, python3 http.server → curl";
-  const std::string anon = ", peak anon " + FmtBytes(s.scan_child["peak_anon_kb"].get<double>() * 1024);
+  const std::string anon = ", peak anon " + FmtBytes(s.scan_child["peak_anon_kb"].get<double>() * 1024) +
+                           ", RSS after " + FmtBytes(s.scan_child["rss_after_kb"].get<double>() * 1024);
   BulkRow("3", "cold full scan sum(length(v)), " + size + ", fresh process, empty cache", get, s.get,
           s.scan, bytes, vfs_limit, ", " + std::to_string(s.scan_child["requests"].get<uint64_t>()) + " req" + anon);
   const double floor = s.local_scan.seconds / s.scan.seconds;

@@ -51,6 +51,14 @@ class BufferPool {
     });
   }
 
+  void Clear() {
+    std::vector<std::string> dropped;
+    {
+      std::lock_guard<std::mutex> l(state_->mu);
+      dropped.swap(state_->free);
+    }
+  }
+
   size_t kept() const {
     std::lock_guard<std::mutex> l(state_->mu);
     return state_->free.size();

@@ -679,6 +679,7 @@ class ClientImpl final : public Client {
 
   uint64_t max_body_bytes() const override { return max_body_.load(); }
   bool TakeLeaseWaiters() override { return lease_waiters_.exchange(false); }
+  void ReleaseIdleBuffers() override { buffers_.Clear(); }
 
   // Shared by UploadTx and UploadTxFile; `what` is "litevfs: LTX upload[ PATH]".
   static Status CheckUploadSize(uint64_t size, const std::string& what) {

@@ -301,6 +301,9 @@ class Database : public std::enable_shared_from_this<Database> {
   void PutManyInCacheLocked(const Snapshot& pin, const std::vector<PageView>& pages,
                             bool wanted_soon) REQUIRES(mu_);
   void RememberOldPageLocked(uint64_t txid, uint32_t pgno, std::string_view page) REQUIRES(mu_);
+  // After a scan's last transaction: the client's idle answer buffers and the freed heap
+  // go back to the system (no lock held: malloc_trim may take a while).
+  void ReleaseScanMemory() EXCLUDES(mu_);
   std::shared_ptr<ReadAhead> ReadAheadOfLocked(uint64_t txid, uint32_t pgno) const REQUIRES(mu_);
 
   // ---- writes and the commit (database_write.cc) ----

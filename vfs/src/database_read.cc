@@ -11,6 +11,7 @@
 #include "bytes.h"
 #include "log.h"
 #include "past_state.h"
+#include "release_memory.h"
 #include "sqlite_format.h"
 #include "worker_pool.h"
 
@@ -489,6 +490,11 @@ void Database::PutManyInCacheLocked(const Snapshot& pin, const std::vector<PageV
   for (const auto& [pg, data] : pages) refs.push_back({pg, AsBytes(data)});
   Status st = cache_->PutMany(pin.pos.txid, refs, wanted_soon);
   if (!st.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, pin.pos, "cache put: " + st.ToString());
+}
+
+void Database::ReleaseScanMemory() {
+  if (client_) client_->ReleaseIdleBuffers();
+  ReleaseFreedMemory();
 }
 
 void Database::RememberOldPageLocked(uint64_t txid, uint32_t pgno, std::string_view page) {

@@ -190,7 +190,7 @@ void Database::BeginWriterLocked(Conn* c) {
 }
 
 Status Database::Unlock(Conn* c, int level) {
-  bool end_write = false;
+  bool end_write = false, scan_over = false;
   Status result;
   {
     MutexLock lk(&mu_);
@@ -211,11 +211,17 @@ Status Database::Unlock(Conn* c, int level) {
     if (level == kLockNone && c->lock >= kLockShared) {
       shared_count_--;
       c->pinned = false;
+      // The last read transaction ended after a scan: its read-ahead memory goes back.
+      if (shared_count_ == 0 && !recent_.empty()) {
+        recent_.Clear();
+        scan_over = true;
+      }
     }
     c->lock = level;
   }
   // auto mode: hand the lease over now if someone waits (one request, no lock held).
   if (end_write) lease_.EndWrite(client_ && client_->TakeLeaseWaiters(), long(lease_idle_ms.load()));
+  if (scan_over) ReleaseScanMemory();
   return result;
 }
 

@@ -49,6 +49,8 @@ class RecentPages {
     return false;
   }
 
+  bool empty() const { return blocks_.empty(); }
+
   void Clear() {
     blocks_.clear();
     bytes_ = 0;

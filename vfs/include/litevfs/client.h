@@ -262,6 +262,8 @@ class Client {
   // issue 17: whether a response since the last call said another client waits for our
   // write lease (Lfsc-Lease-Waiters, on an upload or a refresh under the lease); clears it.
   virtual bool TakeLeaseWaiters() { return false; }
+  // Frees the page-batch buffers kept for reuse (a scan is over: idle memory goes back).
+  virtual void ReleaseIdleBuffers() {}
   // POST /lease (acquire when id is empty, refresh otherwise) / DELETE /lease. An acquire
   // carries this client's own random token (Lfsc-Lease-Client, issue 17): the service
   // answers a repeated acquire of the lease it holds with that lease, so an acquire whose
