@@ -12,6 +12,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -168,13 +169,37 @@ def make_db(path, rows=20000, page_size=4096, journal_mode="delete"):
     return path
 
 
+LOG_TAIL_LINES = 40  # per log file, printed when a test fails
+
+
+def print_log_tails(root, out=sys.stderr):
+    """The last LOG_TAIL_LINES lines of every *.log under root: the servers' side of a failure
+    (CI keeps only the test's output)."""
+    for d, _, files in sorted(os.walk(root)):
+        for name in sorted(f for f in files if f.endswith(".log")):
+            path = os.path.join(d, name)
+            with open(path, errors="replace") as f:
+                lines = f.readlines()[-LOG_TAIL_LINES:]
+            print(f"\n--- {os.path.relpath(path, root)} (last {len(lines)} lines) ---", file=out)
+            out.write("".join(lines))
+
+
 class TempDirTest(unittest.TestCase):
-    """A test case with self.tmp, removed afterwards (kept when LITEVFS_KEEP_TMP is set)."""
+    """A test case with self.tmp, removed afterwards (kept when LITEVFS_KEEP_TMP is set). When
+    the test fails, the tails of the logs under self.tmp are printed first."""
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="litevfs-e2e-")
         if not os.environ.get("LITEVFS_KEEP_TMP"):
             self.addCleanup(shutil.rmtree, self.tmp, True)
+        # Registered after the removal: runs before it, and after the servers were stopped.
+        self.addCleanup(self._print_logs_if_failed)
+
+    def _print_logs_if_failed(self):
+        result = getattr(getattr(self, "_outcome", None), "result", None)
+        failed = result is not None and any(t is self for t, _ in result.failures + result.errors)
+        if failed:
+            print_log_tails(self.tmp)
 
     def start_cloud(self, **kwargs):
         """A MockCloud on self.tmp/data, started now and stopped when the test ends."""
