@@ -278,7 +278,7 @@ TEST_F(CacheTest, DeferredPositionIsStoredLaterAndSafeWhenLost) {
     EXPECT_FALSE(c->position_behind());
     const uint32_t changed4[] = {4};
     ASSERT_TRUE(c->Advance(P(4), false, changed4, 10, /*defer_durability=*/true).ok());
-    ASSERT_TRUE(c->Flush().ok());  // what a clean close does
+    ASSERT_TRUE(c->PersistPosition().ok());  // what a clean close does
     EXPECT_FALSE(c->position_behind());
   }
   auto c = MustOpen(Opts());

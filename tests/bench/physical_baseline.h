@@ -92,21 +92,29 @@ class StaticHttpServer {
   int port_ = 0;
 };
 
-// curl of `url` into `out` (removed afterwards): seconds.
-inline double CurlGet(const std::string& url, const std::string& out) {
-  RunResult r = RunProgram({Which("curl", "curl"), "-sS", "--fail", "-o", out, url});
+// fsync of a file just written.
+inline void FsyncFile(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || fsync(fd) != 0) Die("fsync " + path + ": " + std::strerror(errno));
+  close(fd);
+}
+
+// curl of `url` into `out` (removed afterwards), then fsync(out) if `durable`: seconds.
+inline double CurlGet(const std::string& url, const std::string& out, bool durable = false) {
+  const double t0 = Now();
+  RunProgram({Which("curl", "curl"), "-sS", "--fail", "-o", out, url});
+  if (durable) FsyncFile(out);
+  const double t = Now() - t0;
   std::error_code ec;
   fs::remove(out, ec);
-  return r.seconds;
+  return t;
 }
 
 // `cp src dst` then fsync(dst), dst removed afterwards: seconds for both.
 inline double CopyAndFsync(const std::string& src, const std::string& dst) {
   const double t0 = Now();
   RunProgram({Which("cp", "coreutils"), src, dst});
-  const int fd = open(dst.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || fsync(fd) != 0) Die("fsync " + dst + ": " + std::strerror(errno));
-  close(fd);
+  FsyncFile(dst);
   const double t = Now() - t0;
   std::error_code ec;
   fs::remove(dst, ec);

@@ -91,6 +91,18 @@ using ltx::PreadFull;  // the shared whole-read and whole-write loops (ltx/fd_io
 using ltx::PwriteFull;
 using ltx::PwritevFull;
 
+// Empties a file, unless it is empty already. On ext4, truncating a file to zero marks it so
+// that its close (with auto_da_alloc, the default) starts writeback of everything written
+// since and waits for the submission: after a 1 GiB cold scan into a new cache, closing
+// the pages file took 0.3 s (issue 19). A new cache's files are empty: nothing to truncate.
+ltx::Status TruncateToZero(int fd, const std::string& path) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return IoError("stat", path, errno);
+  if (st.st_size == 0) return ltx::Status::OK();
+  if (::ftruncate(fd, 0) != 0) return IoError("truncate", path, errno);
+  return ltx::Status::OK();
+}
+
 uint64_t RandomEpoch() {
   std::random_device rd;
   const uint64_t hi = rd(), lo = rd();
@@ -378,11 +390,11 @@ struct PageCache::Impl {
   // durable before the new header so old entries can never reappear under it (and the
   // random epoch would reject them anyway).
   ltx::Status ResetLocked() {
-    if (::ftruncate(index_fd, 0) != 0) return IoError("truncate", index_path, errno);
+    LTX_RETURN_IF_ERROR(TruncateToZero(index_fd, index_path));
     pins.UnmarkAll();
     if (pins.Total() == 0) {  // pinned pages keep their bytes (no entry names them any more)
       map.Reset();  // before the truncation: no mapped byte may lie past the end of the file
-      if (::ftruncate(pages_fd, 0) != 0) return IoError("truncate", pages_path, errno);
+      LTX_RETURN_IF_ERROR(TruncateToZero(pages_fd, pages_path));
       if (::fdatasync(pages_fd) != 0) return IoError("sync", pages_path, errno);
     }
     if (::fdatasync(index_fd) != 0) return IoError("sync", index_path, errno);

@@ -320,8 +320,11 @@ void Database::Shutdown() {
     MutexLock lk(&mu_);
     stopping_ = true;
     if (cache_) {
-      Status st = cache_->Flush();
-      if (!st.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, latest_.pos, "cache flush: " + st.ToString());
+      // The position is made durable; the pages are not waited for (cache.cc: a page lost
+      // to a power cut fails its hash and is fetched again). An fdatasync of the pages made
+      // closing after a 1 GiB cold scan take 0.9 s more (issue 19).
+      Status st = cache_->PersistPosition();
+      if (!st.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, latest_.pos, "cache position at close: " + st.ToString());
       cache_.reset();
     }
     if (private_cache_) {
