@@ -154,6 +154,22 @@ inline uint64_t ProcStatusKb(const std::string& pid, const std::string& field) {
 }
 inline uint64_t SelfPeakRssKb() { return ProcStatusKb("self", "VmHWM"); }
 
+// CPU time (user + system, every thread) a process has used so far, in seconds: fields 14
+// and 15 of /proc/PID/stat, counted after the ")" that ends the command name.
+inline double ProcCpuSeconds(const std::string& pid) {
+  std::ifstream in("/proc/" + pid + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 1));
+  std::string f;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> f; i++) {
+    if (i >= 14) ticks += std::strtod(f.c_str(), nullptr);
+  }
+  return ticks / double(sysconf(_SC_CLK_TCK));
+}
+
 // What the VFS's cache file map may keep resident (pages read through it count in the RSS):
 // configured cache memory, like SQLite's page cache, in the RSS limits of rows 3, 4 and 15c.
 inline constexpr double kVfsMapResidentBytes = double(litevfs::PagesMap::kMaxResidentBytes);
@@ -384,6 +400,7 @@ class ServerProc {
   int port() const { return port_; }
   std::string host() const { return "http://127.0.0.1:" + std::to_string(port_); }
   uint64_t PeakRssKb() const { return child_ ? child_->StatusKb("VmHWM") : 0; }
+  double CpuSeconds() const { return child_ ? ProcCpuSeconds(std::to_string(child_->pid())) : 0; }
   uint64_t RssKb() const { return child_ ? child_->StatusKb("VmRSS") : 0; }
 
   void SetFaults(const std::string& spec) {
