@@ -187,6 +187,20 @@ TEST_F(VfsWriteModesTest, AutoLeaseIsReleasedWhenIdle) {
   EXPECT_EQ(Stats(w)["lease_idle_releases"], 1);
 }
 
+TEST_F(VfsWriteModesTest, ExplicitAcquirePinsTheLeaseAutoModeHolds) {
+  Seed("a");
+  sqlite3* w = OpenRemote("a");
+  EXPECT_EQ(Q1(w, "PRAGMA litevfs_lease_idle = 50"), "50");
+  ScopedManualClock clock;
+  Q(w, "INSERT INTO t(id, k, v, pad) VALUES (1000, 'x', 1, 'y')");  // auto takes the lease
+  ASSERT_TRUE(LeaseHeld("a"));
+  Q(w, "PRAGMA litevfs_acquire_lease");  // held already: now pinned, not released when idle
+  clock.clock().Advance(std::chrono::milliseconds(500));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the refresh thread re-checks
+  EXPECT_TRUE(LeaseHeld("a"));
+  EXPECT_EQ(Stats(w)["lease_idle_releases"], 0);
+}
+
 TEST_F(VfsWriteModesTest, WaitingWriterGetsTheLeaseAtTheHoldersNextCommit) {
   sqlite3* w = HolderMidTransaction();
   // Another writer asks while the transaction runs: refused, and recorded as a waiter.

@@ -9,9 +9,11 @@ namespace litevfs {
 
 Result<std::string> Database::AcquireLease(Conn* c) {
   (void)c;
-  if (lease_.Valid()) return lease_.id();
-  auto id = lease_.Acquire(long(lease_duration_ms.load()));
+  // Acquire also pins a lease write mode auto holds (no idle release or handover after it).
+  bool taken = false;
+  auto id = lease_.Acquire(long(lease_duration_ms.load()), &taken);
   if (!id.ok()) return id.status().WithContext("litevfs: acquiring the write lease on " + name_);
+  if (!taken) return id;
   // Sync after acquiring: any commit by the previous holder is now visible.
   if (Status st = SyncNow(client_.get(), 0); !st.ok()) {
     auto rel = lease_.Release(*client_);

@@ -365,7 +365,8 @@ Status Database::CommitLocked(Conn* c, const char* why) {
   if (!lease_or.ok()) return lease_or.status();
   const std::string lease = *lease_or;
   // auto: hand an auto-taken lease over with the commit if someone waits (issue 17).
-  const bool hand_over = c->write_mode == WriteMode::kAuto && c->auto_lease && lease_.AutoHeld();
+  // Until EndHandover below, an explicit PRAGMA litevfs_acquire_lease waits for the answer.
+  const bool hand_over = c->write_mode == WriteMode::kAuto && c->auto_lease && lease_.BeginHandover();
   const bool snapshot = pin.pos.IsZero();
   const CommitShape shape{page_size_, snapshot ? 0 : pin.commit, writer_.size_pages, pin.pos.post_apply_checksum,
                           snapshot};
@@ -392,8 +393,7 @@ Status Database::CommitLocked(Conn* c, const char* why) {
                                                  lease, pin.pos, want,
                                                  std::chrono::milliseconds(cfg_.client.request_timeout_ms), hand_over});
   }
-  if (up.lease_released) lease_.ReleasedWithCommit(lease);
-  if (up.lease_maybe_released) lease_.ReleaseUnsure(lease, "a commit that could release it lost its answer");
+  if (hand_over) lease_.EndHandover(lease, up.lease_released, up.lease_maybe_released);
   mu_.Lock();
   if (!st.ok()) return CommitFailedLocked(pin, why, st);
   if (plan->IsEmpty()) return Status::OK();  // nothing changed

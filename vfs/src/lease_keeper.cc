@@ -43,9 +43,11 @@ std::string LeaseKeeper::id() {
   return id_;
 }
 
-Result<std::string> LeaseKeeper::Acquire(long duration_ms) {
+Result<std::string> LeaseKeeper::Acquire(long duration_ms, bool* taken) {
+  if (taken) *taken = false;
   {
     MutexLock lk(&mu_);
+    while (handover_) cv_.Wait();  // the commit may give the lease away: know first
     if (ValidLocked()) {
       auto_ = false;  // an explicit acquire pins a lease auto mode took
       return id_;
@@ -53,6 +55,7 @@ Result<std::string> LeaseKeeper::Acquire(long duration_ms) {
   }
   auto l = client_->AcquireLease(db_, duration_ms);
   if (!l.ok()) return l.status();
+  if (taken) *taken = true;
   Stop();
   MutexLock lk(&mu_);
   auto_ = false;
@@ -106,27 +109,25 @@ void LeaseKeeper::EndWrite(bool waiters, long idle_ms) {
   if (!idle_watched_) cv_.NotifyAll();
 }
 
-bool LeaseKeeper::AutoHeld() {
+bool LeaseKeeper::BeginHandover() {
   MutexLock lk(&mu_);
-  return auto_ && ValidLocked();
+  handover_ = auto_ && ValidLocked();
+  return handover_;
 }
 
-void LeaseKeeper::ReleasedWithCommit(const std::string& id) {
+void LeaseKeeper::EndHandover(const std::string& id, bool released, bool unsure) {
   MutexLock lk(&mu_);
-  if (id_ != id) return;
-  id_.clear();
-  auto_ = false;
-  handoffs_++;
-  commit_handoffs_++;
-  cv_.NotifyAll();  // the refresh thread ends
-  LITEVFS_LOG(LogLevel::kDebug, db_, Pos{}, "lease released with the commit: another writer waits");
-}
-
-void LeaseKeeper::ReleaseUnsure(const std::string& id, const char* why) {
-  MutexLock lk(&mu_);
-  if (id_ != id) return;
-  ReleaseNowLocked(why);
-  cv_.NotifyAll();  // the refresh thread ends
+  if (id_ == id && released) {
+    id_.clear();
+    auto_ = false;
+    handoffs_++;
+    commit_handoffs_++;
+    LITEVFS_LOG(LogLevel::kDebug, db_, Pos{}, "lease released with the commit: another writer waits");
+  } else if (id_ == id && unsure) {
+    ReleaseNowLocked("a commit that could release it lost its answer");
+  }
+  handover_ = false;
+  cv_.NotifyAll();  // the refresh thread ends if the lease went; a waiting Acquire goes on
 }
 
 bool LeaseKeeper::IdleLocked(Clock::time_point now) {

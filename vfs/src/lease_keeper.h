@@ -39,8 +39,12 @@ class LeaseKeeper {
   LeaseKeeper(const LeaseKeeper&) = delete;
   LeaseKeeper& operator=(const LeaseKeeper&) = delete;
 
-  // Takes (or keeps) the lease for `duration_ms` and starts refreshing it. Returns its id.
-  Result<std::string> Acquire(long duration_ms) EXCLUDES(mu_);
+  // Takes (or keeps) the lease for `duration_ms` and starts refreshing it; a lease write
+  // mode auto took is pinned (never released for idleness or handed over from now on).
+  // Waits for a commit that may hand the lease over (BeginHandover) to be settled first: a
+  // lease the commit gave away is then taken afresh, and is a clean kConflict when the
+  // waiter has it. Returns its id; *taken (if given): a request was made (the caller syncs).
+  Result<std::string> Acquire(long duration_ms, bool* taken = nullptr) EXCLUDES(mu_);
   // Stops refreshing and releases the lease through `client`; returns the released id ("" when
   // none was held). The id is forgotten even when the release fails.
   Result<std::string> Release(Client& client) EXCLUDES(mu_);
@@ -61,15 +65,15 @@ class LeaseKeeper {
   // The write transaction ended. `waiters`: another client waits, so an auto-taken lease is
   // released now; otherwise once unused for `idle_ms`.
   void EndWrite(bool waiters, long idle_ms) EXCLUDES(mu_);
-  // An auto-taken lease is held: a commit under it may ask the service to release it with
-  // the commit when another client waits (Client::ReleaseOnCommit).
-  bool AutoHeld() EXCLUDES(mu_);
-  // The service released lease `id` with a commit (a waiter has it now): forgotten, no request.
-  void ReleasedWithCommit(const std::string& id) EXCLUDES(mu_);
-  // Lease `id` may or may not be held still (the answer that would say was lost): forgotten
-  // and released (a refused release is only logged). The next acquire, with this client's
-  // token, gets it back at once if it was held.
-  void ReleaseUnsure(const std::string& id, const char* why) EXCLUDES(mu_);
+  // True when an auto-taken lease is held: a commit under it may then ask the service to
+  // release it with the commit when another client waits (Client::ReleaseOnCommit), and
+  // must call EndHandover once its answer is settled. Until then Acquire waits.
+  bool BeginHandover() EXCLUDES(mu_);
+  // The commit BeginHandover allowed is settled. `released`: the service released lease `id`
+  // with it (a waiter has it now): forgotten, no request. `unsure`: the answer that would
+  // say was lost: forgotten and released (a refused release is only logged; the next
+  // acquire, with this client's token, gets it back at once if it was held).
+  void EndHandover(const std::string& id, bool released, bool unsure) EXCLUDES(mu_);
   // Counters for litevfs_stats: leases taken by BeginWrite, and released when idle / at a
   // waiter (handoffs: by this client's release or with a commit; commit_handoffs: the latter).
   uint64_t auto_acquired() const { return auto_acquired_.load(); }
@@ -89,7 +93,7 @@ class LeaseKeeper {
   const std::string db_;
   const std::shared_ptr<Client> client_;
   Mutex mu_;  // guards every field below
-  CondVar cv_{&mu_};  // wakes the refresh thread on stop
+  CondVar cv_{&mu_};  // wakes the refresh thread on stop, and Acquire when a handover ends
   std::string id_ GUARDED_BY(mu_);
   long duration_ms_ GUARDED_BY(mu_) = 0;
   Clock::time_point expires_ GUARDED_BY(mu_){};
@@ -99,6 +103,7 @@ class LeaseKeeper {
   bool in_use_ GUARDED_BY(mu_) = false;  // a write transaction runs under it
   Clock::time_point idle_at_ GUARDED_BY(mu_){};  // auto_ && !in_use_: released from then
   bool idle_watched_ GUARDED_BY(mu_) = false;  // the refresh thread's wait ends by idle_at_
+  bool handover_ GUARDED_BY(mu_) = false;  // a commit that may hand the lease over is in flight
   std::atomic<uint64_t> auto_acquired_{0};
   std::atomic<uint64_t> idle_releases_{0};
   std::atomic<uint64_t> handoffs_{0};
