@@ -103,6 +103,12 @@ Status DistStore::Publish(const std::string& cluster, const std::string& name,
     // Not committed (or not known to be): the object is garbage unless the txn did happen.
     if (!txn.ok()) return txn.status().WithContext("etcd commit of " + cluster + "/" + name);
     if (txn->succeeded) return Status::OK();
+    // The failure branch read the lease, then the position: ours if an earlier attempt applied.
+    if (txn->kvs.size() == 2 && HoldsPosValue(txn->kvs[1], {post, *object})) {
+      Warn("etcd commit of " + cluster + "/" + name + " at txid " + std::to_string(post.txid) +
+           ": an earlier attempt had applied (its answer was lost)");
+      return Status::OK();
+    }
     const bool pos_moved = txn->kvs.size() < 2 || txn->kvs[1].empty()
                                ? pos_rev != 0
                                : txn->kvs[1][0].mod_revision != pos_rev;

@@ -111,9 +111,13 @@ Status DistStore::CompactOne(const std::string& cluster, const std::string& name
   std::vector<EtcdOp> ops = {{EtcdOp::Kind::kPut, base_key, EncodePosValue({*pos, object}), "", 0}};
   if (cut > 0) ops.push_back({EtcdOp::Kind::kDelete, keys_.Tx(cluster, name, 0), "",
                               keys_.Tx(cluster, name, cut + 1), 0});
-  LTX_ASSIGN_OR_RETURN(auto txn,
-                       etcd_->Txn({{base_key, EtcdCompare::Target::kMod, base_rev, ""}}, ops));
-  if (!txn.succeeded) return s3_->Delete(object);  // someone else's base won
+  LTX_ASSIGN_OR_RETURN(auto txn, etcd_->Txn({{base_key, EtcdCompare::Target::kMod, base_rev, ""}}, ops,
+                                             {{EtcdOp::Kind::kRange, base_key, "", "", 0}}));
+  // Refused: someone else's base won, unless the base found is this one (an earlier attempt
+  // applied and its answer was lost; deleting the object then would strand the base).
+  const bool ours = !txn.succeeded && txn.kvs.size() == 1 && HoldsPosValue(txn.kvs[0], {*pos, object});
+  if (!txn.succeeded && !ours) return s3_->Delete(object);
+  if (ours) Warn("compaction of " + cluster + "/" + name + ": an earlier attempt had applied (its answer was lost)");
   if (!old_base.empty()) {
     auto ob = DecodePosValue(old_base[0].value);
     if (ob.ok()) dead.push_back(ob->key);

@@ -98,8 +98,12 @@ Status DistStore::Delete(const std::string& cluster, const std::string& name) {
       etcd_->Txn({{pos_key, EtcdCompare::Target::kMod, kvs[0].mod_revision, ""}},
                  {{EtcdOp::Kind::kDelete, pos_key, "", "", 0},
                   {EtcdOp::Kind::kDelete, keys_.Base(cluster, name), "", "", 0},
-                  {EtcdOp::Kind::kDelete, pre, "", PrefixEnd(pre), 0}}));
-  if (!txn.succeeded)
+                  {EtcdOp::Kind::kDelete, pre, "", PrefixEnd(pre), 0}},
+                 {{EtcdOp::Kind::kRange, pos_key, "", "", 0}}));
+  // Refused with no position left: deleted all the same (an earlier attempt whose answer was
+  // lost, or another instance's delete): the outcome asked for.
+  const bool gone = !txn.succeeded && txn.kvs.size() == 1 && txn.kvs[0].empty();
+  if (!txn.succeeded && !gone)
     return Status(ltx::Code::kConflict, name + " moved while it was being deleted; retry",
                   kApiPosMismatch);
   std::lock_guard l(mu_);

@@ -104,6 +104,12 @@ Result<PosValue> DecodePosValue(const std::string& s) {
   return v;
 }
 
+bool HoldsPosValue(const std::vector<EtcdKv>& range, const PosValue& want) {
+  if (range.empty()) return false;
+  auto v = DecodePosValue(range[0].value);
+  return v.ok() && v->pos == want.pos && v->key == want.key;
+}
+
 std::string EncodeTxValue(const TxValue& v) {
   return json{{"key", v.key},
               {"pre", ltx::FormatChecksum(v.pre)},

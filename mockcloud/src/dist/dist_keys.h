@@ -15,8 +15,10 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "../util.h"
+#include "etcd_client.h"
 
 namespace mockcloud::dist {
 
@@ -69,6 +71,11 @@ class DistKeys {
 
 std::string EncodePosValue(const PosValue& v);
 Result<PosValue> DecodePosValue(const std::string& s);
+// Whether `range` (an etcd range of a position or base key) holds `want`: the same position
+// naming the same object. Object keys carry a random part, so only the txn that wrote `want`
+// can have put it: a refused compare-and-swap that finds it was applied by an earlier attempt
+// of the same txn whose answer was lost (EtcdClient then tries the next member).
+bool HoldsPosValue(const std::vector<EtcdKv>& range, const PosValue& want);
 std::string EncodeTxValue(const TxValue& v);
 Result<TxValue> DecodeTxValue(const std::string& s);
 std::string EncodeLeaseValue(const LeaseValue& v);
