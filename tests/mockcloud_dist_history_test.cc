@@ -20,14 +20,6 @@ class DistHistoryTest : public ::testing::Test {
   DistCluster cluster;
 };
 
-std::map<uint32_t, std::string> Pages(const Instance& in, const std::string& db, const std::string& pos,
-                                      const std::string& pgnos) {
-  auto r = in.Client()->Get("/db/page?db=" + db + "&pgno=" + pgnos + "&pos=" + pos,
-                            {{"Accept", "application/vnd.litevfs.pages"}});
-  EXPECT_TRUE(r && r->status == 200) << (r ? r->body : "no reply");
-  return r && r->status == 200 ? ParseFrames(r->body, 4096) : std::map<uint32_t, std::string>{};
-}
-
 // Page 1 without SQLite's change counter (bytes 24..27), which a restore moves forward.
 std::string Page1Body(std::string p) { return p.replace(24, 4, 4, '\0'); }
 
@@ -52,7 +44,7 @@ TEST_F(DistHistoryTest, RestoreAndBranchAreCommitsEveryInstanceSees) {
   const std::string now = j["pos"]["txid"].get<std::string>() + "/" + j["pos"]["postApplyChecksum"].get<std::string>();
   EXPECT_EQ(j["pos"]["txid"], ltx::FormatTxid(3));
   EXPECT_EQ(PosOf(a, "app"), now);  // a commit like any other: a sees it
-  auto pages = Pages(a, "app", now, "1,2");
+  auto pages = PagesAt(a, "app", now, "1,2");
   EXPECT_EQ(pages[2], old.Page(2));
   EXPECT_EQ(Page1Body(pages[1]), Page1Body(old.Page(1)));
   EXPECT_NE(pages[1], old.Page(1)) << "the change counter did not move";
@@ -63,7 +55,7 @@ TEST_F(DistHistoryTest, RestoreAndBranchAreCommitsEveryInstanceSees) {
   auto br = b.Client()->Post("/db/branch?db=app&pos=" + old_pos + "&to=copy", "", "text/plain");
   ASSERT_TRUE(br && br->status == 200) << (br ? br->body : "no reply");
   EXPECT_EQ(PosOf(a, "copy"), old_pos);
-  pages = Pages(a, "copy", old_pos, "1,2");
+  pages = PagesAt(a, "copy", old_pos, "1,2");
   EXPECT_EQ(pages[1], old.Page(1));
   EXPECT_EQ(pages[2], old.Page(2));
   auto again = a.Client()->Post("/db/branch?db=app&pos=" + old_pos + "&to=copy", "", "text/plain");
@@ -104,7 +96,7 @@ TEST_F(DistHistoryTest, DeleteReachesEveryInstanceAndRenameAnswersNotSupported) 
   auto r = Post(b, "app", fresh.Tx({{1, FilledPage(4096, 9)}}, 1));
   ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "no reply");
   EXPECT_EQ(PosOf(a, "app"), PosUrl(fresh.txid, fresh.Checksum()));
-  auto pages = Pages(a, "app", PosUrl(fresh.txid, fresh.Checksum()), "1");
+  auto pages = PagesAt(a, "app", PosUrl(fresh.txid, fresh.Checksum()), "1");
   EXPECT_EQ(pages[1], fresh.Page(1));
   // The deleted history's two objects are orphans: swept once past the window.
   ASSERT_TRUE(a.server->CompactAt(mockcloud::NowUnixMs() + 3600 * 1000).ok());

@@ -2,6 +2,7 @@
 // the requests the tests send it.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -44,6 +45,16 @@ inline std::string PosOf(const Instance& in, const std::string& db) {
   json j = json::parse(r->body);
   if (!j.contains(db)) return "";
   return j[db]["txid"].get<std::string>() + "/" + j[db]["postApplyChecksum"].get<std::string>();
+}
+
+// Pages `pgnos` ("1,2") of `db` at `pos` (PosUrl form) through `in`, by page number; empty
+// (and a test failure naming the answer) when the request does not succeed.
+inline std::map<uint32_t, std::string> PagesAt(const Instance& in, const std::string& db, const std::string& pos,
+                                               const std::string& pgnos) {
+  auto r = in.Client()->Get("/db/page?db=" + db + "&pgno=" + pgnos + "&pos=" + pos,
+                            {{"Accept", "application/vnd.litevfs.pages"}});
+  EXPECT_TRUE(r && r->status == 200) << (r ? r->body : "no reply");
+  return r && r->status == 200 ? ParseFrames(r->body, 4096) : std::map<uint32_t, std::string>{};
 }
 
 // The value of the unlabelled metric `name` (or name{labels}) in GET /metrics; -1 = absent.

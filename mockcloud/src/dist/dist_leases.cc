@@ -37,11 +37,14 @@ Result<LeaseGrant> DistLeases::Acquire(const std::string& key, int64_t duration_
   }
   v.expires_ms = NowUnixMs() + duration_ms;
   const std::string k = keys_->Lease(key);
-  LTX_ASSIGN_OR_RETURN(
-      EtcdTxnResult r,
-      etcd_->Txn({{k, EtcdCompare::Target::kMod, s.mod_revision, ""}},
-                 {{EtcdOp::Kind::kPut, k, EncodeLeaseValue(v), "", 0}}));
-  if (!r.succeeded) return LeaseRefused("lease is held by another client (taken just now)");
+  const std::string value = EncodeLeaseValue(v);
+  LTX_ASSIGN_OR_RETURN(EtcdTxnResult r, etcd_->Txn({{k, EtcdCompare::Target::kMod, s.mod_revision, ""}},
+                                                   {{EtcdOp::Kind::kPut, k, value, "", 0}},
+                                                   {{EtcdOp::Kind::kRange, k, "", "", 0}}));
+  // Refused, unless the key holds this very value (id, holder and expiry to the ms): an
+  // earlier attempt applied and its answer was lost (EtcdClient tried the next member).
+  const bool ours = !r.succeeded && r.kvs.size() == 1 && !r.kvs[0].empty() && r.kvs[0][0].value == value;
+  if (!r.succeeded && !ours) return LeaseRefused("lease is held by another client (taken just now)");
   return LeaseGrant{v.id, v.expires_ms};
 }
 
@@ -52,8 +55,11 @@ Status DistLeases::Release(const std::string& key, const std::string& id) {
   const std::string k = keys_->Lease(key);
   LTX_ASSIGN_OR_RETURN(EtcdTxnResult r,
                        etcd_->Txn({{k, EtcdCompare::Target::kMod, s.mod_revision, ""}},
-                                  {{EtcdOp::Kind::kDelete, k, "", "", 0}}));
-  if (!r.succeeded) return LeaseRefused("lease id is not the current lease (changed just now)");
+                                  {{EtcdOp::Kind::kDelete, k, "", "", 0}}, {{EtcdOp::Kind::kRange, k, "", "", 0}}));
+  // Refused with no lease key left: released all the same (an earlier attempt whose answer
+  // was lost): the outcome asked for.
+  const bool gone = !r.succeeded && r.kvs.size() == 1 && r.kvs[0].empty();
+  if (!r.succeeded && !gone) return LeaseRefused("lease id is not the current lease (changed just now)");
   return Status::OK();
 }
 
