@@ -319,6 +319,7 @@ void Database::Shutdown() {
   {
     MutexLock lk(&mu_);
     stopping_ = true;
+    while (cache_writers_ > 0) cv_.Wait();  // read-aheads writing into cache_ (database_read.cc)
     if (cache_) {
       // The position is made durable; the pages are not waited for (cache.cc: a page lost
       // to a power cut fails its hash and is fetched again). An fdatasync of the pages made

@@ -297,6 +297,9 @@ class Database : public std::enable_shared_from_this<Database> {
   // cache). kCorruption for a page of the wrong size (nothing stored then).
   Status StoreFetchedLocked(const Snapshot& pin, const std::vector<PageView>& pages)
       REQUIRES(mu_);
+  // StoreFetchedLocked's checks, and old_pages_ for a pin older than the cache; the cache put
+  // is left to the caller.
+  Status CheckFetchedLocked(const Snapshot& pin, const std::vector<PageView>& pages) REQUIRES(mu_);
   // bulk (issue 19): one PageCache::PutMany for a fetched batch (ascending pgnos).
   void PutManyInCacheLocked(const Snapshot& pin, const std::vector<PageView>& pages,
                             bool wanted_soon) REQUIRES(mu_);
@@ -349,7 +352,7 @@ class Database : public std::enable_shared_from_this<Database> {
   LeaseKeeper lease_;                    // the write lease (its own mutex)
 
   mutable Mutex mu_;  // guards every field below, and the Conn fields of every connection
-  CondVar cv_{&mu_};  // wakes the sync thread on stop
+  CondVar cv_{&mu_};  // wakes the sync thread on stop, and Shutdown when cache_writers_ ends
   CondVar latest_cv_{&mu_};  // the sync thread moved latest_ (a new lease holder waits for it)
   std::set<uint32_t> changed_by_others_ GUARDED_BY(mu_);  // issue 17: PrefetchChangedByOthers
   bool changed_overflow_ GUARDED_BY(mu_) = false;          // more than it keeps changed
@@ -385,6 +388,9 @@ class Database : public std::enable_shared_from_this<Database> {
   bool needs_sync_ GUARDED_BY(mu_) = false;  // an optimistic commit lost: sync at the next start
   int refs_ GUARDED_BY(mu_) = 0;
   bool stopping_ GUARDED_BY(mu_) = false;
+  // Read-aheads writing into cache_ with mu_ released (the reader is not held up by the write
+  // and the hashing). cache_ is not destroyed while there are any: Shutdown waits (cv_).
+  int cache_writers_ GUARDED_BY(mu_) = 0;
   std::atomic<int64_t> max_cached_pages_{0};
   std::atomic<int64_t> min_available_space_{0};
   std::thread sync_thread_;  // started by Init, detached at shutdown (may be in a long poll)

@@ -36,6 +36,14 @@ bool MayHaveChildren(uint32_t pgno, std::span<const uint8_t> page) {
   return pgno == 1 || (at < page.size() && fmt::IsInteriorPage(page[at]));
 }
 
+// A fetched batch as PageCache::PutMany takes it (views into the batch's answer).
+std::vector<PageCache::PageRef> PageRefs(const std::vector<PageView>& pages) {
+  std::vector<PageCache::PageRef> refs;
+  refs.reserve(pages.size());
+  for (const auto& [pg, data] : pages) refs.push_back({pg, AsBytes(data)});
+  return refs;
+}
+
 long MsSince(Clock::time_point t) {
   return long(std::chrono::duration_cast<std::chrono::milliseconds>(GetClock().Now() - t).count());
 }
@@ -440,6 +448,8 @@ void Database::RunReadAhead(std::shared_ptr<Database> self, std::shared_ptr<Clie
   } catch (const std::exception& e) {  // bad_alloc: readers waiting on it must not hang
     b = Status::ResourceExhausted(std::string("litevfs: read-ahead: ") + e.what());
   }
+  PageCache* cache = nullptr;  // set: this task counts in cache_writers_
+  std::shared_ptr<const PageBlock> block;
   {
     MutexLock lk(&self->mu_);
     self->page_requests_++;
@@ -450,21 +460,41 @@ void Database::RunReadAhead(std::shared_ptr<Database> self, std::shared_ptr<Clie
                   "read-ahead of " + std::to_string(pgnos.size()) + " pages failed (fetched on demand): " +
                       b.status().ToString());
     } else if (!self->stopping_) {
-      Status st = self->StoreFetchedLocked(pin, b->pages);
+      Status st = self->CheckFetchedLocked(pin, b->pages);
       if (!st.ok()) LITEVFS_LOG(LogLevel::kWarn, self->name_, pin.pos, "read-ahead: " + st.ToString());
       self->prefetched_ += b->pages.size();
-      if (st.ok()) self->recent_.Add(pin.pos, std::make_shared<const PageBlock>(std::move(b).value()));
+      if (st.ok()) {
+        block = std::make_shared<const PageBlock>(std::move(b).value());
+        self->recent_.Add(pin.pos, block);  // the reader may use them from now
+        cache = self->cache_.get();
+        if (cache) self->cache_writers_++;
+      }
       LITEVFS_LOG(LogLevel::kDebug, self->name_, pin.pos,
                   "read ahead " + std::to_string(pgnos.size()) + " pages (" + std::to_string(pgnos.front()) +
                       ".." + std::to_string(pgnos.back()) + ") in " + std::to_string(MsSince(start)) + " ms");
     }
-    auto& v = self->readaheads_in_flight_;
+  }
+  // With mu_ released: the reader goes on (from recent_) while the pages are hashed and
+  // written (issue 19: under mu_, every xRead of the scan waited for that). PageCache has its
+  // own lock and drops a put older than its position.
+  Status put = cache ? cache->PutMany(pin.pos.txid, PageRefs(block->pages), /*wanted_soon=*/true) : Status::OK();
+  {
+    MutexLock lk(&self->mu_);
+    if (!put.ok()) LITEVFS_LOG(LogLevel::kWarn, self->name_, pin.pos, "cache put: " + put.ToString());
+    if (cache && --self->cache_writers_ == 0) self->cv_.NotifyAll();
+    auto& v = self->readaheads_in_flight_;  // unlisted once in the cache: no second fetch
     v.erase(std::remove(v.begin(), v.end(), ra), v.end());
   }
   done->set_value();
 }
 
 Status Database::StoreFetchedLocked(const Snapshot& pin, const std::vector<PageView>& pages) {
+  LTX_RETURN_IF_ERROR(CheckFetchedLocked(pin, pages));
+  PutManyInCacheLocked(pin, pages, /*wanted_soon=*/true);
+  return Status::OK();
+}
+
+Status Database::CheckFetchedLocked(const Snapshot& pin, const std::vector<PageView>& pages) {
   const bool old_pin = !cache_ || pin.pos.txid < cache_->pos().txid;
   for (const auto& [pg, data] : pages) {
     if (data.size() != page_size_) {
@@ -476,7 +506,6 @@ Status Database::StoreFetchedLocked(const Snapshot& pin, const std::vector<PageV
   for (const auto& [pg, data] : pages) {
     if (old_pin) RememberOldPageLocked(pin.pos.txid, pg, data);
   }
-  PutManyInCacheLocked(pin, pages, /*wanted_soon=*/true);
   return Status::OK();
 }
 
@@ -485,10 +514,7 @@ Status Database::StoreFetchedLocked(const Snapshot& pin, const std::vector<PageV
 void Database::PutManyInCacheLocked(const Snapshot& pin, const std::vector<PageView>& pages,
                                     bool wanted_soon) {
   if (!cache_) return;
-  std::vector<PageCache::PageRef> refs;
-  refs.reserve(pages.size());
-  for (const auto& [pg, data] : pages) refs.push_back({pg, AsBytes(data)});
-  Status st = cache_->PutMany(pin.pos.txid, refs, wanted_soon);
+  Status st = cache_->PutMany(pin.pos.txid, PageRefs(pages), wanted_soon);
   if (!st.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, pin.pos, "cache put: " + st.ToString());
 }
 
