@@ -4,9 +4,7 @@
 // of the bytes written must equal the position's checksum before the file is renamed into
 // place. (GET /db/snapshot was the old way: a temporary LTX file as large as the database,
 // verified, applied and the result read back: four passes over the data instead of one.)
-#include <limits.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -24,6 +22,7 @@
 #include "commands.h"
 #include "common.h"
 #include "page_fetcher.h"
+#include "page_file_writer.h"
 #include "ltx/checksum.h"
 #include "ltx/fd_io.h"
 #include "ltx/file.h"
@@ -50,21 +49,14 @@ std::span<const uint8_t> AsBytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
-// The batch's pages at their offsets: one pwritev per run of consecutive page numbers
-// (IOV_MAX pages at a time).
-ltx::Status WriteRuns(int fd, const std::string& path, const litevfs::PageBlock& b) {
-  std::vector<iovec> iov;
+// The batch's pages at their offsets: one write per run of consecutive page numbers.
+ltx::Status WriteRuns(PageFileWriter& out, const litevfs::PageBlock& b) {
+  std::vector<std::string_view> run;
   for (size_t i = 0; i < b.pages.size();) {
     size_t j = i;
-    iov.clear();
-    while (j < b.pages.size() && b.pages[j].first == b.pages[i].first + (j - i)) {
-      iov.push_back({const_cast<char*>(b.pages[j].second.data()), b.pages[j].second.size()});
-      j++;
-    }
-    const uint64_t off = uint64_t(b.pages[i].first - 1) * b.page_size;
-    if (int err = ltx::PwritevFull(fd, std::move(iov), off)) {
-      return ltx::Status::IOError("write " + path + ": " + std::strerror(err));
-    }
+    run.clear();
+    while (j < b.pages.size() && b.pages[j].first == b.pages[i].first + (j - i)) run.push_back(b.pages[j++].second);
+    LTX_RETURN_IF_ERROR(out.WriteRun(b.pages[i].first, run));
     i = j;
   }
   return ltx::Status::OK();
@@ -99,6 +91,7 @@ Exported ExportAt(litevfs::Client& client, const ExportOptions& opt, const Remot
   std::atomic<uint64_t> acc{0};
   const int fd = out.fd();
   const std::string path = out.path();
+  PageFileWriter writer(fd, path);
   FetchOptions fo;
   fo.parallel = opt.parallel;
   fo.progress = ProgressWanted(opt.json);
@@ -110,7 +103,7 @@ Exported ExportAt(litevfs::Client& client, const ExportOptions& opt, const Remot
                                              x ^= ltx::PageChecksum(pgno, AsBytes(data));
                                            }
                                            acc.fetch_xor(x);
-                                           return WriteRuns(fd, path, b);
+                                           return WriteRuns(writer, b);
                                          }),
                          opt.db + ": fetch pages");
   // The lock page (if the database reaches it) is a hole; make the size exact.
