@@ -145,6 +145,7 @@ uint64_t EncodeFullPageTx(const std::string& path, const DbFileInfo& fi, const l
   std::string page(fi.page_size, '\0');
   const uint32_t lock = ltx::LockPgno(fi.page_size);
   ltx::DatabaseChecksum sum;
+  const bool encoder_sums = h.IsSnapshot() && h.HasChecksums();  // then in its CRC's pass
   Progress bar("import: encode", fi.page_count, progress);
   for (uint32_t pgno = 1; pgno <= fi.page_count; ++pgno) {
     if (std::fread(page.data(), 1, page.size(), f.get()) != page.size()) {
@@ -153,11 +154,12 @@ uint64_t EncodeFullPageTx(const std::string& path, const DbFileInfo& fi, const l
     bar.Add(1, fi.page_size);
     if (pgno == lock) continue;
     std::span<const uint8_t> span(reinterpret_cast<const uint8_t*>(page.data()), page.size());
-    sum.Toggle(ltx::PageChecksum(pgno, span));
+    if (!encoder_sums) sum.Toggle(ltx::PageChecksum(pgno, span));
     Check(enc->AddPage(pgno, span), "encode page " + std::to_string(pgno));
   }
-  Check(enc->Finish(sum.value()), "encode " + path);
-  return sum.value();
+  const uint64_t post = encoder_sums ? enc->snapshot_checksum() : sum.value();
+  Check(enc->Finish(post), "encode " + path);
+  return post;
 }
 
 // Encodes into `tmp`; a full disk gets the TMPDIR hint.

@@ -60,8 +60,9 @@ ltx::Status ImportLtxStream::Restart() {
 
 ltx::Status ImportLtxStream::Produce() {
   if (next_pgno_ > fi_.page_count) {
-    LTX_RETURN_IF_ERROR(enc_->Finish(sum_.value()).WithContext("encode " + path_));
-    end_pos_.post_apply_checksum = sum_.value();
+    const uint64_t post = encoder_sums() ? enc_->snapshot_checksum() : sum_.value();
+    LTX_RETURN_IF_ERROR(enc_->Finish(post).WithContext("encode " + path_));
+    end_pos_.post_apply_checksum = post;
     finished_ = true;
     if (buf_start_ + buf_.size() != size_) {
       return ltx::Status::Corruption("the import's LTX is " + std::to_string(buf_start_ + buf_.size()) +
@@ -76,7 +77,7 @@ ltx::Status ImportLtxStream::Produce() {
   for (uint32_t i = 0; i < n; i++) {
     if (first + i == lock) continue;
     std::span<const uint8_t> page(pages_.data() + size_t(i) * fi_.page_size, fi_.page_size);
-    sum_.Toggle(ltx::PageChecksum(first + i, page));
+    if (!encoder_sums()) sum_.Toggle(ltx::PageChecksum(first + i, page));
     LTX_RETURN_IF_ERROR(enc_->AddPage(first + i, page).WithContext("encode page " + std::to_string(first + i)));
   }
   next_pgno_ = first + n;

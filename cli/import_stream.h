@@ -52,7 +52,9 @@ class ImportLtxStream : public litevfs::EncodedBody {
   const DbFileInfo fi_;
   const ltx::Header header_;
   const uint64_t size_;
-  ltx::DatabaseChecksum sum_;  // of the pages produced so far
+  ltx::DatabaseChecksum sum_;  // of the pages produced so far, unless the encoder keeps it
+  // A snapshot with checksums: the encoder sums the pages in the pass of its file CRC.
+  bool encoder_sums() const { return header_.IsSnapshot() && header_.HasChecksums(); }
   ltx::Pos end_pos_;
   Progress* progress_;
   int fd_ = -1;

@@ -64,7 +64,7 @@ void run_ltx_dump(const LtxDumpOptions& opt) {
     if (opt.json) {
       pages.push_back(
           {{"pgno", frame.pgno},
-           {"checksum", ltx::FormatChecksum(ltx::PageChecksum(frame.pgno, frame.data))}});
+           {"checksum", ltx::FormatChecksum(frame.checksum)}});
       continue;
     }
     std::printf("Frame #%d: pgno=%u\n", i, frame.pgno);

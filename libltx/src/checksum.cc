@@ -11,6 +11,9 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 #include "crc64_clmul.h"
@@ -104,6 +107,68 @@ uint64_t PageChecksum(uint32_t pgno, std::span<const uint8_t> page) {
   uint64_t crc = Crc64Update(Crc64Init(), b, sizeof(b));
   crc = Crc64Update(crc, page.data(), page.size());
   return kChecksumFlag | crc;
+}
+
+namespace {
+
+// The raw CRC state after `n` zero bytes, as a function of the state before: linear over
+// GF(2), so eight 256-entry tables (one per byte of the state) give it in eight lookups.
+// This is how a CRC of some bytes is moved past more bytes without reading them again.
+class ZeroBytes {
+ public:
+  explicit ZeroBytes(size_t n) {
+    static constexpr std::array<uint8_t, 4096> kZeros{};
+    uint64_t basis[64];
+    for (int i = 0; i < 64; i++) {
+      uint64_t s = uint64_t{1} << i;
+      for (size_t left = n; left > 0;) {
+        const size_t k = std::min(left, kZeros.size());
+        s = TableRaw(s, kZeros.data(), k);
+        left -= k;
+      }
+      basis[i] = s;
+    }
+    for (int k = 0; k < 8; k++) {
+      t_[k][0] = 0;
+      for (unsigned v = 1; v < 256; v++) t_[k][v] = t_[k][v & (v - 1)] ^ basis[8 * k + std::countr_zero(v)];
+    }
+  }
+  uint64_t Apply(uint64_t s) const {
+    uint64_t r = 0;
+    for (int k = 0; k < 8; k++) r ^= t_[k][(s >> (8 * k)) & 0xff];
+    return r;
+  }
+
+ private:
+  Tables t_;
+};
+
+// One operator per length asked for (the page sizes of this process), built once.
+const ZeroBytes& ZeroBytesOf(size_t n) {
+  thread_local size_t last_n = 0;
+  thread_local const ZeroBytes* last = nullptr;
+  if (last && last_n == n) return *last;
+  static std::mutex mu;  // guards ops
+  static std::map<size_t, std::unique_ptr<const ZeroBytes>> ops;
+  std::lock_guard lock(mu);
+  auto& op = ops[n];
+  if (!op) op = std::make_unique<const ZeroBytes>(n);
+  last_n = n;
+  last = op.get();
+  return *last;
+}
+
+}  // namespace
+
+uint64_t PageChecksumAndUpdate(uint32_t pgno, std::span<const uint8_t> page, uint64_t* crc) {
+  uint8_t b[4];
+  EncodeU32(b, pgno);
+  const uint64_t after_pgno = ~Crc64Update(Crc64Init(), b, sizeof(b));  // raw state
+  const uint64_t c = Crc64Update(~after_pgno, page.data(), page.size());
+  // Raw states: c's is Z(after_pgno) ^ R and the running one's would be Z(~*crc) ^ R, with
+  // R the page's own part (Z: page.size() zero bytes). So the running CRC is c's, moved.
+  *crc = c ^ ZeroBytesOf(page.size()).Apply(~*crc ^ after_pgno);
+  return kChecksumFlag | c;
 }
 
 uint64_t ChecksumDatabaseImage(std::span<const uint8_t> image, uint32_t page_size) {

@@ -132,6 +132,12 @@ class DecoderImpl final : public Decoder {
     return mode_ == Mode::kV1Lz4 ? ReadLz4(dst, n, what) : ReadRaw(dst, n, what);
   }
   void Hash(const void* p, size_t n) { crc_ = Crc64Update(crc_, p, n); }
+  // The file CRC over the page just read, and the page's checksum from the same pass.
+  uint64_t HashPage(uint32_t pgno) {
+    const uint64_t c = PageChecksumAndUpdate(pgno, page_, &crc_);
+    if (header_.IsSnapshot() && header_.HasChecksums()) snapshot_chk_.Toggle(c);
+    return c;
+  }
   Status CheckPgno(uint32_t pgno) const;
   Status EndOfPages();
   Result<bool> NextV1(PageFrame* frame);
@@ -345,10 +351,7 @@ Result<bool> DecoderImpl::NextV1(PageFrame* frame) {
   }
   LTX_RETURN_IF_ERROR(CheckPgno(pgno));
   LTX_RETURN_IF_ERROR(ReadV1(page_.data(), page_.size(), "page data"));
-  Hash(page_.data(), page_.size());
-  if (header_.IsSnapshot() && header_.HasChecksums()) {
-    snapshot_chk_.Toggle(PageChecksum(pgno, page_));
-  }
+  frame->checksum = HashPage(pgno);
   prev_pgno_ = pgno;
   pages_++;
   frame->pgno = pgno;
@@ -397,10 +400,7 @@ Result<bool> DecoderImpl::NextV3(PageFrame* frame) {
     LTX_RETURN_IF_ERROR(ReadLz4(page_.data(), page_.size(), "page LZ4 frame"));
     LTX_RETURN_IF_ERROR(ExpectLz4End("the page"));
   }
-  Hash(page_.data(), page_.size());
-  if (header_.IsSnapshot() && header_.HasChecksums()) {
-    snapshot_chk_.Toggle(PageChecksum(pgno, page_));
-  }
+  frame->checksum = HashPage(pgno);
   internal::AppendUvarint(&expected_index_, pgno);
   internal::AppendUvarint(&expected_index_, frame_offset);
   internal::AppendUvarint(&expected_index_, in_.offset() - frame_offset);

@@ -57,8 +57,10 @@ class EncoderImpl final : public Encoder {
     out_.clear();
     return s;
   }
-  // Bytes that are part of the logical stream (hashed); compressed when v1+LZ4.
-  Status Logical(const void* p, size_t n);
+  // Bytes of the page block: into the file CRC (unless hash is false: HashPage did) and out,
+  // through LZ4 in the v1 compressed mode.
+  Status Logical(const void* p, size_t n, bool hash = true);
+  void HashPage(uint32_t pgno, std::span<const uint8_t> page);
 
   Sink* sink_;
   Header header_;
@@ -107,8 +109,17 @@ Status EncoderImpl::Init() {
   return Flush();
 }
 
-Status EncoderImpl::Logical(const void* p, size_t n) {
-  crc_ = Crc64Update(crc_, p, n);
+// The running file CRC over a page, and a snapshot's page checksum from the same pass.
+void EncoderImpl::HashPage(uint32_t pgno, std::span<const uint8_t> page) {
+  if (header_.IsSnapshot() && header_.HasChecksums()) {
+    chk_.Toggle(PageChecksumAndUpdate(pgno, page, &crc_));
+  } else {
+    crc_ = Crc64Update(crc_, page.data(), page.size());
+  }
+}
+
+Status EncoderImpl::Logical(const void* p, size_t n, bool hash) {
+  if (hash) crc_ = Crc64Update(crc_, p, n);
   if (mode_ != Mode::kV1Lz4) {
     Raw(p, n);
     return Status::OK();
@@ -145,7 +156,6 @@ Status EncoderImpl::AddPage(uint32_t pgno, std::span<const uint8_t> page) {
       return Status::InvalidArgument(
           Fmt("ltx: snapshot missing page %llu", (unsigned long long)want));
     }
-    if (header_.HasChecksums()) chk_.Toggle(PageChecksum(pgno, page));
   }
 
   if (mode_ == Mode::kV3) {
@@ -161,7 +171,7 @@ Status EncoderImpl::AddPage(uint32_t pgno, std::span<const uint8_t> page) {
     EncodeU32(hdr + 6, uint32_t(csize));
     crc_ = Crc64Update(crc_, hdr, sizeof(hdr));
     Raw(hdr, sizeof(hdr));
-    crc_ = Crc64Update(crc_, page.data(), page.size());
+    HashPage(pgno, page);
     Raw(zbuf_.data(), size_t(csize));
     internal::AppendUvarint(&index_, pgno);
     internal::AppendUvarint(&index_, frame_offset);
@@ -170,7 +180,8 @@ Status EncoderImpl::AddPage(uint32_t pgno, std::span<const uint8_t> page) {
     uint8_t hdr[kV1PageHeaderSize];
     EncodeU32(hdr, pgno);
     LTX_RETURN_IF_ERROR(Sticky(Logical(hdr, sizeof(hdr))));
-    LTX_RETURN_IF_ERROR(Sticky(Logical(page.data(), page.size())));
+    HashPage(pgno, page);
+    LTX_RETURN_IF_ERROR(Sticky(Logical(page.data(), page.size(), /*hash=*/false)));
   }
   prev_pgno_ = pgno;
   return Sticky(MaybeFlush());

@@ -205,7 +205,7 @@ Status ApplyFile(const std::string& db_path, const std::string& ltx_path,
           fill_from = uint64_t(f.pgno) + 1;
         }
       }
-      if (track) chk.Toggle(PageChecksum(f.pgno, f.data));
+      if (track) chk.Toggle(f.checksum);
       LTX_RETURN_IF_ERROR(
           PwriteFull(fd.get(), f.data.data(), ps, uint64_t(f.pgno - 1) * ps, db_path));
     }

@@ -496,7 +496,7 @@ Result<ApplyResult> Database::Apply(std::unique_ptr<ltx::Source> upload,
       if (Status st = ReadPageLocked(curv, fr.pgno, old.data(), &fds); !st.ok()) return fail(st);
       acc.Toggle(ltx::PageChecksum(fr.pgno, old));
     }
-    acc.Toggle(ltx::PageChecksum(fr.pgno, fr.data));
+    acc.Toggle(fr.checksum);
     if (Status st = enc->AddPage(fr.pgno, fr.data); !st.ok()) {
       // The encoder writes the segment: a failed write (a full disk) is the service's error,
       // not the upload's, and must reach the client as such (507, "nothing was stored").

@@ -80,7 +80,7 @@ Status Database::WriteFirstBasePagesLocked(ltx::Decoder* dec, int fd, const std:
     auto more = dec->Next(&fr);
     if (!more.ok()) return BadLtx(more.status());
     if (!*more) break;
-    acc.Toggle(ltx::PageChecksum(fr.pgno, fr.data));
+    acc.Toggle(fr.checksum);  // the decoder's, from the same pass as the file's CRC
     (*sums)[fr.pgno] = PageSum(fr.pgno, fr.data.data(), ps);
     if (IsInteriorPage(fr.pgno, fr.data)) interior->push_back(fr.pgno);
     tf->pgnos.push_back(fr.pgno);

@@ -24,6 +24,11 @@ inline uint64_t Crc64Init() { return 0; }
 
 // kChecksumFlag | crc64(pgno as 4 BE bytes ‖ page).
 uint64_t PageChecksum(uint32_t pgno, std::span<const uint8_t> page);
+// PageChecksum(pgno, page), and the running CRC *crc advanced over the page as
+// Crc64Update(*crc, page) would: one pass over the page instead of two (the page's CRC is
+// moved into the running one: linear algebra, no second read). For a file checksum that
+// covers each page its page checksum also covers (LTX encode and decode).
+uint64_t PageChecksumAndUpdate(uint32_t pgno, std::span<const uint8_t> page, uint64_t* crc);
 
 // Database checksum maintained incrementally: FLAG | XOR of all page checksums except the
 // lock page. Empty = kEmptyDatabaseChecksum.

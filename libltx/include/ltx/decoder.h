@@ -41,6 +41,7 @@ struct DecodeOptions {
 struct PageFrame {
   uint32_t pgno = 0;
   std::span<const uint8_t> data;  // page_size bytes, valid until the next Next()/Finish()
+  uint64_t checksum = 0;          // PageChecksum(pgno, data), from the pass that checked the CRC
 };
 
 class Decoder {
