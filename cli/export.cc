@@ -1,8 +1,8 @@
 // `litevfs export DB FILE [--txid N]`: write a remote database to a local SQLite file.
 // The current position (or a retained past one, --txid): every page fetched as of that
-// position in parallel batches (page_fetcher.h) and written in place. The database checksum
-// of the bytes written must equal the position's checksum before the file is renamed into
-// place. (GET /db/snapshot was the old way: a temporary LTX file as large as the database,
+// position in parallel batches (page_fetcher.h) and written in place (direct I/O where the
+// file system takes it: page_file_writer.h). The database checksum of the bytes written
+// must equal the position's checksum before the file is renamed into place. (GET /db/snapshot was the old way: a temporary LTX file as large as the database,
 // verified, applied and the result read back: four passes over the data instead of one.)
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,7 +24,6 @@
 #include "page_fetcher.h"
 #include "page_file_writer.h"
 #include "ltx/checksum.h"
-#include "ltx/fd_io.h"
 #include "ltx/file.h"
 
 namespace cli {
@@ -55,7 +54,9 @@ ltx::Status WriteRuns(PageFileWriter& out, const litevfs::PageBlock& b) {
   for (size_t i = 0; i < b.pages.size();) {
     size_t j = i;
     run.clear();
-    while (j < b.pages.size() && b.pages[j].first == b.pages[i].first + (j - i)) run.push_back(b.pages[j++].second);
+    while (j < b.pages.size() && b.pages[j].first == b.pages[i].first + (j - i)) {
+      run.push_back(b.pages[j++].second);
+    }
     LTX_RETURN_IF_ERROR(out.WriteRun(b.pages[i].first, run));
     i = j;
   }

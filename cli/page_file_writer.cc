@@ -46,11 +46,12 @@ void PageFileWriter::FallBackToBuffered() {
   direct_ = false;
 }
 
-ltx::Status PageFileWriter::WriteDirect(uint64_t off, std::span<const std::string_view> pages, size_t page_size,
-                                        bool* refused) {
+ltx::Status PageFileWriter::WriteDirect(uint64_t off, std::span<const std::string_view> pages,
+                                        size_t page_size, bool* refused) {
   *refused = false;
   std::span<uint8_t> buf = StagingBuffer(pages.size() * page_size);
-  for (size_t i = 0; i < pages.size(); i++) std::memcpy(buf.data() + i * page_size, pages[i].data(), page_size);
+  for (size_t i = 0; i < pages.size(); i++)
+    std::memcpy(buf.data() + i * page_size, pages[i].data(), page_size);
   const int err = ltx::PwriteFull(fd_, buf.data(), buf.size(), off);
   if (err == EINVAL) {  // this file or size refuses direct I/O: written again buffered
     *refused = true;
@@ -64,7 +65,8 @@ ltx::Status PageFileWriter::WriteRun(uint32_t first_pgno, std::span<const std::s
   if (pages.empty()) return ltx::Status::OK();
   const size_t page_size = pages.front().size();
   for (std::string_view p : pages) {
-    if (p.size() != page_size) return ltx::Status::InvalidArgument("write " + path_ + ": pages of unequal sizes");
+    if (p.size() != page_size)
+      return ltx::Status::InvalidArgument("write " + path_ + ": pages of unequal sizes");
   }
   const uint64_t off = uint64_t(first_pgno - 1) * page_size;
   if (direct_.load()) {

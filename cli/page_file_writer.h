@@ -32,7 +32,8 @@ class PageFileWriter {
   bool direct() const { return direct_.load(); }
 
  private:
-  ltx::Status WriteDirect(uint64_t off, std::span<const std::string_view> pages, size_t page_size, bool* refused);
+  ltx::Status WriteDirect(uint64_t off, std::span<const std::string_view> pages, size_t page_size,
+                          bool* refused);
   void FallBackToBuffered();
 
   const int fd_;

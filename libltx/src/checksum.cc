@@ -130,7 +130,9 @@ class ZeroBytes {
     }
     for (int k = 0; k < 8; k++) {
       t_[k][0] = 0;
-      for (unsigned v = 1; v < 256; v++) t_[k][v] = t_[k][v & (v - 1)] ^ basis[8 * k + std::countr_zero(v)];
+      for (unsigned v = 1; v < 256; v++) {
+        t_[k][v] = t_[k][v & (v - 1)] ^ basis[8 * k + std::countr_zero(v)];
+      }
     }
   }
   uint64_t Apply(uint64_t s) const {

@@ -48,7 +48,9 @@ class RunWriter {
     // The disk starts on the run now, while the upload goes on, so the fsync at the end has
     // only the tail left (issue 19, row 11). A hint: the fsync is what makes the file
     // durable, and checks; a refusal here (a file system without it) changes nothing.
-    if (st.ok()) (void)::sync_file_range(fd_, off_t(off), off_t(buf_.size()), SYNC_FILE_RANGE_WRITE);
+    if (st.ok()) {
+      (void)::sync_file_range(fd_, off_t(off), off_t(buf_.size()), SYNC_FILE_RANGE_WRITE);
+    }
     buf_.clear();
     return st;
   }
