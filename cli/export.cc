@@ -2,8 +2,9 @@
 // The current position (or a retained past one, --txid): every page fetched as of that
 // position in parallel batches (page_fetcher.h) and written in place (direct I/O where the
 // file system takes it: page_file_writer.h). The database checksum of the bytes written
-// must equal the position's checksum before the file is renamed into place. (GET /db/snapshot was the old way: a temporary LTX file as large as the database,
-// verified, applied and the result read back: four passes over the data instead of one.)
+// must equal the position's checksum before the file is renamed into place. (GET
+// /db/snapshot was the old way: a temporary LTX file as large as the database, verified,
+// applied and the result read back: four passes over the data instead of one.)
 #include <sys/stat.h>
 #include <unistd.h>
 
