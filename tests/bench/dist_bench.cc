@@ -111,7 +111,9 @@ int Main(const Args& args) {
   distfix::DistCluster cluster;
   if (!cluster.skip.empty()) {
     Log("dist_bench skipped: " + cluster.skip);
-    Row("14a", "rows 14a and 14b: distributed store (S3 + etcd) commits and propagation", "—", "—", "—", "skipped: " + cluster.skip);  // the table shows the gap
+    // A row, so the table shows the gap.
+    Row("14a", "rows 14a and 14b: distributed store (S3 + etcd) commits and propagation", "—", "—", "—",
+        "skipped: " + cluster.skip);
     return 0;
   }
   if (!cluster.error.empty()) Die(cluster.error);

@@ -162,7 +162,9 @@ int Main(const Args& args) {
   distfix::DistCluster cluster;
   if (!cluster.skip.empty()) {
     Log("dist_read_bench skipped: " + cluster.skip);
-    Row("14c", "rows 14c and 14d: distributed store (S3 + etcd) cold and warm reads", "—", "—", "—", "skipped: " + cluster.skip);  // the table shows the gap
+    // A row, so the table shows the gap.
+    Row("14c", "rows 14c and 14d: distributed store (S3 + etcd) cold and warm reads", "—", "—", "—",
+        "skipped: " + cluster.skip);
     return 0;
   }
   if (!cluster.error.empty()) Die(cluster.error);
