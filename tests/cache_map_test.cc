@@ -95,6 +95,38 @@ TEST_F(CacheMapTest, ARewrittenPageIsVerifiedAgain) {
   EXPECT_EQ(c->stats().corrupt_dropped.load(), 2u);
 }
 
+// A page put with the server's sum (page-sums) keeps that sum, not one of the bytes that
+// arrived: a page damaged on the way is a miss at its first read, never served, for Put and
+// for PutMany, bounded cache or not. A page whose sum matches is served as usual.
+TEST_F(CacheMapTest, APageDamagedOnTheWayFailsTheServersSum) {
+  for (const uint64_t max_pages : {uint64_t{0}, uint64_t{100}}) {
+    SCOPED_TRACE("max_pages " + std::to_string(max_pages));
+    TempDir dir;
+    CacheOptions o = Opts();
+    o.dir = dir.path() + "/db";
+    o.max_pages = max_pages;
+    auto c = MustOpen(o);
+    ASSERT_TRUE(c);
+    ASSERT_TRUE(c->Advance(P(1), false, {}, 10).ok());
+    const auto good = MakePage(4, 1), sent = MakePage(5, 1);
+    auto damaged = sent;
+    damaged[123] ^= 0x10;
+    ASSERT_TRUE(c->Put(4, 1, good, false, cachefmt::PageHash(4, good)).ok());
+    ASSERT_TRUE(c->Put(5, 1, damaged, false, cachefmt::PageHash(5, sent)).ok());
+    Expect(*c, 4, 1, good);
+    Expect(*c, 5, 1, {});
+    EXPECT_EQ(c->stats().corrupt_dropped.load(), 1u);
+    const auto p7 = MakePage(7, 1), p8 = MakePage(8, 1);
+    auto d8 = p8;
+    d8[4000] ^= 0x01;
+    const PageCache::PageRef refs[] = {{7, p7, cachefmt::PageHash(7, p7)}, {8, d8, cachefmt::PageHash(8, p8)}};
+    ASSERT_TRUE(c->PutMany(1, refs).ok());
+    Expect(*c, 7, 1, p7);
+    Expect(*c, 8, 1, {});
+    EXPECT_EQ(c->stats().corrupt_dropped.load(), 2u);
+  }
+}
+
 // The verified mark lives in one process's memory: a page verified by another process and
 // damaged on disk afterwards is caught by the next process that opens the cache.
 TEST_F(CacheMapTest, APageVerifiedInAnotherProcessIsCheckedByAFreshOne) {

@@ -55,6 +55,19 @@ std::string Frames(const std::vector<uint32_t>& pgnos, uint32_t size) {
   return out;
 }
 
+// pages+sums frames: pgno ‖ sum ‖ page, the sum made up from the pgno (the client keeps
+// whatever the server says; the cache checks it).
+uint64_t SumOf(uint32_t pgno) { return 0x0123456789abcdefULL ^ pgno; }
+std::string FramesWithSums(const std::vector<uint32_t>& pgnos, uint32_t size) {
+  std::string out;
+  for (uint32_t p : pgnos) {
+    ltx::AppendU32(&out, p);
+    ltx::AppendU64(&out, SumOf(p));
+    out += Page(p, size);
+  }
+  return out;
+}
+
 std::string PagesJson(const std::vector<uint32_t>& pgnos, uint32_t size) {
   json arr = json::array();
   for (uint32_t p : pgnos) {
@@ -711,7 +724,8 @@ TEST_F(BinaryPagesTest, PlainFrames) {
   EXPECT_EQ(r->pages[1].first, 3u);
   EXPECT_EQ(r->pages[1].second, Page(3, 4096));
   SeenRequest s = server_.last();
-  EXPECT_EQ(s.Header("Accept"), "application/vnd.litevfs.pages");
+  // Frames with sums are asked for first; this server answers plain frames, which parse.
+  EXPECT_EQ(s.Header("Accept"), "application/vnd.litevfs.pages+sums, application/vnd.litevfs.pages");
   EXPECT_EQ(s.Header("Accept-Encoding"), "zstd");
   EXPECT_EQ(s.Param("pgno"), "2,3,10");
   // Stats: /info + /db/page, bytes = both bodies exactly.
@@ -719,6 +733,40 @@ TEST_F(BinaryPagesTest, PlainFrames) {
   EXPECT_EQ(c->stats().pages_fetched.load(), 3u);
   EXPECT_EQ(c->stats().bytes_received.load(), info_body_.size() + 3u * 4100);
   EXPECT_EQ(c->stats().bytes_sent.load(), 0u);
+}
+
+// A server with page-sums answers pages+sums: each page's sum comes with it, parallel to
+// the pages, through zstd too; a body cut inside a frame is corruption, as for plain frames.
+TEST_F(BinaryPagesTest, FramesWithSums) {
+  content_type_ = "application/vnd.litevfs.pages+sums";
+  Serve(FramesWithSums({2, 3, 10}, 4096));
+  auto c = NewClient();
+  auto r = c->GetPageBlock("db", kPos3, {10, 3, 2});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->pages.size(), 3u);
+  ASSERT_EQ(r->sums.size(), 3u);
+  for (size_t i = 0; i < 3; i++) {
+    EXPECT_EQ(r->sums[i], SumOf(r->pages[i].first));
+    EXPECT_EQ(r->pages[i].second, Page(r->pages[i].first, 4096));
+  }
+  zstd_ = true;
+  r = c->GetPageBlock("db", kPos3, {2, 3, 10});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->sums.size(), 3u);
+  EXPECT_EQ(r->sums[2], SumOf(10));
+  zstd_ = false;
+  std::string cut = FramesWithSums({2, 3}, 4096);
+  cut.resize(cut.size() - 8);
+  Serve(cut);
+  r = c->GetPageBlock("db", kPos3, {2, 3});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kCorruption) << r.status().ToString();
+  // Plain frames from a server without sums: no sums, the cache hashes the pages itself.
+  content_type_ = "application/vnd.litevfs.pages";
+  Serve(Frames({2, 3}, 4096));
+  r = c->GetPageBlock("db", kPos3, {2, 3});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->sums.empty());
 }
 
 TEST_F(BinaryPagesTest, ZstdFrames) {
@@ -995,7 +1043,7 @@ TEST_F(BinaryPagesTest, GetInterior) {
   EXPECT_EQ(r->pages[2].second, Page(20, 4096));
   EXPECT_EQ(server_.last().Param("pos"), "<absent>");
   EXPECT_EQ(server_.last().Param("db"), "db");
-  EXPECT_EQ(server_.last().Header("Accept"), "application/vnd.litevfs.pages");
+  EXPECT_EQ(server_.last().Header("Accept"), "application/vnd.litevfs.pages+sums, application/vnd.litevfs.pages");
   r = c->GetInterior("db", kPos3);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(server_.last().Param("pos"), kPos3Text);

@@ -43,6 +43,33 @@ TEST(ParsePageFramesTest, ParsesAscendingFrames) {
   EXPECT_TRUE(ParsePageFrames(body, 512, {3, 1}).ok());
 }
 
+// pages+sums frames: the sum after each pgno is returned beside the pages; the frame is 12
+// bytes longer, so plain frames read as frames with sums (or the reverse) fail the size check.
+TEST(ParsePageFramesTest, FramesWithSums) {
+  std::string body;
+  for (uint32_t p : {1u, 3u}) {
+    ltx::AppendU32(&body, p);
+    ltx::AppendU64(&body, 0xfeedface00000000ULL + p);
+    body.append(512, char('a' + p));
+  }
+  std::vector<uint64_t> sums;
+  auto r = ParsePageFrames(body, 512, {1, 3}, &sums);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[1].first, 3u);
+  EXPECT_EQ((*r)[1].second, std::string(512, 'd'));
+  EXPECT_EQ(sums, (std::vector<uint64_t>{0xfeedface00000001ULL, 0xfeedface00000003ULL}));
+  auto plain = ParsePageFrames(body, 512, {1, 3});
+  ASSERT_FALSE(plain.ok());
+  EXPECT_NE(plain.status().message().find("not a multiple of the 516-byte frame"), std::string::npos)
+      << plain.status().ToString();
+  std::string p2 = Frame(1, 512, 'a') + Frame(3, 512, 'c') + Frame(4, 512, 'e');
+  sums.clear();
+  auto asums = ParsePageFrames(p2, 512, {}, &sums);
+  ASSERT_FALSE(asums.ok());
+  EXPECT_NE(asums.status().message().find("524-byte frame"), std::string::npos) << asums.status().ToString();
+}
+
 TEST(ParsePageFramesTest, ExactErrors) {
   struct Case {
     std::string body;

@@ -1,5 +1,6 @@
 // In-process tests of litevfs-mockcloud's HTTP contract (mockcloud/PROTOCOL.md): every
 // route, every error code, auth, names, leases, positions, limits, faults.
+#include <xxhash.h>
 #include <zstd.h>
 
 #include <atomic>
@@ -51,13 +52,17 @@ void ExpectPagesAt(httplib::Client& c, const std::string& db, const Model& m, ui
     EXPECT_EQ(Base64Decode(pg["data"].get<std::string>()), m.Page(p))
         << "page " << p << " at txid " << m.txid;
   }
-  // Binary, plain and zstd.
-  for (bool z : {false, true}) {
-    httplib::Headers hd{{"Accept", "application/vnd.litevfs.pages"}};
+  // Binary, plain and zstd, frames with and without sums.
+  for (int variant = 0; variant < 4; variant++) {
+    const bool z = variant & 1, with_sums = variant & 2;
+    httplib::Headers hd{{"Accept", with_sums ? "application/vnd.litevfs.pages+sums, application/vnd.litevfs.pages"
+                                             : "application/vnd.litevfs.pages"}};
     if (z) hd.emplace("Accept-Encoding", "zstd");
     auto b = c.Get(q.c_str(), hd);
     ASSERT_TRUE(b);
     ASSERT_EQ(b->status, 200);
+    EXPECT_EQ(b->get_header_value("Content-Type"),
+              with_sums ? "application/vnd.litevfs.pages+sums" : "application/vnd.litevfs.pages");
     EXPECT_EQ(b->get_header_value("Litevfs-Page-Size"), std::to_string(m.page_size));
     EXPECT_EQ(b->get_header_value("Litevfs-Pos"), ltx::FormatPos(m.pos()));
     EXPECT_EQ(b->get_header_value("Litevfs-Commit"), std::to_string(m.commit));
@@ -74,9 +79,17 @@ void ExpectPagesAt(httplib::Client& c, const std::string& db, const Model& m, ui
     } else {
       EXPECT_FALSE(b->has_header("Content-Encoding"));
     }
-    auto frames = ParseFrames(body, m.page_size);
+    std::map<uint32_t, uint64_t> sums;
+    auto frames = ParseFrames(body, m.page_size, with_sums ? &sums : nullptr);
     ASSERT_EQ(frames.size(), expect_n);
-    for (const auto& [p, data] : frames) EXPECT_EQ(data, m.Page(p)) << "binary page " << p;
+    for (const auto& [p, data] : frames) {
+      EXPECT_EQ(data, m.Page(p)) << "binary page " << p;
+      // The sum the client's cache keeps: XXH3-64 of the page seeded with its pgno
+      // (litevfs/page_frames.h), for base.db pages, segment frames and never-written zeros.
+      if (with_sums) {
+        EXPECT_EQ(sums[p], XXH3_64bits_withSeed(data.data(), data.size(), p)) << "sum of page " << p;
+      }
+    }
   }
 }
 
@@ -347,6 +360,18 @@ TEST(MockcloudServer, SnapshotOfSqliteDbRoundTrips) {
     EXPECT_EQ(d, m.Page(p));
   }
   EXPECT_EQ(got, want);
+  // The same with sums, for a client with page-sums.
+  in = c->Get("/db/interior?db=main", {{"Accept", "application/vnd.litevfs.pages+sums"}});
+  ASSERT_TRUE(in);
+  ASSERT_EQ(in->status, 200);
+  EXPECT_EQ(in->get_header_value("Content-Type"), "application/vnd.litevfs.pages+sums");
+  std::map<uint32_t, uint64_t> sums;
+  frames = ParseFrames(in->body, 4096, &sums);
+  EXPECT_EQ(frames.size(), want.size());
+  for (const auto& [p, d] : frames) {
+    EXPECT_EQ(d, m.Page(p));
+    EXPECT_EQ(sums[p], XXH3_64bits_withSeed(d.data(), d.size(), p)) << "sum of page " << p;
+  }
 }
 
 TEST(MockcloudServer, TransactionsServeEveryHistoricalPosition) {

@@ -203,13 +203,18 @@ struct Harness {
 };
 
 // Pages from a binary pages-binary body.
-inline std::map<uint32_t, std::string> ParseFrames(const std::string& body, uint32_t page_size) {
+// Frames `pgno ‖ page`, or `pgno ‖ sum ‖ page` when `sums` is given (each pgno's sum put there).
+inline std::map<uint32_t, std::string> ParseFrames(const std::string& body, uint32_t page_size,
+                                                   std::map<uint32_t, uint64_t>* sums = nullptr) {
   std::map<uint32_t, std::string> out;
+  const size_t head = sums ? 12 : 4;
   size_t off = 0;
-  while (off + 4 + page_size <= body.size()) {
-    uint32_t pgno = ltx::DecodeU32(reinterpret_cast<const uint8_t*>(body.data() + off));
-    out[pgno] = body.substr(off + 4, page_size);
-    off += 4 + page_size;
+  while (off + head + page_size <= body.size()) {
+    const auto* p = reinterpret_cast<const uint8_t*>(body.data() + off);
+    uint32_t pgno = ltx::DecodeU32(p);
+    if (sums) (*sums)[pgno] = ltx::DecodeU64(p + 4);
+    out[pgno] = body.substr(off + head, page_size);
+    off += head + page_size;
   }
   EXPECT_EQ(off, body.size()) << "trailing bytes in frame body";
   return out;

@@ -4,12 +4,12 @@
 
 #include <cstring>
 
+#include "litevfs/page_frames.h"
 #include "ltx/coding.h"
 
 namespace mockcloud {
 namespace {
 
-constexpr size_t kRecordHead = 4;  // the u32 pgno before each page
 // Bodies this large are compressed only when a trial on their first kZstdProbe bytes saves
 // at least a tenth: compressing incompressible pages costs the server CPU and saves nothing.
 constexpr size_t kZstdProbe = 64 << 10;
@@ -35,48 +35,51 @@ void MaybeCompress(PagesBody* out, BodyPool* pool) {
   out->zstd = true;
 }
 
-// Writes each page's record head and hands the store the place of its bytes.
+// Writes each page's frame head and hands the store the place of its bytes.
 class BodySink : public PageSink {
  public:
-  BodySink(BodyPool* pool, PagesBody* out) : pool_(pool), out_(out) {}
+  BodySink(BodyPool* pool, PagesBody* out) : pool_(pool), out_(out), head_size_(litevfs::FrameHeadSize(out->sums)) {}
   Status Begin(const PageSetHead& head, size_t max_pages) override {
     out_->head = head;
-    out_->body = pool_->Take(std::max<size_t>(1, max_pages * (kRecordHead + head.page_size)));
+    out_->body = pool_->Take(std::max<size_t>(1, max_pages * (head_size_ + head.page_size)));
     return Status::OK();
   }
-  uint8_t* Slot(uint32_t pgno) override {
+  uint8_t* Slot(uint32_t pgno, uint64_t sum) override {
     BodyPool::Body& b = *out_->body;
     uint8_t* rec = b.data.get() + b.size;
     ltx::EncodeU32(rec, pgno);
-    b.size += kRecordHead + out_->head.page_size;
+    if (out_->sums) ltx::EncodeU64(rec + litevfs::kFramePgnoSize, sum);
+    b.size += head_size_ + out_->head.page_size;
     out_->pages++;
-    return rec + kRecordHead;
+    return rec + head_size_;
   }
 
  private:
   BodyPool* pool_;
   PagesBody* out_;
+  const size_t head_size_;
 };
 
 // Reads through `read` (a store call given the sink) into a pooled body.
 template <typename Read>
-Result<PagesBody> BuildBody(bool accept_zstd, BodyPool* pool, const Read& read) {
+Result<PagesBody> BuildBody(PagesFormat fmt, BodyPool* pool, const Read& read) {
   PagesBody out;
+  out.sums = fmt.sums;
   BodySink sink(pool, &out);
   LTX_RETURN_IF_ERROR(read(&sink));
-  if (accept_zstd) MaybeCompress(&out, pool);
+  if (fmt.zstd) MaybeCompress(&out, pool);
   return out;
 }
 
 }  // namespace
 
 Result<PagesBody> BuildPagesBody(const Database& db, const Pos& at, const std::vector<uint32_t>& pgnos,
-                                 bool accept_zstd, BodyPool* pool) {
-  return BuildBody(accept_zstd, pool, [&](PageSink* sink) { return db.ReadPagesTo(at, pgnos, sink); });
+                                 PagesFormat fmt, BodyPool* pool) {
+  return BuildBody(fmt, pool, [&](PageSink* sink) { return db.ReadPagesTo(at, pgnos, sink); });
 }
 
-Result<PagesBody> BuildInteriorBody(const Database& db, const Pos* at, bool accept_zstd, BodyPool* pool) {
-  return BuildBody(accept_zstd, pool, [&](PageSink* sink) { return db.ReadInteriorTo(at, sink); });
+Result<PagesBody> BuildInteriorBody(const Database& db, const Pos* at, PagesFormat fmt, BodyPool* pool) {
+  return BuildBody(fmt, pool, [&](PageSink* sink) { return db.ReadInteriorTo(at, sink); });
 }
 
 }  // namespace mockcloud

@@ -34,6 +34,7 @@
 #include "fd_limit.h"
 #include "http_front.h"
 #include "litevfs/limits.h"
+#include "litevfs/page_frames.h"
 #include "local_leases.h"
 #include "long_poll.h"
 #include "page_reply.h"
@@ -95,11 +96,12 @@ constexpr size_t kMemoryBody = 1 << 20;     // POST /db/tx bodies up to this are
 constexpr uint64_t kMaxJsonBody = 16ull << 20;  // POST /sync: held in memory, parsed whole
 constexpr uint64_t kDrainCap = 8ull << 20;  // bytes past --max-body read (and dropped) so the
                                             // client sees the 413 before the socket closes
-constexpr char kPagesMime[] = "application/vnd.litevfs.pages";
+using litevfs::kPagesMime;
+using litevfs::kPagesWithSumsMime;
 // Our extensions: the /info list, and the same list in every response's Litevfs-Features.
 const std::vector<std::string> kFeatures = {"pages-binary", "sync-wait", "interior", "history", "zstd",
                                             "pgno-ranges", "lease-status",
-                                            "time-travel", "lease-wait"};
+                                            "time-travel", "lease-wait", "page-sums"};
 const std::string kFeaturesHeader = [] {
   std::string h;
   for (const auto& f : kFeatures) h += (h.empty() ? "" : ",") + f;
@@ -246,7 +248,7 @@ class ServerImpl : public Server {
                          const httplib::ContentReader*);
   // A page batch's binary answer (page_reply.h), with the truncate fault.
   void SendPagesBinary(httplib::Response& res, PagesBody pb);
-  static bool WantsZstd(const httplib::Request& req);
+  static PagesFormat PagesFormatOf(const httplib::Request& req);
   // ---- time travel and lifecycle (issue 18; defined at the end of this file) ----
   void TimeRoutes();
   bool HeldByAnyone(const std::string& key);
@@ -907,7 +909,7 @@ void ServerImpl::SendPagesBinary(httplib::Response& res, PagesBody pb) {
   const size_t size = pb.body->size;
   const size_t limit = tl.fault.truncate && size > 1 ? size / 2 : size;
   res.status = 200;
-  res.set_content_provider(size, kPagesMime,
+  res.set_content_provider(size, pb.sums ? kPagesWithSumsMime : kPagesMime,
                            [body = std::move(pb.body), limit](size_t offset, size_t, httplib::DataSink& sink) {
                              if (offset >= limit) return false;
                              return sink.write(reinterpret_cast<const char*>(body->data.get()) + offset,
@@ -916,8 +918,10 @@ void ServerImpl::SendPagesBinary(httplib::Response& res, PagesBody pb) {
                            });
 }
 
-bool ServerImpl::WantsZstd(const httplib::Request& req) {
-  return HeaderHasToken(req.get_header_value("Accept-Encoding"), "zstd");
+// Frames with sums when the client accepts them (feature page-sums), zstd when it offers it.
+PagesFormat ServerImpl::PagesFormatOf(const httplib::Request& req) {
+  return {.sums = HeaderHasToken(req.get_header_value("Accept"), kPagesWithSumsMime),
+          .zstd = HeaderHasToken(req.get_header_value("Accept-Encoding"), "zstd")};
 }
 
 void ServerImpl::HandlePage(const httplib::Request& req, httplib::Response& res) {
@@ -933,8 +937,9 @@ void ServerImpl::HandlePage(const httplib::Request& req, httplib::Response& res)
   if (!pgnos.ok()) return ReplyError(res, 400, "EBADREQUEST", pgnos.status().message());
   if (!GetDb(req, res, false, &db, &name)) return;
   if (Status st = EnsureAt(name, db, pos); !st.ok()) return ReplyStatus(res, st, db);
-  if (HeaderHasToken(req.get_header_value("Accept"), kPagesMime)) {
-    auto pb = BuildPagesBody(*db, pos, *pgnos, WantsZstd(req), &body_pool_);
+  const PagesFormat fmt = PagesFormatOf(req);
+  if (fmt.sums || HeaderHasToken(req.get_header_value("Accept"), kPagesMime)) {
+    auto pb = BuildPagesBody(*db, pos, *pgnos, fmt, &body_pool_);
     if (!pb.ok()) return ReplyStatus(res, pb.status(), db);
     return SendPagesBinary(res, std::move(pb).value());
   }
@@ -957,7 +962,7 @@ void ServerImpl::HandleInterior(const httplib::Request& req, httplib::Response& 
     if (Status st = EnsureAt(name, db, pos); !st.ok()) return ReplyStatus(res, st, db);
   }
   // The route is for pages-binary clients: always binary.
-  auto pb = BuildInteriorBody(*db, has_pos ? &pos : nullptr, WantsZstd(req), &body_pool_);
+  auto pb = BuildInteriorBody(*db, has_pos ? &pos : nullptr, PagesFormatOf(req), &body_pool_);
   if (!pb.ok()) return ReplyStatus(res, pb.status(), db);
   SendPagesBinary(res, std::move(pb).value());
 }

@@ -152,8 +152,9 @@ class PageSink {
   // Once, before any page: the batch's head and how many pages at most will follow.
   virtual Status Begin(const PageSetHead& head, size_t max_pages) = 0;
   // Where page `pgno` goes (head.page_size bytes); pages come in the order asked, those past
-  // the commit skipped.
-  virtual uint8_t* Slot(uint32_t pgno) = 0;
+  // the commit skipped. `sum`: the page's stored PageSum (page_sums.h), which the bytes are
+  // checked against once read (the read fails if they differ).
+  virtual uint8_t* Slot(uint32_t pgno, uint64_t sum) = 0;
 };
 
 struct SyncInfo {

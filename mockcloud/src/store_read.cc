@@ -8,6 +8,7 @@
 
 #include "fd_cache.h"
 #include "page_runs.h"
+#include "page_sums.h"
 #include "store.h"
 #include "util.h"
 
@@ -23,7 +24,7 @@ class PageSetSink : public PageSink {
     out_->pages.reserve(max_pages);
     return Status::OK();
   }
-  uint8_t* Slot(uint32_t pgno) override {
+  uint8_t* Slot(uint32_t pgno, uint64_t) override {
     out_->pages.emplace_back(pgno, std::string(out_->page_size, '\0'));
     return reinterpret_cast<uint8_t*>(out_->pages.back().second.data());
   }
@@ -96,17 +97,18 @@ Status Database::ReadPagesLocked(const View& v, const std::vector<uint32_t>& pgn
                                    const std::string& file, uint64_t off) {
     return CheckSum(pgno, page, sum, file, off);
   });
+  std::vector<uint8_t> zeros;  // a page grown without being written, once one is asked
   for (uint32_t p : pgnos) {
     if (p > v.commit) continue;
-    uint8_t* out = sink->Slot(p);
     int fd;
     const std::string* file = nullptr;
     uint64_t off = 0, sum = 0;
     LTX_RETURN_IF_ERROR(LocateLocked(v, p, &fds, &fd, &file, &off, &sum));
     if (fd < 0) {
-      memset(out, 0, page_size_);
+      zeros.resize(page_size_);
+      memset(sink->Slot(p, PageSum(p, zeros.data(), page_size_)), 0, page_size_);
     } else {
-      LTX_RETURN_IF_ERROR(runs.Add(fd, *file, off, p, sum, out));
+      LTX_RETURN_IF_ERROR(runs.Add(fd, *file, off, p, sum, sink->Slot(p, sum)));
     }
   }
   return runs.Flush();

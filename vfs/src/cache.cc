@@ -725,14 +725,14 @@ bool PageCache::Contains(uint32_t pgno, uint64_t pin_txid) const {
 }
 
 ltx::Status PageCache::Put(uint32_t pgno, uint64_t fetched_txid, std::span<const uint8_t> data,
-                           bool wanted_soon) {
+                           bool wanted_soon, std::optional<uint64_t> sum) {
   Impl& m = *impl_;
   if (pgno == 0) return ltx::Status::InvalidArgument("cache: page number 0");
   if (data.size() != m.opts.page_size) {
     return ltx::Status::InvalidArgument("cache: page is " + std::to_string(data.size()) +
                                         " bytes, page size is " + std::to_string(m.opts.page_size));
   }
-  const uint64_t checksum = cachefmt::PageHash(pgno, data);  // outside the lock
+  const uint64_t checksum = sum ? *sum : cachefmt::PageHash(pgno, data);  // outside the lock
   std::lock_guard lock(m.mu);
   if (fetched_txid == 0 || fetched_txid < m.pos.txid) return ltx::Status::OK();
   Impl::Slot* it = m.FindLocked(pgno);
@@ -787,7 +787,7 @@ ltx::Status PageCache::Put(uint32_t pgno, uint64_t fetched_txid, std::span<const
 ltx::Status PageCache::PutMany(uint64_t fetched_txid, std::span<const PageRef> pages, bool wanted_soon) {
   Impl& m = *impl_;
   if (m.opts.max_pages != 0) {  // eviction reserves ring positions page by page: Put's order
-    for (const PageRef& p : pages) LTX_RETURN_IF_ERROR(Put(p.pgno, fetched_txid, p.data, wanted_soon));
+    for (const PageRef& p : pages) LTX_RETURN_IF_ERROR(Put(p.pgno, fetched_txid, p.data, wanted_soon, p.sum));
     return ltx::Status::OK();
   }
   std::vector<uint64_t> sums(pages.size());  // outside the lock
@@ -797,7 +797,7 @@ ltx::Status PageCache::PutMany(uint64_t fetched_txid, std::span<const PageRef> p
       return ltx::Status::InvalidArgument("cache: PutMany wants ascending page numbers > 0 of " +
                                           std::to_string(m.opts.page_size) + " bytes each");
     }
-    sums[i] = cachefmt::PageHash(pages[i].pgno, pages[i].data);
+    sums[i] = pages[i].sum ? *pages[i].sum : cachefmt::PageHash(pages[i].pgno, pages[i].data);
   }
   std::lock_guard lock(m.mu);
   if (fetched_txid == 0 || fetched_txid < m.pos.txid) return ltx::Status::OK();

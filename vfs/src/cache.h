@@ -26,6 +26,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -104,9 +105,11 @@ class PageCache {
   // a failed write (stats.write_errors) leaves the page uncached and returns OK; only
   // caller bugs (pgno 0, wrong size) are errors. `wanted_soon`: a prefetched page a reader is
   // about to read starts referenced (a second chance), so the clock does not evict it for
-  // pages already read; other new pages start unreferenced (scan resistance).
+  // pages already read; other new pages start unreferenced (scan resistance). `sum`: the
+  // page's PageHash when the caller has it (the server's, page_frames.h), kept as the entry's
+  // checksum instead of hashing `data`; the first read of the entry checks the bytes against it.
   ltx::Status Put(uint32_t pgno, uint64_t fetched_txid, std::span<const uint8_t> data,
-                  bool wanted_soon = false);
+                  bool wanted_soon = false, std::optional<uint64_t> sum = std::nullopt);
   // Put of a batch (ascending pgnos, as a bulk fetch answers): the same outcome page by
   // page, with one pwritev per run of consecutive pages and one index write per run of
   // entries instead of two system calls per page. A bounded cache (max_pages) puts one by one.
@@ -114,6 +117,7 @@ class PageCache {
   struct PageRef {
     uint32_t pgno;
     std::span<const uint8_t> data;
+    std::optional<uint64_t> sum = std::nullopt;  // as Put's `sum`
   };
   ltx::Status PutMany(uint64_t fetched_txid, std::span<const PageRef> pages, bool wanted_soon = false);
   // Records a sync from pos() to new_pos: the listed pages (or all, when `all`) changed

@@ -26,6 +26,7 @@
 #include "client_codec.h"
 #include "host_list.h"
 #include "log.h"
+#include "litevfs/page_frames.h"
 #include "ltx/coding.h"
 #include "ltx/fd_io.h"
 
@@ -35,7 +36,6 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr char kPagesMime[] = "application/vnd.litevfs.pages";
 constexpr uint32_t kMaxPgno = 0x7fffffff;         // PROTOCOL.md: each pgno 1..2^31-1
 // Keep a /db/page URI under cpp-httplib's default 8 KiB request-URI limit (the mock is
 // built on it): the db name, cluster and position take at most ~600 bytes.
@@ -43,8 +43,10 @@ constexpr size_t kMaxPgnoListChars = 7000;
 constexpr long kMaxSyncWaitMs = 30000;            // PROTOCOL.md: the server caps wait here
 constexpr uint64_t kMaxJsonResponse = 256ull << 20;      // /pos, /sync, /info, history, lease
 constexpr uint64_t kMaxInteriorBytes = 1ull << 30;       // one interior batch, decompressed
-constexpr size_t kFrameHeaderSize = 4;                   // pgno u32 BE before each page
 constexpr int kMaxJsonDepth = 32;
+// Page batches: frames with the server's sums first (page-sums), plain frames from a server
+// without them. The answer's Content-Type says which came.
+const std::string kAcceptPages = std::string(kPagesWithSumsMime) + ", " + kPagesMime;
 
 // ---- small helpers ----
 
@@ -527,9 +529,11 @@ class ClientImpl final : public Client {
       }
       out.commit = b.commit;
       out.pages.insert(out.pages.end(), b.pages.begin(), b.pages.end());
+      out.sums.insert(out.sums.end(), b.sums.begin(), b.sums.end());
       for (auto& buf : b.buffers) out.buffers.push_back(std::move(buf));
       i = j;
     }
+    if (out.sums.size() != out.pages.size()) out.sums.clear();  // some batch came without
     LTX_RETURN_IF_ERROR(CheckMissing(want, out.pages, out.page_size, out.commit, commit_known,
                                      Where("GET", "/db/page", db)));
     stats_.pages_fetched += out.pages.size();
@@ -556,7 +560,7 @@ class ClientImpl final : public Client {
     c.idempotent = true;
     c.query.emplace_back("db", db);
     if (!pos.IsZero()) c.query.emplace_back("pos", ltx::FormatPos(pos));
-    c.headers.emplace_back("Accept", kPagesMime);
+    c.headers.emplace_back("Accept", kAcceptPages);
     if (cfg_.accept_zstd) c.headers.emplace_back("Accept-Encoding", "zstd");
     c.max_response_bytes = kMaxInteriorBytes;
     c.pooled_body = true;
@@ -583,10 +587,11 @@ class ClientImpl final : public Client {
     out.pos = at;
     out.commit = commit;
     LTX_ASSIGN_OR_RETURN(out.page_size, PageSizeHeader(r, where));
-    uint64_t bound = std::min<uint64_t>(uint64_t(commit) * (out.page_size + kFrameHeaderSize),
+    const bool with_sums = HasSums(r);
+    uint64_t bound = std::min<uint64_t>(uint64_t(commit) * (out.page_size + FrameHeadSize(with_sums)),
                                         kMaxInteriorBytes);
     LTX_ASSIGN_OR_RETURN(auto body, TakeBody(std::move(r), bound, where));
-    auto frames = ParsePageFrames(*body, out.page_size, {});
+    auto frames = ParsePageFrames(*body, out.page_size, {}, with_sums ? &out.sums : nullptr);
     if (!frames.ok()) return frames.status().WithContext("litevfs: server (" + where + ")");
     out.pages = std::move(frames).value();
     out.buffers.push_back(std::move(body));
@@ -972,6 +977,13 @@ class ClientImpl final : public Client {
     return it != r.headers.end() && internal::ParseDecimalU32(it->second, out);
   }
 
+  // Whether a pages-binary answer's frames carry sums (its Content-Type says).
+  static bool HasSums(const HttpResponse& r) {
+    auto ct = r.headers.find("content-type");
+    return ct != r.headers.end() && ct->second.rfind(kPagesWithSumsMime, 0) == 0 &&
+           (ct->second.size() == std::strlen(kPagesWithSumsMime) || ct->second[std::strlen(kPagesWithSumsMime)] == ';');
+  }
+
   static Result<uint32_t> PageSizeHeader(const HttpResponse& r, const std::string& where) {
     uint32_t ps = 0;
     auto it = r.headers.find("litevfs-page-size");
@@ -1014,9 +1026,9 @@ class ClientImpl final : public Client {
     c.query.emplace_back("pgno", list);
     const uint64_t n = want.size();
     if (binary) {
-      c.headers.emplace_back("Accept", kPagesMime);
+      c.headers.emplace_back("Accept", kAcceptPages);
       if (cfg_.accept_zstd) c.headers.emplace_back("Accept-Encoding", "zstd");
-      const uint64_t raw = n * (ltx::kMaxPageSize + kFrameHeaderSize);
+      const uint64_t raw = n * (ltx::kMaxPageSize + FrameHeadSize(true));
       c.max_response_bytes = internal::ZstdCompressBound(raw) + 4096;
       c.pooled_body = true;
     } else {
@@ -1047,8 +1059,9 @@ class ClientImpl final : public Client {
       }
       *commit_known = true;
     }
-    LTX_ASSIGN_OR_RETURN(auto body, TakeBody(std::move(r), n * (out.page_size + kFrameHeaderSize), where));
-    auto frames = ParsePageFrames(*body, out.page_size, want);
+    const bool with_sums = HasSums(r);
+    LTX_ASSIGN_OR_RETURN(auto body, TakeBody(std::move(r), n * (out.page_size + FrameHeadSize(with_sums)), where));
+    auto frames = ParsePageFrames(*body, out.page_size, want, with_sums ? &out.sums : nullptr);
     if (!frames.ok()) return frames.status().WithContext("litevfs: server (" + where + ")");
     out.pages = std::move(frames).value();
     out.buffers.push_back(std::move(body));
@@ -1341,12 +1354,13 @@ std::unique_ptr<Client> Client::CreateWithTransport(const ClientConfig& cfg,
 }
 
 Result<std::vector<PageView>> ParsePageFrames(std::string_view body, uint32_t page_size,
-                                              const std::vector<uint32_t>& want) {
+                                              const std::vector<uint32_t>& want, std::vector<uint64_t>* sums) {
   if (!ltx::IsValidPageSize(page_size)) {
     return Status::Corruption("page batch: page size " + std::to_string(page_size) +
                               " is not a power of two in [512, 65536]");
   }
-  const size_t frame = kFrameHeaderSize + page_size;
+  const size_t head = FrameHeadSize(sums != nullptr);
+  const size_t frame = head + page_size;
   if (body.size() % frame != 0) {
     return Status::Corruption("page batch: body is " + std::to_string(body.size()) +
                               " bytes, not a multiple of the " + std::to_string(frame) +
@@ -1365,6 +1379,7 @@ Result<std::vector<PageView>> ParsePageFrames(std::string_view body, uint32_t pa
                               std::to_string(w->size()) + " asked");
   }
   out.reserve(count);
+  if (sums) sums->reserve(sums->size() + count);
   const auto* p = reinterpret_cast<const uint8_t*>(body.data());
   for (size_t i = 0; i < count; i++, p += frame) {
     const uint32_t pgno = ltx::DecodeU32(p);
@@ -1382,7 +1397,8 @@ Result<std::vector<PageView>> ParsePageFrames(std::string_view body, uint32_t pa
       return Status::Corruption("page batch: page " + std::to_string(pgno) +
                                 " was not asked for");
     }
-    out.emplace_back(pgno, body.substr(i * frame + kFrameHeaderSize, page_size));
+    out.emplace_back(pgno, body.substr(i * frame + head, page_size));
+    if (sums) sums->push_back(ltx::DecodeU64(p + kFramePgnoSize));
   }
   return out;
 }

@@ -295,14 +295,13 @@ class Database : public std::enable_shared_from_this<Database> {
                            std::shared_ptr<std::promise<void>> done) EXCLUDES(self->mu_);
   // Puts fetched pages as of pin into the cache (or old_pages_ for a pin older than the
   // cache). kCorruption for a page of the wrong size (nothing stored then).
-  Status StoreFetchedLocked(const Snapshot& pin, const std::vector<PageView>& pages)
-      REQUIRES(mu_);
+  Status StoreFetchedLocked(const Snapshot& pin, const PageBlock& b) REQUIRES(mu_);
   // StoreFetchedLocked's checks, and old_pages_ for a pin older than the cache; the cache put
   // is left to the caller.
   Status CheckFetchedLocked(const Snapshot& pin, const std::vector<PageView>& pages) REQUIRES(mu_);
-  // bulk (issue 19): one PageCache::PutMany for a fetched batch (ascending pgnos).
-  void PutManyInCacheLocked(const Snapshot& pin, const std::vector<PageView>& pages,
-                            bool wanted_soon) REQUIRES(mu_);
+  // bulk (issue 19): one PageCache::PutMany for a fetched batch (ascending pgnos), with the
+  // server's page sums when the batch has them.
+  void PutManyInCacheLocked(const Snapshot& pin, const PageBlock& b, bool wanted_soon) REQUIRES(mu_);
   void RememberOldPageLocked(uint64_t txid, uint32_t pgno, std::string_view page) REQUIRES(mu_);
   // After a scan's last transaction: the client's idle answer buffers and the freed heap
   // go back to the system (no lock held: malloc_trim may take a while).

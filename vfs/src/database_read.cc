@@ -36,11 +36,16 @@ bool MayHaveChildren(uint32_t pgno, std::span<const uint8_t> page) {
   return pgno == 1 || (at < page.size() && fmt::IsInteriorPage(page[at]));
 }
 
-// A fetched batch as PageCache::PutMany takes it (views into the batch's answer).
-std::vector<PageCache::PageRef> PageRefs(const std::vector<PageView>& pages) {
+// A fetched batch as PageCache::PutMany takes it (views into the batch's answer), with the
+// server's sum of each page when it sent them (the cache then hashes nothing).
+std::vector<PageCache::PageRef> PageRefs(const PageBlock& b) {
   std::vector<PageCache::PageRef> refs;
-  refs.reserve(pages.size());
-  for (const auto& [pg, data] : pages) refs.push_back({pg, AsBytes(data)});
+  refs.reserve(b.pages.size());
+  const bool sums = b.sums.size() == b.pages.size();
+  for (size_t i = 0; i < b.pages.size(); i++) {
+    refs.push_back({b.pages[i].first, AsBytes(b.pages[i].second),
+                    sums ? std::optional<uint64_t>(b.sums[i]) : std::nullopt});
+  }
   return refs;
 }
 
@@ -281,7 +286,7 @@ Status Database::ReadStoredPageLocked(Conn* c, const Snapshot& pin, uint32_t pgn
                       ltx::FormatPos(pin.pos) + ": " + b.status().message(),
                   b.status().api_code());
   }
-  LTX_RETURN_IF_ERROR(StoreFetchedLocked(pin, b->pages));
+  LTX_RETURN_IF_ERROR(StoreFetchedLocked(pin, *b));
   bool found = false;
   for (auto& [pg, data] : b->pages) {
     if (pg != pgno) {
@@ -331,7 +336,7 @@ Status Database::StoreBatchLocked(const Snapshot& pin, const std::vector<uint32_
   for (const auto& [pg, data] : b.pages) {
     if (data.size() != ps) return Status::Corruption("litevfs: wrong page size from the service for " + name_);
   }
-  PutManyInCacheLocked(pin, b.pages, /*wanted_soon=*/false);  // bulk (issue 19)
+  PutManyInCacheLocked(pin, b, /*wanted_soon=*/false);  // bulk (issue 19)
   if (out) {
     for (const auto& [pg, data] : b.pages) (*out)[pg] = std::string(data);
   }
@@ -477,7 +482,7 @@ void Database::RunReadAhead(std::shared_ptr<Database> self, std::shared_ptr<Clie
   // With mu_ released: the reader goes on (from recent_) while the pages are hashed and
   // written (issue 19: under mu_, every xRead of the scan waited for that). PageCache has its
   // own lock and drops a put older than its position.
-  Status put = cache ? cache->PutMany(pin.pos.txid, PageRefs(block->pages), /*wanted_soon=*/true) : Status::OK();
+  Status put = cache ? cache->PutMany(pin.pos.txid, PageRefs(*block), /*wanted_soon=*/true) : Status::OK();
   {
     MutexLock lk(&self->mu_);
     if (!put.ok()) LITEVFS_LOG(LogLevel::kWarn, self->name_, pin.pos, "cache put: " + put.ToString());
@@ -488,9 +493,9 @@ void Database::RunReadAhead(std::shared_ptr<Database> self, std::shared_ptr<Clie
   done->set_value();
 }
 
-Status Database::StoreFetchedLocked(const Snapshot& pin, const std::vector<PageView>& pages) {
-  LTX_RETURN_IF_ERROR(CheckFetchedLocked(pin, pages));
-  PutManyInCacheLocked(pin, pages, /*wanted_soon=*/true);
+Status Database::StoreFetchedLocked(const Snapshot& pin, const PageBlock& b) {
+  LTX_RETURN_IF_ERROR(CheckFetchedLocked(pin, b.pages));
+  PutManyInCacheLocked(pin, b, /*wanted_soon=*/true);
   return Status::OK();
 }
 
@@ -511,10 +516,9 @@ Status Database::CheckFetchedLocked(const Snapshot& pin, const std::vector<PageV
 
 // bulk (issue 19): a fetched batch goes to the cache with a system call per run of pages,
 // not two per page. Batches come ascending from the client (ParsePageFrames).
-void Database::PutManyInCacheLocked(const Snapshot& pin, const std::vector<PageView>& pages,
-                                    bool wanted_soon) {
+void Database::PutManyInCacheLocked(const Snapshot& pin, const PageBlock& b, bool wanted_soon) {
   if (!cache_) return;
-  Status st = cache_->PutMany(pin.pos.txid, PageRefs(pages), wanted_soon);
+  Status st = cache_->PutMany(pin.pos.txid, PageRefs(b), wanted_soon);
   if (!st.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, pin.pos, "cache put: " + st.ToString());
 }
 

@@ -161,7 +161,7 @@ void Database::PrefetchChangedByOthers() {
   for (auto& [pg, data] : b->pages) {
     if (data.size() != page_size_) return;  // the read path reports a wrong size
   }
-  PutManyInCacheLocked(at, b->pages, /*wanted_soon=*/true);
+  PutManyInCacheLocked(at, *b, /*wanted_soon=*/true);
 }
 
 // The transaction read at its pin; the database has moved on since: committing would build

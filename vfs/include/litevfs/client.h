@@ -140,6 +140,9 @@ struct PageBlock {
   uint32_t page_size = 0;
   uint32_t commit = 0;            // as PageBatch::commit
   std::vector<PageView> pages;    // ascending
+  // The server's sum of each page, parallel to `pages` (feature page-sums: the sum the page
+  // cache keeps, page_frames.h), or empty when the server sent none.
+  std::vector<uint64_t> sums;
   std::vector<std::shared_ptr<const std::string>> buffers;  // what `pages` points into
 };
 
@@ -296,11 +299,13 @@ class Client {
 // [A-Za-z0-9._-], not starting with '.', no "..".
 Status ValidateDatabaseName(const std::string& name);
 
-// Binary page batch (pages-binary): frames `pgno u32 BE ‖ page`, page size from the header.
-// Exposed for the fuzzer. `want` (may be empty = anything) restricts acceptable pgnos.
-// The pages are views into `body`.
+// Binary page batch (pages-binary, litevfs/page_frames.h): frames `pgno u32 BE ‖ page`, or
+// `pgno u32 BE ‖ sum u64 BE ‖ page` when `sums` is given (each frame's sum appended to it),
+// page size from the header. Exposed for the fuzzer. `want` (may be empty = anything)
+// restricts acceptable pgnos. The pages are views into `body`.
 Result<std::vector<PageView>> ParsePageFrames(std::string_view body, uint32_t page_size,
-                                              const std::vector<uint32_t>& want);
+                                              const std::vector<uint32_t>& want,
+                                              std::vector<uint64_t>* sums = nullptr);
 // JSON response parsers (exposed for the fuzzer and tests).
 Result<SyncResult> ParseSyncJson(std::string_view body);
 Result<PageBatch> ParsePagesJson(std::string_view body, const Pos& pos,
