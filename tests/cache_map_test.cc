@@ -97,7 +97,8 @@ TEST_F(CacheMapTest, ARewrittenPageIsVerifiedAgain) {
 
 // A page put with the server's sum (page-sums) keeps that sum, not one of the bytes that
 // arrived: a page damaged on the way is a miss at its first read, never served, for Put and
-// for PutMany, bounded cache or not. A page whose sum matches is served as usual.
+// for PutMany, bounded cache or not. A page whose sum matches is served as usual; a batch
+// whose first sum is wrong is hashed here.
 TEST_F(CacheMapTest, APageDamagedOnTheWayFailsTheServersSum) {
   for (const uint64_t max_pages : {uint64_t{0}, uint64_t{100}}) {
     SCOPED_TRACE("max_pages " + std::to_string(max_pages));
@@ -123,6 +124,16 @@ TEST_F(CacheMapTest, APageDamagedOnTheWayFailsTheServersSum) {
     ASSERT_TRUE(c->PutMany(1, refs).ok());
     Expect(*c, 7, 1, p7);
     Expect(*c, 8, 1, {});
+    EXPECT_EQ(c->stats().corrupt_dropped.load(), 2u);
+    EXPECT_EQ(c->stats().sums_refused.load(), 0u);
+    // A source whose sums are all wrong (its first page's does not match): the batch is
+    // hashed here, so its pages are served instead of failing their first read.
+    const auto p9 = MakePage(9, 1), p10 = MakePage(10, 1);
+    const PageCache::PageRef wrong[] = {{9, p9, 0x1234}, {10, p10, 0x5678}};
+    ASSERT_TRUE(c->PutMany(1, wrong).ok());
+    EXPECT_EQ(c->stats().sums_refused.load(), 1u);
+    Expect(*c, 9, 1, p9);
+    Expect(*c, 10, 1, p10);
     EXPECT_EQ(c->stats().corrupt_dropped.load(), 2u);
   }
 }

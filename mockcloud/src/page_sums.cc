@@ -1,9 +1,8 @@
 #include "page_sums.h"
 
-#include <xxhash.h>
-
 #include <cstring>
 
+#include "litevfs/page_frames.h"
 #include "ltx/checksum.h"
 #include "ltx/coding.h"
 
@@ -22,7 +21,7 @@ void EncodeHeader(uint32_t page_size, uint8_t* h) {
 }  // namespace
 
 uint64_t PageSum(uint32_t pgno, const uint8_t* page, size_t page_size) {
-  return XXH3_64bits_withSeed(page, page_size, pgno);
+  return litevfs::PageSum(pgno, page, page_size);
 }
 
 Result<std::vector<uint64_t>> ReadSumsFile(int fd, const std::string& path, uint32_t page_size,

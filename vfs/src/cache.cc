@@ -784,10 +784,23 @@ ltx::Status PageCache::Put(uint32_t pgno, uint64_t fetched_txid, std::span<const
   return ltx::Status::OK();
 }
 
+// Whether a batch's given sums can be taken: its first page with a sum matches it (one hash
+// per batch). No sums given: nothing to refuse.
+bool PageCache::SumsHold(std::span<const PageRef> pages) {
+  for (const PageRef& p : pages) {
+    if (p.sum) return cachefmt::PageHash(p.pgno, p.data) == *p.sum;
+  }
+  return true;
+}
+
 ltx::Status PageCache::PutMany(uint64_t fetched_txid, std::span<const PageRef> pages, bool wanted_soon) {
   Impl& m = *impl_;
+  const bool take_sums = SumsHold(pages);
+  if (!take_sums) m.stats.sums_refused++;
   if (m.opts.max_pages != 0) {  // eviction reserves ring positions page by page: Put's order
-    for (const PageRef& p : pages) LTX_RETURN_IF_ERROR(Put(p.pgno, fetched_txid, p.data, wanted_soon, p.sum));
+    for (const PageRef& p : pages) {
+      LTX_RETURN_IF_ERROR(Put(p.pgno, fetched_txid, p.data, wanted_soon, take_sums ? p.sum : std::nullopt));
+    }
     return ltx::Status::OK();
   }
   std::vector<uint64_t> sums(pages.size());  // outside the lock
@@ -797,7 +810,7 @@ ltx::Status PageCache::PutMany(uint64_t fetched_txid, std::span<const PageRef> p
       return ltx::Status::InvalidArgument("cache: PutMany wants ascending page numbers > 0 of " +
                                           std::to_string(m.opts.page_size) + " bytes each");
     }
-    sums[i] = pages[i].sum ? *pages[i].sum : cachefmt::PageHash(pages[i].pgno, pages[i].data);
+    sums[i] = take_sums && pages[i].sum ? *pages[i].sum : cachefmt::PageHash(pages[i].pgno, pages[i].data);
   }
   std::lock_guard lock(m.mu);
   if (fetched_txid == 0 || fetched_txid < m.pos.txid) return ltx::Status::OK();

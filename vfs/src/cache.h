@@ -56,6 +56,8 @@ struct CacheStats {
   std::atomic<uint64_t> resets{0};
   // Hits served from the memory map of the pages file (the rest of the hits were preads).
   std::atomic<uint64_t> mapped_reads{0};
+  // PutMany batches whose given sums were not taken: the first page's did not match it.
+  std::atomic<uint64_t> sums_refused{0};
 };
 
 class PageCache {
@@ -113,7 +115,9 @@ class PageCache {
   // Put of a batch (ascending pgnos, as a bulk fetch answers): the same outcome page by
   // page, with one pwritev per run of consecutive pages and one index write per run of
   // entries instead of two system calls per page. A bounded cache (max_pages) puts one by one.
-  // `wanted_soon` as for Put, for every page of the batch.
+  // `wanted_soon` as for Put, for every page of the batch. Given sums are taken once the
+  // first page with one matches it; else the batch is hashed here (stats.sums_refused): a
+  // source whose sums are wrong costs the hashing, not a failed first read of every page.
   struct PageRef {
     uint32_t pgno;
     std::span<const uint8_t> data;
@@ -153,6 +157,7 @@ class PageCache {
   const CacheStats& stats() const;
 
  private:
+  static bool SumsHold(std::span<const PageRef> pages);
   struct Impl;
   explicit PageCache(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

@@ -1,11 +1,10 @@
 #include "cache_format.h"
 
-#include <xxhash.h>
-
 #include <algorithm>
 #include <cstring>
 #include <string>
 
+#include "litevfs/page_frames.h"
 #include "ltx/checksum.h"
 #include "ltx/coding.h"
 
@@ -88,7 +87,7 @@ ltx::Result<IndexEntry> IndexEntry::Decode(uint32_t pgno, std::span<const uint8_
 }
 
 uint64_t PageHash(uint32_t pgno, std::span<const uint8_t> page) {
-  return XXH3_64bits_withSeed(page.data(), page.size(), pgno);
+  return litevfs::PageSum(pgno, page.data(), page.size());
 }
 
 }  // namespace litevfs::cachefmt

@@ -49,6 +49,20 @@ std::vector<PageCache::PageRef> PageRefs(const PageBlock& b) {
   return refs;
 }
 
+// A fetched batch into the cache, with a warning when the cache refused the server's sums
+// (the first page did not match its sum: a server fault, or damage on the way).
+Status PutBlockInCache(PageCache* cache, const Pos& pos, const PageBlock& b, bool wanted_soon,
+                       const std::string& db) {
+  const uint64_t refused = cache->stats().sums_refused.load();
+  Status st = cache->PutMany(pos.txid, PageRefs(b), wanted_soon);
+  if (cache->stats().sums_refused.load() != refused && !b.pages.empty()) {
+    LITEVFS_LOG(LogLevel::kWarn, db, pos,
+                "the server's sum of page " + std::to_string(b.pages.front().first) +
+                    " does not match the page it sent: this batch is hashed here instead");
+  }
+  return st;
+}
+
 long MsSince(Clock::time_point t) {
   return long(std::chrono::duration_cast<std::chrono::milliseconds>(GetClock().Now() - t).count());
 }
@@ -482,7 +496,7 @@ void Database::RunReadAhead(std::shared_ptr<Database> self, std::shared_ptr<Clie
   // With mu_ released: the reader goes on (from recent_) while the pages are hashed and
   // written (issue 19: under mu_, every xRead of the scan waited for that). PageCache has its
   // own lock and drops a put older than its position.
-  Status put = cache ? cache->PutMany(pin.pos.txid, PageRefs(*block), /*wanted_soon=*/true) : Status::OK();
+  Status put = cache ? PutBlockInCache(cache, pin.pos, *block, /*wanted_soon=*/true, self->name_) : Status::OK();
   {
     MutexLock lk(&self->mu_);
     if (!put.ok()) LITEVFS_LOG(LogLevel::kWarn, self->name_, pin.pos, "cache put: " + put.ToString());
@@ -518,7 +532,7 @@ Status Database::CheckFetchedLocked(const Snapshot& pin, const std::vector<PageV
 // not two per page. Batches come ascending from the client (ParsePageFrames).
 void Database::PutManyInCacheLocked(const Snapshot& pin, const PageBlock& b, bool wanted_soon) {
   if (!cache_) return;
-  Status st = cache_->PutMany(pin.pos.txid, PageRefs(b), wanted_soon);
+  Status st = PutBlockInCache(cache_.get(), pin.pos, b, wanted_soon, name_);
   if (!st.ok()) LITEVFS_LOG(LogLevel::kWarn, name_, pin.pos, "cache put: " + st.ToString());
 }
 

@@ -12,7 +12,10 @@
 // read from the cache instead of being stored with a sum that matches the damage.
 #pragma once
 
+#include <xxhash.h>
+
 #include <cstddef>
+#include <cstdint>
 
 namespace litevfs {
 
@@ -21,6 +24,13 @@ inline constexpr char kPagesWithSumsMime[] = "application/vnd.litevfs.pages+sums
 
 inline constexpr size_t kFramePgnoSize = 4;  // pgno u32 BE, first in every frame
 inline constexpr size_t kFrameSumSize = 8;   // sum u64 BE, after the pgno in +sums frames
+
+// A page's sum: XXH3-64 of its bytes seeded with its pgno, so a page read from the wrong place
+// fails too. The server's base.sums and segment index, the frames and the VFS cache's
+// entries all hold this one sum.
+inline uint64_t PageSum(uint32_t pgno, const void* page, size_t size) {
+  return XXH3_64bits_withSeed(page, size, pgno);
+}
 
 // Bytes before the page in a frame.
 inline constexpr size_t FrameHeadSize(bool with_sums) { return kFramePgnoSize + (with_sums ? kFrameSumSize : 0); }
