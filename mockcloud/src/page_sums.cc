@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "litevfs/page_frames.h"
+#include "litevfs/page_sum.h"
 #include "ltx/checksum.h"
 #include "ltx/coding.h"
 

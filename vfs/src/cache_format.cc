@@ -4,7 +4,7 @@
 #include <cstring>
 #include <string>
 
-#include "litevfs/page_frames.h"
+#include "litevfs/page_sum.h"
 #include "ltx/checksum.h"
 #include "ltx/coding.h"
 

@@ -5,17 +5,14 @@
 //   application/vnd.litevfs.pages        frames of  pgno u32 BE ‖ page
 //   application/vnd.litevfs.pages+sums   frames of  pgno u32 BE ‖ sum u64 BE ‖ page
 //
-// A frame's sum (feature "page-sums") is XXH3-64 of the page seeded with its pgno: the sum the
+// A frame's sum (feature "page-sums") is the page's PageSum (litevfs/page_sum.h): the sum the
 // server keeps of every stored page and checks each page against as it reads it, and the one
 // the client's page cache keeps per entry. A client that takes it keeps the server's checked
 // sum instead of hashing the bytes that arrived, so a page damaged on the way fails its first
 // read from the cache instead of being stored with a sum that matches the damage.
 #pragma once
 
-#include <xxhash.h>
-
 #include <cstddef>
-#include <cstdint>
 
 namespace litevfs {
 
@@ -24,13 +21,6 @@ inline constexpr char kPagesWithSumsMime[] = "application/vnd.litevfs.pages+sums
 
 inline constexpr size_t kFramePgnoSize = 4;  // pgno u32 BE, first in every frame
 inline constexpr size_t kFrameSumSize = 8;   // sum u64 BE, after the pgno in +sums frames
-
-// A page's sum: XXH3-64 of its bytes seeded with its pgno, so a page read from the wrong place
-// fails too. The server's base.sums and segment index, the frames and the VFS cache's
-// entries all hold this one sum.
-inline uint64_t PageSum(uint32_t pgno, const void* page, size_t size) {
-  return XXH3_64bits_withSeed(page, size, pgno);
-}
 
 // Bytes before the page in a frame.
 inline constexpr size_t FrameHeadSize(bool with_sums) { return kFramePgnoSize + (with_sums ? kFrameSumSize : 0); }
