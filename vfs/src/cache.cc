@@ -57,6 +57,7 @@
 #include <filesystem>
 #include <mutex>
 #include <random>
+#include <unordered_set>
 #include <vector>
 
 #include "cache_format.h"
@@ -164,6 +165,10 @@ struct PageCache::Impl {
   // forever; the next Advance caps everything through the epoch instead of trusting it.
   bool unclean_drop = false;
   bool punch_supported = true;
+  // Absent pages a PutMany is writing without mu (issue 19: a reader's Get or Contains no
+  // longer waits while a scan's 4 MiB batch is copied into the file). They stay absent
+  // until that PutMany publishes them; every other put leaves them alone.
+  std::unordered_set<uint32_t> claimed;
 
   ~Impl() {
     for (int fd : {pages_fd, index_fd, lock_fd}) {
@@ -499,6 +504,7 @@ struct PageCache::Impl {
   std::vector<size_t> PlanPutsLocked(std::span<const PageCache::PageRef> pages, uint64_t fetched) {
     std::vector<size_t> todo;
     for (size_t i = 0; i < pages.size(); i++) {
+      if (claimed.count(pages[i].pgno)) continue;  // another put is writing it
       const Slot* it = FindLocked(pages[i].pgno);
       if (it && it->fetched > fetched && it->valid_until >= pos.txid) continue;
       if (PinnedLocked(pages[i].pgno)) {  // its bytes are in use in place: not rewritten
@@ -519,16 +525,30 @@ struct PageCache::Impl {
   // the run's pages (as Put drops its page) and counts write errors.
   void PutRunLocked(std::span<const PageCache::PageRef> pages, const std::vector<uint64_t>& sums,
                     uint64_t fetched, std::span<const size_t> run, bool wanted_soon) {
-    const uint32_t first = pages[run[0]].pgno;
-    auto drop_run = [&] {
-      for (size_t i : run) {
-        stats.write_errors++;
-        if (FindLocked(pages[i].pgno)) DropCountingErrorsLocked(pages[i].pgno);
-      }
-    };
+    if (!WriteRunBytes(pages, run)) return DropRunLocked(pages, run);
+    PublishRunLocked(pages, sums, fetched, run, wanted_soon);
+  }
+
+  // A run's bytes at their offsets in the pages file, with one pwritev (pages_fd is constant
+  // while open: no lock needed for the call itself). False when the write failed.
+  bool WriteRunBytes(std::span<const PageCache::PageRef> pages, std::span<const size_t> run) const {
     std::vector<iovec> iov;
     for (size_t i : run) iov.push_back({const_cast<uint8_t*>(pages[i].data.data()), pages[i].data.size()});
-    if (PwritevFull(pages_fd, std::move(iov), fmt::PageOffset(first, opts.page_size)) != 0) return drop_run();
+    return PwritevFull(pages_fd, std::move(iov), fmt::PageOffset(pages[run[0]].pgno, opts.page_size)) == 0;
+  }
+
+  // A run whose write failed: its pages dropped, counted as write errors.
+  void DropRunLocked(std::span<const PageCache::PageRef> pages, std::span<const size_t> run) {
+    for (size_t i : run) {
+      stats.write_errors++;
+      if (FindLocked(pages[i].pgno)) DropCountingErrorsLocked(pages[i].pgno);
+    }
+  }
+
+  // A run whose bytes are in the file: its slots and their entries (one pwrite).
+  void PublishRunLocked(std::span<const PageCache::PageRef> pages, const std::vector<uint64_t>& sums,
+                        uint64_t fetched, std::span<const size_t> run, bool wanted_soon) {
+    const uint32_t first = pages[run[0]].pgno;
     map.NoteWritten(fmt::PageOffset(pages[run.back()].pgno, opts.page_size) + opts.page_size);
     std::vector<uint8_t> entries(run.size() * fmt::kIndexEntrySize);
     for (size_t j = 0; j < run.size(); j++) {
@@ -549,7 +569,9 @@ struct PageCache::Impl {
       e.EncodeTo(pgno, entries.data() + j * fmt::kIndexEntrySize);
     }
     index_dirty = true;
-    if (PwriteFull(index_fd, entries.data(), entries.size(), fmt::EntryOffset(first)) != 0) return drop_run();
+    if (PwriteFull(index_fd, entries.data(), entries.size(), fmt::EntryOffset(first)) != 0) {
+      return DropRunLocked(pages, run);
+    }
     stats.inserts += run.size();
   }
 
@@ -735,6 +757,7 @@ ltx::Status PageCache::Put(uint32_t pgno, uint64_t fetched_txid, std::span<const
   const uint64_t checksum = sum ? *sum : cachefmt::PageHash(pgno, data);  // outside the lock
   std::lock_guard lock(m.mu);
   if (fetched_txid == 0 || fetched_txid < m.pos.txid) return ltx::Status::OK();
+  if (m.claimed.count(pgno)) return ltx::Status::OK();  // a PutMany is writing it
   Impl::Slot* it = m.FindLocked(pgno);
   const bool present = it != nullptr;
   if (present && it->fetched > fetched_txid && it->valid_until >= m.pos.txid) {
@@ -784,6 +807,19 @@ ltx::Status PageCache::Put(uint32_t pgno, uint64_t fetched_txid, std::span<const
   return ltx::Status::OK();
 }
 
+// `idx` (indices into `pages`, ascending pgnos) cut into runs of consecutive pgnos.
+std::vector<std::span<const size_t>> PageCache::ConsecutiveRuns(std::span<const PageRef> pages,
+                                                                const std::vector<size_t>& idx) {
+  std::vector<std::span<const size_t>> runs;
+  for (size_t a = 0; a < idx.size();) {
+    size_t b = a + 1;
+    while (b < idx.size() && pages[idx[b]].pgno == pages[idx[a]].pgno + (b - a)) b++;
+    runs.emplace_back(idx.data() + a, b - a);
+    a = b;
+  }
+  return runs;
+}
+
 // Whether a batch's given sums can be taken: its first page with a sum matches it (one hash
 // per batch). No sums given: nothing to refuse.
 bool PageCache::SumsHold(std::span<const PageRef> pages) {
@@ -812,14 +848,46 @@ ltx::Status PageCache::PutMany(uint64_t fetched_txid, std::span<const PageRef> p
     }
     sums[i] = take_sums && pages[i].sum ? *pages[i].sum : cachefmt::PageHash(pages[i].pgno, pages[i].data);
   }
+  // Pages already present are rewritten under the lock (a reader may be reading them).
+  // Absent ones are claimed, written without it, then published: no reader reads an absent
+  // page's bytes, and no other put writes a claimed one.
+  std::vector<size_t> fresh;
+  uint64_t epoch = 0;
+  {
+    std::lock_guard lock(m.mu);
+    if (fetched_txid == 0 || fetched_txid < m.pos.txid) return ltx::Status::OK();
+    std::vector<size_t> present;
+    for (size_t i : m.PlanPutsLocked(pages, fetched_txid)) {
+      if (m.FindLocked(pages[i].pgno)) {
+        present.push_back(i);
+      } else {
+        m.claimed.insert(pages[i].pgno);
+        fresh.push_back(i);
+      }
+    }
+    for (auto run : ConsecutiveRuns(pages, present)) m.PutRunLocked(pages, sums, fetched_txid, run, wanted_soon);
+    epoch = m.epoch;
+  }
+  const std::vector<std::span<const size_t>> runs = ConsecutiveRuns(pages, fresh);
+  std::vector<char> written(runs.size());
+  try {
+    for (size_t k = 0; k < runs.size(); k++) written[k] = m.WriteRunBytes(pages, runs[k]);
+  } catch (...) {  // bad_alloc: the claims go, or those pages could never be cached again
+    std::lock_guard lock(m.mu);
+    for (size_t i : fresh) m.claimed.erase(pages[i].pgno);
+    throw;
+  }
   std::lock_guard lock(m.mu);
-  if (fetched_txid == 0 || fetched_txid < m.pos.txid) return ltx::Status::OK();
-  const std::vector<size_t> todo = m.PlanPutsLocked(pages, fetched_txid);
-  for (size_t a = 0; a < todo.size();) {
-    size_t b = a + 1;
-    while (b < todo.size() && pages[todo[b]].pgno == pages[todo[a]].pgno + (b - a)) b++;
-    m.PutRunLocked(pages, sums, fetched_txid, std::span<const size_t>(todo.data() + a, b - a), wanted_soon);
-    a = b;
+  for (size_t i : fresh) m.claimed.erase(pages[i].pgno);
+  // A Clear or an all-pages Advance meanwhile (a new epoch), or a position past the fetch:
+  // nothing is published; the bytes lie in slots no entry names.
+  if (m.epoch != epoch || fetched_txid < m.pos.txid) return ltx::Status::OK();
+  for (size_t k = 0; k < runs.size(); k++) {
+    if (written[k]) {
+      m.PublishRunLocked(pages, sums, fetched_txid, runs[k], wanted_soon);
+    } else {
+      m.DropRunLocked(pages, runs[k]);
+    }
   }
   return ltx::Status::OK();
 }

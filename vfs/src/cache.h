@@ -29,6 +29,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "ltx/format.h"
 #include "ltx/status.h"
@@ -158,6 +159,8 @@ class PageCache {
 
  private:
   static bool SumsHold(std::span<const PageRef> pages);
+  static std::vector<std::span<const size_t>> ConsecutiveRuns(std::span<const PageRef> pages,
+                                                              const std::vector<size_t>& idx);
   struct Impl;
   explicit PageCache(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

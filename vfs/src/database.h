@@ -207,11 +207,18 @@ class Database : public std::enable_shared_from_this<Database> {
     uint32_t size_pages = 0;                // the database size SQLite sees now
     bool rolled_back = false;               // a commit failed: ignore playback until unlock
   };
-  // A background read-ahead (MaybeReadAheadLocked) in flight.
+  // A background read-ahead (MaybeReadAheadLocked), listed until its pages are in the cache.
+  // It arrives when its pages are in recent_ (or it failed): the reader goes on from there,
+  // and the next read-ahead may start, while the pages are still being written to the cache
+  // (in a VM where fresh page-cache memory is slow, that write took longer than the fetch).
   struct ReadAhead {
     uint64_t txid = 0;                    // the pin it fetches for
     std::unordered_set<uint32_t> pgnos;   // what it fetches
-    std::shared_future<void> done;        // ready once stored (or failed)
+    bool arrived = false;                 // guarded by the Database's mu_
+    std::promise<void> arrival_promise;   // set once, by the task, when it arrives
+    std::promise<void> done_promise;      // set once, by the task, when stored (or failed)
+    std::shared_future<void> arrival = arrival_promise.get_future().share();
+    std::shared_future<void> done = done_promise.get_future().share();
   };
 
   Database(const VfsConfig& cfg, std::string name, std::string full_path,
@@ -289,10 +296,12 @@ class Database : public std::enable_shared_from_this<Database> {
   // In a scan, once the reader is half-way through the latest batch: fetches the next
   // window in the background (worker pool), so the scan need not wait.
   void MaybeReadAheadLocked(Conn* c, const Snapshot& pin) REQUIRES(mu_);
-  // A read-ahead's body on a worker: fetch, store, unlist, then fulfil `done`.
+  // A read-ahead's body on a worker: fetch, hand to recent_ (it arrives), store, unlist,
+  // then it is done.
   static void RunReadAhead(std::shared_ptr<Database> self, std::shared_ptr<Client> client, Snapshot pin,
-                           std::vector<uint32_t> pgnos, std::shared_ptr<ReadAhead> ra,
-                           std::shared_ptr<std::promise<void>> done) EXCLUDES(self->mu_);
+                           std::vector<uint32_t> pgnos, std::shared_ptr<ReadAhead> ra) EXCLUDES(self->mu_);
+  // Read-aheads still fetching (not arrived): what MaybeReadAheadLocked bounds.
+  size_t ReadAheadsFetchingLocked() const REQUIRES(mu_);
   // Puts fetched pages as of pin into the cache (or old_pages_ for a pin older than the
   // cache). kCorruption for a page of the wrong size (nothing stored then).
   Status StoreFetchedLocked(const Snapshot& pin, const PageBlock& b) REQUIRES(mu_);

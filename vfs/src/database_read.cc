@@ -231,13 +231,15 @@ bool Database::LookupLocked(Conn* c, const Snapshot& pin, uint32_t pgno, std::sp
       if (c && c->ra.ahead.erase(pgno)) MaybeReadAheadLocked(c, pin);
       return true;
     }
-    // A read-ahead is fetching this page: wait for it rather than asking twice.
+    // A read-ahead is fetching this page: wait for it rather than asking twice. Until it
+    // arrives (then recent_ holds the page); a page recent_ has already let go of is in the
+    // cache once the read-ahead is done.
     auto ra = ReadAheadOfLocked(pin.pos.txid, pgno);
     if (!ra) return false;
-    std::shared_future<void> done = ra->done;
+    std::shared_future<void> ready = ra->arrived ? ra->done : ra->arrival;
     ra.reset();
     mu_.Unlock();
-    done.wait();
+    ready.wait();
     mu_.Lock();
   }
 }
@@ -428,7 +430,7 @@ void Database::MaybeReadAheadLocked(Conn* c, const Snapshot& pin) {
   if (stopping_) return;
   const int64_t max_reqs = max_reqs_per_query.load();
   if (max_reqs != 0 && c->requests >= uint64_t(max_reqs)) return;
-  const size_t n = PrefetchPlanner::ReadAheadSize(c->ra, LimitsLocked(), readaheads_in_flight_.size());
+  const size_t n = PrefetchPlanner::ReadAheadSize(c->ra, LimitsLocked(), ReadAheadsFetchingLocked());
   if (n == 0) return;
   uint32_t frontier = 0;
   auto ok = [&](uint32_t p) {
@@ -445,21 +447,23 @@ void Database::MaybeReadAheadLocked(Conn* c, const Snapshot& pin) {
   auto ra = std::make_shared<ReadAhead>();
   ra->txid = pin.pos.txid;
   ra->pgnos = std::unordered_set<uint32_t>(next.begin(), next.end());
-  auto done = std::make_shared<std::promise<void>>();
-  ra->done = done->get_future().share();
   std::sort(next.begin(), next.end());
   readaheads_in_flight_.push_back(ra);
   // The task holds the Database and the Client alive; it only stores into the cache (under
   // mu_, unless the database was shut down meanwhile). It waits for mu_, held here, before
   // it unlists itself.
-  RunInBackground([self = shared_from_this(), client = client_, pin, next = std::move(next), ra, done]() mutable {
-    RunReadAhead(std::move(self), std::move(client), pin, std::move(next), std::move(ra), std::move(done));
+  RunInBackground([self = shared_from_this(), client = client_, pin, next = std::move(next), ra]() mutable {
+    RunReadAhead(std::move(self), std::move(client), pin, std::move(next), std::move(ra));
   });
 }
 
+size_t Database::ReadAheadsFetchingLocked() const {
+  return size_t(std::count_if(readaheads_in_flight_.begin(), readaheads_in_flight_.end(),
+                              [](const std::shared_ptr<ReadAhead>& ra) { return !ra->arrived; }));
+}
+
 void Database::RunReadAhead(std::shared_ptr<Database> self, std::shared_ptr<Client> client, Snapshot pin,
-                            std::vector<uint32_t> pgnos, std::shared_ptr<ReadAhead> ra,
-                            std::shared_ptr<std::promise<void>> done) {
+                            std::vector<uint32_t> pgnos, std::shared_ptr<ReadAhead> ra) {
   const auto start = GetClock().Now();
   Result<PageBlock> b = Status::Unavailable("litevfs: read-ahead did not run");
   try {
@@ -492,6 +496,8 @@ void Database::RunReadAhead(std::shared_ptr<Database> self, std::shared_ptr<Clie
                   "read ahead " + std::to_string(pgnos.size()) + " pages (" + std::to_string(pgnos.front()) +
                       ".." + std::to_string(pgnos.back()) + ") in " + std::to_string(MsSince(start)) + " ms");
     }
+    ra->arrived = true;  // its pages are in recent_, or it failed: a reader waits no longer
+    ra->arrival_promise.set_value();
   }
   // With mu_ released: the reader goes on (from recent_) while the pages are hashed and
   // written (issue 19: under mu_, every xRead of the scan waited for that). PageCache has its
@@ -504,7 +510,7 @@ void Database::RunReadAhead(std::shared_ptr<Database> self, std::shared_ptr<Clie
     auto& v = self->readaheads_in_flight_;  // unlisted once in the cache: no second fetch
     v.erase(std::remove(v.begin(), v.end(), ra), v.end());
   }
-  done->set_value();
+  ra->done_promise.set_value();
 }
 
 Status Database::StoreFetchedLocked(const Snapshot& pin, const PageBlock& b) {
