@@ -77,8 +77,12 @@ namespace litevfs {
 inline constexpr size_t kBulkBatchBytes = 1u << 20;
 inline constexpr size_t kBatchesInFlight = 3;
 // A scan's latest read-ahead answers kept in memory for the reader (recent_pages.h): three
-// full windows (readahead.cc's 4 MiB), the one being read and the ones in flight after it.
-inline constexpr size_t kRecentReadAheadBytes = 8u << 20;
+// full windows. A read-ahead starts only while at most one window of pages is ahead of the
+// reader (readahead.cc), so the blocks holding unread pages span at most three: the block
+// being read and up to two after it. With two windows kept and 1.5 ahead, a block was let
+// go of while the reader was still in it, and the rest of its pages came back from the
+// cache file (through its map: a hash per page, and more resident memory).
+inline constexpr size_t kRecentReadAheadBytes = 3 * kMaxReadAheadWindowBytes;
 
 // SQLite's lock levels (same numbers as SQLITE_LOCK_*).
 enum LockLevel : int { kLockNone = 0, kLockShared = 1, kLockReserved = 2, kLockPending = 3,

@@ -11,7 +11,6 @@ namespace {
 
 constexpr size_t kMaxTreeHints = 4u << 20;   // b-tree shape entries kept (~32 MiB at most:
                                              // a 16 GiB database's)
-constexpr size_t kMaxWindowBytes = 4u << 20;  // a scan's read-ahead grows to this per request
 constexpr size_t kReadAheadsInFlight = 2;     // per database, during scans
 constexpr int kMaxTreeDepth = 12;             // b-tree levels walked for scan order
 // The share of a bounded cache read-ahead may fill: the rest holds the pages in use.
@@ -22,7 +21,7 @@ constexpr size_t kCacheRoomDivisor = 2;
 PrefetchLimits MakePrefetchLimits(int64_t max_prefetch_pages, uint32_t page_size, int64_t max_cached_pages) {
   PrefetchLimits lim;
   lim.base = size_t(std::max<int64_t>(0, max_prefetch_pages));
-  const size_t by_bytes = page_size ? kMaxWindowBytes / page_size : 0;
+  const size_t by_bytes = page_size ? kMaxReadAheadWindowBytes / page_size : 0;
   lim.cap = std::max(lim.base, std::min(size_t(kMaxPgnosPerRequest) - 1, by_bytes));
   if (max_cached_pages > 0) {
     lim.cache_room = size_t(max_cached_pages) / kCacheRoomDivisor;
@@ -145,13 +144,14 @@ size_t PrefetchPlanner::ReadAheadSize(const ReadAheadState& st, const PrefetchLi
   // Only in a scan (the window grew: the reader used what was prefetched). While the window
   // still grows, one read-ahead at a time, once the reader is half-way through the latest
   // batch (a range that ends soon costs at most one speculative batch). At full size, up to
-  // kReadAheadsInFlight, keeping about one and a half windows ahead of the reader.
+  // kReadAheadsInFlight still fetching, keeping one to two windows ahead of the reader (what
+  // the reader's recent blocks hold: kRecentReadAheadBytes, database.h).
   if (st.frontier == 0 || lim.base == 0 || st.window <= lim.base) return 0;
   if (st.window < lim.cap) {
     if (in_flight > 0 || st.ahead.size() * 2 > st.ahead_total) return 0;
   } else {
     if (in_flight >= kReadAheadsInFlight) return 0;
-    if (st.ahead.size() > lim.cap * 3 / 2) return 0;
+    if (st.ahead.size() > lim.cap) return 0;
   }
   const size_t n = std::min(lim.cap, size_t(st.window) * 2);
   // Never more ahead of the reader than the cache bound holds: pages evicted before they

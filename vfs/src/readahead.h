@@ -17,6 +17,9 @@
 
 namespace litevfs {
 
+// A scan's read-ahead grows to this many bytes of pages per request.
+inline constexpr size_t kMaxReadAheadWindowBytes = 4u << 20;
+
 // One read transaction's read-ahead. A miss prefetches `window` pages; when the reader has
 // used at least half of what the previous miss prefetched (a scan), the window doubles, else
 // it falls back to the configured base. Reset at each transaction start.
