@@ -102,11 +102,13 @@ class Killer(threading.Thread):
 def check(killer, ack_times, writer_end, max_gap_s=MAX_ACK_GAP_S):
     """Violations of the distributed invariants, and the figures behind them."""
     violations = list(killer.errors)
-    resumed = 0
+    resumed = at_the_end = 0  # at_the_end: kills too close to the writer's end to resume after
     for k in killer.instance_kills:
         if any(t > k for t in ack_times):
             resumed += 1
-        elif writer_end - k > max_gap_s:
+        elif writer_end - k <= max_gap_s:
+            at_the_end += 1
+        else:
             violations.append(f"the writer acknowledged nothing after the kill at "
                               f"{time.strftime('%H:%M:%S', time.localtime(k))}")
     gaps = [b - a for a, b in zip(ack_times, ack_times[1:])]
@@ -118,6 +120,7 @@ def check(killer, ack_times, writer_end, max_gap_s=MAX_ACK_GAP_S):
     figures = {
         "instance_kills": len(killer.instance_kills),
         "writer_resumed_after_kills": resumed,
+        "kills_in_the_writers_last_gap": at_the_end,
         "etcd_events": [w for _, w in killer.events if "etcd" in w],
         "writer_max_ack_gap_s": round(max_gap, 2),
     }

@@ -223,7 +223,12 @@ class DistributedChaosTest(unittest.TestCase):
                       log=lambda s: print("\nchaos --distributed figures: " + s, file=sys.stderr))
         self.assertGreater(f["transactions_committed"], 20)
         self.assertGreaterEqual(f["instance_kills"], 3)  # every instance died once
-        self.assertEqual(f["writer_resumed_after_kills"], f["instance_kills"])
+        # The writer acknowledged a commit after every kill, except one that came within the
+        # ack-gap bound of its end (no time left: the check counts it apart; a longer
+        # silence is a violation).
+        self.assertEqual(f["writer_resumed_after_kills"] + f["kills_in_the_writers_last_gap"],
+                         f["instance_kills"])
+        self.assertLessEqual(f["kills_in_the_writers_last_gap"], 1)
         self.assertEqual(len(f["etcd_events"]), 2)  # the leader killed and restarted
         self.assertEqual(f["converged"], 16)
         self.assertEqual(f["violations"], [])
