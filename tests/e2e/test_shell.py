@@ -218,12 +218,14 @@ class ShellTmuxTest(ShellTestBase):
         # .quit saves the history.
         self.type(".quit")
         self.keys("Enter")
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not os.path.exists(self.history):
+        # The file can exist before its lines are in it (created, then written): wait for them.
+        deadline, hist = time.monotonic() + 10, ""
+        while time.monotonic() < deadline and "SELECT count(*) FROM items" not in hist:
+            if os.path.exists(self.history):
+                with open(self.history, errors="replace") as f:
+                    hist = f.read().replace("\\040", " ")
             time.sleep(0.05)
-        with open(self.history, errors="replace") as f:
-            hist = f.read()
-        self.assertIn("SELECT count(*) FROM items", hist.replace("\\040", " "))
+        self.assertIn("SELECT count(*) FROM items", hist)
 
     def pane_pid(self):
         return int(subprocess.run([self.tmux, "-S", self.sock, "display-message", "-p", "-t", "0",
